@@ -1,0 +1,30 @@
+import { assertName } from '../common/validate.js';
+
+/**
+ * Builds every Redis key and channel the library uses; no other file joins key strings.
+ *
+ * A named thing of a capability (a lock resource, a queue, a counter) owns the keys
+ * `<prefix>{<capability>:<name>}[:<part>]`. The braces are a Redis Cluster hash tag, so all keys
+ * of one thing live in one slot and every multi-key script runs unchanged on a cluster. A name
+ * that itself contains `}` ends the tag early, consistently for all its parts: resources
+ * `{stock}:a` and `{stock}:b` share the tag `lock:{stock` and so one slot.
+ */
+export class KeySpace {
+  constructor(readonly prefix: string) {}
+
+  /** `<prefix>{<capability>:<name>}`: the hash-tagged base of a named thing's keys. */
+  base(capability: string, kind: string, name: unknown): string {
+    assertName(kind, name);
+    return `${this.prefix}{${capability}:${name}}`;
+  }
+
+  /** A key of a named thing: `<prefix>{<capability>:<name>}:<part>`. */
+  key(capability: string, kind: string, name: unknown, part: string): string {
+    return `${this.base(capability, kind, name)}:${part}`;
+  }
+
+  /** A key that belongs to no single named thing, e.g. a registry: `<prefix><capability>:<part>`. */
+  shared(capability: string, part: string): string {
+    return `${this.prefix}${capability}:${part}`;
+  }
+}

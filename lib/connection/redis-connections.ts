@@ -1,0 +1,262 @@
+import { Logger, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Codec } from '../common/codec.js';
+import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
+import { RedisConnectionError } from './connection.errors.js';
+import { KeySpace } from './key-space.js';
+import { redactSecrets } from './redis-target.js';
+import { SubscriptionHub } from './subscription-hub.js';
+
+/** A standalone/Sentinel connection or a Cluster: the library runs on both. */
+export type RedisClient = Redis | Cluster;
+
+/** Why a connection exists; shown as its `CLIENT SETNAME` and in logs. */
+type ConnectionRole = 'command' | 'subscriber' | `blocking:${string}`;
+
+/** Errors that no amount of retrying fixes: fail start-up at once instead of at the timeout. */
+const FATAL_CONNECT_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH/i;
+
+/** How long `quit()` may take at shutdown before the socket is dropped. */
+const QUIT_TIMEOUT_MS = 2000;
+
+/**
+ * Owns the module's Redis connections, by role:
+ * - `command`: one shared connection for every non-blocking command and script;
+ * - `subscriber`: one dedicated connection in subscriber mode, opened on first subscription and
+ *   shared through {@link SubscriptionHub};
+ * - `blocking`: one per consumer that blocks (e.g. BLMOVE), with `maxRetriesPerRequest: null` so
+ *   a long block is never mistaken for a failed request.
+ *
+ * Capabilities reach Redis only through this provider. It also carries the key space and codec,
+ * so a capability needs one injection. Connections it opened are closed at application shutdown
+ * (after every capability has stopped, in `beforeApplicationShutdown`); a client given by the
+ * user is never closed.
+ */
+export class RedisConnections implements OnApplicationShutdown {
+  readonly keys: KeySpace;
+  readonly codec: Codec;
+  readonly maxPayloadBytes: number;
+  private readonly owned = new Map<RedisClient, ConnectionRole>();
+  private hub?: Promise<SubscriptionHub>;
+  private closing?: Promise<void>;
+
+  private constructor(
+    private readonly options: ResolvedCoordinationOptions,
+    readonly command: RedisClient,
+    private readonly logger: LoggerService,
+  ) {
+    this.keys = new KeySpace(options.keyPrefix);
+    this.codec = options.codec;
+    this.maxPayloadBytes = options.maxPayloadBytes;
+  }
+
+  /** Opens the command connection and waits until Redis is ready (or fails with the cause). */
+  static async open(
+    options: ResolvedCoordinationOptions,
+    logger: LoggerService = new Logger('RedisCoordination'),
+  ): Promise<RedisConnections> {
+    const { connection } = options;
+    const command =
+      connection.kind === 'client' ? connection.client : createClient(options, 'command');
+    const connections = new RedisConnections(options, command, logger);
+    if (connection.kind !== 'client') connections.adopt(command, 'command');
+    try {
+      await connections.waitUntilReady(command, 'command');
+    } catch (error) {
+      await connections.onApplicationShutdown();
+      throw error;
+    }
+    logger.log(`Connected to ${options.target}`);
+    return connections;
+  }
+
+  /** Where the module is connected, password redacted. */
+  get target(): string {
+    return this.options.target;
+  }
+
+  /** The shared subscriber connection, opened on first use. */
+  subscriptions(): Promise<SubscriptionHub> {
+    this.hub ??= this.openOwned('subscriber').then(
+      (client) => new SubscriptionHub(client, this.logger),
+      (error: unknown) => {
+        this.hub = undefined;
+        throw error;
+      },
+    );
+    return this.hub;
+  }
+
+  /**
+   * A new connection for blocking commands, owned by the caller: close it with `disconnect()`
+   * to interrupt a block at once. Whatever is still open is closed at shutdown.
+   */
+  openBlocking(purpose: string): Promise<RedisClient> {
+    return this.openOwned(`blocking:${purpose}`);
+  }
+
+  /** Text safe to log or throw: every configured secret replaced by `***`. */
+  redact(text: string): string {
+    return redactSecrets(text, this.options.secrets);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing ??= Promise.all(
+      [...this.owned].map(([client, role]) => closeClient(client, role)),
+    ).then(() => {
+      this.owned.clear();
+    });
+    return this.closing;
+  }
+
+  private async openOwned(role: ConnectionRole): Promise<RedisClient> {
+    if (this.closing) throw new RedisConnectionError(this.target, 'The module is shutting down');
+    const { connection } = this.options;
+    const client =
+      connection.kind === 'client'
+        ? duplicateClient(connection.client, role)
+        : createClient(this.options, role);
+    this.adopt(client, role);
+    try {
+      await this.waitUntilReady(client, role);
+    } catch (error) {
+      this.owned.delete(client);
+      client.disconnect();
+      throw error;
+    }
+    return client;
+  }
+
+  /** Tracks a connection we opened and logs its outages once each, not once per retry. */
+  private adopt(client: RedisClient, role: ConnectionRole): void {
+    this.owned.set(client, role);
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (down || client.status === 'wait') return;
+      down = true;
+      this.logger.warn(
+        `Redis ${role} connection to ${this.target} failed: ${this.redact(error.message)}; retrying`,
+      );
+    });
+    client.on('ready', () => {
+      if (!down) return;
+      down = false;
+      this.logger.log(`Redis ${role} connection to ${this.target} restored`);
+    });
+    client.on('end', () => this.owned.delete(client));
+  }
+
+  private waitUntilReady(client: RedisClient, role: ConnectionRole): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve();
+    const timeoutMs = this.options.connectTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      let lastError: Error | undefined;
+      const fail = (reason: string) => {
+        cleanup();
+        const cause = lastError && new Error(this.redact(lastError.message));
+        const detail = cause ? `: ${cause.message}` : '';
+        reject(new RedisConnectionError(this.target, `${reason}${detail}`, { cause }));
+      };
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: Error) => {
+        lastError = error;
+        if (FATAL_CONNECT_ERROR.test(error.message)) {
+          fail(`Redis refused the ${role} connection's credentials`);
+        }
+      };
+      const onEnd = () => fail(`Redis ${role} connection closed before it was ready`);
+      const timer = setTimeout(
+        () => fail(`Redis ${role} connection not ready within connectTimeoutMs (${timeoutMs} ms)`),
+        timeoutMs,
+      );
+      const cleanup = () => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('error', onError);
+        client.off('end', onEnd);
+      };
+      client.on('ready', onReady);
+      client.on('error', onError);
+      client.on('end', onEnd);
+      if (client.status === 'wait') client.connect().catch(() => undefined);
+    });
+  }
+}
+
+function createClient(options: ResolvedCoordinationOptions, role: ConnectionRole): RedisClient {
+  const { connection } = options;
+  const perRole: RedisOptions = {
+    lazyConnect: true,
+    connectionName: `${options.keyPrefix}${role}`.replace(/[^\w:.-]/g, '_'),
+    // Blocking and subscriber connections legitimately wait forever on one request.
+    ...(role === 'command' ? {} : { maxRetriesPerRequest: null }),
+  };
+  const autoPipelining = role === 'command' && options.autoPipelining === true;
+  if (connection.kind === 'cluster') {
+    const cluster = new Cluster(connection.nodes, {
+      ...connection.options,
+      lazyConnect: true,
+      enableAutoPipelining: role === 'command' && options.autoPipelining !== false,
+      redisOptions: { ...connection.options.redisOptions, ...perRole },
+    });
+    return cluster;
+  }
+  if (connection.kind !== 'standalone')
+    throw new Error(`cannot create a ${connection.kind} client`);
+  const client = new Redis({
+    ...connection.options,
+    ...perRole,
+    enableAutoPipelining: autoPipelining,
+  });
+  if (role === 'command' && options.autoPipelining === 'adaptive') batchWhileBusy(client);
+  return client;
+}
+
+/**
+ * Adaptive auto-pipelining: ioredis reads `enableAutoPipelining` on every command, so making it
+ * "are other commands awaiting replies?" sends a lone command at once (no batching delay) and
+ * folds commands issued under load into one write. See the `connection` benchmark.
+ */
+function batchWhileBusy(client: Redis): void {
+  Object.defineProperty(client.options, 'enableAutoPipelining', {
+    get: () => client.commandQueue.length > 0,
+    configurable: true,
+  });
+}
+
+function duplicateClient(client: RedisClient, role: ConnectionRole): RedisClient {
+  if (client instanceof Cluster) {
+    return client.duplicate(undefined, {
+      lazyConnect: true,
+      enableAutoPipelining: false,
+      redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+    });
+  }
+  return client.duplicate({
+    lazyConnect: true,
+    enableAutoPipelining: false,
+    maxRetriesPerRequest: null,
+    connectionName: role,
+  });
+}
+
+async function closeClient(client: RedisClient, role: ConnectionRole): Promise<void> {
+  if (client.status === 'end') return;
+  // QUIT would queue behind a running block: a blocking connection is just dropped.
+  if (client.status !== 'ready' || role.startsWith('blocking')) {
+    client.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.quit().catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  client.disconnect();
+}

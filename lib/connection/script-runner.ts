@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import type { RedisClient } from './redis-connections.js';
+
+/** A Lua script as generated from a `.lua` file by tools/build-lua.mjs. */
+export interface ScriptSource {
+  /** File stem, e.g. `acquireLock` for `acquireLock-2.lua`. */
+  readonly name: string;
+  /** How many KEYS the script takes (the `-2` of the file name). */
+  readonly numberOfKeys: number;
+  readonly lua: string;
+}
+
+/** What a script may be given as ARGV. */
+export type ScriptArgument = string | number | Buffer;
+
+/**
+ * Runs one Lua script by its SHA1. The script is sent in full only when Redis answers NOSCRIPT
+ * (first use, after `SCRIPT FLUSH`, a restart or a failover); EVAL caches it for the next calls.
+ * This is the only place that knows about EVALSHA/EVAL: capabilities wrap `run()` in one typed
+ * method per script.
+ */
+export class RedisScript {
+  readonly sha: string;
+
+  constructor(readonly source: ScriptSource) {
+    this.sha = createHash('sha1').update(source.lua).digest('hex');
+  }
+
+  async run(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly ScriptArgument[],
+  ): Promise<unknown> {
+    if (keys.length !== this.source.numberOfKeys) {
+      // A wrong key count is a bug in the library, never user input.
+      throw new Error(
+        `Script ${this.source.name} takes ${this.source.numberOfKeys} keys, was given ${keys.length}`,
+      );
+    }
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.source.lua, keys.length, ...keys, ...args);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import type { LoggerService } from '@nestjs/common';
+import type { RedisClient } from './redis-connections.js';
+
+/** Receives a message of a channel (or of a channel matching a pattern). */
+export type MessageListener = (message: string, channel: string) => void;
+
+/** Undoes one subscription; the Redis subscription ends when its last listener is removed. */
+export type Unsubscribe = () => Promise<void>;
+
+interface Subscription {
+  readonly listeners: Set<MessageListener>;
+  /** Settles when Redis has confirmed the SUBSCRIBE/PSUBSCRIBE of this entry. */
+  confirmed: Promise<unknown>;
+}
+
+/**
+ * The app's one subscriber connection, shared by every capability (lock waiters, pub/sub
+ * handlers, cache fills). Listeners are counted per channel and pattern: Redis is asked to
+ * subscribe for the first listener and to unsubscribe after the last one. After a reconnect,
+ * ioredis re-subscribes everything (`autoResubscribe`); the hub logs that it did.
+ */
+export class SubscriptionHub {
+  private readonly channels = new Map<string, Subscription>();
+  private readonly patterns = new Map<string, Subscription>();
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly logger: LoggerService,
+  ) {
+    client.on('message', (channel: string, message: string) =>
+      this.dispatch(this.channels.get(channel), message, channel),
+    );
+    client.on('pmessage', (pattern: string, channel: string, message: string) =>
+      this.dispatch(this.patterns.get(pattern), message, channel),
+    );
+    client.on('ready', () => {
+      if (this.channels.size + this.patterns.size === 0) return;
+      this.logger.log(
+        `Subscriber connection restored: re-subscribed to ${this.channels.size} channel(s) and ${this.patterns.size} pattern(s)`,
+      );
+    });
+  }
+
+  /** Listens to one channel; resolves once Redis confirmed the subscription. */
+  subscribe(channel: string, listener: MessageListener): Promise<Unsubscribe> {
+    return this.add(this.channels, channel, listener, 'subscribe', 'unsubscribe');
+  }
+
+  /** Listens to every channel matching a glob-style pattern (`PSUBSCRIBE`). */
+  psubscribe(pattern: string, listener: MessageListener): Promise<Unsubscribe> {
+    return this.add(this.patterns, pattern, listener, 'psubscribe', 'punsubscribe');
+  }
+
+  /** Channels and patterns with at least one listener (for health checks and tests). */
+  get size(): { channels: number; patterns: number } {
+    return { channels: this.channels.size, patterns: this.patterns.size };
+  }
+
+  private async add(
+    registry: Map<string, Subscription>,
+    name: string,
+    listener: MessageListener,
+    subscribe: 'subscribe' | 'psubscribe',
+    unsubscribe: 'unsubscribe' | 'punsubscribe',
+  ): Promise<Unsubscribe> {
+    let entry = registry.get(name);
+    if (!entry) {
+      entry = { listeners: new Set(), confirmed: this.client[subscribe](name) };
+      registry.set(name, entry);
+    }
+    const subscription = entry;
+    subscription.listeners.add(listener);
+    try {
+      await subscription.confirmed;
+    } catch (error) {
+      subscription.listeners.delete(listener);
+      if (subscription.listeners.size === 0 && registry.get(name) === subscription)
+        registry.delete(name);
+      throw error;
+    }
+    let removed = false;
+    return async () => {
+      if (removed) return;
+      removed = true;
+      subscription.listeners.delete(listener);
+      if (subscription.listeners.size > 0 || registry.get(name) !== subscription) return;
+      registry.delete(name);
+      // Commands on one connection run in order, so a later re-subscribe cannot be undone here.
+      if (this.client.status === 'ready') await this.client[unsubscribe](name);
+    };
+  }
+
+  private dispatch(subscription: Subscription | undefined, message: string, channel: string): void {
+    if (!subscription) return;
+    for (const listener of subscription.listeners) {
+      try {
+        listener(message, channel);
+      } catch (error) {
+        // One failing listener must not starve the others of the message.
+        this.logger.error(
+          `A listener of channel "${channel}" threw: ${(error as Error)?.stack ?? String(error)}`,
+        );
+      }
+    }
+  }
+}

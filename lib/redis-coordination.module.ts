@@ -1,0 +1,31 @@
+import { Logger, Module, type Provider } from '@nestjs/common';
+import { RedisConnections } from './connection/redis-connections.js';
+import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
+import {
+  ConfigurableRedisCoordinationModule,
+  REDIS_COORDINATION_OPTIONS,
+} from './redis-coordination.module-definition.js';
+import { resolveOptions } from './redis-coordination.options.js';
+
+const connectionsProvider: Provider = {
+  provide: RedisConnections,
+  // Options are checked here, so bad ones fail app start with every problem listed, and the
+  // app does not finish starting before Redis is ready.
+  useFactory: (options: RedisCoordinationModuleOptions) =>
+    RedisConnections.open(resolveOptions(options), new Logger('RedisCoordination')),
+  inject: [REDIS_COORDINATION_OPTIONS],
+};
+
+/**
+ * Distributed coordination on Redis for a Nest app: one import gives locks, queues, pub/sub,
+ * counters and caching, all sharing the module's connections.
+ *
+ * @example
+ * // app.module.ts: `@Module({ imports: [coordination] })`
+ * const coordination = RedisCoordinationModule.forRoot({ url: process.env.REDIS_URL, isGlobal: true });
+ */
+@Module({
+  providers: [connectionsProvider],
+  exports: [RedisConnections],
+})
+export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

@@ -1,0 +1,263 @@
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { JsonCodec, type Codec } from './common/codec.js';
+import { InvalidOptionsError, describeValue } from './common/coordination.error.js';
+import { MAX_MILLISECONDS } from './common/validate.js';
+import {
+  describeCluster,
+  describeSentinel,
+  describeStandalone,
+} from './connection/redis-target.js';
+import {
+  DEFAULT_REDIS_COORDINATION_OPTIONS,
+  type RedisCoordinationModuleOptions,
+} from './interfaces/redis-coordination-options.interface.js';
+
+/** How to open connections, decided once from the options. */
+export type ConnectionSpec =
+  | { kind: 'standalone'; options: RedisOptions }
+  | { kind: 'cluster'; nodes: ClusterNode[]; options: ClusterOptions }
+  | { kind: 'client'; client: Redis | Cluster };
+
+/** Module options after validation, with every default filled in. */
+export interface ResolvedCoordinationOptions {
+  connection: ConnectionSpec;
+  /** Where the module connects, password redacted: for logs and errors. */
+  target: string;
+  /** Secrets to scrub from any text the module logs or throws. */
+  secrets: string[];
+  keyPrefix: string;
+  connectTimeoutMs: number;
+  autoPipelining: boolean | 'adaptive';
+  codec: Codec;
+  maxPayloadBytes: number;
+}
+
+const KNOWN_OPTIONS = new Set<string>([
+  'url',
+  'redis',
+  'sentinel',
+  'cluster',
+  'client',
+  'keyPrefix',
+  'connectTimeoutMs',
+  'autoPipelining',
+  'codec',
+  'maxPayloadBytes',
+]);
+const MAX_PREFIX_LENGTH = 128;
+
+/**
+ * Checks module options and fills in defaults. Every problem found is reported in one
+ * {@link InvalidOptionsError}, so a misconfigured app fails at start with the whole list.
+ */
+export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidOptionsError([`options must be an object, got ${describeValue(input)}`]);
+  }
+  const options = input as RedisCoordinationModuleOptions;
+  const problems: string[] = [];
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      problems.push(`unknown option "${key}" (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    }
+  }
+
+  const sources = (['url', 'sentinel', 'cluster', 'client'] as const).filter(
+    (key) => options[key] !== undefined,
+  );
+  if (sources.length > 1) {
+    problems.push(`choose one of url, sentinel, cluster and client; got ${sources.join(' and ')}`);
+  }
+  if (options.redis !== undefined) {
+    if (!isRecord(options.redis)) problems.push('redis must be an object of ioredis options');
+    else if (options.redis.keyPrefix) {
+      problems.push('redis.keyPrefix is not supported: set the module option keyPrefix instead');
+    }
+  }
+  if (
+    (options.cluster !== undefined || options.client !== undefined) &&
+    options.redis !== undefined
+  ) {
+    problems.push(
+      'redis options apply to url/sentinel/host connections; for a cluster use cluster.options.redisOptions',
+    );
+  }
+
+  const keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_COORDINATION_OPTIONS.keyPrefix;
+  if (typeof keyPrefix !== 'string') {
+    problems.push(`keyPrefix must be a string, got ${describeValue(keyPrefix)}`);
+  } else if (/[{}]/.test(keyPrefix)) {
+    problems.push(
+      `keyPrefix "${keyPrefix}" must not contain { or }: the library adds its own hash tags`,
+    );
+  } else if (keyPrefix.length > MAX_PREFIX_LENGTH) {
+    problems.push(`keyPrefix is longer than ${MAX_PREFIX_LENGTH} characters`);
+  }
+
+  const connectTimeoutMs =
+    options.connectTimeoutMs ?? DEFAULT_REDIS_COORDINATION_OPTIONS.connectTimeoutMs;
+  if (!isPositiveInteger(connectTimeoutMs, MAX_MILLISECONDS)) {
+    problems.push(
+      `connectTimeoutMs must be a positive integer of milliseconds, got ${describeValue(connectTimeoutMs)}`,
+    );
+  }
+  const maxPayloadBytes =
+    options.maxPayloadBytes ?? DEFAULT_REDIS_COORDINATION_OPTIONS.maxPayloadBytes;
+  if (!isPositiveInteger(maxPayloadBytes, 512 * 1024 * 1024)) {
+    problems.push(
+      `maxPayloadBytes must be a positive integer up to 512 MiB (Redis's limit), got ${describeValue(maxPayloadBytes)}`,
+    );
+  }
+  const autoPipelining =
+    options.autoPipelining ?? DEFAULT_REDIS_COORDINATION_OPTIONS.autoPipelining;
+  if (typeof autoPipelining !== 'boolean' && autoPipelining !== 'adaptive') {
+    problems.push(
+      `autoPipelining must be true, false or 'adaptive', got ${describeValue(autoPipelining)}`,
+    );
+  }
+  const codec = options.codec ?? new JsonCodec();
+  if (
+    !isRecord(codec) ||
+    typeof codec.encode !== 'function' ||
+    typeof codec.decode !== 'function'
+  ) {
+    problems.push('codec must have encode(value) and decode(text) methods');
+  }
+
+  const resolved = resolveConnection(options, problems);
+  if (problems.length > 0) throw new InvalidOptionsError(problems);
+  return {
+    ...resolved!,
+    keyPrefix,
+    connectTimeoutMs,
+    autoPipelining,
+    codec,
+    maxPayloadBytes,
+  };
+}
+
+type ResolvedConnection = Pick<ResolvedCoordinationOptions, 'connection' | 'target' | 'secrets'>;
+
+function resolveConnection(
+  options: RedisCoordinationModuleOptions,
+  problems: string[],
+): ResolvedConnection | undefined {
+  const redis: RedisOptions = isRecord(options.redis) ? options.redis : {};
+  if (options.client !== undefined) {
+    const client = options.client as unknown;
+    if (!isRecord(client) || typeof client.duplicate !== 'function' || !('status' in client)) {
+      problems.push('client must be an ioredis Redis or Cluster instance');
+      return undefined;
+    }
+    const clientOptions = (client as unknown as Redis).options as RedisOptions | undefined;
+    if (clientOptions?.keyPrefix) {
+      problems.push(
+        'client has an ioredis keyPrefix, which scripts cannot see: remove it and set the module option keyPrefix',
+      );
+    }
+    return {
+      connection: { kind: 'client', client: options.client },
+      target:
+        'isCluster' in client && client.isCluster
+          ? 'a provided cluster client'
+          : describeStandalone(clientOptions ?? {}),
+      secrets: [clientOptions?.password ?? ''],
+    };
+  }
+  if (options.cluster !== undefined) {
+    const { nodes, options: clusterOptions = {} } = options.cluster ?? ({} as never);
+    if (!Array.isArray(nodes) || nodes.length === 0) {
+      problems.push(
+        'cluster.nodes must list at least one node, e.g. [{ host: "10.0.0.1", port: 7000 }]',
+      );
+      return undefined;
+    }
+    if (clusterOptions.keyPrefix || clusterOptions.redisOptions?.keyPrefix) {
+      problems.push('cluster keyPrefix is not supported: set the module option keyPrefix instead');
+    }
+    return {
+      connection: { kind: 'cluster', nodes, options: clusterOptions },
+      target: describeCluster(nodes),
+      secrets: [clusterOptions.redisOptions?.password ?? ''],
+    };
+  }
+  if (options.sentinel !== undefined) {
+    const sentinel = options.sentinel;
+    if (
+      !isRecord(sentinel) ||
+      !Array.isArray(sentinel.sentinels) ||
+      sentinel.sentinels.length === 0
+    ) {
+      problems.push(
+        'sentinel.sentinels must list at least one sentinel, e.g. [{ host: "sentinel-1", port: 26379 }]',
+      );
+      return undefined;
+    }
+    if (typeof sentinel.name !== 'string' || sentinel.name === '') {
+      problems.push('sentinel.name must name the master group the sentinels monitor');
+      return undefined;
+    }
+    return {
+      connection: {
+        kind: 'standalone',
+        options: {
+          ...redis,
+          sentinels: sentinel.sentinels,
+          name: sentinel.name,
+          sentinelUsername: sentinel.sentinelUsername,
+          sentinelPassword: sentinel.sentinelPassword,
+        },
+      },
+      target: describeSentinel(sentinel.name, sentinel.sentinels),
+      secrets: [redis.password ?? '', sentinel.sentinelPassword ?? ''],
+    };
+  }
+  let fromUrl: RedisOptions = {};
+  if (options.url !== undefined) {
+    const parsed = parseRedisUrl(options.url);
+    if (typeof parsed === 'string') {
+      problems.push(parsed);
+      return undefined;
+    }
+    fromUrl = parsed;
+  }
+  const merged: RedisOptions = { ...fromUrl, ...redis };
+  return {
+    connection: { kind: 'standalone', options: merged },
+    target: describeStandalone(merged),
+    secrets: [merged.password ?? ''],
+  };
+}
+
+/** Parses a redis:// or rediss:// URL into ioredis options; returns a problem text when invalid. */
+function parseRedisUrl(url: unknown): RedisOptions | string {
+  if (typeof url !== 'string') return `url must be a string, got ${describeValue(url)}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'url is not a valid URL; expected redis://[user:password@]host[:port][/db] or rediss://…';
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    return `url must start with redis:// or rediss://, got ${parsed.protocol}//`;
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) return `url database "/${db}" must be a number`;
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return {
+    host: host || 'localhost',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: db ? Number(db) : undefined,
+    tls: parsed.protocol === 'rediss:' ? { servername: host } : undefined,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> & object {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isPositiveInteger(value: unknown, max: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= max;
+}

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  RedisClusterServers,
+  RedisServer,
+  redisServerAvailable,
+} from '../../tools/redis-server.js';
+
+export { RedisServer, RedisClusterServers };
+
+/** A Redis for a test file: REDIS_URL when set, else a private server started for the file. */
+export interface TestRedis {
+  readonly url: string;
+  /** The private server, when this file started one (absent with REDIS_URL). */
+  readonly server?: RedisServer;
+  /** A plain ioredis client for assertions on Redis state; closed by `dispose()`. */
+  readonly client: Redis;
+  dispose(): Promise<void>;
+}
+
+export async function startTestRedis(): Promise<TestRedis> {
+  const external = process.env.REDIS_URL;
+  const server = external ? undefined : await RedisServer.start();
+  const url = external ?? server!.url;
+  const client = new Redis(url, { lazyConnect: true });
+  await client.connect();
+  return {
+    url,
+    server,
+    client,
+    async dispose() {
+      client.disconnect();
+      await server?.dispose();
+    },
+  };
+}
+
+/** Why a test that must control a redis-server process cannot run here, or undefined if it can. */
+export function skipWithoutRedisServer(): string | undefined {
+  return redisServerAvailable() ? undefined : 'needs a redis-server binary to control';
+}
+
+/** A key prefix no other test uses, so tests share a server without touching each other's keys. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(4).toString('hex')}:`;
+}
+
+/** Keys under `prefix` in Redis right now (SCAN, test use only). */
+export async function keysUnder(client: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys.sort();
+}

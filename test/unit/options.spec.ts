@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { InvalidOptionsError } from '../../lib/index.js';
+import { resolveOptions } from '../../lib/redis-coordination.options.js';
+
+function problemsOf(options: unknown): readonly string[] {
+  try {
+    resolveOptions(options);
+  } catch (error) {
+    assert.ok(
+      error instanceof InvalidOptionsError,
+      `expected InvalidOptionsError, got ${String(error)}`,
+    );
+    return error.problems;
+  }
+  assert.fail('options were accepted');
+}
+
+describe('resolveOptions', () => {
+  it('fills in defaults and connects to localhost when given nothing', () => {
+    const resolved = resolveOptions({});
+    assert.equal(resolved.keyPrefix, 'coord:');
+    assert.equal(resolved.connectTimeoutMs, 5000);
+    assert.equal(resolved.autoPipelining, 'adaptive');
+    assert.equal(resolved.target, 'redis://localhost:6379');
+  });
+
+  it('parses a redis:// URL with ACL user, password and database', () => {
+    const resolved = resolveOptions({ url: 'redis://app%40x:p%40ss@10.1.2.3:6380/2' });
+    assert.deepEqual(resolved.connection, {
+      kind: 'standalone',
+      options: {
+        host: '10.1.2.3',
+        port: 6380,
+        username: 'app@x',
+        password: 'p@ss',
+        db: 2,
+        tls: undefined,
+      },
+    });
+    assert.equal(resolved.target, 'redis://app@x:***@10.1.2.3:6380/2');
+    assert.ok(resolved.secrets.includes('p@ss'));
+  });
+
+  it('turns rediss:// into TLS with the host as server name', () => {
+    const resolved = resolveOptions({ url: 'rediss://cache.example:6390' });
+    assert.equal(resolved.connection.kind, 'standalone');
+    assert.deepEqual(resolved.connection.kind === 'standalone' && resolved.connection.options.tls, {
+      servername: 'cache.example',
+    });
+    assert.equal(resolved.target, 'rediss://cache.example:6390');
+  });
+
+  it('lets redis options override the URL', () => {
+    const resolved = resolveOptions({ url: 'redis://a:1', redis: { port: 7000, password: 'pw' } });
+    assert.equal(resolved.target, 'redis://:***@a:7000');
+  });
+
+  it('describes Sentinel and Cluster targets without secrets', () => {
+    assert.equal(
+      resolveOptions({
+        sentinel: {
+          sentinels: [{ host: 's1', port: 26379 }],
+          name: 'main',
+          sentinelPassword: 'sp',
+        },
+      }).target,
+      'sentinel master "main" via s1:26379',
+    );
+    assert.equal(
+      resolveOptions({
+        cluster: {
+          nodes: [{ host: 'n1', port: 7000 }],
+          options: { redisOptions: { password: 'x' } },
+        },
+      }).target,
+      'cluster n1:7000',
+    );
+  });
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['not an object', 'redis://x', /options must be an object/],
+    ['an unknown option (typo)', { urll: 'redis://x' }, /unknown option "urll"/],
+    [
+      'two connection sources',
+      { url: 'redis://x', cluster: { nodes: [{ port: 1 }] } },
+      /choose one of url, sentinel, cluster and client; got url and cluster/,
+    ],
+    ['a URL that is not a URL', { url: 'not a url' }, /url is not a valid URL/],
+    [
+      'a URL with another scheme',
+      { url: 'http://x:6379' },
+      /must start with redis:\/\/ or rediss:\/\//,
+    ],
+    [
+      'a URL with a non-numeric database',
+      { url: 'redis://x/abc' },
+      /database "\/abc" must be a number/,
+    ],
+    ['a keyPrefix with a hash tag', { keyPrefix: 'app{1}:' }, /must not contain \{ or \}/],
+    ['a keyPrefix that is not a string', { keyPrefix: 5 }, /keyPrefix must be a string/],
+    [
+      'a negative connect timeout',
+      { connectTimeoutMs: -1 },
+      /connectTimeoutMs must be a positive integer/,
+    ],
+    [
+      'a fractional connect timeout',
+      { connectTimeoutMs: 1.5 },
+      /connectTimeoutMs must be a positive integer/,
+    ],
+    ['an ioredis keyPrefix', { redis: { keyPrefix: 'x:' } }, /redis.keyPrefix is not supported/],
+    [
+      'Sentinel without sentinels',
+      { sentinel: { sentinels: [], name: 'm' } },
+      /sentinel.sentinels must list at least one/,
+    ],
+    [
+      'Sentinel without a name',
+      { sentinel: { sentinels: [{ host: 'a', port: 1 }] } },
+      /sentinel.name must name the master group/,
+    ],
+    [
+      'Cluster without nodes',
+      { cluster: { nodes: [] } },
+      /cluster.nodes must list at least one node/,
+    ],
+    [
+      'a client that is not ioredis',
+      { client: { get() {} } },
+      /client must be an ioredis Redis or Cluster instance/,
+    ],
+    [
+      'a codec without decode',
+      { codec: { encode: String } },
+      /codec must have encode\(value\) and decode\(text\)/,
+    ],
+    [
+      'a bad autoPipelining',
+      { autoPipelining: 'sometimes' },
+      /autoPipelining must be true, false or 'adaptive'/,
+    ],
+    ['a zero payload limit', { maxPayloadBytes: 0 }, /maxPayloadBytes must be a positive integer/],
+  ];
+  for (const [name, options, expected] of bad) {
+    it(`refuses ${name}`, () => {
+      const problems = problemsOf(options);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `got: ${problems.join(' | ')}`,
+      );
+    });
+  }
+
+  it('lists every problem at once', () => {
+    const problems = problemsOf({
+      keyPrefix: '{x}',
+      connectTimeoutMs: 0,
+      urll: 1,
+      maxPayloadBytes: -5,
+    });
+    assert.equal(problems.length, 4, problems.join(' | '));
+    const error = new InvalidOptionsError(problems);
+    for (const problem of problems) assert.ok(error.message.includes(problem));
+  });
+
+  it('refuses a client with an ioredis keyPrefix', () => {
+    const client = new Redis({ lazyConnect: true, keyPrefix: 'x:' });
+    assert.ok(problemsOf({ client }).some((p) => /ioredis keyPrefix/.test(p)));
+    client.disconnect();
+  });
+});

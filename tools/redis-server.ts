@@ -1,0 +1,256 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The redis-server binary: REDIS_SERVER_BIN, else whatever is on PATH. */
+export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN || 'redis-server';
+
+/** True when a redis-server binary can be started here. */
+export function redisServerAvailable(): boolean {
+  return spawnSync(REDIS_SERVER_BIN, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface RedisServerOptions {
+  /** Turn on AOF persistence (`appendonly yes`, fsync every second) so data survives restarts. */
+  appendOnly?: boolean;
+  /** Extra `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']`. */
+  args?: string[];
+  /** Pin the server to these CPUs with `taskset` (benchmarks). */
+  cpus?: string;
+}
+
+const live = new Set<ChildProcess>();
+const LAUNCH_TIMEOUT_MS = 30_000;
+// A test that fails or a process that exits early must not leave servers behind.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * A private `redis-server` on a free loopback port, for tests, the sample and benchmarks. It can
+ * be stopped, restarted on the same port with the same data directory, SIGKILLed, and paused
+ * with SIGSTOP, so fault tests act on a real process.
+ */
+export class RedisServer {
+  private process?: ChildProcess;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly options: RedisServerOptions,
+  ) {}
+
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'coord-redis-'));
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer(await freePort(), dir, options);
+      try {
+        await server.launch();
+        return server;
+      } catch (error) {
+        // Another process may take the port between our probe and redis's bind: try another.
+        if (attempt >= 5) throw error;
+      }
+    }
+  }
+
+  readonly host = '127.0.0.1';
+
+  get url(): string {
+    return `redis://${this.host}:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  /** Sends a command with redis-cli and returns its output (handy for CONFIG, ACL, DEBUG). */
+  cli(...args: string[]): string {
+    const result = spawnSync('redis-cli', ['-h', this.host, '-p', String(this.port), ...args], {
+      encoding: 'utf8',
+    });
+    if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${result.stderr}`);
+    return result.stdout.trim();
+  }
+
+  /** Stops the server (SIGTERM: with AOF on, the file is flushed) and waits for it to exit. */
+  async stop(): Promise<void> {
+    await this.signalAndWait('SIGTERM');
+  }
+
+  /** Kills the server at once (SIGKILL): what is not yet fsynced is lost. */
+  async kill(): Promise<void> {
+    await this.signalAndWait('SIGKILL');
+  }
+
+  /** Starts the server again on the same port with the same data directory. */
+  async restart(): Promise<void> {
+    if (this.process) await this.stop();
+    await this.launch();
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
+  /** Stops the server and removes its data directory. Safe to call twice. */
+  async dispose(): Promise<void> {
+    this.resume();
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async launch(): Promise<void> {
+    const { appendOnly = false, args = [], cpus } = this.options;
+    const serverArgs = [
+      '--port',
+      String(this.port),
+      '--bind',
+      this.host,
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      appendOnly ? 'yes' : 'no',
+      '--appendfsync',
+      'everysec',
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      ...args,
+    ];
+    const [command, commandArgs] = cpus
+      ? ['taskset', ['-c', cpus, REDIS_SERVER_BIN, ...serverArgs]]
+      : [REDIS_SERVER_BIN, serverArgs];
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    this.process = child;
+    const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
+    // Poll until PONG: a server loading its AOF answers LOADING, not PONG.
+    for (let attempt = 0; !(await pingOnce(this.host, this.port)); attempt++) {
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        this.process = undefined;
+        throw new Error(
+          `redis-server did not start on port ${this.port}: ${stderr.trim() || 'no answer'}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)));
+    }
+  }
+
+  private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.process = undefined;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (signal !== 'SIGKILL') child.kill('SIGCONT');
+    child.kill(signal);
+    await exited;
+  }
+}
+
+/**
+ * A real local Redis Cluster: `masters` servers with cluster mode on, joined by
+ * `redis-cli --cluster create`, no replicas.
+ */
+export class RedisClusterServers {
+  private constructor(readonly nodes: RedisServer[]) {}
+
+  static async start(masters = 3): Promise<RedisClusterServers> {
+    const nodes = await Promise.all(
+      Array.from({ length: masters }, () =>
+        RedisServer.start({
+          args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'],
+        }),
+      ),
+    );
+    const cluster = new RedisClusterServers(nodes);
+    try {
+      const result = spawnSync(
+        'redis-cli',
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `${n.host}:${n.port}`),
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        ],
+        { encoding: 'utf8' },
+      );
+      if (result.status !== 0)
+        throw new Error(`cluster create failed: ${result.stdout}${result.stderr}`);
+      await cluster.waitUntilHealthy();
+      return cluster;
+    } catch (error) {
+      await cluster.dispose();
+      throw error;
+    }
+  }
+
+  get addresses(): Array<{ host: string; port: number }> {
+    return this.nodes.map((node) => ({ host: node.host, port: node.port }));
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.dispose()));
+  }
+
+  private async waitUntilHealthy(): Promise<void> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      if (this.nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok')))
+        return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('cluster did not reach cluster_state:ok');
+  }
+}
+
+/** A TCP port nobody listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function pingOnce(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
