@@ -1,4 +1,6 @@
 import { Logger, Module, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
@@ -25,7 +27,8 @@ const connectionsProvider: Provider = {
  * const coordination = RedisCoordinationModule.forRoot({ url: process.env.REDIS_URL, isGlobal: true });
  */
 @Module({
-  providers: [connectionsProvider],
+  imports: [DiscoveryModule],
+  providers: [connectionsProvider, HandlerDiscovery],
   exports: [RedisConnections],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
