@@ -2,6 +2,8 @@ import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisConnections } from './connection/redis-connections.js';
+import { QueueExplorer } from './queue/queue.explorer.js';
+import { QueueService } from './queue/queue.service.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -28,7 +30,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery],
-  exports: [RedisConnections],
+  providers: [connectionsProvider, HandlerDiscovery, QueueService, QueueExplorer],
+  exports: [RedisConnections, QueueService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
