@@ -8,7 +8,7 @@ import type { ResolvedJobOptions } from './queue.options.js';
 import {
   addJobs,
   claimJobs,
-  completeJob,
+  completeJobs,
   countJobs,
   extendLeases,
   failJob,
@@ -20,7 +20,7 @@ import {
 
 const addJobsScript = new RedisScript(addJobs);
 const claimJobsScript = new RedisScript(claimJobs);
-const completeJobScript = new RedisScript(completeJob);
+const completeJobsScript = new RedisScript(completeJobs);
 const failJobScript = new RedisScript(failJob);
 const extendLeasesScript = new RedisScript(extendLeases);
 const releaseJobsScript = new RedisScript(releaseJobs);
@@ -62,9 +62,9 @@ export interface ClaimBatch {
   nextDueInMs: number;
 }
 
-/** Outcome of completing or failing a job, plus the caller's next jobs. */
+/** Outcome of failing a job, plus the caller's next jobs. */
 export interface SettleResult extends ClaimBatch {
-  /** complete: 1 done; fail: 1 will retry, 2 dead; both: 0 refused (lease lost). */
+  /** 1 will retry, 2 dead, 0 refused (lease lost). */
   status: number;
 }
 
@@ -138,21 +138,23 @@ export class QueueStore {
     return this.parseClaim(reply as unknown[], 0);
   }
 
-  async completeJob(
-    id: string,
-    token: string,
+  /** Completes jobs (one status each, in order: 1 done, 0 refused) and claims the next ones. */
+  async completeJobs(
+    held: readonly { id: string; token: string }[],
     keep: { count: number; ms: number },
     claim: { count: number; leaseMs: number },
-  ): Promise<SettleResult> {
-    const reply = (await completeJobScript.run(this.connections.command, this.keys.all, [
-      id,
-      token,
-      keep.count,
-      keep.ms,
-      claim.count,
-      claim.leaseMs,
-    ])) as unknown[];
-    return { status: Number(reply[0]), ...this.parseClaim(reply, 1) };
+  ): Promise<ClaimBatch & { statuses: number[] }> {
+    const args: (string | number)[] = [keep.count, keep.ms, claim.count, claim.leaseMs];
+    for (const { id, token } of held) args.push(id, token);
+    const reply = (await completeJobsScript.run(
+      this.connections.command,
+      this.keys.all,
+      args,
+    )) as unknown[];
+    return {
+      statuses: reply.slice(0, held.length).map(Number),
+      ...this.parseClaim(reply, held.length),
+    };
   }
 
   async failJob(

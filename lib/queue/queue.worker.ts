@@ -5,13 +5,15 @@ import type { RedisClient, RedisConnections } from '../connection/redis-connecti
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
-import type { ClaimBatch, ClaimedJob, QueueStore, SettleResult } from './queue.store.js';
+import type { ClaimBatch, ClaimedJob, QueueStore } from './queue.store.js';
 
 /** Longest an idle worker blocks before looking again; bounds the damage of a lost wake-up. */
 const MAX_BLOCK_MS = 5000;
 /** Pause after a failed claim (Redis down), doubled up to the max while it keeps failing. */
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
+/** Most jobs claimed or completed per script call (Lua's unpack() has a stack limit). */
+const MAX_CLAIM = 1000;
 
 /** A job this worker runs right now. */
 interface Running {
@@ -41,10 +43,12 @@ export interface JobWorkerEvents {
  *
  * Idle, it blocks on the queue's wake-up list on its own connection (no timer polling): adding
  * a job wakes it; the block is bounded by the next delayed job's due time or lease expiry.
- * Completing or failing a job claims the next one in the same round trip.
+ * Completing or failing jobs claims the next ones in the same round trip.
  */
 export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private readonly running = new Map<string, Running>();
+  /** Successful handlers whose completion waits for the next batched flush. */
+  private readonly acks: { entry: Running; value: unknown }[] = [];
   private blocking?: Promise<RedisClient>;
   private readonly renewTimer: NodeJS.Timeout;
   private readonly loop: Promise<void>;
@@ -133,7 +137,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         continue;
       }
       try {
-        const batch = await this.store.claimJobs(free, this.options.leaseMs);
+        const batch = await this.store.claimJobs(Math.min(free, MAX_CLAIM), this.options.leaseMs);
         this.startAll(batch);
         if (batch.jobs.length === 0) await this.block(batch.nextDueInMs);
         retryMs = RETRY_MIN_MS;
@@ -180,15 +184,66 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   }
 
   private async run(entry: Running): Promise<void> {
-    const { claimed } = entry;
+    const { job, token, backoff } = entry.claimed;
     const outcome = await this.invoke(entry);
     if (entry.released) return;
-    const settled = await this.settle(claimed, outcome);
-    if (this.running.get(claimed.job.id) === entry) this.running.delete(claimed.job.id);
-    if (settled) {
-      this.report(claimed.job, outcome, settled.status);
-      this.startAll(settled);
+    if (outcome.ok) {
+      this.queueAck(entry, outcome.value);
+      return;
     }
+    const error = describeError(outcome.error);
+    const delay = backoffDelay(backoff, job.attempt);
+    const settled = await this.untilRecorded(`the failure of job ${job.id}`, () =>
+      this.store.failJob(job.id, token, error, delay, this.claimFor(1)),
+    );
+    this.finish([entry], settled);
+    if (settled?.status === 0) this.reportLost(job);
+    else if (settled) this.reportFailure(job, outcome.error, settled.status === 2);
+  }
+
+  /**
+   * Completions are sent in batches: every handler that finished since the last flush (replies
+   * to pipelined calls arrive together) is recorded in one script call, which also claims as
+   * many new jobs. This halves round trips and Redis work per job under load.
+   */
+  private queueAck(entry: Running, value: unknown): void {
+    this.acks.push({ entry, value });
+    if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+  }
+
+  private async flushAcks(): Promise<void> {
+    const acks = this.acks.splice(0, MAX_CLAIM);
+    if (this.acks.length > 0) setImmediate(() => void this.flushAcks());
+    const held = acks.map(({ entry }) => ({
+      id: entry.claimed.job.id,
+      token: entry.claimed.token,
+    }));
+    const keep = { count: this.options.keepCompletedCount, ms: this.options.keepCompletedMs };
+    const result = await this.untilRecorded(`the completion of ${acks.length} job(s)`, () =>
+      this.store.completeJobs(held, keep, this.claimFor(acks.length)),
+    );
+    this.finish(
+      acks.map(({ entry }) => entry),
+      result,
+    );
+    if (!result) return;
+    acks.forEach(({ entry, value }, i) => {
+      if (result.statuses[i] === 1) this.emit('completed', entry.claimed.job, value);
+      else this.reportLost(entry.claimed.job);
+    });
+  }
+
+  private claimFor(slots: number): { count: number; leaseMs: number } {
+    return { count: this.stopping ? 0 : slots, leaseMs: this.options.leaseMs };
+  }
+
+  /** Frees the slots of settled jobs and fills them with the jobs claimed in the same call. */
+  private finish(entries: readonly Running[], next: ClaimBatch | undefined): void {
+    for (const entry of entries) {
+      const { id } = entry.claimed.job;
+      if (this.running.get(id) === entry) this.running.delete(id);
+    }
+    if (next) this.startAll(next);
     if (this.running.size < this.options.concurrency) this.wakeLoop?.();
     if (this.running.size === 0) this.wakeDrain?.();
   }
@@ -224,25 +279,18 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   }
 
   /**
-   * Records the outcome (claiming this slot's next job in the same call). Retries while Redis is
-   * unreachable, up to one lease: after that the job is redone elsewhere anyway.
+   * Sends an outcome, retrying while Redis is unreachable, up to one lease: after that the job
+   * is redone elsewhere anyway (at-least-once), so giving up loses nothing.
    */
-  private async settle(claimed: ClaimedJob, outcome: Outcome): Promise<SettleResult | undefined> {
-    const { job, token } = claimed;
-    const claim = { count: this.stopping ? 0 : 1, leaseMs: this.options.leaseMs };
+  private async untilRecorded<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
     const giveUpAt = Date.now() + this.options.leaseMs;
     for (let retryMs = RETRY_MIN_MS; ; retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)) {
       try {
-        if (outcome.ok) {
-          const keep = { count: this.options.keepCompletedCount, ms: this.options.keepCompletedMs };
-          return await this.store.completeJob(job.id, token, keep, claim);
-        }
-        const delay = backoffDelay(claimed.backoff, job.attempt);
-        return await this.store.failJob(job.id, token, describeError(outcome.error), delay, claim);
+        return await call();
       } catch (error) {
         if (Date.now() + retryMs > giveUpAt) {
           this.logger.warn(
-            `Queue "${this.queue}": could not record the outcome of job ${job.id} (${describeError(error)}); it will run again after its lease expires`,
+            `Queue "${this.queue}": could not record ${what} (${describeError(error)}); the job(s) will run again after their lease expires`,
           );
           return undefined;
         }
@@ -251,23 +299,20 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     }
   }
 
-  private report(job: Job, outcome: Outcome, status: number): void {
-    if (status === 0) {
+  private reportLost(job: Job): void {
+    this.logger.warn(
+      `Queue "${this.queue}": job ${job.id} was no longer held by this worker when it finished (lease expired); its outcome was refused and another worker runs it`,
+    );
+    this.emit('lost', job);
+  }
+
+  private reportFailure(job: Job, error: unknown, dead: boolean): void {
+    if (dead) {
       this.logger.warn(
-        `Queue "${this.queue}": job ${job.id} was no longer held by this worker when it finished (lease expired); its outcome was refused and another worker runs it`,
+        `Queue "${this.queue}": job ${job.id} moved to the dead-letter list after ${job.attempt} attempt(s): ${describeError(error)}`,
       );
-      this.emit('lost', job);
-    } else if (outcome.ok) {
-      this.emit('completed', job, outcome.value);
-    } else {
-      const dead = status === 2;
-      if (dead) {
-        this.logger.warn(
-          `Queue "${this.queue}": job ${job.id} moved to the dead-letter list after ${job.attempt} attempt(s): ${describeError(outcome.error)}`,
-        );
-      }
-      this.emit('failed', job, outcome.error, dead ? 'dead' : 'retry');
     }
+    this.emit('failed', job, error, dead ? 'dead' : 'retry');
   }
 
   private async renewLeases(): Promise<void> {
@@ -284,7 +329,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     }
     for (const { id, token } of held) {
       const entry = this.running.get(id);
-      if (lost.has(id) && entry?.claimed.token === token) {
+      if (entry && lost.has(id) && entry.claimed.token === token) {
         entry.controller.abort(new QueueLeaseLostError(this.queue, id));
       }
     }

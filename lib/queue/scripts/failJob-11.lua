@@ -21,6 +21,4 @@ if made and held == token then
   recordError(id, made, ARGV[3], now)
   status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now)
 end
-local reply = claim({}, tonumber(ARGV[5]), tonumber(ARGV[6]), now)
-table.insert(reply, 1, status)
-return reply
+return claim({ status }, tonumber(ARGV[5]), tonumber(ARGV[6]), now)

@@ -106,32 +106,51 @@ local function nextDueIn(now)
   return math.max(0, nextAt - now)
 end
 
--- Claims up to `count` jobs under a lease. Appends {nextDueIn, id, record, attempt, token, ...}
--- to `reply`; nextDueIn is computed only when nothing was claimed (the worker will block).
+-- Claims up to `count` jobs under a lease, with a fixed number of Redis calls per claim whatever
+-- the count. Appends {nextDueIn, id, record, attempt, token, ...} to `reply`; nextDueIn is
+-- computed only when nothing was claimed (the worker will block), else -1.
 local function claim(reply, count, leaseMs, now)
   local claimed = 0
+  local head = #reply + 1
+  reply[head] = -1
   if count > 0 then
     promoteAndRecover(now)
     if redis.call('EXISTS', pausedKey) == 0 then
       local popped = redis.call('ZPOPMIN', waitKey, count)
-      for i = 1, #popped, 2 do
-        local id = popped[i]
-        local made, max, pri = readState(id)
-        if made then
-          made = made + 1
-          local token = redis.call('INCR', seqKey)
-          writeState(id, made, max, pri, token)
-          redis.call('ZADD', activeKey, now + leaseMs, id)
-          reply[#reply + 1] = id
-          reply[#reply + 1] = redis.call('HGET', jobsKey, id)
-          reply[#reply + 1] = made
-          reply[#reply + 1] = token
-          claimed = claimed + 1
+      local ids = {}
+      for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+      if #ids > 0 then
+        local states = redis.call('HMGET', stateKey, unpack(ids))
+        local records = redis.call('HMGET', jobsKey, unpack(ids))
+        -- One INCRBY gives every claimed job its own token.
+        local token = redis.call('INCRBY', seqKey, #ids) - #ids
+        local deadline = now + leaseMs
+        local newStates, leases = {}, {}
+        for i, id in ipairs(ids) do
+          local made, max, pri = string.match(states[i] or '', '^(%d+)|(%d+)|(-?%d+)|')
+          if made then
+            made = tonumber(made) + 1
+            token = token + 1
+            newStates[#newStates + 1] = id
+            newStates[#newStates + 1] = made .. '|' .. max .. '|' .. pri .. '|' .. token
+            leases[#leases + 1] = deadline
+            leases[#leases + 1] = id
+            reply[#reply + 1] = id
+            reply[#reply + 1] = records[i]
+            reply[#reply + 1] = made
+            reply[#reply + 1] = token
+            claimed = claimed + 1
+          end
+        end
+        if claimed > 0 then
+          redis.call('HSET', stateKey, unpack(newStates))
+          redis.call('ZADD', activeKey, unpack(leases))
+          -- More jobs than we took: pass the wake-up on to the next idle worker.
+          if #ids == count and redis.call('ZCARD', waitKey) > 0 then wake() end
         end
       end
-      if claimed > 0 and redis.call('ZCARD', waitKey) > 0 then wake() end
     end
   end
-  if claimed == 0 then table.insert(reply, 1, nextDueIn(now)) else table.insert(reply, 1, -1) end
+  if claimed == 0 then reply[head] = nextDueIn(now) end
   return reply
 end
