@@ -53,7 +53,7 @@ export class QueueService implements BeforeApplicationShutdown {
   async add<T>(queue: string, data: T, options?: JobOptions): Promise<string> {
     const store = this.store(queue);
     const job = store.encode(data, resolveJobOptions(options), Date.now());
-    await store.addJobs([job]);
+    await store.addJob(job);
     return job.id;
   }
 

@@ -80,6 +80,11 @@ export interface EncodedJob {
  */
 export class QueueStore {
   readonly keys: QueueKeys;
+  private readonly pendingAdds: {
+    job: EncodedJob;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(
     private readonly connections: RedisConnections,
@@ -121,13 +126,38 @@ export class QueueStore {
     };
   }
 
-  async addJobs(jobs: readonly EncodedJob[]): Promise<void> {
-    const calls: Promise<unknown>[] = [];
-    for (let i = 0; i < jobs.length; i += ADD_BATCH) {
-      const args = jobs.slice(i, i + ADD_BATCH).flatMap((job) => job.args);
-      calls.push(addJobsScript.run(this.connections.command, this.keys.all, args));
+  /**
+   * Adds one job. Adds made in the same turn of the event loop (many requests enqueueing at
+   * once) go to Redis in one script call: one round trip and one script run for all of them.
+   * The call is atomic, so each add still either happened or rejects.
+   */
+  addJob(job: EncodedJob): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingAdds.push({ job, resolve, reject });
+      if (this.pendingAdds.length === 1) setImmediate(() => this.flushAdds());
+    });
+  }
+
+  private flushAdds(): void {
+    for (const batch of chunks(this.pendingAdds.splice(0), ADD_BATCH)) {
+      const args = batch.flatMap(({ job }) => job.args);
+      addJobsScript.run(this.connections.command, this.keys.all, args).then(
+        () => batch.forEach(({ resolve }) => resolve()),
+        (error: unknown) => batch.forEach(({ reject }) => reject(error)),
+      );
     }
-    await Promise.all(calls);
+  }
+
+  async addJobs(jobs: readonly EncodedJob[]): Promise<void> {
+    await Promise.all(
+      chunks(jobs, ADD_BATCH).map((batch) =>
+        addJobsScript.run(
+          this.connections.command,
+          this.keys.all,
+          batch.flatMap((job) => job.args),
+        ),
+      ),
+    );
   }
 
   async claimJobs(count: number, leaseMs: number): Promise<ClaimBatch> {
@@ -272,4 +302,10 @@ export class QueueStore {
       data: this.connections.codec.decode(record.slice(split + 1)),
     };
   }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
 }
