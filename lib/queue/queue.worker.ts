@@ -44,6 +44,11 @@ export interface JobWorkerEvents {
  * Idle, it blocks on the queue's wake-up list on its own connection (no timer polling): adding
  * a job wakes it; the block is bounded by the next delayed job's due time or lease expiry.
  * Completing or failing jobs claims the next ones in the same round trip.
+ *
+ * @example
+ * const worker = queue.process('emails', (job, signal) => send(job.data, { signal }), { concurrency: 16 });
+ * worker.on('failed', (job, error, outcome) => metrics.failed(job.queue, outcome));
+ * await worker.close(); // drain, then hand unfinished jobs back
  */
 export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private readonly running = new Map<string, Running>();
@@ -53,6 +58,8 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private readonly renewTimer: NodeJS.Timeout;
   private readonly loop: Promise<void>;
   private stopping = false;
+  /** Shutdown finished: outcomes still in flight are no longer retried. */
+  private closed = false;
   private closing?: Promise<void>;
   private wakeLoop?: () => void;
   private wakeDrain?: () => void;
@@ -126,6 +133,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
       }
     }
     clearInterval(this.renewTimer);
+    this.closed = true;
   }
 
   private async fetchLoop(): Promise<void> {
@@ -288,7 +296,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
       try {
         return await call();
       } catch (error) {
-        if (Date.now() + retryMs > giveUpAt) {
+        if (this.closed || Date.now() + retryMs > giveUpAt) {
           this.logger.warn(
             `Queue "${this.queue}": could not record ${what} (${describeError(error)}); the job(s) will run again after their lease expires`,
           );

@@ -29,6 +29,18 @@ describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, 
     await closeStartedModules();
   });
 
+  /** Env of a `queue-worker` fixture on queue "jobs" under its own key prefix. */
+  function workerEnv(name: string, extra: Record<string, string>) {
+    return { KEY_PREFIX: `${name}:`, QUEUE: 'jobs', DONE_KEY: `${name}:done`, ...extra };
+  }
+
+  async function queueUnder(keyPrefix: string): Promise<QueueService> {
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix }),
+    ]);
+    return moduleRef.get(QueueService);
+  }
+
   function spawnWorker(env: Record<string, string>): ChildApp {
     const child = ChildApp.spawn('queue-worker', { env: { REDIS_URL: server.url, ...env } });
     children.add(child);
@@ -36,17 +48,8 @@ describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, 
   }
 
   it(`loses none of ${JOBS} jobs while a random worker is SIGKILLed every ${KILL_EVERY_MS} ms`, async (t) => {
-    const env = {
-      KEY_PREFIX: 'crash:',
-      QUEUE: 'jobs',
-      LEASE_MS: '2000',
-      CONCURRENCY: '16',
-      DONE_KEY: 'crash:done',
-    };
-    const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: env.KEY_PREFIX }),
-    ]);
-    const queue = moduleRef.get(QueueService);
+    const env = workerEnv('crash', { LEASE_MS: '2000', CONCURRENCY: '16' });
+    const queue = await queueUnder(env.KEY_PREFIX);
     // Crashes count as attempts; give every job plenty so none is dead-lettered.
     const ids = await queue.addBulk(
       'jobs',
@@ -92,17 +95,8 @@ describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, 
   });
 
   it('refuses the late completion of a worker frozen past its lease; the job is redone elsewhere', async () => {
-    const env = {
-      KEY_PREFIX: 'stall:',
-      QUEUE: 'jobs',
-      LEASE_MS: '500',
-      WORK_MS: '1000',
-      DONE_KEY: 'stall:done',
-    };
-    const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: env.KEY_PREFIX }),
-    ]);
-    const queue = moduleRef.get(QueueService);
+    const env = workerEnv('stall', { LEASE_MS: '500', WORK_MS: '1000' });
+    const queue = await queueUnder(env.KEY_PREFIX);
     const frozen = spawnWorker(env);
     await frozen.waitFor('ready');
     const id = await queue.add('jobs', 'x', { attempts: 3 });
