@@ -95,7 +95,7 @@ describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, 
   });
 
   it('refuses the late completion of a worker frozen past its lease; the job is redone elsewhere', async () => {
-    const env = workerEnv('stall', { LEASE_MS: '500', WORK_MS: '1000' });
+    const env = workerEnv('stall', { LEASE_MS: '500', WORK_MS: 'parent' });
     const queue = await queueUnder(env.KEY_PREFIX);
     const frozen = spawnWorker(env);
     await frozen.waitFor('ready');
@@ -103,27 +103,41 @@ describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, 
     await frozen.waitFor('started', (m) => m.id === id);
     frozen.signal('SIGSTOP');
 
-    const redoneBy: number[] = [];
+    // Another worker takes the job once the lease expires, and holds it while the frozen one
+    // wakes up, so Redis must tell the two claims apart by their tokens.
+    let redoneStarted!: (attempt: number) => void;
+    const redone = new Promise<number>((resolve) => (redoneStarted = resolve));
+    let finishRedo!: () => void;
     const worker = queue.process(
       'jobs',
       (job) => {
-        redoneBy.push(job.attempt);
+        redoneStarted(job.attempt);
+        return new Promise<void>((resolve) => (finishRedo = resolve));
       },
-      { leaseMs: 500 },
+      { leaseMs: 5000 },
     );
-    await new Promise((resolve) => worker.once('completed', resolve));
-    assert.deepEqual(redoneBy, [2], 'redone as attempt 2 after the lease expired');
-    await worker.close();
+    assert.equal(await redone, 2, 'redone as attempt 2 after the lease expired');
 
+    // The handler finishes as soon as the process runs again (the message waits in the IPC
+    // pipe). Its late outcome (a completion, or a failure if the overdue lease renewal answers
+    // first) must be refused: the job now belongs to the other worker's claim. Token checks for
+    // each path are proven one by one in test/integration/queue/queue.spec.ts.
+    frozen.send({ type: 'finish' });
     frozen.signal('SIGCONT');
     await frozen.waitFor('lost', (m) => m.id === id);
-    const counts = await queue.counts('jobs');
-    assert.deepEqual([counts.completed, counts.active, counts.waiting], [1, 0, 0]);
     assert.equal(
       frozen.messages.some((m) => m.type === 'completed' && m.id === id),
       false,
       'the frozen worker never recorded a completion',
     );
+    assert.equal((await queue.counts('jobs')).active, 1, 'still held by the second worker');
+
+    const completed = new Promise((resolve) => worker.once('completed', resolve));
+    finishRedo();
+    await completed;
+    await worker.close();
+    const counts = await queue.counts('jobs');
+    assert.deepEqual([counts.completed, counts.active, counts.waiting], [1, 0, 0]);
     const [attempt] = await queue.dead('jobs');
     assert.equal(attempt, undefined);
   });

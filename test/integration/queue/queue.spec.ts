@@ -12,6 +12,8 @@ import {
   type Job,
   type JobWorker,
 } from '../../../lib/index.js';
+import { RedisConnections } from '../../../lib/connection/redis-connections.js';
+import { QueueStore } from '../../../lib/queue/queue.store.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
 import { keysUnder, startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
 
@@ -19,6 +21,7 @@ describe('QueueService', () => {
   let redis: TestRedis;
   let prefix: string;
   let queue: QueueService;
+  let connections: RedisConnections;
   const workers: JobWorker[] = [];
 
   before(async () => {
@@ -31,6 +34,7 @@ describe('QueueService', () => {
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix }),
     ]);
     queue = moduleRef.get(QueueService);
+    connections = moduleRef.get(RedisConnections);
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((worker) => worker.close()));
@@ -265,6 +269,26 @@ describe('QueueService', () => {
     await once(worker, 'completed');
     assert.deepEqual(runs, [1]);
     assert.equal(lost, false);
+  });
+
+  it('refuses completion, failure and renewal with the token of an expired claim', async () => {
+    const store = new QueueStore(connections, 'tokens');
+    await queue.add('tokens', 'x', { attempts: 5 });
+    const [first] = (await store.claimJobs(1, 50)).jobs;
+    await new Promise((resolve) => setTimeout(resolve, 80)); // the 50 ms lease expires
+    const [second] = (await store.claimJobs(1, 60_000)).jobs; // recovers it, claims it again
+    assert.equal(second!.job.id, first!.job.id);
+    assert.equal(second!.job.attempt, 2);
+    const stale = { id: first!.job.id, token: first!.token };
+    const keep = { count: 10, ms: 60_000 };
+    const noClaim = { count: 0, leaseMs: 1000 };
+    assert.deepEqual((await store.completeJobs([stale], keep, noClaim)).statuses, [0]);
+    assert.equal((await store.failJob(stale.id, stale.token, 'late', 0, noClaim)).status, 0);
+    assert.deepEqual([...(await store.extendLeases([stale], 1000))], [stale.id]);
+    assert.equal(await store.releaseJobs([stale]), 0);
+    assert.deepEqual((await queue.counts('tokens')).active, 1, 'the second claim still holds it');
+    const current = { id: second!.job.id, token: second!.token };
+    assert.deepEqual((await store.completeJobs([current], keep, noClaim)).statuses, [1]);
   });
 
   it('close() lets a running handler finish within drainTimeoutMs', async () => {
