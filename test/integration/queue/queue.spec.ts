@@ -141,6 +141,30 @@ describe('QueueService', () => {
     assert.ok(ranAt - addedAt >= 399, `ran after ${ranAt - addedAt} ms`);
   });
 
+  it('an idle worker blocks on Redis instead of polling, and add() wakes it', async (t) => {
+    if (!redis.server) return t.skip('needs a private server: counts its script calls');
+    const scriptCalls = async () => {
+      const stats = await redis.client.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const worker = start('idle', () => 'ok');
+    while (!String(await redis.client.client('LIST')).includes('cmd=blpop')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const before = await scriptCalls();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(await scriptCalls(), before, 'no claim attempts while idle');
+    await queue.add('idle', 1);
+    await once(worker, 'completed');
+  });
+
+  it('keeps completed ids no longer than keepCompletedMs', async () => {
+    const worker = start('short', () => 'ok', { keepCompletedMs: 0 });
+    await queue.add('short', 1);
+    await once(worker, 'completed');
+    assert.equal((await queue.counts('short')).completed, 0);
+  });
+
   it('pause stops claiming; resume wakes idle workers', async () => {
     const worker = start('paused', () => 'ok');
     await queue.pause('paused');
