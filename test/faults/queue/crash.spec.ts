@@ -11,7 +11,7 @@ const WORKERS = 4;
 const KILL_EVERY_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, () => {
+describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedisServer() }, () => {
   let server: RedisServer;
   let client: Redis;
   const children = new Set<ChildApp>();
@@ -140,5 +140,26 @@ describe('Queue workers killed and frozen', { skip: skipWithoutRedisServer() }, 
     assert.deepEqual([counts.completed, counts.active, counts.waiting], [1, 0, 0]);
     const [attempt] = await queue.dead('jobs');
     assert.equal(attempt, undefined);
+  });
+
+  it('SIGTERM: the app drains, then hands the unfinished job back at once, attempt not counted', async () => {
+    const env = workerEnv('term', { LEASE_MS: '60000', WORK_MS: 'parent', DRAIN_MS: '200' });
+    const queue = await queueUnder(env.KEY_PREFIX);
+    const child = spawnWorker(env);
+    await child.waitFor('ready');
+    const id = await queue.add('jobs', 'x', { attempts: 1 });
+    await child.waitFor('started', (m) => m.id === id);
+    child.signal('SIGTERM');
+    await child.exited;
+    // Back in waiting long before the 60 s lease would have expired, not dead-lettered
+    // although it had a single attempt.
+    const counts = await queue.counts('jobs');
+    assert.deepEqual([counts.waiting, counts.active, counts.dead], [1, 0, 0]);
+    const worker = queue.process('jobs', (job) => job.attempt);
+    const attempt = await new Promise((resolve) =>
+      worker.once('completed', (_job, result) => resolve(result)),
+    );
+    assert.equal(attempt, 1);
+    await worker.close();
   });
 });
