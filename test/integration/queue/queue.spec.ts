@@ -315,6 +315,19 @@ describe('QueueService', () => {
     assert.deepEqual((await store.completeJobs([current], keep, noClaim)).statuses, [1]);
   });
 
+  it('counts an expired lease as an attempt: the last one dead-letters the job', async () => {
+    const store = new QueueStore(connections, 'expiry');
+    const id = await queue.add('expiry', 'x', { attempts: 1 });
+    assert.equal((await store.claimJobs(1, 30)).jobs.length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 60)); // the worker "crashed"
+    const next = await store.claimJobs(1, 1000);
+    assert.equal(next.jobs.length, 0);
+    const [dead] = await queue.dead('expiry');
+    assert.equal(dead!.id, id);
+    assert.match(dead!.lastError!, /lease expired/);
+    assert.equal(dead!.attemptsMade, 1);
+  });
+
   it('close() lets a running handler finish within drainTimeoutMs', async () => {
     let release!: () => void;
     const worker = start('drain', () => new Promise<void>((resolve) => (release = resolve)), {
