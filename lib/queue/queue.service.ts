@@ -98,6 +98,7 @@ export class QueueService implements BeforeApplicationShutdown {
       resolveWorkerOptions(options),
       this.connections,
       this.logger,
+      () => this.workers.delete(worker),
     );
     this.workers.add(worker);
     return worker;

@@ -73,6 +73,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     private readonly options: Required<WorkerOptions>,
     private readonly connections: RedisConnections,
     private readonly logger: LoggerService,
+    private readonly onClosed: () => void,
   ) {
     super();
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.floor(options.leaseMs / 3));
@@ -137,6 +138,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     }
     clearInterval(this.renewTimer);
     this.closed = true;
+    this.onClosed();
   }
 
   private async fetchLoop(): Promise<void> {
