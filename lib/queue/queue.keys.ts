@@ -20,6 +20,7 @@ export type QueueKeys = { readonly [P in (typeof QUEUE_KEY_PARTS)[number]]: stri
   readonly all: readonly string[];
 };
 
+/** Builds a queue's keys (through the key space, which owns every key string). */
 export function queueKeys(keys: KeySpace, queue: string): QueueKeys {
   const all = QUEUE_KEY_PARTS.map((part) => keys.key('queue', 'queue name', queue, part));
   const byPart = Object.fromEntries(QUEUE_KEY_PARTS.map((part, i) => [part, all[i]!]));

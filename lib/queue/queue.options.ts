@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertMilliseconds, assertName } from '../common/validate.js';
+import { MAX_MILLISECONDS, assertMilliseconds, assertName } from '../common/validate.js';
 import {
   DEFAULT_JOB_OPTIONS,
   DEFAULT_WORKER_OPTIONS,
@@ -122,5 +122,5 @@ export function backoffDelay(
   if (!backoff) return 0;
   const base =
     backoff.type === 'fixed' ? backoff.delayMs : backoff.delayMs * 2 ** Math.max(0, attempt - 1);
-  return Math.min(Math.round(base * (1 + backoff.jitter * Math.random())), 365 * 24 * 3600 * 1000);
+  return Math.min(Math.round(base * (1 + backoff.jitter * Math.random())), MAX_MILLISECONDS);
 }
