@@ -6,6 +6,7 @@ export {
   InvalidArgumentError,
 } from './common/coordination.error.js';
 export { RedisConnectionError } from './connection/connection.errors.js';
+export { RedisHealthIndicator, type RedisHealthResult } from './health/redis-health.indicator.js';
 export {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
   type RedisCoordinationModuleOptions,

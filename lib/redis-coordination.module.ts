@@ -1,6 +1,7 @@
 import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { HandlerDiscovery } from './common/handler-discovery.js';
+import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
@@ -28,7 +29,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery],
-  exports: [RedisConnections],
+  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator],
+  exports: [RedisConnections, RedisHealthIndicator],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
