@@ -2,6 +2,7 @@ import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisConnections } from './connection/redis-connections.js';
+import { RedisLockService } from './lock/lock.service.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -28,7 +29,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery],
-  exports: [RedisConnections],
+  providers: [connectionsProvider, HandlerDiscovery, RedisLockService],
+  exports: [RedisConnections, RedisLockService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
