@@ -28,6 +28,8 @@ const WAITER_LEASE_MS = 1000;
 /** Fallback polling (a lost release message, an expired lease): first and longest interval. */
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 200;
+/** Without fair mode, how long other waiters let the first waiter try before they do. */
+const HEAD_START_MS = 2;
 
 /** Prefix of this process's lock tokens; a counter makes each token unique. */
 const TOKEN_PREFIX = randomBytes(12).toString('base64url');
@@ -122,12 +124,12 @@ export class RedisLockService implements BeforeApplicationShutdown {
    * @example
    * await using lock = await locks.acquire(['stock:a', 'stock:b'], { ttlMs: 5_000 });
    */
-  acquire(resource: string | readonly string[], options: LockOptions = {}): Promise<Lock> {
-    return this.take(this.plan(resource, options), true) as Promise<Lock>;
+  async acquire(resource: string | readonly string[], options: LockOptions = {}): Promise<Lock> {
+    return (await this.take(this.plan(resource, options), true)) as Lock;
   }
 
   /** Takes the lock if it is free right now; `null` if busy. Never waits. */
-  tryAcquire(
+  async tryAcquire(
     resource: string | readonly string[],
     options: Omit<LockOptions, 'waitMs'> = {},
   ): Promise<Lock | null> {
@@ -273,10 +275,18 @@ export class RedisLockService implements BeforeApplicationShutdown {
     let woken = false;
     let wake: (() => void) | undefined;
     const onRelease = (message: string) => {
-      // In fair mode the releaser names the first waiter; the others keep waiting their turn.
-      if (plan.fair && message !== token) return;
-      woken = true;
-      wake?.();
+      if (message === token) {
+        woken = true;
+        wake?.();
+      } else if (!plan.fair) {
+        // The releaser names the first waiter: let it try first, so even without fair mode
+        // waiters are mostly served in order; the others step in if it does not take the lock.
+        setTimeout(() => {
+          woken = true;
+          wake?.();
+        }, HEAD_START_MS).unref();
+      }
+      // In fair mode only the first waiter may take it; the others keep waiting their turn.
     };
     // Without a subscription (subscriber connection down) polling alone still gets the lock.
     const watches = await Promise.allSettled(
