@@ -11,10 +11,14 @@ export type LockResource<A extends unknown[]> =
  * A method decorator that accepts only methods whose leading parameters match the key
  * function's, so a key function that reads the wrong argument fails to compile.
  */
-export type LockedMethodDecorator<A extends unknown[]> = <P extends [...A, ...unknown[]]>(
+export type LockedMethodDecorator<A extends unknown[]> = <
+  // `any` for the parameters after the key function's: the method may take anything there.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  M extends (...args: [...A, ...any[]]) => unknown,
+>(
   target: object,
   propertyKey: string | symbol,
-  descriptor: TypedPropertyDescriptor<(...args: P) => unknown>,
+  descriptor: TypedPropertyDescriptor<M>,
 ) => void;
 
 /**
