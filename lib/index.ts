@@ -20,3 +20,18 @@ export {
   type RedisCoordinationModuleAsyncOptions,
 } from './redis-coordination.module-definition.js';
 export { RedisCoordinationModule } from './redis-coordination.module.js';
+export { RedisLockService } from './lock/lock.service.js';
+export { Lock, MAX_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './lock/lock.handle.js';
+export { currentLock } from './lock/lock.context.js';
+export { LockBusyError, LockTimeoutError, LockLostError } from './lock/lock.errors.js';
+export {
+  DEFAULT_LOCK_OPTIONS,
+  type LockOptions,
+  type WithLockOptions,
+  type LockBusyPolicy,
+} from './lock/lock.interfaces.js';
+export {
+  WithLock,
+  type LockResource,
+  type LockedMethodDecorator,
+} from './lock/with-lock.decorator.js';

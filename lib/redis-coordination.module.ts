@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import { RedisConnections } from './connection/redis-connections.js';
+import { RedisLockService } from './lock/lock.service.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -29,7 +30,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator],
-  exports: [RedisConnections, RedisHealthIndicator],
+  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService],
+  exports: [RedisConnections, RedisHealthIndicator, RedisLockService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
