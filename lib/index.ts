@@ -35,3 +35,27 @@ export {
   type LockResource,
   type LockedMethodDecorator,
 } from './lock/with-lock.decorator.js';
+export { QueueService } from './queue/queue.service.js';
+export { JobWorker, type JobWorkerEvents } from './queue/queue.worker.js';
+export { QueueWorker, type QueueWorkerOptions } from './queue/queue-worker.decorator.js';
+export {
+  QueuePayloadError,
+  QueueJobTimeoutError,
+  QueueLeaseLostError,
+  QueueShutdownError,
+  QueueNoHandlerError,
+  QueueWorkerConflictError,
+} from './queue/queue.errors.js';
+export {
+  DEFAULT_JOB_OPTIONS,
+  DEFAULT_WORKER_OPTIONS,
+  type BackoffOptions,
+  type JobOptions,
+  type Job,
+  type JobHandler,
+  type WorkerOptions,
+  type QueueCounts,
+  type AttemptError,
+  type DeadJob,
+  type BulkJob,
+} from './queue/queue.interfaces.js';

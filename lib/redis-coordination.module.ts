@@ -4,6 +4,8 @@ import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import { RedisLockService } from './lock/lock.service.js';
+import { QueueExplorer } from './queue/queue.explorer.js';
+import { QueueService } from './queue/queue.service.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -30,7 +32,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService],
-  exports: [RedisConnections, RedisHealthIndicator, RedisLockService],
+  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService, QueueService, QueueExplorer],
+  exports: [RedisConnections, RedisHealthIndicator, RedisLockService, QueueService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

@@ -1,0 +1,130 @@
+/** How a failed attempt waits before the next one. */
+export interface BackoffOptions {
+  /** `fixed`: `delayMs` each time; `exponential`: `delayMs * 2^(attempt - 1)`. */
+  type: 'fixed' | 'exponential';
+  /** Base delay in ms. */
+  delayMs: number;
+  /**
+   * Adds up to this fraction of the delay at random (0 to 1), so jobs that failed together do
+   * not all retry at the same moment. The delay is never shortened.
+   * @default 0
+   */
+  jitter?: number;
+}
+
+/** Options of one job, given to `QueueService.add()`/`addBulk()`. */
+export interface JobOptions {
+  /**
+   * Deduplication: adding an id that is still waiting, active or delayed is a no-op that returns
+   * it. Default: a random UUID.
+   */
+  jobId?: string;
+  /** Job name, to route the job to a `@QueueWorker(queue, { name })` handler. */
+  name?: string;
+  /** Run no earlier than this many ms from now. @default 0 */
+  delayMs?: number;
+  /** Integer from -1000 to 1000; higher runs first, FIFO within a priority. @default 0 */
+  priority?: number;
+  /** Attempts in all (first run included) before the job goes to the dead-letter list. @default 1 */
+  attempts?: number;
+  /** Wait between attempts. Default: retry at once. */
+  backoff?: BackoffOptions;
+  /** An attempt running longer fails: the handler's signal aborts with `QueueJobTimeoutError`. */
+  timeoutMs?: number;
+}
+
+/** The defaults of {@link JobOptions}. */
+export const DEFAULT_JOB_OPTIONS = Object.freeze({
+  delayMs: 0,
+  priority: 0,
+  attempts: 1,
+});
+
+/** A job as its handler sees it. */
+export interface Job<T = unknown> {
+  readonly queue: string;
+  readonly id: string;
+  /** The job name given at `add()`, if any. */
+  readonly name?: string;
+  readonly data: T;
+  /** This attempt's number, from 1. Lease expiries count as attempts. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** When the job was added (ms since the epoch, producer's clock). */
+  readonly addedAt: number;
+}
+
+/**
+ * Processes one job. `signal` aborts when the attempt's `timeoutMs` passes, when the worker
+ * lost the job's lease, or when shutdown outlasted `drainTimeoutMs`; its `reason` says which.
+ * A thrown value or rejected promise fails the attempt.
+ */
+export type JobHandler<T = unknown, R = unknown> = (
+  job: Job<T>,
+  signal: AbortSignal,
+) => R | Promise<R>;
+
+/** Options of a worker, given to `QueueService.process()` or `@QueueWorker()`. */
+export interface WorkerOptions {
+  /** Jobs handled at once by this worker. @default 1 */
+  concurrency?: number;
+  /**
+   * The lease (visibility timeout): a job whose worker does not renew it within this time goes
+   * back to waiting for another worker. Renewed every third of it while the handler runs.
+   * @default 30000
+   */
+  leaseMs?: number;
+  /** At shutdown, how long in-flight handlers may run before their jobs are handed back. @default 10000 */
+  drainTimeoutMs?: number;
+  /** How many completed job ids to keep. @default 1000 */
+  keepCompletedCount?: number;
+  /** How long to keep completed job ids, in ms. @default 86400000 (one day) */
+  keepCompletedMs?: number;
+}
+
+/** The defaults of {@link WorkerOptions}. */
+export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.freeze({
+  concurrency: 1,
+  leaseMs: 30_000,
+  drainTimeoutMs: 10_000,
+  keepCompletedCount: 1000,
+  keepCompletedMs: 24 * 3600 * 1000,
+});
+
+/** How many jobs a queue holds in each state. */
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  /** Completed jobs still recorded (bounded by `keepCompletedCount`/`keepCompletedMs`). */
+  completed: number;
+  dead: number;
+  paused: boolean;
+}
+
+/** One failed attempt, as kept with the job (the last 10). */
+export interface AttemptError {
+  attempt: number;
+  error: string;
+  /** When it failed (ms since the epoch, Redis clock). */
+  at: number;
+}
+
+/** A job in the dead-letter list. */
+export interface DeadJob<T = unknown> {
+  id: string;
+  name?: string;
+  data: T;
+  attemptsMade: number;
+  maxAttempts: number;
+  /** When it died (ms since the epoch, Redis clock). */
+  diedAt: number;
+  lastError?: string;
+  history: AttemptError[];
+}
+
+/** An entry of `QueueService.addBulk()`. */
+export interface BulkJob<T = unknown> {
+  data: T;
+  opts?: JobOptions;
+}

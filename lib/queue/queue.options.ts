@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import { assertMilliseconds, assertName } from '../common/validate.js';
+import {
+  DEFAULT_JOB_OPTIONS,
+  DEFAULT_WORKER_OPTIONS,
+  type BackoffOptions,
+  type JobOptions,
+  type WorkerOptions,
+} from './queue.interfaces.js';
+
+/** Job options after validation, defaults filled in. */
+export interface ResolvedJobOptions {
+  id: string;
+  name?: string;
+  delayMs: number;
+  priority: number;
+  attempts: number;
+  backoff?: Required<BackoffOptions>;
+  timeoutMs?: number;
+}
+
+const JOB_OPTION_KEYS = [
+  'jobId',
+  'name',
+  'delayMs',
+  'priority',
+  'attempts',
+  'backoff',
+  'timeoutMs',
+] as const;
+const BACKOFF_KEYS = ['type', 'delayMs', 'jitter'] as const;
+const WORKER_OPTION_KEYS = Object.keys(DEFAULT_WORKER_OPTIONS) as (keyof WorkerOptions)[];
+
+export const MAX_PRIORITY = 1000;
+export const MAX_ATTEMPTS = 1_000_000;
+const MAX_CONCURRENCY = 10_000;
+
+/** Refuses anything but a plain object whose keys are all known, naming the first unknown one. */
+function assertKnownKeys(argument: string, value: unknown, known: readonly string[]): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidArgumentError(argument, value, 'expected an object');
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new InvalidArgumentError(
+        `${argument}.${key}`,
+        (value as Record<string, unknown>)[key],
+        `unknown option (known: ${known.join(', ')})`,
+      );
+    }
+  }
+}
+
+function assertInteger(argument: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(argument, value, `expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Checks `add()` options and fills in defaults; bad input throws a typed error naming it. */
+export function resolveJobOptions(options: unknown = {}): ResolvedJobOptions {
+  assertKnownKeys('job options', options, JOB_OPTION_KEYS);
+  const o = options as JobOptions;
+  if (o.jobId !== undefined) assertName('job id', o.jobId);
+  if (o.name !== undefined) assertName('job name', o.name);
+  const delayMs = o.delayMs ?? DEFAULT_JOB_OPTIONS.delayMs;
+  assertMilliseconds('delayMs', delayMs);
+  if (o.timeoutMs !== undefined) assertMilliseconds('timeoutMs', o.timeoutMs, { min: 1 });
+  const resolved: ResolvedJobOptions = {
+    id: o.jobId ?? randomUUID(),
+    name: o.name,
+    delayMs,
+    priority: assertInteger(
+      'priority',
+      o.priority ?? DEFAULT_JOB_OPTIONS.priority,
+      -MAX_PRIORITY,
+      MAX_PRIORITY,
+    ),
+    attempts: assertInteger(
+      'attempts',
+      o.attempts ?? DEFAULT_JOB_OPTIONS.attempts,
+      1,
+      MAX_ATTEMPTS,
+    ),
+    timeoutMs: o.timeoutMs,
+  };
+  if (o.backoff !== undefined) {
+    assertKnownKeys('backoff', o.backoff, BACKOFF_KEYS);
+    const { type, delayMs: base, jitter = 0 } = o.backoff;
+    if (type !== 'fixed' && type !== 'exponential') {
+      throw new InvalidArgumentError('backoff.type', type, 'expected "fixed" or "exponential"');
+    }
+    assertMilliseconds('backoff.delayMs', base);
+    if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
+      throw new InvalidArgumentError('backoff.jitter', jitter, 'expected a number from 0 to 1');
+    }
+    resolved.backoff = { type, delayMs: base, jitter };
+  }
+  return resolved;
+}
+
+/** Checks worker options and fills in defaults; bad input throws a typed error naming it. */
+export function resolveWorkerOptions(options: unknown = {}): Required<WorkerOptions> {
+  assertKnownKeys('worker options', options, WORKER_OPTION_KEYS);
+  const o = { ...DEFAULT_WORKER_OPTIONS, ...(options as WorkerOptions) };
+  assertInteger('concurrency', o.concurrency, 1, MAX_CONCURRENCY);
+  // Renewal runs every third of the lease: below 30 ms timers cannot keep up.
+  assertMilliseconds('leaseMs', o.leaseMs, { min: 30 });
+  assertMilliseconds('drainTimeoutMs', o.drainTimeoutMs);
+  assertInteger('keepCompletedCount', o.keepCompletedCount, 0, Number.MAX_SAFE_INTEGER);
+  assertMilliseconds('keepCompletedMs', o.keepCompletedMs);
+  return o;
+}
+
+/** Delay before attempt `attempt + 1` after attempt `attempt` failed. */
+export function backoffDelay(
+  backoff: Required<BackoffOptions> | undefined,
+  attempt: number,
+): number {
+  if (!backoff) return 0;
+  const base =
+    backoff.type === 'fixed' ? backoff.delayMs : backoff.delayMs * 2 ** Math.max(0, attempt - 1);
+  return Math.min(Math.round(base * (1 + backoff.jitter * Math.random())), 365 * 24 * 3600 * 1000);
+}

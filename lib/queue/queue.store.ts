@@ -1,0 +1,311 @@
+import { CodecError } from '../common/codec.js';
+import type { RedisConnections } from '../connection/redis-connections.js';
+import { RedisScript } from '../connection/script-runner.js';
+import { QueuePayloadError } from './queue.errors.js';
+import type { AttemptError, DeadJob, Job, QueueCounts } from './queue.interfaces.js';
+import { queueKeys, type QueueKeys } from './queue.keys.js';
+import type { ResolvedJobOptions } from './queue.options.js';
+import {
+  addJobs,
+  claimJobs,
+  completeJobs,
+  countJobs,
+  extendLeases,
+  failJob,
+  listDead,
+  releaseJobs,
+  resumeQueue,
+  retryDead,
+} from './scripts/lua.generated.js';
+
+const addJobsScript = new RedisScript(addJobs);
+const claimJobsScript = new RedisScript(claimJobs);
+const completeJobsScript = new RedisScript(completeJobs);
+const failJobScript = new RedisScript(failJob);
+const extendLeasesScript = new RedisScript(extendLeases);
+const releaseJobsScript = new RedisScript(releaseJobs);
+const listDeadScript = new RedisScript(listDead);
+const retryDeadScript = new RedisScript(retryDead);
+const countJobsScript = new RedisScript(countJobs);
+const resumeQueueScript = new RedisScript(resumeQueue);
+
+/** Jobs per `addJobs` script call: one round trip, short enough not to stall Redis. */
+const ADD_BATCH = 1000;
+
+/** What is stored before the payload in a job record (short keys: one per job in Redis). */
+interface RecordHeader {
+  /** name */
+  n?: string;
+  /** max attempts */
+  a: number;
+  /** backoff: type, delayMs, jitter */
+  b?: [BackoffType, number, number];
+  /** timeoutMs */
+  x?: number;
+  /** added at */
+  t: number;
+}
+type BackoffType = 'fixed' | 'exponential';
+
+/** A job claimed under a lease, as the worker runs it. */
+export interface ClaimedJob {
+  job: Job;
+  token: string;
+  backoff?: { type: BackoffType; delayMs: number; jitter: number };
+  timeoutMs?: number;
+}
+
+/** A claim's outcome: the jobs, or how long an idle worker may block before looking again. */
+export interface ClaimBatch {
+  jobs: ClaimedJob[];
+  /** -1: nothing scheduled; else ms until a delayed job is due or a lease expires. */
+  nextDueInMs: number;
+}
+
+/** Outcome of failing a job, plus the caller's next jobs. */
+export interface SettleResult extends ClaimBatch {
+  /** 1 will retry, 2 dead, 0 refused (lease lost). */
+  status: number;
+}
+
+/** An encoded job, ready for `addJobs`. */
+export interface EncodedJob {
+  id: string;
+  args: (string | number)[];
+}
+
+/**
+ * One queue's Redis side: builds its keys once and wraps each script in one typed method that
+ * parses the reply. Every method is one round trip.
+ */
+export class QueueStore {
+  readonly keys: QueueKeys;
+  private readonly pendingAdds: {
+    job: EncodedJob;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+
+  constructor(
+    private readonly connections: RedisConnections,
+    readonly queue: string,
+  ) {
+    this.keys = queueKeys(connections.keys, queue);
+  }
+
+  /** Encodes a job for `addJobs`, refusing payloads the codec cannot store or that are too big. */
+  encode(data: unknown, options: ResolvedJobOptions, now: number): EncodedJob {
+    let payload: string;
+    try {
+      payload = this.connections.codec.encode(data);
+    } catch (error) {
+      const reason = error instanceof CodecError ? error.message : String(error);
+      throw new QueuePayloadError(this.queue, `the payload cannot be encoded: ${reason}`, {
+        cause: error,
+      });
+    }
+    const size = Buffer.byteLength(payload);
+    if (size > this.connections.maxPayloadBytes) {
+      throw new QueuePayloadError(
+        this.queue,
+        `the encoded payload is ${size} bytes, over maxPayloadBytes (${this.connections.maxPayloadBytes}); store large data elsewhere and enqueue a reference, or raise the module option maxPayloadBytes`,
+      );
+    }
+    const header: RecordHeader = { a: options.attempts, t: now };
+    if (options.name !== undefined) header.n = options.name;
+    if (options.backoff) {
+      const { type, delayMs, jitter } = options.backoff;
+      header.b = [type, delayMs, jitter];
+    }
+    if (options.timeoutMs !== undefined) header.x = options.timeoutMs;
+    // JSON.stringify never emits a raw newline, so the first one ends the header.
+    const record = `${JSON.stringify(header)}\n${payload}`;
+    return {
+      id: options.id,
+      args: [options.id, record, options.attempts, options.priority, options.delayMs],
+    };
+  }
+
+  /**
+   * Adds one job. Adds made in the same turn of the event loop (many requests enqueueing at
+   * once) go to Redis in one script call: one round trip and one script run for all of them.
+   * The call is atomic, so each add still either happened or rejects.
+   */
+  addJob(job: EncodedJob): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingAdds.push({ job, resolve, reject });
+      if (this.pendingAdds.length === 1) setImmediate(() => this.flushAdds());
+    });
+  }
+
+  private flushAdds(): void {
+    for (const batch of chunks(this.pendingAdds.splice(0), ADD_BATCH)) {
+      const args = batch.flatMap(({ job }) => job.args);
+      addJobsScript.run(this.connections.command, this.keys.all, args).then(
+        () => batch.forEach(({ resolve }) => resolve()),
+        (error: unknown) => batch.forEach(({ reject }) => reject(error)),
+      );
+    }
+  }
+
+  async addJobs(jobs: readonly EncodedJob[]): Promise<void> {
+    await Promise.all(
+      chunks(jobs, ADD_BATCH).map((batch) =>
+        addJobsScript.run(
+          this.connections.command,
+          this.keys.all,
+          batch.flatMap((job) => job.args),
+        ),
+      ),
+    );
+  }
+
+  async claimJobs(count: number, leaseMs: number): Promise<ClaimBatch> {
+    const reply = await claimJobsScript.run(this.connections.command, this.keys.all, [
+      count,
+      leaseMs,
+    ]);
+    return this.parseClaim(reply as unknown[], 0);
+  }
+
+  /** Completes jobs (one status each, in order: 1 done, 0 refused) and claims the next ones. */
+  async completeJobs(
+    held: readonly { id: string; token: string }[],
+    keep: { count: number; ms: number },
+    claim: { count: number; leaseMs: number },
+  ): Promise<ClaimBatch & { statuses: number[] }> {
+    const args: (string | number)[] = [keep.count, keep.ms, claim.count, claim.leaseMs];
+    for (const { id, token } of held) args.push(id, token);
+    const reply = (await completeJobsScript.run(
+      this.connections.command,
+      this.keys.all,
+      args,
+    )) as unknown[];
+    return {
+      statuses: reply.slice(0, held.length).map(Number),
+      ...this.parseClaim(reply, held.length),
+    };
+  }
+
+  async failJob(
+    id: string,
+    token: string,
+    error: string,
+    retryDelayMs: number,
+    claim: { count: number; leaseMs: number },
+  ): Promise<SettleResult> {
+    const reply = (await failJobScript.run(this.connections.command, this.keys.all, [
+      id,
+      token,
+      error,
+      retryDelayMs,
+      claim.count,
+      claim.leaseMs,
+    ])) as unknown[];
+    return { status: Number(reply[0]), ...this.parseClaim(reply, 1) };
+  }
+
+  /** Renews leases; returns the ids whose lease was lost. */
+  async extendLeases(
+    held: readonly { id: string; token: string }[],
+    leaseMs: number,
+  ): Promise<Set<string>> {
+    const args = [leaseMs, ...held.flatMap(({ id, token }) => [id, token])];
+    const lost = await extendLeasesScript.run(this.connections.command, this.keys.all, args);
+    return new Set((lost as unknown[]).map(String));
+  }
+
+  /** Hands jobs back to the front of wait; returns how many were still held. */
+  async releaseJobs(held: readonly { id: string; token: string }[]): Promise<number> {
+    const args = held.flatMap(({ id, token }) => [id, token]);
+    return Number(await releaseJobsScript.run(this.connections.command, this.keys.all, args));
+  }
+
+  async listDead(limit: number): Promise<DeadJob[]> {
+    const reply = (await listDeadScript.run(this.connections.command, this.keys.all, [
+      limit,
+    ])) as unknown[];
+    const dead: DeadJob[] = [];
+    for (let i = 0; i < reply.length; i += 5) {
+      const id = String(reply[i]);
+      const { header, data } = this.decodeRecord(String(reply[i + 2]));
+      const [made = '0'] = String(reply[i + 3]).split('|');
+      const history = reply[i + 4] ? (JSON.parse(String(reply[i + 4])) as AttemptError[]) : [];
+      dead.push({
+        id,
+        ...(header.n === undefined ? {} : { name: header.n }),
+        data,
+        attemptsMade: Number(made),
+        maxAttempts: header.a,
+        diedAt: Number(reply[i + 1]),
+        lastError: history.at(-1)?.error,
+        history,
+      });
+    }
+    return dead;
+  }
+
+  async retryDead(ids: readonly string[]): Promise<number> {
+    return Number(await retryDeadScript.run(this.connections.command, this.keys.all, ids));
+  }
+
+  async countJobs(): Promise<QueueCounts> {
+    const reply = (await countJobsScript.run(this.connections.command, this.keys.all, [])) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const [waiting, active, delayed, completed, dead, paused] = reply.map(Number);
+    return { waiting, active, delayed, completed, dead, paused: paused === 1 } as QueueCounts;
+  }
+
+  async pause(): Promise<void> {
+    await this.connections.command.set(this.keys.paused, '1');
+  }
+
+  async resume(): Promise<void> {
+    await resumeQueueScript.run(this.connections.command, this.keys.all, []);
+  }
+
+  private parseClaim(reply: unknown[], offset: number): ClaimBatch {
+    const jobs: ClaimedJob[] = [];
+    for (let i = offset + 1; i < reply.length; i += 4) {
+      const id = String(reply[i]);
+      const { header, data } = this.decodeRecord(String(reply[i + 1]));
+      jobs.push({
+        job: {
+          queue: this.queue,
+          id,
+          ...(header.n === undefined ? {} : { name: header.n }),
+          data,
+          attempt: Number(reply[i + 2]),
+          maxAttempts: header.a,
+          addedAt: header.t,
+        },
+        token: String(reply[i + 3]),
+        ...(header.b
+          ? { backoff: { type: header.b[0], delayMs: header.b[1], jitter: header.b[2] } }
+          : {}),
+        ...(header.x === undefined ? {} : { timeoutMs: header.x }),
+      });
+    }
+    return { jobs, nextDueInMs: Number(reply[offset]) };
+  }
+
+  private decodeRecord(record: string): { header: RecordHeader; data: unknown } {
+    const split = record.indexOf('\n');
+    return {
+      header: JSON.parse(record.slice(0, split)) as RecordHeader,
+      data: this.connections.codec.decode(record.slice(split + 1)),
+    };
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}

@@ -1,0 +1,347 @@
+import { EventEmitter } from 'node:events';
+import type { LoggerService } from '@nestjs/common';
+import { describeValue } from '../common/coordination.error.js';
+import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
+import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
+import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
+import { backoffDelay } from './queue.options.js';
+import type { ClaimBatch, ClaimedJob, QueueStore } from './queue.store.js';
+
+/** Longest an idle worker blocks before looking again; bounds the damage of a lost wake-up. */
+const MAX_BLOCK_MS = 5000;
+/** Pause after a failed claim (Redis down), doubled up to the max while it keeps failing. */
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2000;
+/** Most jobs claimed or completed per script call (Lua's unpack() has a stack limit). */
+const MAX_CLAIM = 1000;
+
+/** A job this worker runs right now. */
+interface Running {
+  claimed: ClaimedJob;
+  controller: AbortController;
+  /** Handed back at shutdown: the handler's outcome is no longer recorded. */
+  released: boolean;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** The events a {@link JobWorker} emits, for logging, metrics and tests. */
+export interface JobWorkerEvents {
+  completed: [job: Job, result: unknown];
+  /** The attempt failed; `outcome` says whether the job will be retried or is now dead. */
+  failed: [job: Job, error: unknown, outcome: 'retry' | 'dead'];
+  /**
+   * The worker no longer held the job when it finished or renewed it (its lease expired, e.g.
+   * the process was frozen): Redis refused the completion; another worker runs the job.
+   */
+  lost: [job: Job];
+}
+
+/**
+ * Runs a queue's jobs with a handler, `concurrency` at a time, each under a lease renewed while
+ * the handler runs. Created by `QueueService.process()`; stop it with {@link close}.
+ *
+ * Idle, it blocks on the queue's wake-up list on its own connection (no timer polling): adding
+ * a job wakes it; the block is bounded by the next delayed job's due time or lease expiry.
+ * Completing or failing jobs claims the next ones in the same round trip.
+ */
+export class JobWorker extends EventEmitter<JobWorkerEvents> {
+  private readonly running = new Map<string, Running>();
+  /** Successful handlers whose completion waits for the next batched flush. */
+  private readonly acks: { entry: Running; value: unknown }[] = [];
+  private blocking?: Promise<RedisClient>;
+  private readonly renewTimer: NodeJS.Timeout;
+  private readonly loop: Promise<void>;
+  private stopping = false;
+  private closing?: Promise<void>;
+  private wakeLoop?: () => void;
+  private wakeDrain?: () => void;
+
+  /** @internal Created by `QueueService.process()`. */
+  constructor(
+    private readonly store: QueueStore,
+    private readonly handler: JobHandler,
+    private readonly options: Required<WorkerOptions>,
+    private readonly connections: RedisConnections,
+    private readonly logger: LoggerService,
+  ) {
+    super();
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.floor(options.leaseMs / 3));
+    this.loop = this.fetchLoop();
+  }
+
+  /** The queue this worker serves. */
+  get queue(): string {
+    return this.store.queue;
+  }
+
+  /** How many jobs run right now. */
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stops claiming, lets running handlers finish within `drainTimeoutMs`, then aborts the rest
+   * (signal reason {@link QueueShutdownError}) and hands their jobs back to waiting at once.
+   * Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.wakeLoop?.();
+    this.blocking?.then((client) => client.disconnect()).catch(() => undefined);
+    await this.loop;
+    if (this.running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.wakeDrain = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    const left = [...this.running.values()];
+    if (left.length > 0) {
+      for (const entry of left) {
+        entry.released = true;
+        entry.controller.abort(
+          new QueueShutdownError(this.queue, entry.claimed.job.id, this.options.drainTimeoutMs),
+        );
+        this.running.delete(entry.claimed.job.id);
+      }
+      try {
+        const released = await this.store.releaseJobs(
+          left.map(({ claimed }) => ({ id: claimed.job.id, token: claimed.token })),
+        );
+        this.logger.log(
+          `Queue "${this.queue}": handed ${released} unfinished job(s) back to waiting at shutdown`,
+        );
+      } catch (error) {
+        this.logger.warn(
+          `Queue "${this.queue}": could not hand ${left.length} job(s) back at shutdown (${describeError(error)}); they return to waiting when their lease expires`,
+        );
+      }
+    }
+    clearInterval(this.renewTimer);
+  }
+
+  private async fetchLoop(): Promise<void> {
+    let retryMs = RETRY_MIN_MS;
+    while (!this.stopping) {
+      const free = this.options.concurrency - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
+        continue;
+      }
+      try {
+        const batch = await this.store.claimJobs(Math.min(free, MAX_CLAIM), this.options.leaseMs);
+        this.startAll(batch);
+        if (batch.jobs.length === 0) await this.block(batch.nextDueInMs);
+        retryMs = RETRY_MIN_MS;
+      } catch (error) {
+        if (this.stopping) break;
+        if (retryMs === RETRY_MIN_MS) {
+          this.logger.warn(
+            `Queue "${this.queue}": cannot claim jobs (${describeError(error)}); retrying`,
+          );
+        }
+        await sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  /** Blocks until a job is added (wake token) or something scheduled is due. */
+  private async block(nextDueInMs: number): Promise<void> {
+    if (nextDueInMs === 0) return;
+    const ms = nextDueInMs < 0 ? MAX_BLOCK_MS : Math.min(nextDueInMs, MAX_BLOCK_MS);
+    const client = await this.blockingClient();
+    if (this.stopping) {
+      client.disconnect();
+      return;
+    }
+    await client.blpop(this.store.keys.wake, ms / 1000);
+  }
+
+  /** This worker's blocking connection, opened on first idle moment (again if opening failed). */
+  private blockingClient(): Promise<RedisClient> {
+    this.blocking ??= this.connections.openBlocking(`queue:${this.queue}`).catch((error) => {
+      this.blocking = undefined;
+      throw error;
+    });
+    return this.blocking;
+  }
+
+  private startAll(batch: ClaimBatch): void {
+    for (const claimed of batch.jobs) {
+      const entry: Running = { claimed, controller: new AbortController(), released: false };
+      this.running.set(claimed.job.id, entry);
+      void this.run(entry);
+    }
+  }
+
+  private async run(entry: Running): Promise<void> {
+    const { job, token, backoff } = entry.claimed;
+    const outcome = await this.invoke(entry);
+    if (entry.released) return;
+    if (outcome.ok) {
+      this.queueAck(entry, outcome.value);
+      return;
+    }
+    const error = describeError(outcome.error);
+    const delay = backoffDelay(backoff, job.attempt);
+    const settled = await this.untilRecorded(`the failure of job ${job.id}`, () =>
+      this.store.failJob(job.id, token, error, delay, this.claimFor(1)),
+    );
+    this.finish([entry], settled);
+    if (settled?.status === 0) this.reportLost(job);
+    else if (settled) this.reportFailure(job, outcome.error, settled.status === 2);
+  }
+
+  /**
+   * Completions are sent in batches: every handler that finished since the last flush (replies
+   * to pipelined calls arrive together) is recorded in one script call, which also claims as
+   * many new jobs. This halves round trips and Redis work per job under load.
+   */
+  private queueAck(entry: Running, value: unknown): void {
+    this.acks.push({ entry, value });
+    if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+  }
+
+  private async flushAcks(): Promise<void> {
+    const acks = this.acks.splice(0, MAX_CLAIM);
+    if (this.acks.length > 0) setImmediate(() => void this.flushAcks());
+    const held = acks.map(({ entry }) => ({
+      id: entry.claimed.job.id,
+      token: entry.claimed.token,
+    }));
+    const keep = { count: this.options.keepCompletedCount, ms: this.options.keepCompletedMs };
+    const result = await this.untilRecorded(`the completion of ${acks.length} job(s)`, () =>
+      this.store.completeJobs(held, keep, this.claimFor(acks.length)),
+    );
+    this.finish(
+      acks.map(({ entry }) => entry),
+      result,
+    );
+    if (!result) return;
+    acks.forEach(({ entry, value }, i) => {
+      if (result.statuses[i] === 1) this.emit('completed', entry.claimed.job, value);
+      else this.reportLost(entry.claimed.job);
+    });
+  }
+
+  private claimFor(slots: number): { count: number; leaseMs: number } {
+    return { count: this.stopping ? 0 : slots, leaseMs: this.options.leaseMs };
+  }
+
+  /** Frees the slots of settled jobs and fills them with the jobs claimed in the same call. */
+  private finish(entries: readonly Running[], next: ClaimBatch | undefined): void {
+    for (const entry of entries) {
+      const { id } = entry.claimed.job;
+      if (this.running.get(id) === entry) this.running.delete(id);
+    }
+    if (next) this.startAll(next);
+    if (this.running.size < this.options.concurrency) this.wakeLoop?.();
+    if (this.running.size === 0) this.wakeDrain?.();
+  }
+
+  /** Runs the handler; a timeout, lost lease or shutdown (the signal) ends the attempt at once. */
+  private async invoke({ claimed, controller }: Running): Promise<Outcome> {
+    const { job, timeoutMs } = claimed;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => controller.abort(new QueueJobTimeoutError(this.queue, job.id, timeoutMs)),
+            timeoutMs,
+          );
+    const aborted = new Promise<Outcome>((resolve) =>
+      controller.signal.addEventListener(
+        'abort',
+        () => resolve({ ok: false, error: controller.signal.reason }),
+        { once: true },
+      ),
+    );
+    const handled = Promise.resolve()
+      .then(() => this.handler(job, controller.signal))
+      .then(
+        (value): Outcome => ({ ok: true, value }),
+        (error: unknown): Outcome => ({ ok: false, error }),
+      );
+    try {
+      return await Promise.race([handled, aborted]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends an outcome, retrying while Redis is unreachable, up to one lease: after that the job
+   * is redone elsewhere anyway (at-least-once), so giving up loses nothing.
+   */
+  private async untilRecorded<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+    const giveUpAt = Date.now() + this.options.leaseMs;
+    for (let retryMs = RETRY_MIN_MS; ; retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)) {
+      try {
+        return await call();
+      } catch (error) {
+        if (Date.now() + retryMs > giveUpAt) {
+          this.logger.warn(
+            `Queue "${this.queue}": could not record ${what} (${describeError(error)}); the job(s) will run again after their lease expires`,
+          );
+          return undefined;
+        }
+        await sleep(retryMs);
+      }
+    }
+  }
+
+  private reportLost(job: Job): void {
+    this.logger.warn(
+      `Queue "${this.queue}": job ${job.id} was no longer held by this worker when it finished (lease expired); its outcome was refused and another worker runs it`,
+    );
+    this.emit('lost', job);
+  }
+
+  private reportFailure(job: Job, error: unknown, dead: boolean): void {
+    if (dead) {
+      this.logger.warn(
+        `Queue "${this.queue}": job ${job.id} moved to the dead-letter list after ${job.attempt} attempt(s): ${describeError(error)}`,
+      );
+    }
+    this.emit('failed', job, error, dead ? 'dead' : 'retry');
+  }
+
+  private async renewLeases(): Promise<void> {
+    const held = [...this.running.values()].map(({ claimed }) => ({
+      id: claimed.job.id,
+      token: claimed.token,
+    }));
+    if (held.length === 0) return;
+    let lost: Set<string>;
+    try {
+      lost = await this.store.extendLeases(held, this.options.leaseMs);
+    } catch {
+      return; // Redis unreachable: the next tick tries again; the lease decides.
+    }
+    for (const { id, token } of held) {
+      const entry = this.running.get(id);
+      if (entry && lost.has(id) && entry.claimed.token === token) {
+        entry.controller.abort(new QueueLeaseLostError(this.queue, id));
+      }
+    }
+  }
+}
+
+/** Text stored as an attempt's error: the message of an Error, a description of anything else. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return `non-Error thrown: ${describeValue(error)}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,13 @@
+-- Counts a queue's jobs by state, in one consistent snapshot.
+--   KEYS: the queue's 11 keys (see includes/queue.lua)
+-- Returns {waiting, active, delayed, completed, dead, paused (0/1)}.
+--- @include "includes/queue"
+
+return {
+  redis.call('ZCARD', waitKey),
+  redis.call('ZCARD', activeKey),
+  redis.call('ZCARD', delayedKey),
+  redis.call('ZCARD', completedKey),
+  redis.call('ZCARD', deadKey),
+  redis.call('EXISTS', pausedKey),
+}

@@ -1,0 +1,24 @@
+-- Records a failed attempt if the caller still holds the lease: retries after a delay while
+-- attempts remain, else moves the job to the dead-letter list. Then claims the caller's next
+-- job(s) in the same round trip.
+--   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   ARGV[1] job id
+--   ARGV[2] claim token the worker got with the job
+--   ARGV[3] error message
+--   ARGV[4] retry delay in ms (backoff computed by the worker)
+--   ARGV[5] how many jobs to claim next (0: none)
+--   ARGV[6] lease in ms for the claimed jobs
+-- Returns {status, nextDueInMs, id, record, attempt, token, ...}: status 1 = will retry,
+-- 2 = dead, 0 = refused (the lease expired and the job was handed to someone else).
+--- @include "includes/queue"
+
+local id, token = ARGV[1], ARGV[2]
+local now = nowMs()
+local status = 0
+local made, max, pri, held = readState(id)
+if made and held == token then
+  redis.call('ZREM', activeKey, id)
+  recordError(id, made, ARGV[3], now)
+  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now)
+end
+return claim({ status }, tonumber(ARGV[5]), tonumber(ARGV[6]), now)

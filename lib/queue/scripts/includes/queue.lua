@@ -1,0 +1,156 @@
+-- Shared by every queue script. Every script takes the same 11 keys, all under the queue's hash
+-- tag (one slot, cluster-safe):
+--   KEYS[1]  wait       ZSET  id -> -priority * PRIORITY_SPAN + sequence (lowest first)
+--   KEYS[2]  active     ZSET  id -> lease deadline (ms, Redis clock)
+--   KEYS[3]  delayed    ZSET  id -> due time (ms, Redis clock)
+--   KEYS[4]  jobs       HASH  id -> record (header JSON, newline, encoded payload), immutable
+--   KEYS[5]  state      HASH  id -> "attemptsMade|maxAttempts|priority|claimToken"
+--   KEYS[6]  errors     HASH  id -> JSON array of the last attempts' errors
+--   KEYS[7]  dead       ZSET  id -> time it died
+--   KEYS[8]  completed  ZSET  id -> time it completed (bounded)
+--   KEYS[9]  seq        STRING counter for FIFO order and claim tokens
+--   KEYS[10] wake       LIST  at most one token; idle workers BLPOP it
+--   KEYS[11] paused     STRING present while the queue is paused
+local waitKey, activeKey, delayedKey = KEYS[1], KEYS[2], KEYS[3]
+local jobsKey, stateKey, errorsKey = KEYS[4], KEYS[5], KEYS[6]
+local deadKey, completedKey, seqKey, wakeKey, pausedKey = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+
+-- Scores are doubles: priority (|p| <= 1000) times 2^42 plus a sequence below 2^42 stays under
+-- 2^53, so every score is an exact integer. Lua would print such numbers with 14 significant
+-- digits, hence string.format('%.0f').
+local PRIORITY_SPAN = 4398046511104
+local MAX_HISTORY = 10
+
+-- The Redis clock, so every worker and producer agrees on due times and lease deadlines.
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function readState(id)
+  local s = redis.call('HGET', stateKey, id)
+  if not s then return nil end
+  local made, max, pri, token = string.match(s, '^(%d+)|(%d+)|(-?%d+)|(%d*)$')
+  return tonumber(made), tonumber(max), tonumber(pri), token
+end
+
+local function writeState(id, made, max, pri, token)
+  redis.call('HSET', stateKey, id, made .. '|' .. max .. '|' .. pri .. '|' .. token)
+end
+
+-- At most one token: it wakes one idle worker, which passes it on while jobs remain.
+local function wake()
+  if redis.call('LLEN', wakeKey) == 0 then redis.call('RPUSH', wakeKey, '1') end
+end
+
+-- Queues a job behind its priority's others (or ahead of them, `front`, for a handed-back job).
+local function enqueue(id, pri, front)
+  local seq = 0
+  if not front then seq = redis.call('INCR', seqKey) end
+  redis.call('ZADD', waitKey, string.format('%.0f', -pri * PRIORITY_SPAN + seq), id)
+end
+
+local function recordError(id, attempt, message, at)
+  local raw = redis.call('HGET', errorsKey, id)
+  local history = {}
+  if raw then history = cjson.decode(raw) end
+  history[#history + 1] = { attempt = attempt, error = message, at = at }
+  while #history > MAX_HISTORY do table.remove(history, 1) end
+  redis.call('HSET', errorsKey, id, cjson.encode(history))
+end
+
+-- A failed attempt: retry after `delay` ms while attempts remain, else dead. Returns 1 or 2.
+local function retryOrBury(id, made, max, pri, delay, now)
+  writeState(id, made, max, pri, '')
+  if made >= max then
+    redis.call('ZADD', deadKey, now, id)
+    return 2
+  end
+  if delay > 0 then
+    redis.call('ZADD', delayedKey, now + delay, id)
+    wake()
+  else
+    enqueue(id, pri, false)
+  end
+  return 1
+end
+
+-- Moves due delayed jobs to wait, and jobs whose lease expired (worker crashed or frozen) back
+-- to wait with their attempt counted, so any live worker recovers them.
+local function promoteAndRecover(now)
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', delayedKey, id)
+    local made, _, pri = readState(id)
+    if made then enqueue(id, pri, false) end
+  end
+  local expired = redis.call('ZRANGEBYSCORE', activeKey, '-inf', now, 'LIMIT', 0, 100)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', activeKey, id)
+    local made, max, pri = readState(id)
+    if made then
+      recordError(id, made, 'lease expired: the worker crashed, froze or lost Redis', now)
+      retryOrBury(id, made, max, pri, 0, now)
+    end
+  end
+end
+
+-- Milliseconds until the next delayed job is due or the next lease expires; -1 when neither.
+local function nextDueIn(now)
+  local nextAt = -1
+  local d = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+  if d[2] then nextAt = tonumber(d[2]) end
+  local a = redis.call('ZRANGE', activeKey, 0, 0, 'WITHSCORES')
+  if a[2] and (nextAt < 0 or tonumber(a[2]) < nextAt) then nextAt = tonumber(a[2]) end
+  if nextAt < 0 then return -1 end
+  return math.max(0, nextAt - now)
+end
+
+-- Claims up to `count` jobs under a lease, with a fixed number of Redis calls per claim whatever
+-- the count. Appends {nextDueIn, id, record, attempt, token, ...} to `reply`; nextDueIn is
+-- computed only when nothing was claimed (the worker will block), else -1.
+local function claim(reply, count, leaseMs, now)
+  local claimed = 0
+  local head = #reply + 1
+  reply[head] = -1
+  if count > 0 then
+    promoteAndRecover(now)
+    if redis.call('EXISTS', pausedKey) == 0 then
+      local popped = redis.call('ZPOPMIN', waitKey, count)
+      local ids = {}
+      for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+      if #ids > 0 then
+        local states = redis.call('HMGET', stateKey, unpack(ids))
+        local records = redis.call('HMGET', jobsKey, unpack(ids))
+        -- One INCRBY gives every claimed job its own token.
+        local token = redis.call('INCRBY', seqKey, #ids) - #ids
+        local deadline = now + leaseMs
+        local newStates, leases = {}, {}
+        for i, id in ipairs(ids) do
+          local made, max, pri = string.match(states[i] or '', '^(%d+)|(%d+)|(-?%d+)|')
+          if made then
+            made = tonumber(made) + 1
+            token = token + 1
+            newStates[#newStates + 1] = id
+            newStates[#newStates + 1] = made .. '|' .. max .. '|' .. pri .. '|' .. token
+            leases[#leases + 1] = deadline
+            leases[#leases + 1] = id
+            reply[#reply + 1] = id
+            reply[#reply + 1] = records[i]
+            reply[#reply + 1] = made
+            reply[#reply + 1] = token
+            claimed = claimed + 1
+          end
+        end
+        if claimed > 0 then
+          redis.call('HSET', stateKey, unpack(newStates))
+          redis.call('ZADD', activeKey, unpack(leases))
+          -- More jobs than we took: pass the wake-up on to the next idle worker.
+          if #ids == count and redis.call('ZCARD', waitKey) > 0 then wake() end
+        end
+      end
+    end
+  end
+  if claimed == 0 then reply[head] = nextDueIn(now) end
+  return reply
+end

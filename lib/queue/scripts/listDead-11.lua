@@ -1,0 +1,17 @@
+-- Lists dead-letter jobs, most recent first.
+--   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   ARGV[1] how many at most
+-- Returns {id, diedAt, record, state, errors, ...} (errors may be false).
+--- @include "includes/queue"
+
+local reply = {}
+local dead = redis.call('ZREVRANGE', deadKey, 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+for i = 1, #dead, 2 do
+  local id = dead[i]
+  reply[#reply + 1] = id
+  reply[#reply + 1] = dead[i + 1]
+  reply[#reply + 1] = redis.call('HGET', jobsKey, id)
+  reply[#reply + 1] = redis.call('HGET', stateKey, id)
+  reply[#reply + 1] = redis.call('HGET', errorsKey, id)
+end
+return reply

@@ -1,0 +1,21 @@
+-- Moves dead-letter jobs back to wait with a fresh set of attempts (their error history kept).
+--   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   ARGV: the ids to retry; none = every dead job
+-- Returns how many jobs were moved.
+--- @include "includes/queue"
+
+local ids = ARGV
+if #ids == 0 then ids = redis.call('ZRANGE', deadKey, 0, -1) end
+local moved = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', deadKey, id) == 1 then
+    local made, max, pri = readState(id)
+    if made then
+      writeState(id, 0, max, pri, '')
+      enqueue(id, pri, false)
+      moved = moved + 1
+    end
+  end
+end
+if moved > 0 then wake() end
+return moved
