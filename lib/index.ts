@@ -19,3 +19,17 @@ export {
   type RedisCoordinationModuleAsyncOptions,
 } from './redis-coordination.module-definition.js';
 export { RedisCoordinationModule } from './redis-coordination.module.js';
+export { PubSubService, type Unsubscribe } from './pubsub/pubsub.service.js';
+export { MessageTooLargeError, DuplicateConsumerError } from './pubsub/pubsub.errors.js';
+export {
+  DEFAULT_PUBSUB_OPTIONS,
+  type ChannelSelector,
+  type MessageMeta,
+  type DurableMessageMeta,
+  type MessageHandler,
+  type DurableMessageHandler,
+  type PublishOptions,
+  type BroadcastSubscribeOptions,
+  type DurableSubscribeOptions,
+  type DeadLetter,
+} from './pubsub/pubsub.interfaces.js';

@@ -8,6 +8,7 @@ import {
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
+import { PubSubService } from './pubsub/pubsub.service.js';
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,
@@ -28,7 +29,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery],
-  exports: [RedisConnections],
+  providers: [connectionsProvider, HandlerDiscovery, PubSubService],
+  exports: [RedisConnections, PubSubService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
