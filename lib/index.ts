@@ -33,3 +33,10 @@ export {
   type DurableSubscribeOptions,
   type DeadLetter,
 } from './pubsub/pubsub.interfaces.js';
+export {
+  OnMessage,
+  MessagePayload,
+  MessageContext,
+  type OnMessageMetadata,
+} from './pubsub/on-message.decorator.js';
+export { PUBSUB_CONTEXT_TYPE } from './pubsub/pubsub.explorer.js';

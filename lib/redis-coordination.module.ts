@@ -8,6 +8,7 @@ import {
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
+import { PubSubExplorer } from './pubsub/pubsub.explorer.js';
 import { PubSubService } from './pubsub/pubsub.service.js';
 
 const connectionsProvider: Provider = {
@@ -29,7 +30,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, PubSubService],
+  providers: [connectionsProvider, HandlerDiscovery, PubSubService, PubSubExplorer],
   exports: [RedisConnections, PubSubService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
