@@ -80,17 +80,24 @@ export class PubSubService implements BeforeApplicationShutdown {
     options: PublishOptions & { durable: true },
   ): Promise<string>;
   publish(channel: string, message: unknown, options?: PublishOptions): Promise<number | string>;
-  async publish(
+  publish(
     channel: string,
     message: unknown,
     options: PublishOptions = {},
   ): Promise<number | string> {
-    const payload = this.encode(channel, message);
-    if (!options.durable)
-      return this.connections.command.publish(this.redisChannel(channel), payload);
+    // Not `async`: handing back the command's own promise saves microtask hops per message,
+    // which lets the command connection batch more publishes per write under load.
+    let payload: string;
+    try {
+      payload = this.encode(channel, message);
+      if (options.durable) assertCount('maxLen', options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const { command } = this.connections;
+    if (!options.durable) return command.publish(this.redisChannel(channel), payload);
     const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
-    assertCount('maxLen', maxLen);
-    const id = await this.connections.command.xadd(
+    return command.xadd(
       this.streamKey(channel),
       'MAXLEN',
       '~',
@@ -98,8 +105,7 @@ export class PubSubService implements BeforeApplicationShutdown {
       '*',
       PAYLOAD_FIELD,
       payload,
-    );
-    return id!;
+    ) as Promise<string>;
   }
 
   /**
