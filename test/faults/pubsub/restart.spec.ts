@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
 import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 
 describe('PubSubService across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
   let server: RedisServer;
@@ -53,8 +54,35 @@ describe('PubSubService across a Redis restart', { skip: skipWithoutRedisServer(
       );
     }
   });
-});
 
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
+  it('keeps a durable consumer reading: its group is recreated after Redis lost it', async () => {
+    const logger = new CapturingLogger();
+    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })], {
+      logger,
+    });
+    const pubsub = moduleRef.get(PubSubService);
+    const got: string[] = [];
+    await pubsub.subscribe<string>('orders', (message) => void got.push(message), { group: 'g' });
+    await pubsub.publish('orders', 'before', { durable: true });
+    await waitUntil(() => got.includes('before'));
+
+    await server.restart(); // no persistence: the stream and its group are gone
+
+    // Retry while the command connection is reconnecting.
+    for (;;) {
+      try {
+        await pubsub.publish('orders', 'after', { durable: true });
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    await waitUntil(() => got.includes('after'));
+    assert.ok(
+      logger.lines.some((l) =>
+        /Consumer group "g" of channel "orders" was gone; recreating it/.test(l),
+      ),
+      logger.lines.join('\n'),
+    );
+  });
+});

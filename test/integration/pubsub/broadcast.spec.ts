@@ -6,12 +6,11 @@ import {
   InvalidArgumentError,
   InvalidKeyError,
   MessageTooLargeError,
-  PubSubService,
-  RedisCoordinationModule,
   type MessageMeta,
 } from '../../../lib/index.js';
-import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
+import { closeStartedModules } from '../../support/nest.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startPubSubApp, waitUntil } from './pubsub-helpers.js';
 
 describe('PubSubService broadcast', () => {
   let redis: TestRedis;
@@ -21,13 +20,8 @@ describe('PubSubService broadcast', () => {
   after(() => redis.dispose());
   afterEach(closeStartedModules);
 
-  async function app(keyPrefix: string, logger = new CapturingLogger()) {
-    const moduleRef = await startModule(
-      [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix, maxPayloadBytes: 4096 })],
-      { logger },
-    );
-    return { pubsub: moduleRef.get(PubSubService), logger };
-  }
+  const app = (keyPrefix: string) =>
+    startPubSubApp(redis.url, keyPrefix, { maxPayloadBytes: 4096 });
 
   /** Subscriber count of a channel as Redis sees it. */
   async function numsub(channel: string): Promise<number> {
@@ -173,7 +167,7 @@ describe('PubSubService broadcast', () => {
     await waitUntil(() => values.length === 2);
     assert.equal(await numsub(channel), 1, 'still open: one observer left');
     second.unsubscribe();
-    await waitUntilAsync(async () => (await numsub(channel)) === 0);
+    await waitUntil(async () => (await numsub(channel)) === 0);
   });
 
   it('refuses bad input with typed errors naming the problem', async () => {
@@ -229,11 +223,3 @@ describe('PubSubService broadcast', () => {
     );
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
-async function waitUntilAsync(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
-}

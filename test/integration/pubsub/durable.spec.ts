@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, it } from 'node:test';
-import {
-  DuplicateConsumerError,
-  PubSubService,
-  RedisCoordinationModule,
-  type DurableMessageMeta,
-} from '../../../lib/index.js';
-import {
-  CapturingLogger,
-  closeModule,
-  closeStartedModules,
-  startModule,
-} from '../../support/nest.js';
+import { DuplicateConsumerError, type DurableMessageMeta } from '../../../lib/index.js';
+import { closeModule, closeStartedModules } from '../../support/nest.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startPubSubApp, waitUntil } from './pubsub-helpers.js';
 
 describe('PubSubService durable channels', () => {
   let redis: TestRedis;
@@ -23,15 +14,7 @@ describe('PubSubService durable channels', () => {
   after(() => redis.dispose());
   afterEach(closeStartedModules);
 
-  async function app(keyPrefix: string, logger = new CapturingLogger()) {
-    const moduleRef = await startModule(
-      [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix })],
-      {
-        logger,
-      },
-    );
-    return { moduleRef, pubsub: moduleRef.get(PubSubService), logger };
-  }
+  const app = (keyPrefix: string) => startPubSubApp(redis.url, keyPrefix);
 
   const stream = (prefix: string, channel: string) => `${prefix}{pubsub:${channel}}:stream`;
 
@@ -70,9 +53,7 @@ describe('PubSubService durable channels', () => {
       'no loss, no duplicate',
     );
     assert.deepEqual(audit, all, 'one consumer handles its group in stream order');
-    await waitUntilAsync(
-      async () => (await pendingCount(stream(prefix, 'orders'), 'billing')) === 0,
-    );
+    await waitUntil(async () => (await pendingCount(stream(prefix, 'orders'), 'billing')) === 0);
   });
 
   it('handles what was published before the first consumer started (startFrom oldest)', async () => {
@@ -105,7 +86,7 @@ describe('PubSubService durable channels', () => {
       { group: 'billing', maxDeliveries: 3, retryDelayMs: 20 },
     );
     for (let n = 0; n < 10; n++) await pubsub.publish('payments', n, { durable: true });
-    await waitUntilAsync(async () => (await pubsub.deadLetters('payments')).length === 1);
+    await waitUntil(async () => (await pubsub.deadLetters('payments')).length === 1);
     assert.deepEqual(handled, [0, 1, 2, 4, 5, 6, 7, 8, 9]);
     assert.deepEqual(attempts, [1, 2, 3]);
     // Backoff doubles from retryDelayMs: 20 ms, then 40 ms (1 ms slack for timer rounding).
@@ -155,11 +136,3 @@ describe('PubSubService durable channels', () => {
     );
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
-async function waitUntilAsync(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
-}

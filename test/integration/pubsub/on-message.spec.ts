@@ -13,6 +13,8 @@ import {
 } from '@nestjs/common';
 import { tap } from 'rxjs';
 import {
+  InvalidArgumentError,
+  InvalidKeyError,
   MessageContext,
   MessagePayload,
   OnMessage,
@@ -23,6 +25,7 @@ import {
 } from '../../../lib/index.js';
 import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { waitUntil } from './pubsub-helpers.js';
 
 /** What guards, interceptors and handlers saw, per test app. */
 class Journal {
@@ -116,6 +119,14 @@ describe('@OnMessage', () => {
     };
   }
 
+  it('refuses bad decorator arguments when the class is defined', () => {
+    assert.throws(() => OnMessage(''), InvalidKeyError);
+    assert.throws(() => OnMessage({ pattern: '' }), InvalidKeyError);
+    assert.throws(() => OnMessage({ pattern: 'a.*' }, { group: 'g' }), InvalidArgumentError);
+    assert.throws(() => OnMessage(42 as unknown as string), InvalidArgumentError);
+    assert.throws(() => OnMessage({} as never), InvalidArgumentError);
+  });
+
   it('subscribes stacked decorators at bootstrap, on providers and controllers', async () => {
     const { pubsub, listener, controller } = await app();
     assert.equal(await pubsub.publish('inventory.changed', { sku: 'A' }), 1);
@@ -178,7 +189,3 @@ describe('@OnMessage', () => {
     assert.equal(pending[0], 0);
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
