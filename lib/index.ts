@@ -59,3 +59,24 @@ export {
   type DeadJob,
   type BulkJob,
 } from './queue/queue.interfaces.js';
+export { PubSubService, type Unsubscribe } from './pubsub/pubsub.service.js';
+export { MessageTooLargeError, DuplicateConsumerError } from './pubsub/pubsub.errors.js';
+export {
+  DEFAULT_PUBSUB_OPTIONS,
+  type ChannelSelector,
+  type MessageMeta,
+  type DurableMessageMeta,
+  type MessageHandler,
+  type DurableMessageHandler,
+  type PublishOptions,
+  type BroadcastSubscribeOptions,
+  type DurableSubscribeOptions,
+  type DeadLetter,
+} from './pubsub/pubsub.interfaces.js';
+export {
+  OnMessage,
+  MessagePayload,
+  MessageContext,
+  type OnMessageMetadata,
+} from './pubsub/on-message.decorator.js';
+export { PUBSUB_CONTEXT_TYPE } from './pubsub/pubsub.explorer.js';

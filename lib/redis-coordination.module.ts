@@ -12,6 +12,8 @@ import {
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
+import { PubSubExplorer } from './pubsub/pubsub.explorer.js';
+import { PubSubService } from './pubsub/pubsub.service.js';
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,
@@ -32,7 +34,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService, QueueService, QueueExplorer],
-  exports: [RedisConnections, RedisHealthIndicator, RedisLockService, QueueService],
+  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService, QueueService, QueueExplorer, PubSubService, PubSubExplorer],
+  exports: [RedisConnections, RedisHealthIndicator, RedisLockService, QueueService, PubSubService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
