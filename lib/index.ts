@@ -19,3 +19,26 @@ export {
   type RedisCoordinationModuleAsyncOptions,
 } from './redis-coordination.module-definition.js';
 export { RedisCoordinationModule } from './redis-coordination.module.js';
+export { CounterService } from './counter/counter.service.js';
+export { CounterValueError } from './counter/counter.errors.js';
+export type {
+  CounterValue,
+  HitOptions,
+  HitResult,
+  IncrementOptions,
+} from './counter/counter.interfaces.js';
+export {
+  RedisThrottlerStorage,
+  type ThrottlerStorageRecordLike,
+} from './counter/throttler-storage.adapter.js';
+export { CacheService } from './cache/cache.service.js';
+export { Cached, type TypedMethodDecorator } from './cache/cached.decorator.js';
+export { CacheEvict } from './cache/cache-evict.decorator.js';
+export { CacheOptionsError } from './cache/cache.errors.js';
+export type {
+  CacheWrapOptions,
+  CacheEntryOptions,
+  CachedOptions,
+  CacheEvictOptions,
+  CacheHit,
+} from './cache/cache.interfaces.js';

@@ -1,7 +1,10 @@
 import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { CacheService } from './cache/cache.service.js';
 import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisConnections } from './connection/redis-connections.js';
+import { CounterService } from './counter/counter.service.js';
+import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -28,7 +31,13 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery],
-  exports: [RedisConnections],
+  providers: [
+    connectionsProvider,
+    HandlerDiscovery,
+    CounterService,
+    RedisThrottlerStorage,
+    CacheService,
+  ],
+  exports: [RedisConnections, CounterService, RedisThrottlerStorage, CacheService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
