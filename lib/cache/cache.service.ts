@@ -101,9 +101,9 @@ export class CacheService implements BeforeApplicationShutdown {
    * `loader` call. A `loader` error is thrown to the caller and not cached.
    * @throws CacheOptionsError when the options are invalid.
    */
-  wrap<T>(key: string, loader: () => T | Promise<T>, options: CacheWrapOptions): Promise<T> {
+  async wrap<T>(key: string, loader: () => T | Promise<T>, options: CacheWrapOptions): Promise<T> {
     const fill = resolveFillOptions('CacheService.wrap()', options);
-    return this.fetch(this.entryRef(key, options.namespace), loader, fill) as Promise<T>;
+    return (await this.fetch(this.entryRef(key, options.namespace), loader, fill)) as T;
   }
 
   /**
