@@ -27,7 +27,10 @@ const setEntryScript = new RedisScript(setEntry);
  * method slower than no cache.
  */
 const CACHE_OP_TIMEOUT_MS = 1000;
-/** After Redis failed, calls skip the cache this long before trying it again. */
+/**
+ * After Redis failed, calls skip the cache this long before trying it again (less when the
+ * connection reports ready or a late reply arrives first).
+ */
 const RETRY_AFTER_MS = 1000;
 const DEFAULT_LEASE_MS = 10_000;
 /** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
@@ -93,7 +96,12 @@ export class CacheService implements BeforeApplicationShutdown {
   private unavailableUntil = 0;
   private degraded = false;
 
-  constructor(private readonly connections: RedisConnections) {}
+  constructor(private readonly connections: RedisConnections) {
+    // A reconnect ends the pause at once rather than after RETRY_AFTER_MS.
+    connections.command.on('ready', () => {
+      this.unavailableUntil = 0;
+    });
+  }
 
   /**
    * Returns the cached value of `key`, or computes it with `loader`, stores it for `ttlMs` and
@@ -425,10 +433,16 @@ export class CacheService implements BeforeApplicationShutdown {
     }
     let timer: NodeJS.Timeout;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`)),
-        CACHE_OP_TIMEOUT_MS,
-      );
+      timer = setTimeout(() => {
+        // When the late reply finally arrives, Redis is answering again: stop skipping it.
+        operation.then(
+          () => {
+            this.unavailableUntil = 0;
+          },
+          () => undefined,
+        );
+        reject(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`));
+      }, CACHE_OP_TIMEOUT_MS);
     });
     operation.catch(() => undefined);
     return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
