@@ -80,3 +80,26 @@ export {
   type OnMessageMetadata,
 } from './pubsub/on-message.decorator.js';
 export { PUBSUB_CONTEXT_TYPE } from './pubsub/pubsub.explorer.js';
+export { CounterService } from './counter/counter.service.js';
+export { CounterValueError } from './counter/counter.errors.js';
+export type {
+  CounterValue,
+  HitOptions,
+  HitResult,
+  IncrementOptions,
+} from './counter/counter.interfaces.js';
+export {
+  RedisThrottlerStorage,
+  type ThrottlerStorageRecordLike,
+} from './counter/throttler-storage.adapter.js';
+export { CacheService } from './cache/cache.service.js';
+export { Cached, type TypedMethodDecorator } from './cache/cached.decorator.js';
+export { CacheEvict } from './cache/cache-evict.decorator.js';
+export { CacheOptionsError } from './cache/cache.errors.js';
+export type {
+  CacheWrapOptions,
+  CacheEntryOptions,
+  CachedOptions,
+  CacheEvictOptions,
+  CacheHit,
+} from './cache/cache.interfaces.js';

@@ -1,11 +1,14 @@
 import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { CacheService } from './cache/cache.service.js';
 import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import { RedisLockService } from './lock/lock.service.js';
 import { QueueExplorer } from './queue/queue.explorer.js';
 import { QueueService } from './queue/queue.service.js';
+import { CounterService } from './counter/counter.service.js';
+import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -34,7 +37,7 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService, QueueService, QueueExplorer, PubSubService, PubSubExplorer],
-  exports: [RedisConnections, RedisHealthIndicator, RedisLockService, QueueService, PubSubService],
+  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService, QueueService, QueueExplorer, PubSubService, PubSubExplorer, CounterService, RedisThrottlerStorage, CacheService],
+  exports: [RedisConnections, RedisHealthIndicator, RedisLockService, QueueService, PubSubService, CounterService, RedisThrottlerStorage, CacheService],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
