@@ -37,7 +37,28 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, RedisHealthIndicator, RedisLockService, QueueService, QueueExplorer, PubSubService, PubSubExplorer, CounterService, RedisThrottlerStorage, CacheService],
-  exports: [RedisConnections, RedisHealthIndicator, RedisLockService, QueueService, PubSubService, CounterService, RedisThrottlerStorage, CacheService],
+  providers: [
+    connectionsProvider,
+    HandlerDiscovery,
+    RedisHealthIndicator,
+    RedisLockService,
+    QueueService,
+    QueueExplorer,
+    PubSubService,
+    PubSubExplorer,
+    CounterService,
+    RedisThrottlerStorage,
+    CacheService,
+  ],
+  exports: [
+    RedisConnections,
+    RedisHealthIndicator,
+    RedisLockService,
+    QueueService,
+    PubSubService,
+    CounterService,
+    RedisThrottlerStorage,
+    CacheService,
+  ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
