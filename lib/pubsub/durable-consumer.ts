@@ -210,6 +210,17 @@ export class DurableConsumer {
       deliveries: delivery.deliveries,
       consumer: this.consumer,
     };
+    if (delivery.deliveries > this.settings.maxDeliveries) {
+      // Reclaimed after its last allowed delivery: the consumer died while handling it, maybe
+      // because of it. Running it again could take down this process too.
+      await this.moveToDeadLetter(
+        delivery,
+        new Error(
+          `its consumer stopped during delivery ${delivery.deliveries - 1}, the last allowed`,
+        ),
+      );
+      return false;
+    }
     try {
       const message = this.connections.codec.decode(delivery.payload);
       await this.handler(message, meta);
