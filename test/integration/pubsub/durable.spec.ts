@@ -156,6 +156,8 @@ describe('PubSubService durable channels', () => {
     await closeModule(moduleRef);
     assert.equal(finished, true);
     assert.equal(await pendingCount(stream(prefix, 'slow'), 'g'), 0);
+    // It left the group: restarts do not pile up consumers.
+    assert.deepEqual(await redis.client.xinfo('CONSUMERS', stream(prefix, 'slow'), 'g'), []);
   });
 
   it('trims the stream to about maxLen, and refuses two handlers of one group in an app', async () => {
