@@ -4,10 +4,11 @@ import type { LoggerService } from '@nestjs/common';
 import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
-import { claimStale, deadLetter } from './scripts/lua.generated.js';
+import { claimStale, deadLetter, removeConsumer } from './scripts/lua.generated.js';
 
 const claimStaleScript = new RedisScript(claimStale);
 const deadLetterScript = new RedisScript(deadLetter);
+const removeConsumerScript = new RedisScript(removeConsumer);
 
 /** Field of a stream entry that holds the encoded message. */
 export const PAYLOAD_FIELD = 'd';
@@ -93,6 +94,16 @@ export class DurableConsumer {
     this.blocking?.disconnect();
     await this.loop;
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    await this.removeConsumer();
+  }
+
+  /** Leaves the group's consumer list tidy; best effort, Redis may be down at shutdown. */
+  private async removeConsumer(): Promise<void> {
+    if (!this.loop) return; // never started: never joined
+    const { stream, group } = this.settings;
+    await removeConsumerScript
+      .run(this.command, [stream], [group, this.consumer])
+      .catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -210,6 +221,17 @@ export class DurableConsumer {
       deliveries: delivery.deliveries,
       consumer: this.consumer,
     };
+    if (delivery.deliveries > this.settings.maxDeliveries) {
+      // Reclaimed after its last allowed delivery: the consumer died while handling it, maybe
+      // because of it. Running it again could take down this process too.
+      await this.moveToDeadLetter(
+        delivery,
+        new Error(
+          `its consumer stopped during delivery ${delivery.deliveries - 1}, the last allowed`,
+        ),
+      );
+      return false;
+    }
     try {
       const message = this.connections.codec.decode(delivery.payload);
       await this.handler(message, meta);

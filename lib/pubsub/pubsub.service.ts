@@ -115,7 +115,8 @@ export class PubSubService implements BeforeApplicationShutdown {
    *
    * Broadcast handlers are called in arrival order and not awaited; a throw or rejection is
    * logged with the channel and handler name, and other handlers still run. Durable handlers are
-   * awaited one message at a time; see {@link DurableSubscribeOptions}.
+   * awaited one message at a time; see {@link DurableSubscribeOptions}. `handlerName` names the
+   * handler in logs (default: the function's name).
    */
   subscribe<T = unknown>(
     selector: ChannelSelector,

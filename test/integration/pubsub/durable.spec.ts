@@ -101,6 +101,41 @@ describe('PubSubService durable channels', () => {
     assert.ok(logger.lines.some((l) => /Handler charge failed on message .*"payments"/.test(l)));
   });
 
+  it("reclaims a dead consumer's message, and dead-letters it unrun past maxDeliveries", async () => {
+    const prefix = uniquePrefix();
+    const { pubsub } = await app(prefix);
+    const key = stream(prefix, 'crashy');
+    await pubsub.publish('crashy', 'once', { durable: true });
+    await pubsub.publish('crashy', 'twice', { durable: true });
+    await redis.client.xgroup('CREATE', key, 'g', '0');
+    // A consumer that reads both messages and dies without acknowledging them.
+    await redis.client.xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 1, 'STREAMS', key, '>');
+    await redis.client.xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 1, 'STREAMS', key, '>');
+    await redis.client.xclaim(
+      key,
+      'g',
+      'ghost',
+      0,
+      (await redis.client.xrange(key, '-', '+'))[1]![0],
+    );
+    // 'once' was delivered once, 'twice' twice (read, then claimed again): maxDeliveries is 2.
+    const got: Array<[string, number]> = [];
+    await pubsub.subscribe<string>('crashy', (m, meta) => void got.push([m, meta.deliveries]), {
+      group: 'g',
+      claimIdleMs: 100,
+      maxDeliveries: 2,
+    });
+    await waitUntil(
+      async () => got.length === 1 && (await pubsub.deadLetters('crashy')).length === 1,
+    );
+    assert.deepEqual(got, [['once', 2]], 'reclaimed and handled as its 2nd delivery');
+    const [dead] = await pubsub.deadLetters('crashy');
+    assert.equal(dead!.payload, '"twice"');
+    assert.equal(dead!.deliveries, 3);
+    assert.match(dead!.error, /consumer stopped during delivery 2/);
+    assert.equal(await pendingCount(key, 'g'), 0);
+  });
+
   it('lets a running handler finish and acknowledge at shutdown', async () => {
     const prefix = uniquePrefix();
     const { moduleRef, pubsub } = await app(prefix);
@@ -121,6 +156,8 @@ describe('PubSubService durable channels', () => {
     await closeModule(moduleRef);
     assert.equal(finished, true);
     assert.equal(await pendingCount(stream(prefix, 'slow'), 'g'), 0);
+    // It left the group: restarts do not pile up consumers.
+    assert.deepEqual(await redis.client.xinfo('CONSUMERS', stream(prefix, 'slow'), 'g'), []);
   });
 
   it('trims the stream to about maxLen, and refuses two handlers of one group in an app', async () => {
