@@ -6,6 +6,7 @@ export {
   InvalidArgumentError,
 } from './common/coordination.error.js';
 export { RedisConnectionError } from './connection/connection.errors.js';
+export { RedisHealthIndicator, type RedisHealthResult } from './health/redis-health.indicator.js';
 export {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
   type RedisCoordinationModuleOptions,
@@ -19,6 +20,21 @@ export {
   type RedisCoordinationModuleAsyncOptions,
 } from './redis-coordination.module-definition.js';
 export { RedisCoordinationModule } from './redis-coordination.module.js';
+export { RedisLockService } from './lock/lock.service.js';
+export { Lock, MAX_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './lock/lock.handle.js';
+export { currentLock } from './lock/lock.context.js';
+export { LockBusyError, LockTimeoutError, LockLostError } from './lock/lock.errors.js';
+export {
+  DEFAULT_LOCK_OPTIONS,
+  type LockOptions,
+  type WithLockOptions,
+  type LockBusyPolicy,
+} from './lock/lock.interfaces.js';
+export {
+  WithLock,
+  type LockResource,
+  type LockedMethodDecorator,
+} from './lock/with-lock.decorator.js';
 export { QueueService } from './queue/queue.service.js';
 export { JobWorker, type JobWorkerEvents } from './queue/queue.worker.js';
 export { QueueWorker, type QueueWorkerOptions } from './queue/queue-worker.decorator.js';
@@ -43,3 +59,47 @@ export {
   type DeadJob,
   type BulkJob,
 } from './queue/queue.interfaces.js';
+export { PubSubService, type Unsubscribe } from './pubsub/pubsub.service.js';
+export { MessageTooLargeError, DuplicateConsumerError } from './pubsub/pubsub.errors.js';
+export {
+  DEFAULT_PUBSUB_OPTIONS,
+  type ChannelSelector,
+  type MessageMeta,
+  type DurableMessageMeta,
+  type MessageHandler,
+  type DurableMessageHandler,
+  type PublishOptions,
+  type BroadcastSubscribeOptions,
+  type DurableSubscribeOptions,
+  type DeadLetter,
+} from './pubsub/pubsub.interfaces.js';
+export {
+  OnMessage,
+  MessagePayload,
+  MessageContext,
+  type OnMessageMetadata,
+} from './pubsub/on-message.decorator.js';
+export { PUBSUB_CONTEXT_TYPE } from './pubsub/pubsub.explorer.js';
+export { CounterService } from './counter/counter.service.js';
+export { CounterValueError } from './counter/counter.errors.js';
+export type {
+  CounterValue,
+  HitOptions,
+  HitResult,
+  IncrementOptions,
+} from './counter/counter.interfaces.js';
+export {
+  RedisThrottlerStorage,
+  type ThrottlerStorageRecordLike,
+} from './counter/throttler-storage.adapter.js';
+export { CacheService } from './cache/cache.service.js';
+export { Cached, type TypedMethodDecorator } from './cache/cached.decorator.js';
+export { CacheEvict } from './cache/cache-evict.decorator.js';
+export { CacheOptionsError } from './cache/cache.errors.js';
+export type {
+  CacheWrapOptions,
+  CacheEntryOptions,
+  CachedOptions,
+  CacheEvictOptions,
+  CacheHit,
+} from './cache/cache.interfaces.js';

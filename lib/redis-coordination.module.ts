@@ -1,15 +1,22 @@
 import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { CacheService } from './cache/cache.service.js';
 import { HandlerDiscovery } from './common/handler-discovery.js';
+import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import { RedisConnections } from './connection/redis-connections.js';
+import { RedisLockService } from './lock/lock.service.js';
 import { QueueExplorer } from './queue/queue.explorer.js';
 import { QueueService } from './queue/queue.service.js';
+import { CounterService } from './counter/counter.service.js';
+import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import {
   ConfigurableRedisCoordinationModule,
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
+import { PubSubExplorer } from './pubsub/pubsub.explorer.js';
+import { PubSubService } from './pubsub/pubsub.service.js';
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,
@@ -30,7 +37,28 @@ const connectionsProvider: Provider = {
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [connectionsProvider, HandlerDiscovery, QueueService, QueueExplorer],
-  exports: [RedisConnections, QueueService],
+  providers: [
+    connectionsProvider,
+    HandlerDiscovery,
+    RedisHealthIndicator,
+    RedisLockService,
+    QueueService,
+    QueueExplorer,
+    PubSubService,
+    PubSubExplorer,
+    CounterService,
+    RedisThrottlerStorage,
+    CacheService,
+  ],
+  exports: [
+    RedisConnections,
+    RedisHealthIndicator,
+    RedisLockService,
+    QueueService,
+    PubSubService,
+    CounterService,
+    RedisThrottlerStorage,
+    CacheService,
+  ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

@@ -1,20 +1,53 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
 import { RedisCoordinationModule } from 'nestjs-redis-coordination';
-import { HealthController } from './health.controller.js';
+import { HealthController } from './health/health.controller.js';
+import { instanceProvider } from './instance.js';
+import { ConfirmationWorker } from './orders/confirmation.worker.js';
+import { InventoryListener } from './orders/inventory.listener.js';
+import { OrdersController } from './orders/orders.controller.js';
+import { OrdersQueryController } from './orders/orders.query.controller.js';
+import { OrdersService } from './orders/orders.service.js';
+import { SEED_PRODUCTS } from './products/product.js';
+import { ProductRepository } from './products/product.repository.js';
+import { ProductsController } from './products/products.controller.js';
+import { ProductsService } from './products/products.service.js';
+import { StatsController } from './stats/stats.controller.js';
 
 @Module({
   imports: [
     ConfigModule.forRoot({ isGlobal: true }),
+    TerminusModule.forRoot({ logger: false }),
     RedisCoordinationModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
         url: config.get<string>('REDIS_URL', 'redis://127.0.0.1:6379'),
-        keyPrefix: 'shop:',
+        keyPrefix: config.get<string>('KEY_PREFIX', 'shop:'),
       }),
       isGlobal: true,
     }),
   ],
-  controllers: [HealthController],
+  controllers: [
+    ProductsController,
+    OrdersController,
+    OrdersQueryController,
+    StatsController,
+    HealthController,
+  ],
+  providers: [
+    instanceProvider,
+    ProductRepository,
+    ProductsService,
+    OrdersService,
+    ConfirmationWorker,
+    InventoryListener,
+  ],
 })
-export class AppModule {}
+export class AppModule implements OnApplicationBootstrap {
+  constructor(private readonly repository: ProductRepository) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.repository.seed(SEED_PRODUCTS);
+  }
+}

@@ -1,9 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
+import { Instance } from './instance.js';
 
 const port = Number(process.env.PORT ?? 3000);
-const app = await NestFactory.create(AppModule);
+const app = await NestFactory.create(AppModule, { logger: ['log', 'warn', 'error'] });
 app.enableShutdownHooks();
 await app.listen(port, '127.0.0.1');
-new Logger('Sample').log(`Listening on http://127.0.0.1:${port} (GET /health)`);
+new Logger('Sample').log(
+  `${app.get(Instance).name} listening on http://127.0.0.1:${port}: GET /products/lamp, POST /orders {"productId":"lamp"}, GET /stats, GET /health`,
+);

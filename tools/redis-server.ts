@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ export interface RedisServerOptions {
   args?: string[];
   /** Pin the server to these CPUs with `taskset` (benchmarks). */
   cpus?: string;
+  /** Run as a Sentinel (`--sentinel`) monitoring this master, with quorum 1. */
+  sentinelOf?: { name: string; host: string; port: number };
 }
 
 const live = new Set<ChildProcess>();
@@ -108,28 +110,30 @@ export class RedisServer {
   }
 
   private async launch(): Promise<void> {
-    const { appendOnly = false, args = [], cpus } = this.options;
-    const serverArgs = [
-      '--port',
-      String(this.port),
-      '--bind',
-      this.host,
-      '--dir',
-      this.dir,
-      '--save',
-      '',
-      '--appendonly',
-      appendOnly ? 'yes' : 'no',
-      '--appendfsync',
-      'everysec',
-      '--protected-mode',
-      'no',
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-      ...args,
-    ];
+    const { appendOnly = false, args = [], cpus, sentinelOf } = this.options;
+    const serverArgs = sentinelOf
+      ? this.sentinelArgs(sentinelOf)
+      : [
+          '--port',
+          String(this.port),
+          '--bind',
+          this.host,
+          '--dir',
+          this.dir,
+          '--save',
+          '',
+          '--appendonly',
+          appendOnly ? 'yes' : 'no',
+          '--appendfsync',
+          'everysec',
+          '--protected-mode',
+          'no',
+          '--daemonize',
+          'no',
+          '--loglevel',
+          'warning',
+          ...args,
+        ];
     const [command, commandArgs] = cpus
       ? ['taskset', ['-c', cpus, REDIS_SERVER_BIN, ...serverArgs]]
       : [REDIS_SERVER_BIN, serverArgs];
@@ -151,6 +155,28 @@ export class RedisServer {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)));
     }
+  }
+
+  private sentinelArgs(master: { name: string; host: string; port: number }): string[] {
+    // A sentinel rewrites its config file, so it needs one of its own in its data directory.
+    const config = join(this.dir, `sentinel-${this.port}.conf`);
+    writeFileSync(config, `sentinel monitor ${master.name} ${master.host} ${master.port} 1\n`);
+    return [
+      config,
+      '--sentinel',
+      '--port',
+      String(this.port),
+      '--bind',
+      this.host,
+      '--dir',
+      this.dir,
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+    ];
   }
 
   private async signalAndWait(signal: NodeJS.Signals): Promise<void> {

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { RedisLockService } from '../../lib/index.js';
+import type { BenchSuite } from '../support/bench-context.js';
+import { compare, percentiles, runLoad, type RunResult } from '../support/measure.js';
+
+const UNCONTENDED_TOTAL = 20_000;
+const CONTENDERS = 8;
+const CONTENDED_MS = 3000;
+const HOLD_MS = 1;
+
+/** The textbook raw release: delete only if the value is still our token. */
+const COMPARE_AND_DELETE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+/** The raw lock a user would write by hand: SET NX PX, then compare-and-delete. */
+function rawLock(client: Redis, sha: string) {
+  return {
+    async tryAcquire(key: string, token: string): Promise<boolean> {
+      return (await client.set(key, token, 'PX', 10_000, 'NX')) === 'OK';
+    },
+    async release(key: string, token: string): Promise<void> {
+      await client.evalsha(sha, 1, key, token);
+    },
+  };
+}
+
+/** What 8 contenders looping acquire → hold → release achieved. */
+interface Contention {
+  result: RunResult;
+  fewestToMost: number;
+  backToPrevious: number;
+  failures: number;
+}
+
+/** Runs `contenders` loops for CONTENDED_MS; `acquire(i)` returns the release function. */
+async function contend(
+  acquire: (contender: number) => Promise<() => Promise<void>>,
+): Promise<Contention> {
+  const waits: number[] = [];
+  const counts = new Array<number>(CONTENDERS).fill(0);
+  const order: number[] = [];
+  let failures = 0;
+  const started = performance.now();
+  const end = started + CONTENDED_MS;
+  await Promise.all(
+    counts.map(async (_, contender) => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        let release: () => Promise<void>;
+        try {
+          release = await acquire(contender);
+        } catch {
+          failures++;
+          continue;
+        }
+        waits.push(performance.now() - t0);
+        counts[contender]!++;
+        order.push(contender);
+        await sleep(HOLD_MS);
+        await release();
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  let back = 0;
+  for (let i = 1; i < order.length; i++) if (order[i] === order[i - 1]) back++;
+  return {
+    result: {
+      ops: waits.length,
+      opsPerSec: (waits.length / elapsed) * 1000,
+      ...percentiles(waits),
+    },
+    fewestToMost: Math.min(...counts) / Math.max(...counts),
+    backToPrevious: back / Math.max(1, order.length - 1),
+    failures,
+  };
+}
+
+function describe(c: Contention): string {
+  return `fewest/most ${c.fewestToMost.toFixed(2)}, back to previous holder ${(c.backToPrevious * 100).toFixed(1)}%, failed ${c.failures}, wait p99 ${c.result.p99Ms.toFixed(1)} ms, worst ${c.result.maxMs.toFixed(1)} ms`;
+}
+
+/**
+ * Uncontended acquire+release against raw `SET NX PX` + compare-and-delete (1 and 8 loops), and
+ * 8 contenders on separate connections (one Nest app each) against a 1 ms-polling raw loop.
+ */
+export const suite: BenchSuite = {
+  description: 'locks: uncontended acquire+release and 8 contenders, vs raw SET NX PX loops',
+  async run(context) {
+    const app = await context.app();
+    const locks = app.get(RedisLockService);
+    const plain = await context.rawClient();
+    const pipelined = await context.rawClient({ enableAutoPipelining: true });
+    const sha = String(await plain.script('LOAD', COMPARE_AND_DELETE));
+    const tokenPrefix = randomBytes(8).toString('hex');
+
+    for (const concurrency of [1, 8]) {
+      const ours = async (i: number) => {
+        const lock = await locks.acquire(`u:${i}`);
+        await lock.release();
+      };
+      let best = { ratio: Infinity } as Awaited<ReturnType<typeof compare>>;
+      let bestRaw = '';
+      for (const [name, client] of [
+        ['raw ioredis', plain],
+        ['raw ioredis + autoPipelining', pipelined],
+      ] as const) {
+        const raw = rawLock(client, sha);
+        const baseline = async (i: number) => {
+          const token = `${tokenPrefix}:${i}`;
+          if (!(await raw.tryAcquire(`raw:u:${i}`, token))) throw new Error('raw lock busy');
+          await raw.release(`raw:u:${i}`, token);
+        };
+        const result = await compare(
+          () => runLoad(baseline, { total: UNCONTENDED_TOTAL, concurrency }),
+          () => runLoad(ours, { total: UNCONTENDED_TOTAL, concurrency }),
+        );
+        if (result.ratio < best.ratio) {
+          best = result;
+          bestRaw = name;
+        }
+      }
+      context.report({
+        suite: 'lock',
+        name: `uncontended acquire+release x${UNCONTENDED_TOTAL}, ${concurrency} loop(s)`,
+        ...best,
+        goal: 0.95,
+        note: `vs the faster baseline: ${bestRaw}`,
+      });
+    }
+
+    // Contended: every contender has its own app (own connections), as separate instances would.
+    const apps = await Promise.all(Array.from({ length: CONTENDERS }, () => context.app()));
+    const services = apps.map((a) => a.get(RedisLockService));
+    const rawClients = await Promise.all(
+      Array.from({ length: CONTENDERS }, () => context.rawClient()),
+    );
+    let rawCount = 0;
+    const polling = await contend(async (contender) => {
+      const raw = rawLock(rawClients[contender]!, sha);
+      const token = `${tokenPrefix}:c${rawCount++}`;
+      const deadline = performance.now() + 10_000;
+      while (!(await raw.tryAcquire('raw:contended', token))) {
+        if (performance.now() > deadline) throw new Error('raw lock: waited 10 s');
+        await sleep(1);
+      }
+      return () => raw.release('raw:contended', token);
+    });
+    for (const fair of [false, true]) {
+      const ours = await contend(async (contender) => {
+        const lock = await services[contender]!.acquire('contended', { waitMs: 10_000, fair });
+        return () => lock.release();
+      });
+      context.report({
+        suite: 'lock',
+        name: `contended: ${CONTENDERS} apps, hold ${HOLD_MS} ms, ${CONTENDED_MS / 1000} s${fair ? ', fair' : ''} (acquisitions/s, wait latency)`,
+        candidate: ours.result,
+        baseline: polling.result,
+        ratio: ours.result.opsPerSec / polling.result.opsPerSec,
+        goal: 1,
+        note: `library: ${describe(ours)} | raw 1 ms polling: ${describe(polling)}`,
+      });
+    }
+  },
+};

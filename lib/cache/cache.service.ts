@@ -1,0 +1,530 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { CodecError } from '../common/codec.js';
+import type { WrappedCall } from '../common/method-wrapper.js';
+import { assertMilliseconds, assertName } from '../common/validate.js';
+import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
+import { RedisConnections } from '../connection/redis-connections.js';
+import { RedisScript } from '../connection/script-runner.js';
+import { CacheOptionsError } from './cache.errors.js';
+import type {
+  CacheEntryOptions,
+  CacheEvictOptions,
+  CacheHit,
+  CachedOptions,
+  CacheWrapOptions,
+} from './cache.interfaces.js';
+import { claimFill, setEntry, storeFill } from './scripts/lua.generated.js';
+import { stableHash } from './stable-hash.js';
+
+const claimFillScript = new RedisScript(claimFill);
+const storeFillScript = new RedisScript(storeFill);
+const setEntryScript = new RedisScript(setEntry);
+
+/**
+ * How long one cache operation may take before the call goes through to the method: the
+ * command connection queues commands while Redis is unreachable, and a cache must not make a
+ * method slower than no cache.
+ */
+const CACHE_OP_TIMEOUT_MS = 1000;
+/**
+ * After Redis failed, calls skip the cache this long before trying it again (less when the
+ * connection reports ready or a late reply arrives first).
+ */
+const RETRY_AFTER_MS = 1000;
+const DEFAULT_LEASE_MS = 10_000;
+/** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
+const MAX_WARNED_KEYS = 10_000;
+
+/** Where an entry lives in Redis. */
+interface EntryRef {
+  /** What logs call the entry. */
+  readonly label: string;
+  readonly key: string;
+  readonly namespace: string | undefined;
+  readonly entry: string;
+  /** The namespace version counter; the entry key itself when the entry has no namespace. */
+  readonly version: string;
+}
+
+/** Resolved options of a fill. */
+interface FillOptions {
+  readonly ttlMs: number;
+  readonly cacheNull: boolean;
+  readonly leaseMs: number;
+}
+
+/** Outcome of one fill, shared by the callers of one process that missed together. */
+interface Fill {
+  readonly value: unknown;
+  /** The stored text, when the value was stored: joiners decode their own copy from it. */
+  readonly text?: string;
+}
+
+/** Thrown inside the service when the cache is skipped; never leaves it. */
+class CacheUnavailable extends Error {}
+
+/**
+ * Caches values in Redis for every instance of the app, with stampede protection: a missing
+ * value is computed once per process (concurrent callers share the call) and, across
+ * processes, by the holder of a short Redis lease while the others wait to be notified of its
+ * value. Used directly or through `@Cached()`/`@CacheEvict()`.
+ *
+ * - Values go through the module's codec: the default `JsonCodec` round-trips `Date`,
+ *   `BigInt`, `Map`, `Set` and `undefined`, and a cached `null` is a hit, not a miss.
+ * - `invalidate(namespace)` is one `INCR`: the namespace's version is part of every entry.
+ * - When Redis is unreachable, `wrap()` and decorated methods call straight through and caching
+ *   resumes once it is back; `get/set/delete/invalidate` throw `RedisConnectionError`.
+ *
+ * @example
+ * constructor(private readonly cache: CacheService) {}
+ *
+ * const product = await this.cache.wrap(`product:${id}`, () => this.db.find(id), {
+ *   ttlMs: 60_000,
+ *   namespace: 'products',
+ * });
+ * await this.cache.invalidate('products'); // every instance misses from now on
+ */
+@Injectable()
+export class CacheService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('CacheService');
+  /** Fills in progress in this process, by entry key: concurrent misses share one call. */
+  private readonly flights = new Map<string, Promise<Fill>>();
+  /** Callers waiting for another instance's fill, woken at shutdown. */
+  private readonly waiters = new Set<(message: string | null) => void>();
+  private readonly warnedKeys = new Set<string>();
+  private unavailableUntil = 0;
+  private degraded = false;
+
+  constructor(private readonly connections: RedisConnections) {
+    // A reconnect ends the pause at once rather than after RETRY_AFTER_MS.
+    connections.command.on('ready', () => {
+      this.unavailableUntil = 0;
+    });
+  }
+
+  /**
+   * Returns the cached value of `key`, or computes it with `loader`, stores it for `ttlMs` and
+   * returns it. Concurrent misses, in this process and in other instances, share one
+   * `loader` call. A `loader` error is thrown to the caller and not cached.
+   * @throws CacheOptionsError when the options are invalid.
+   */
+  async wrap<T>(key: string, loader: () => T | Promise<T>, options: CacheWrapOptions): Promise<T> {
+    const fill = resolveFillOptions('CacheService.wrap()', options);
+    return (await this.fetch(this.entryRef(key, options.namespace), loader, fill)) as T;
+  }
+
+  /**
+   * Reads an entry: `undefined` on a miss, `{ value }` on a hit, also when the stored value is
+   * `null` or `undefined`.
+   * @throws RedisConnectionError when Redis is unreachable.
+   */
+  async get<T = unknown>(key: string, options: CacheEntryOptions = {}): Promise<CacheHit<T>> {
+    const ref = this.entryRef(key, options.namespace);
+    const text = await this.strict(this.read(ref));
+    return text === null ? undefined : { value: this.connections.codec.decode(text) as T };
+  }
+
+  /**
+   * Stores `value` for `ttlMs`.
+   * @throws CodecError when the value cannot be encoded; RedisConnectionError when Redis is
+   * unreachable.
+   */
+  async set(
+    key: string,
+    value: unknown,
+    options: CacheEntryOptions & { ttlMs: number },
+  ): Promise<void> {
+    assertMilliseconds('ttlMs', options.ttlMs, { min: 1 });
+    const ref = this.entryRef(key, options.namespace);
+    const text = this.connections.codec.encode(value);
+    const { command } = this.connections;
+    await this.strict(
+      ref.namespace === undefined
+        ? command.set(ref.entry, text, 'PX', options.ttlMs)
+        : setEntryScript.run(command, [ref.entry, ref.version], [text, options.ttlMs]),
+    );
+  }
+
+  /** Deletes one entry; returns whether it existed. */
+  async delete(key: string, options: CacheEntryOptions = {}): Promise<boolean> {
+    const ref = this.entryRef(key, options.namespace);
+    return (await this.strict(this.connections.command.del(ref.entry))) === 1;
+  }
+
+  /**
+   * Drops every entry of `namespace` at once, for every instance: bumps the namespace's
+   * version (one `INCR`), so entries written under the old one are never read again and
+   * expire on their own TTL.
+   */
+  async invalidate(namespace: string): Promise<void> {
+    const version = this.connections.keys.key('cache', 'cache namespace', namespace, 'v');
+    await this.strict(this.connections.command.incr(version));
+  }
+
+  /** @internal The body of `@Cached()`. */
+  runCached(call: WrappedCall, options: CachedOptions<unknown[]>, fill: FillOptions): unknown {
+    const key = this.keyOf(call, options.key);
+    if (key === undefined) {
+      this.warnOnce(call.name, `${call.name}: arguments have no stable hash; not cached`);
+      return Promise.resolve().then(call.proceed);
+    }
+    return this.fetch(this.entryRef(key, options.namespace), call.proceed, fill);
+  }
+
+  /** @internal The body of `@CacheEvict()`: evicts after the method succeeded. */
+  async runEvict(call: WrappedCall, options: CacheEvictOptions<unknown[]>): Promise<unknown> {
+    const result = await call.proceed();
+    const key = options.key === undefined ? undefined : this.keyOf(call, options.key);
+    try {
+      if (key === undefined) await this.invalidate(options.namespace!);
+      else await this.delete(key, { namespace: options.namespace });
+    } catch (error) {
+      // The method succeeded: its result stands; the stale entry lives until its TTL.
+      this.logger.warn(
+        `${call.name}: could not evict ${key === undefined ? `namespace "${options.namespace}"` : `"${key}"`}, it may be served until its TTL ends: ${this.describe(error)}`,
+      );
+    }
+    return result;
+  }
+
+  beforeApplicationShutdown(): void {
+    for (const wake of this.waiters) wake(null);
+  }
+
+  private keyOf(
+    call: WrappedCall,
+    key: string | ((...args: unknown[]) => string) | undefined,
+  ): string | undefined {
+    if (typeof key === 'string') return key;
+    if (key) return key(...call.args);
+    if (call.args.length === 0) return call.name;
+    const hash = stableHash(call.args);
+    return hash === undefined ? undefined : `${call.name}:${hash}`;
+  }
+
+  private entryRef(key: string, namespace: string | undefined): EntryRef {
+    assertName('cache key', key);
+    const { keys } = this.connections;
+    if (namespace === undefined) {
+      const entry = keys.base('cache', 'cache key', key);
+      return { label: `"${key}"`, key, namespace, entry, version: entry };
+    }
+    return {
+      label: `"${key}" of namespace "${namespace}"`,
+      key,
+      namespace,
+      entry: keys.key('cache', 'cache namespace', namespace, `e:${key}`),
+      version: keys.key('cache', 'cache namespace', namespace, 'v'),
+    };
+  }
+
+  /** Hit path: one GET (or one MGET of version and entry); then a miss fills the entry. */
+  private async fetch(
+    ref: EntryRef,
+    loader: () => unknown,
+    options: FillOptions,
+  ): Promise<unknown> {
+    const flight = this.flights.get(ref.entry);
+    if (flight) return this.join(ref, flight);
+    if (Date.now() < this.unavailableUntil) return loader();
+    let text: string | null;
+    try {
+      text = await this.guard(this.read(ref));
+    } catch (error) {
+      this.noteFailure(ref, error);
+      return loader();
+    }
+    if (this.degraded) this.recovered();
+    if (text !== null) {
+      const hit = this.decode(ref, text);
+      if (hit) return hit.value;
+    }
+    return this.fillOnce(ref, loader, options);
+  }
+
+  private async fillOnce(ref: EntryRef, loader: () => unknown, options: FillOptions) {
+    const existing = this.flights.get(ref.entry);
+    if (existing) return this.join(ref, existing);
+    const flight = this.fill(ref, loader, options);
+    this.flights.set(ref.entry, flight);
+    try {
+      return (await flight).value;
+    } finally {
+      this.flights.delete(ref.entry);
+    }
+  }
+
+  private async join(ref: EntryRef, flight: Promise<Fill>): Promise<unknown> {
+    const { value, text } = await flight;
+    // Each caller gets its own copy, as on a hit: one caller mutating it cannot affect another.
+    return text === undefined ? value : (this.decode(ref, text)?.value ?? value);
+  }
+
+  /** Computes a missing value once across instances: lease winner computes, others wait. */
+  private async fill(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<Fill> {
+    const token = randomBytes(9).toString('base64url');
+    let claim: [string, string, number?];
+    try {
+      claim = (await this.guard(
+        claimFillScript.run(
+          this.connections.command,
+          [ref.entry, this.leaseKey(ref), ref.version],
+          [token, options.leaseMs, ref.namespace === undefined ? '0' : '1'],
+        ),
+      )) as [string, string, number?];
+    } catch (error) {
+      this.noteFailure(ref, error);
+      return { value: await loader() };
+    }
+    const [state, detail, leaseLeftMs] = claim;
+    if (state === 'hit') {
+      const text = this.unwrap(ref, detail);
+      const hit = this.decode(ref, text);
+      return hit ? { value: hit.value, text } : { value: await loader() };
+    }
+    if (state === 'won') return this.computeAndStore(ref, loader, options, token, detail);
+    const text = await this.waitForFill(ref, Math.min(options.leaseMs, leaseLeftMs ?? 0));
+    if (text !== null) {
+      const hit = this.decode(ref, text);
+      if (hit) return { value: hit.value, text };
+    }
+    // The holder failed, stored nothing, or is too slow: compute here, holding no lease.
+    return this.computeAndStore(ref, loader, options, '', detail);
+  }
+
+  private async computeAndStore(
+    ref: EntryRef,
+    loader: () => unknown,
+    options: FillOptions,
+    token: string,
+    version: string,
+  ): Promise<Fill> {
+    let value: unknown;
+    try {
+      value = await loader();
+    } catch (error) {
+      // Not cached; waiters are told at once so they stop waiting and compute themselves.
+      await this.store(ref, token, '', version, options).catch(() => undefined);
+      throw error;
+    }
+    const text = this.encode(ref, value, options);
+    try {
+      const stored = await this.store(ref, token, text ?? '', version, options);
+      return stored === '' ? { value } : { value, text: this.unwrap(ref, stored) };
+    } catch (error) {
+      this.noteFailure(ref, error);
+      return { value };
+    }
+  }
+
+  private async store(
+    ref: EntryRef,
+    token: string,
+    text: string,
+    version: string,
+    options: FillOptions,
+  ): Promise<string> {
+    return (await this.guard(
+      storeFillScript.run(
+        this.connections.command,
+        [ref.entry, this.leaseKey(ref), ref.version],
+        [token, text, version, options.ttlMs, this.channelOf(ref)],
+      ),
+    )) as string;
+  }
+
+  /**
+   * Waits, at most `boundMs`, for the lease holder's notification on the entry's fill channel.
+   * Subscribes before reading again, so a fill that lands in between is not missed. Returns
+   * the stored text, or null when nothing was stored in time.
+   */
+  private async waitForFill(ref: EntryRef, boundMs: number): Promise<string | null> {
+    let wake!: (message: string | null) => void;
+    const message = new Promise<string | null>((resolve) => {
+      wake = resolve;
+    });
+    let unsubscribe: (() => Promise<void>) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    this.waiters.add(wake);
+    try {
+      const hub = await this.guard(this.connections.subscriptions());
+      unsubscribe = await this.guard(hub.subscribe(this.channelOf(ref), (text) => wake(text)));
+      const current = await this.guard(this.read(ref));
+      if (current !== null) return current;
+      timer = setTimeout(() => wake(null), boundMs);
+      const text = await message;
+      if (text === null) return await this.guard(this.read(ref));
+      return text === '' ? null : this.unwrap(ref, text);
+    } catch (error) {
+      this.noteFailure(ref, error);
+      return null;
+    } finally {
+      clearTimeout(timer);
+      this.waiters.delete(wake);
+      void unsubscribe?.().catch(() => undefined);
+    }
+  }
+
+  /** The entry's current text (without version), or null when missing or invalidated. */
+  private async read(ref: EntryRef): Promise<string | null> {
+    const { command } = this.connections;
+    if (ref.namespace === undefined) return command.get(ref.entry);
+    const [version, entry] = await command.mget(ref.version, ref.entry);
+    if (entry === null || entry === undefined) return null;
+    const prefix = `${version ?? '0'}:`;
+    return entry.startsWith(prefix) ? entry.slice(prefix.length) : null;
+  }
+
+  private unwrap(ref: EntryRef, stored: string): string {
+    return ref.namespace === undefined ? stored : stored.slice(stored.indexOf(':') + 1);
+  }
+
+  private leaseKey(ref: EntryRef): string {
+    return ref.namespace === undefined
+      ? this.connections.keys.key('cache', 'cache key', ref.key, 'lease')
+      : this.connections.keys.key('cache', 'cache namespace', ref.namespace, `l:${ref.key}`);
+  }
+
+  private channelOf(ref: EntryRef): string {
+    return ref.namespace === undefined
+      ? this.connections.keys.key('cache', 'cache key', ref.key, 'filled')
+      : this.connections.keys.key('cache', 'cache namespace', ref.namespace, `f:${ref.key}`);
+  }
+
+  private decode(ref: EntryRef, text: string): { value: unknown } | undefined {
+    try {
+      return { value: this.connections.codec.decode(text) };
+    } catch (error) {
+      this.warnOnce(
+        ref.entry,
+        `Cache entry ${ref.label} cannot be decoded, recomputing it: ${this.describe(error)}`,
+      );
+      return undefined;
+    }
+  }
+
+  /** The text to store, or undefined when the value is not cached (and why, once per key). */
+  private encode(ref: EntryRef, value: unknown, options: FillOptions): string | undefined {
+    if ((value === null || value === undefined) && !options.cacheNull) return undefined;
+    let text: string;
+    try {
+      text = this.connections.codec.encode(value);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      this.warnOnce(ref.entry, `Result for cache entry ${ref.label} not cached: ${error.message}`);
+      return undefined;
+    }
+    if (text === '' || Buffer.byteLength(text) > this.connections.maxPayloadBytes) {
+      this.warnOnce(
+        ref.entry,
+        `Result for cache entry ${ref.label} not cached: its encoded form is empty or over maxPayloadBytes (${this.connections.maxPayloadBytes})`,
+      );
+      return undefined;
+    }
+    return text;
+  }
+
+  /** Runs a cache operation unless Redis is known to be down, bounded by the op timeout. */
+  private guard<T>(operation: Promise<T>): Promise<T> {
+    if (this.connections.command.status !== 'ready') {
+      operation.catch(() => undefined);
+      return Promise.reject(new CacheUnavailable('Redis command connection is not ready'));
+    }
+    let timer: NodeJS.Timeout;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // When the late reply finally arrives, Redis is answering again: stop skipping it.
+        operation.then(
+          () => {
+            this.unavailableUntil = 0;
+          },
+          () => undefined,
+        );
+        reject(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`));
+      }, CACHE_OP_TIMEOUT_MS);
+    });
+    operation.catch(() => undefined);
+    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Like {@link guard}, for the direct API: a failure is thrown as RedisConnectionError. */
+  private async strict<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await this.guard(operation);
+    } catch (error) {
+      if (error instanceof CacheUnavailable || isConnectionFailure(error)) {
+        throw new RedisConnectionError(
+          this.connections.target,
+          `Cache unavailable: ${this.describe(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private noteFailure(ref: EntryRef, error: unknown): void {
+    if (!(error instanceof CacheUnavailable) && !isConnectionFailure(error)) {
+      this.warnOnce(ref.entry, `Cache entry ${ref.label} skipped: ${this.describe(error)}`);
+      return;
+    }
+    this.unavailableUntil = Date.now() + RETRY_AFTER_MS;
+    if (this.degraded) return;
+    this.degraded = true;
+    this.logger.warn(
+      `Cache unavailable (${this.describe(error)}): cached methods call through until Redis is back`,
+    );
+  }
+
+  private recovered(): void {
+    this.degraded = false;
+    this.logger.log('Cache available again: caching resumed');
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warnedKeys.has(key)) return;
+    if (this.warnedKeys.size >= MAX_WARNED_KEYS) this.warnedKeys.clear();
+    this.warnedKeys.add(key);
+    this.logger.warn(message);
+  }
+
+  private describe(error: unknown): string {
+    return this.connections.redact(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Checks `wrap()`/`@Cached()` options and applies the defaults. */
+export function resolveFillOptions(site: string, options: CacheWrapOptions): FillOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new CacheOptionsError(site, 'expected an options object with ttlMs');
+  }
+  const { ttlMs, cacheNull = false, leaseMs = DEFAULT_LEASE_MS, namespace } = options;
+  for (const [field, value] of [
+    ['ttlMs', ttlMs],
+    ['leaseMs', leaseMs],
+  ] as const) {
+    try {
+      assertMilliseconds(field, value, { min: 1 });
+    } catch (error) {
+      throw new CacheOptionsError(site, (error as Error).message);
+    }
+  }
+  if (typeof cacheNull !== 'boolean') {
+    throw new CacheOptionsError(site, `cacheNull must be a boolean, got ${String(cacheNull)}`);
+  }
+  checkName(site, 'namespace', namespace);
+  return { ttlMs, cacheNull, leaseMs };
+}
+
+/** Checks an optional namespace or fixed key at decoration time. */
+export function checkName(site: string, field: string, value: unknown): void {
+  if (value === undefined) return;
+  try {
+    assertName(field === 'key' ? 'cache key' : 'cache namespace', value);
+  } catch (error) {
+    throw new CacheOptionsError(site, `${field}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,59 @@
+import { createWrappingDecorator } from '../common/method-wrapper.js';
+import { CacheOptionsError } from './cache.errors.js';
+import type { CachedOptions } from './cache.interfaces.js';
+import { CacheService, checkName, resolveFillOptions } from './cache.service.js';
+
+/** A method decorator whose `key` function, if any, must accept the method's parameters. */
+export type TypedMethodDecorator<A extends unknown[]> = <M extends (...args: A) => unknown>(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
+
+/**
+ * Caches a method's result in Redis for `ttlMs`, shared by every instance of the app. Works on
+ * providers and controllers (also with `@Get()` in either order); the method then returns a
+ * Promise. Concurrent misses run the method once per process, and once across instances
+ * while the lease holder computes (see `CacheService.wrap`). Errors are not cached; results
+ * the codec cannot encode are returned uncached, with one warning per key. When Redis is
+ * unreachable the method is called through.
+ *
+ * Options are checked when the class is defined: a bad TTL, key or namespace fails start-up
+ * with a {@link CacheOptionsError}.
+ *
+ * @example
+ * \@Injectable()
+ * class ProductService {
+ *   \@Cached({ ttlMs: 60_000 }) // key: ProductService.list + hash of the arguments
+ *   list(filter: { tag?: string }) { ... }
+ *
+ *   \@Cached({ ttlMs: 60_000, namespace: 'products', key: (id: string) => `product:${id}` })
+ *   find(id: string) { ... }
+ * }
+ */
+export function Cached<A extends unknown[] = never[]>(
+  options: CachedOptions<A>,
+): TypedMethodDecorator<A> {
+  const wrap = createWrappingDecorator(CacheService, 'Cached', (cache, call) =>
+    cache.runCached(call, options as CachedOptions<unknown[]>, fill),
+  );
+  let fill: ReturnType<typeof resolveFillOptions>;
+  return (target, propertyKey, descriptor) => {
+    const site = `@Cached() on ${target.constructor.name}.${String(propertyKey)}`;
+    fill = resolveFillOptions(site, options);
+    checkKeyOption(site, options.key);
+    wrap(target, propertyKey, descriptor);
+  };
+}
+
+/** Checks a `key` option: a usable fixed string or a function. */
+export function checkKeyOption(site: string, key: unknown): void {
+  if (key === undefined || typeof key === 'function') return;
+  if (typeof key !== 'string') {
+    throw new CacheOptionsError(
+      site,
+      `key must be a string or a function of the method's arguments, got ${typeof key}`,
+    );
+  }
+  checkName(site, 'key', key);
+}

@@ -1,0 +1,26 @@
+--[[
+  On a cache miss: reads the entry once more and, if it is still missing, tries to take the
+  short lease that makes this caller the one that computes the value (stampede protection).
+
+  KEYS[1]  the entry
+  KEYS[2]  the entry's fill lease
+  KEYS[3]  the namespace version counter (the entry key again when the entry has no namespace)
+  ARGV[1]  lease token, unique to this caller
+  ARGV[2]  lease duration in ms
+  ARGV[3]  "1" when the entry is namespaced (stored as "<version>:<value>"), else "0"
+
+  Returns { 'hit', stored text } when a current entry exists,
+          { 'won', version } when this caller took the lease and must compute and store,
+          { 'wait', version, lease ms left } when another caller holds the lease.
+  The version is "" for an entry without namespace.
+]]
+local version = ''
+local entry = redis.call('GET', KEYS[1])
+if ARGV[3] == '1' then
+  version = redis.call('GET', KEYS[3]) or '0'
+  -- An entry written under an older version was invalidated with its namespace.
+  if entry and string.sub(entry, 1, #version + 1) ~= version .. ':' then entry = false end
+end
+if entry then return { 'hit', entry } end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return { 'won', version } end
+return { 'wait', version, redis.call('PTTL', KEYS[2]) }

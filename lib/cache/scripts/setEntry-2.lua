@@ -1,0 +1,12 @@
+--[[
+  Stores a namespaced cache entry under the namespace's current version.
+
+  KEYS[1]  the entry
+  KEYS[2]  the namespace version counter
+  ARGV[1]  encoded value
+  ARGV[2]  time to live in ms
+
+  Returns "OK".
+]]
+local version = redis.call('GET', KEYS[2]) or '0'
+return redis.call('SET', KEYS[1], version .. ':' .. ARGV[1], 'PX', ARGV[2])

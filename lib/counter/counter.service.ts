@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { Cluster } from 'ioredis';
+import { describeValue, InvalidArgumentError } from '../common/coordination.error.js';
+import { assertMilliseconds } from '../common/validate.js';
+import { RedisConnections } from '../connection/redis-connections.js';
+import { RedisScript } from '../connection/script-runner.js';
+import { CounterValueError } from './counter.errors.js';
+import type {
+  CounterValue,
+  HitOptions,
+  HitResult,
+  IncrementOptions,
+} from './counter.interfaces.js';
+import { hitRateLimit, incrementCounter } from './scripts/lua.generated.js';
+
+const incrementCounterScript = new RedisScript(incrementCounter);
+const hitRateLimitScript = new RedisScript(hitRateLimit);
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** Redis' answers when a key is not an integer or an increment would overflow 64 bits. */
+const VALUE_REFUSED = /not an integer|overflow/i;
+
+/**
+ * Exact counters and sliding-window rate limits on Redis, shared by every instance of the app.
+ *
+ * - Every change is one atomic Redis command or script: concurrent increments from any number
+ *   of processes never lose an update, and `ttlMs` is set in the same step as the increment.
+ * - Values are Redis' signed 64-bit integers: a `number` while safe, a `bigint` beyond
+ *   `Number.MAX_SAFE_INTEGER` (see {@link CounterValue}); a missing counter reads as `0`.
+ * - `hit()` is an exact sliding log: out of any burst of concurrent hits, exactly `limit` are
+ *   allowed per window.
+ *
+ * @example
+ * constructor(private readonly counters: CounterService) {}
+ *
+ * await this.counters.increment('page_views');                       // 1, 2, 3…
+ * await this.counters.increment(`daily:${day}`, 1, { ttlMs: 86_400_000 });
+ * const [a, b] = await this.counters.getMany(['a', 'b']);
+ * const { allowed, resetInMs } = await this.counters.hit(`login:${ip}`, { limit: 10, windowMs: 60_000 });
+ * if (!allowed) throw new TooManyRequestsException(`retry in ${resetInMs} ms`);
+ */
+@Injectable()
+export class CounterService {
+  /** Makes hit ids unique across processes without a Redis round trip. */
+  private readonly hitIdPrefix = randomBytes(6).toString('base64url');
+  private hitSequence = 0;
+
+  constructor(private readonly connections: RedisConnections) {}
+
+  /**
+   * Adds `by` (default 1, may be negative; a safe integer or a bigint) and returns the new
+   * value. With `ttlMs`, a counter without expiry gets one in the same step.
+   * @throws InvalidArgumentError when `by` is not an integer or `ttlMs` is not positive.
+   * @throws CounterValueError when the key holds a non-integer or the result overflows 64 bits.
+   */
+  async increment(
+    name: string,
+    by: number | bigint = 1,
+    options: IncrementOptions = {},
+  ): Promise<CounterValue> {
+    const key = this.counterKey(name);
+    const amount = integerArgument('by', by);
+    const ttlMs = options.ttlMs ?? 0;
+    if (options.ttlMs !== undefined) assertMilliseconds('ttlMs', ttlMs, { min: 1 });
+    let reply: unknown;
+    try {
+      reply = await incrementCounterScript.run(this.connections.command, [key], [amount, ttlMs]);
+    } catch (error) {
+      throw refusal(name, error);
+    }
+    return toCounterValue(name, reply);
+  }
+
+  /** Subtracts `by` (default 1); the same as `increment(name, -by, options)`. */
+  decrement(
+    name: string,
+    by: number | bigint = 1,
+    options: IncrementOptions = {},
+  ): Promise<CounterValue> {
+    integerArgument('by', by);
+    return this.increment(name, -by, options);
+  }
+
+  /** The counter's value; `0` when it does not exist (never set, reset or expired). */
+  async get(name: string): Promise<CounterValue> {
+    return toCounterValue(name, await this.connections.command.get(this.counterKey(name)));
+  }
+
+  /**
+   * Values of several counters, in the order of `names`. On a standalone Redis this is one
+   * `MGET`; on a cluster the counters live in different slots, so it is one `GET` per counter,
+   * sent together (ioredis pipelines them per node).
+   */
+  async getMany(names: readonly string[]): Promise<CounterValue[]> {
+    const keys = names.map((name) => this.counterKey(name));
+    if (keys.length === 0) return [];
+    const { command } = this.connections;
+    const replies =
+      command instanceof Cluster
+        ? await Promise.all(keys.map((key) => command.get(key)))
+        : await command.mget(...keys);
+    return replies.map((reply, i) => toCounterValue(names[i]!, reply));
+  }
+
+  /** Deletes the counter (it reads as `0` again); returns whether it existed. */
+  async reset(name: string): Promise<boolean> {
+    return (await this.connections.command.del(this.counterKey(name))) === 1;
+  }
+
+  /**
+   * Counts one hit against `name` in a sliding window of `windowMs`, unless `limit` hits are
+   * already counted in it. One atomic script on the Redis clock: concurrent hits from any
+   * number of instances let exactly `limit` through.
+   * @throws InvalidArgumentError when `limit`, `windowMs` or `blockMs` is out of range.
+   */
+  async hit(name: string, options: HitOptions): Promise<HitResult> {
+    const { limit, windowMs, blockMs = 0 } = options;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError('limit', limit, 'expected an integer >= 1');
+    }
+    assertMilliseconds('windowMs', windowMs, { min: 1 });
+    assertMilliseconds('blockMs', blockMs);
+    const keys = this.connections.keys;
+    const id = `${this.hitIdPrefix}:${(this.hitSequence = (this.hitSequence + 1) % 1e15)}`;
+    const reply = (await hitRateLimitScript.run(
+      this.connections.command,
+      [
+        keys.key('rate', 'rate limit key', name, 'hits'),
+        keys.key('rate', 'rate limit key', name, 'block'),
+      ],
+      [limit, windowMs, id, blockMs],
+    )) as [number, number, number, number];
+    const [allowed, count, resetInMs, blockedForMs] = reply;
+    return {
+      allowed: allowed === 1,
+      count,
+      remaining: Math.max(0, limit - count),
+      resetInMs,
+      blockedForMs,
+    };
+  }
+
+  private counterKey(name: string): string {
+    return this.connections.keys.base('counter', 'counter name', name);
+  }
+}
+
+/** Checks an amount and returns it in decimal, as Redis expects it. */
+function integerArgument(argument: string, value: unknown): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return String(value);
+  throw new InvalidArgumentError(
+    argument,
+    value,
+    'expected a safe integer or a bigint within the signed 64-bit range',
+  );
+}
+
+/** Parses what Redis returned for a counter: integer reply, decimal string or null. */
+function toCounterValue(name: string, reply: unknown): CounterValue {
+  if (reply === null || reply === undefined) return 0;
+  if (typeof reply === 'number') return reply;
+  const text = String(reply);
+  if (!/^-?\d{1,19}$/.test(text)) {
+    throw new CounterValueError(name, `its key holds ${describeValue(text)}, not an integer`);
+  }
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : BigInt(text);
+}
+
+function refusal(name: string, error: unknown): unknown {
+  if (!(error instanceof Error) || !VALUE_REFUSED.test(error.message)) return error;
+  return new CounterValueError(name, error.message.replace(/ script:.*$/s, ''), { cause: error });
+}

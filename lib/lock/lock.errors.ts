@@ -1,0 +1,61 @@
+import { RedisCoordinationError } from '../common/coordination.error.js';
+
+/**
+ * The resource is held by someone else. Thrown at once by `@WithLock(..., { onBusy: 'throw' })`;
+ * its subclass {@link LockTimeoutError} after waiting. Shaped like an `http-errors` 409 error
+ * (`status`, `statusCode`, `expose`), so Nest's exception filter answers an HTTP request with
+ * `409 Conflict` instead of `500`.
+ */
+export class LockBusyError extends RedisCoordinationError {
+  /** HTTP status for Nest's exception filter: 409 Conflict. */
+  readonly status = 409;
+  readonly statusCode = 409;
+  /** Lets the HTTP response carry this message (it names only the resources). */
+  readonly expose = true;
+
+  constructor(
+    readonly resources: readonly string[],
+    message = `Lock ${describeResources(resources)} is held by another owner; retry later or wait with waitMs`,
+    code = 'LOCK_BUSY',
+  ) {
+    super(code, message);
+  }
+}
+
+/** The resource stayed busy for the whole `waitMs`. Redis being down is a `RedisConnectionError`. */
+export class LockTimeoutError extends LockBusyError {
+  constructor(
+    resources: readonly string[],
+    readonly waitMs: number,
+  ) {
+    super(
+      resources,
+      `Lock ${describeResources(resources)} was still held by another owner after waiting ${waitMs} ms; raise waitMs or shorten the holder's work`,
+      'LOCK_TIMEOUT',
+    );
+  }
+}
+
+/**
+ * The lock is no longer held by this owner: its lease expired (the process paused or Redis was
+ * unreachable for longer than the lease), Redis lost it (restart, failover), or it hit
+ * `maxHoldMs`. Work guarded by it must stop; `lock.signal` is aborted with this error.
+ */
+export class LockLostError extends RedisCoordinationError {
+  constructor(
+    readonly resources: readonly string[],
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('LOCK_LOST', `Lock ${describeResources(resources)} was lost: ${reason}`, options);
+  }
+}
+
+function describeResources(resources: readonly string[]): string {
+  const shown = resources
+    .slice(0, 5)
+    .map((r) => JSON.stringify(r.length > 60 ? `${r.slice(0, 57)}...` : r));
+  return resources.length > 5
+    ? `${shown.join(', ')} and ${resources.length - 5} more`
+    : shown.join(', ');
+}

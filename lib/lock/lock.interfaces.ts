@@ -1,0 +1,50 @@
+/** Options of `RedisLockService.acquire()`, `tryAcquire()` and `using()`. */
+export interface LockOptions {
+  /**
+   * Lease in milliseconds: Redis frees the lock this long after the last acquire/renewal if the
+   * holder does not release it (crash, pause, network loss). From 10 ms to 24 h.
+   * @default 10_000
+   */
+  ttlMs?: number;
+  /**
+   * How long to wait for a busy lock before `LockTimeoutError`; 0 fails at once. `tryAcquire()`
+   * never waits.
+   * @default 10_000
+   */
+  waitMs?: number;
+  /**
+   * Serve waiters first-come first-served (a waiter queue in Redis). Without it, waiters that are
+   * already queued still go before newcomers, so a holder looping straight back cannot starve them.
+   * @default false
+   */
+  fair?: boolean;
+  /**
+   * `using()` and `@WithLock` only: stop renewing after this many milliseconds of holding, so
+   * the lease runs out and `signal` aborts with `LockLostError`. Unset: renew as long as the work runs.
+   */
+  maxHoldMs?: number;
+}
+
+/** The defaults of {@link LockOptions}. */
+export const DEFAULT_LOCK_OPTIONS = Object.freeze({
+  ttlMs: 10_000,
+  waitMs: 10_000,
+  fair: false,
+});
+
+/** What `@WithLock` does when the lock is held by someone else. */
+export type LockBusyPolicy = 'wait' | 'throw' | 'skip';
+
+/** Options of `@WithLock`. */
+export interface WithLockOptions extends LockOptions {
+  /**
+   * - `'wait'`: wait up to `waitMs`, then throw `LockTimeoutError`;
+   * - `'throw'`: throw `LockBusyError` at once;
+   * - `'skip'`: resolve `undefined` without running the method (a `@Cron` job that must run on
+   *   one instance only).
+   *
+   * In an HTTP handler both errors become a `409 Conflict` response.
+   * @default 'wait'
+   */
+  onBusy?: LockBusyPolicy;
+}

@@ -1,0 +1,433 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import { assertMilliseconds, assertName, MAX_MILLISECONDS } from '../common/validate.js';
+import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
+import { RedisConnections } from '../connection/redis-connections.js';
+import {
+  RedisScript,
+  type ScriptArgument,
+  type ScriptSource,
+} from '../connection/script-runner.js';
+import { lockContext, type LockFrame } from './lock.context.js';
+import { LockBusyError, LockTimeoutError } from './lock.errors.js';
+import {
+  HeldLock,
+  Lock,
+  MAX_LOCK_TTL_MS,
+  MIN_LOCK_TTL_MS,
+  type LockBackend,
+} from './lock.handle.js';
+import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './lock.interfaces.js';
+import { ReleaseNotifier } from './release-notifier.js';
+import { acquireLock, extendLock, leaveQueue, releaseLock } from './scripts/lua.generated.js';
+
+/** How long a waiter's queue entry lives unless it retries; retries come at most POLL_MAX_MS apart. */
+const WAITER_LEASE_MS = 1000;
+/** Fallback polling (a lost release message, an expired lease): first and longest interval. */
+const POLL_MIN_MS = 5;
+const POLL_MAX_MS = 200;
+/** Without fair mode, how long other waiters let the first waiter try before they do. */
+const HEAD_START_MS = 2;
+
+/** Prefix of this process's lock tokens; a counter makes each token unique. */
+const TOKEN_PREFIX = randomBytes(12).toString('base64url');
+let tokenCount = 0;
+
+/**
+ * A script whose KEYS come in groups (one group per resource): runs the same Lua, and so the
+ * same SHA, with as many groups as there are resources.
+ */
+class GroupedScript {
+  private readonly bySize = new Map<number, RedisScript>();
+
+  constructor(private readonly source: ScriptSource) {}
+
+  run(connections: RedisConnections, keys: string[], args: ScriptArgument[]): Promise<unknown> {
+    let script = this.bySize.get(keys.length);
+    if (!script) {
+      script = new RedisScript({ ...this.source, numberOfKeys: keys.length });
+      this.bySize.set(keys.length, script);
+    }
+    return script.run(connections.command, keys, args);
+  }
+}
+
+const acquireScript = new GroupedScript(acquireLock);
+const extendScript = new GroupedScript(extendLock);
+const releaseScript = new GroupedScript(releaseLock);
+const leaveQueueScript = new GroupedScript(leaveQueue);
+
+/** The keys of one resource; all share the resource's hash tag. */
+interface ResourceKeys {
+  owner: string;
+  fence: string;
+  queue: string;
+  alive: string;
+  channel: string;
+}
+
+/** A validated acquire request. */
+interface Plan {
+  resources: string[];
+  keys: ResourceKeys[];
+  ttlMs: number;
+  waitMs: number;
+  fair: boolean;
+  maxHoldMs: number | undefined;
+}
+
+type Attempt = { held: HeldLock } | { held?: undefined; waitHintMs: number };
+
+/**
+ * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
+ * anti-starvation (optionally strict FIFO) and reentrancy within a `using()` call chain.
+ *
+ * - Acquire is one script: `SET NX PX` semantics plus the fencing token, atomically.
+ * - Release and extend compare the owner token: a lock is never freed or extended by anyone
+ *   but its holder.
+ * - Waiters hear releases on the app's shared subscriber connection; polling is the fallback.
+ *
+ * @example
+ * constructor(private readonly locks: RedisLockService) {}
+ *
+ * async pay(orderId: string) {
+ *   return this.locks.using(`order:${orderId}`, async (signal, lock) => {
+ *     const order = await this.orders.load(orderId, { signal });
+ *     await this.orders.save(order, { fencingToken: lock.fencingToken });
+ *   }, { ttlMs: 10_000, waitMs: 5_000 });
+ * }
+ */
+@Injectable()
+export class RedisLockService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('RedisLockService');
+  private readonly notifier: ReleaseNotifier;
+  private readonly held = new Set<HeldLock>();
+  private readonly backend: LockBackend = {
+    extend: (held, ttlMs) => this.extendHeld(held, ttlMs),
+    release: (held) => this.releaseHeld(held),
+  };
+
+  constructor(private readonly connections: RedisConnections) {
+    this.notifier = new ReleaseNotifier(connections);
+  }
+
+  /**
+   * Takes a lock on one resource, or on several all-or-nothing (sorted, one script), waiting up
+   * to `waitMs` for a busy one.
+   *
+   * Throws {@link LockTimeoutError} if still busy after `waitMs`, `RedisConnectionError` if Redis
+   * cannot be reached, `InvalidKeyError`/`InvalidArgumentError` for bad input. The lock is not
+   * renewed: keep `ttlMs` above the work's duration, call `extend()`, or use {@link using}.
+   *
+   * @example
+   * await using lock = await locks.acquire(['stock:a', 'stock:b'], { ttlMs: 5_000 });
+   */
+  async acquire(resource: string | readonly string[], options: LockOptions = {}): Promise<Lock> {
+    return (await this.take(this.plan(resource, options), true)) as Lock;
+  }
+
+  /** Takes the lock if it is free right now; `null` if busy. Never waits. */
+  async tryAcquire(
+    resource: string | readonly string[],
+    options: Omit<LockOptions, 'waitMs'> = {},
+  ): Promise<Lock | null> {
+    return this.take(this.plan(resource, { ...options, waitMs: 0 }), false);
+  }
+
+  /**
+   * Runs `work` holding the lock, renewing it about every ttl/3 while `work` runs, and releases
+   * it afterwards. `signal` aborts with `LockLostError` if a renewal finds the lock gone or cannot
+   * reach Redis before the lease would end. Inside `work`, acquiring the same resource again
+   * (directly or through `@WithLock`) succeeds at once; only this outermost level frees it.
+   *
+   * @example
+   * const total = await locks.using('report', async (signal) => buildReport({ signal }), {
+   *   ttlMs: 5_000,
+   *   maxHoldMs: 60_000,
+   * });
+   */
+  async using<T>(
+    resource: string | readonly string[],
+    work: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+    options: LockOptions = {},
+  ): Promise<T> {
+    const plan = this.plan(resource, options);
+    const lock = (await this.take(plan, true)) as Lock;
+    return this.runHolding(lock, plan.maxHoldMs, () => work(lock.signal, lock));
+  }
+
+  /** True if any of the resources is locked right now (by anyone, this process included). */
+  async isLocked(resource: string | readonly string[]): Promise<boolean> {
+    const keys = resourceNames(resource).map((name) => this.keysOf(name).owner);
+    try {
+      const found = await Promise.all(keys.map((key) => this.connections.command.exists(key)));
+      return found.some((count) => count > 0);
+    } catch (error) {
+      throw this.mapRedisError(error, resourceNames(resource), 'check');
+    }
+  }
+
+  /**
+   * Runs `work` under the lock as `@WithLock` does, applying its `onBusy` policy.
+   * @internal
+   */
+  async runExclusive(
+    resource: string | readonly string[],
+    options: WithLockOptions,
+    work: () => unknown,
+  ): Promise<unknown> {
+    const onBusy = options.onBusy ?? 'wait';
+    const plan = this.plan(resource, onBusy === 'wait' ? options : { ...options, waitMs: 0 });
+    const lock = await this.take(plan, onBusy === 'wait');
+    if (!lock) {
+      if (onBusy === 'skip') return undefined;
+      throw new LockBusyError(plan.resources);
+    }
+    return this.runHolding(lock, plan.maxHoldMs, work);
+  }
+
+  /** Loses (aborting their signals) and frees every lock still held, so peers need not wait out the TTL. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const held = [...this.held];
+    for (const lock of held) lock.lose('the application is shutting down');
+    await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
+    await this.notifier.close();
+  }
+
+  private async runHolding<T>(
+    lock: Lock,
+    maxHoldMs: number | undefined,
+    work: () => Promise<T> | T,
+  ): Promise<T> {
+    if (lock.outermost) lock.held.startWatchdog(maxHoldMs);
+    const frame: LockFrame = {
+      owner: this,
+      held: lock.held,
+      lock,
+      parent: lockContext.getStore(),
+    };
+    try {
+      return await lockContext.run(frame, work);
+    } finally {
+      if (lock.outermost) {
+        lock.held.stopWatchdog();
+        await lock.release().catch((error: unknown) =>
+          // The lease frees it anyway; the work's own result or error matters more.
+          this.logger.warn(
+            `Could not release lock ${lock.resources.join(', ')}: ${this.connections.redact(String(error))}; it frees itself when its lease ends`,
+          ),
+        );
+      }
+    }
+  }
+
+  private plan(resource: unknown, options: LockOptions): Plan {
+    const settings = lockSettings(options);
+    const resources = resourceNames(resource);
+    return { ...settings, resources, keys: resources.map((name) => this.keysOf(name)) };
+  }
+
+  private keysOf(name: string): ResourceKeys {
+    const keys = this.connections.keys;
+    return {
+      owner: keys.key('lock', 'lock resource', name, 'owner'),
+      fence: keys.key('lock', 'lock resource', name, 'fence'),
+      queue: keys.key('lock', 'lock resource', name, 'queue'),
+      alive: keys.key('lock', 'lock resource', name, 'alive'),
+      channel: keys.key('lock', 'lock resource', name, 'released'),
+    };
+  }
+
+  /** Acquires per `plan`; `wait` false returns null at once when busy. */
+  private async take(plan: Plan, wait: boolean): Promise<Lock | null> {
+    const reentered = this.reenter(plan);
+    if (reentered) return reentered;
+    const token = `${TOKEN_PREFIX}:${(tokenCount++).toString(36)}`;
+    const waits = wait && plan.waitMs > 0;
+    const first = await this.attempt(plan, token, waits);
+    if (first.held) return this.track(first.held);
+    if (!waits) {
+      if (wait) throw new LockTimeoutError(plan.resources, 0);
+      return null;
+    }
+    return this.track(await this.waitFor(plan, token, first.waitHintMs));
+  }
+
+  private track(held: HeldLock): Lock {
+    this.held.add(held);
+    return new Lock(held, true);
+  }
+
+  /** Inside a `using()`/`@WithLock` chain holding every resource of `plan`: a reentrant handle. */
+  private reenter(plan: Plan): Lock | undefined {
+    for (let frame = lockContext.getStore(); frame; frame = frame.parent) {
+      if (frame.owner !== this || frame.held.isReleased || frame.held.lost) continue;
+      const holds = new Set(frame.held.resources);
+      if (plan.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
+    }
+    return undefined;
+  }
+
+  private async waitFor(plan: Plan, token: string, waitHintMs: number): Promise<HeldLock> {
+    const deadline = performance.now() + plan.waitMs;
+    let woken = false;
+    let wake: (() => void) | undefined;
+    const onRelease = (message: string) => {
+      if (message === token) {
+        woken = true;
+        wake?.();
+      } else if (!plan.fair) {
+        // The releaser names the first waiter: let it try first, so even without fair mode
+        // waiters are mostly served in order; the others step in if it does not take the lock.
+        setTimeout(() => {
+          woken = true;
+          wake?.();
+        }, HEAD_START_MS).unref();
+      }
+      // In fair mode only the first waiter may take it; the others keep waiting their turn.
+    };
+    // Without a subscription (subscriber connection down) polling alone still gets the lock.
+    const watches = await Promise.allSettled(
+      plan.keys.map((keys) => this.notifier.watch(keys.channel, onRelease)),
+    );
+    let backoff = POLL_MIN_MS;
+    let hint = waitHintMs;
+    try {
+      for (;;) {
+        // The first retry comes right after subscribing: the release may have come before it.
+        const result = await this.attempt(plan, token, true);
+        if (result.held) return result.held;
+        hint = result.waitHintMs;
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) throw new LockTimeoutError(plan.resources, plan.waitMs);
+        if (!woken) {
+          let delay = Math.min(backoff * (0.75 + Math.random() * 0.5), remaining);
+          if (hint >= 0) delay = Math.min(delay, hint + 1);
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = await new Promise<boolean>((resolve) => {
+            wake = () => resolve(false);
+            timer = setTimeout(() => resolve(true), Math.max(1, delay));
+          });
+          clearTimeout(timer);
+          wake = undefined;
+          if (timedOut) backoff = Math.min(backoff * 2, POLL_MAX_MS);
+        }
+        woken = false;
+      }
+    } catch (error) {
+      // Give up our place at once, so a fair queue does not stall until the entry expires.
+      await this.leaveQueue(plan, token).catch(() => undefined);
+      throw error;
+    } finally {
+      for (const watch of watches) if (watch.status === 'fulfilled') watch.value();
+    }
+  }
+
+  private async attempt(plan: Plan, token: string, join: boolean): Promise<Attempt> {
+    const keys = plan.keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]);
+    const sentAt = performance.now();
+    let reply: unknown;
+    try {
+      reply = await acquireScript.run(this.connections, keys, [
+        token,
+        plan.ttlMs,
+        join ? '1' : '0',
+        plan.fair ? '1' : '0',
+        WAITER_LEASE_MS,
+      ]);
+    } catch (error) {
+      throw this.mapRedisError(error, plan.resources, 'acquire');
+    }
+    const [status, ...rest] = reply as number[];
+    if (status !== 1) return { waitHintMs: rest[0] ?? -1 };
+    return {
+      held: new HeldLock(this.backend, plan.resources, plan.keys, token, rest, plan.ttlMs, sentAt),
+    };
+  }
+
+  private async extendHeld(held: HeldLock, ttlMs: number): Promise<boolean> {
+    const keys = held.keys.flatMap((k) => [k.owner, k.fence]);
+    try {
+      return (await extendScript.run(this.connections, keys, [held.token, ttlMs])) === 1;
+    } catch (error) {
+      throw this.mapRedisError(error, held.resources, 'extend');
+    }
+  }
+
+  private async releaseHeld(held: HeldLock): Promise<void> {
+    this.held.delete(held);
+    const keys = held.keys.flatMap((k) => [k.owner, k.queue]);
+    try {
+      await releaseScript.run(this.connections, keys, [
+        held.token,
+        ...held.keys.map((k) => k.channel),
+      ]);
+    } catch (error) {
+      throw this.mapRedisError(error, held.resources, 'release');
+    }
+  }
+
+  private async leaveQueue(plan: Plan, token: string): Promise<void> {
+    const keys = plan.keys.flatMap((k) => [k.queue, k.alive]);
+    await leaveQueueScript.run(this.connections, keys, [token, ...plan.keys.map((k) => k.channel)]);
+  }
+
+  /** "Redis is down" and "keys in different cluster slots" become typed errors; others pass. */
+  private mapRedisError(error: unknown, resources: readonly string[], action: string): unknown {
+    const list = resources.join(', ');
+    if (isConnectionFailure(error)) {
+      const cause =
+        error instanceof Error ? new Error(this.connections.redact(error.message)) : error;
+      return new RedisConnectionError(
+        this.connections.target,
+        `Could not ${action} lock ${list}: Redis unreachable (${(cause as Error).message ?? String(cause)})`,
+        { cause },
+      );
+    }
+    if (error instanceof Error && /CROSSSLOT/.test(error.message)) {
+      return new InvalidArgumentError(
+        'resources',
+        resources,
+        'on a Redis Cluster, resources locked together must hash to one slot: give them a common hash tag, e.g. "{stock}:a" and "{stock}:b"',
+      );
+    }
+    return error;
+  }
+}
+
+/** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */
+function resourceNames(resource: unknown): string[] {
+  if (!Array.isArray(resource)) {
+    assertName('lock resource', resource);
+    return [resource];
+  }
+  if (resource.length === 0) {
+    throw new InvalidArgumentError('resources', resource, 'expected at least one resource name');
+  }
+  for (const name of resource) assertName('lock resource', name);
+  return [...new Set(resource as string[])].sort();
+}
+
+/** Checks lock options and fills in defaults; throws InvalidArgumentError naming the option. */
+export function lockSettings(options: unknown): Omit<Plan, 'resources' | 'keys'> {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError('lock options', options, 'expected an object');
+  }
+  const { ttlMs, waitMs, fair, maxHoldMs } = {
+    ...DEFAULT_LOCK_OPTIONS,
+    ...(options as WithLockOptions),
+  };
+  assertMilliseconds('ttlMs', ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
+  assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
+  if (maxHoldMs !== undefined) {
+    assertMilliseconds('maxHoldMs', maxHoldMs, { min: MIN_LOCK_TTL_MS, max: MAX_MILLISECONDS });
+  }
+  if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
+  const onBusy = (options as WithLockOptions).onBusy;
+  if (onBusy !== undefined && !['wait', 'throw', 'skip'].includes(onBusy)) {
+    throw new InvalidArgumentError('onBusy', onBusy, "expected 'wait', 'throw' or 'skip'");
+  }
+  return { ttlMs, waitMs, fair, maxHoldMs };
+}

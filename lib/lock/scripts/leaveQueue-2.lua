@@ -1,0 +1,22 @@
+--[[
+  Removes a waiter that gave up from the queues of its resources, and wakes whoever is now first.
+
+  KEYS come in groups of 2, one group per resource:
+    KEYS[2i+1] queue: ZSET of waiting tokens, by arrival
+    KEYS[2i+2] alive: ZSET of waiting tokens, by entry expiry
+  ARGV[1] token of the waiter
+  ARGV[2 + i] release channel of resource i
+
+  Returns how many queue entries were removed.
+]]
+local token = ARGV[1]
+local removed = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('ZREM', KEYS[i], token) == 1 then
+    removed = removed + 1
+    redis.call('ZREM', KEYS[i + 1], token)
+    local head = redis.call('ZRANGE', KEYS[i], 0, 0)[1]
+    if head then redis.call('PUBLISH', ARGV[2 + (i - 1) / 2], head) end
+  end
+end
+return removed

@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { LoggerService } from '@nestjs/common';
+import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
+import { RedisScript } from '../connection/script-runner.js';
+import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
+import { claimStale, deadLetter, removeConsumer } from './scripts/lua.generated.js';
+
+const claimStaleScript = new RedisScript(claimStale);
+const deadLetterScript = new RedisScript(deadLetter);
+const removeConsumerScript = new RedisScript(removeConsumer);
+
+/** Field of a stream entry that holds the encoded message. */
+export const PAYLOAD_FIELD = 'd';
+/** Longest a read blocks, so reclaiming runs even when the stream is quiet. */
+const MAX_BLOCK_MS = 5000;
+/** Pause after an unexpected Redis error before reading again. */
+const ERROR_PAUSE_MS = 1000;
+
+/** Settings of one consumer, defaults filled in. */
+export interface DurableConsumerSettings {
+  channel: string;
+  group: string;
+  stream: string;
+  deadLetterStream: string;
+  maxDeliveries: number;
+  claimIdleMs: number;
+  retryDelayMs: number;
+  batchSize: number;
+  startFrom: 'oldest' | 'latest';
+  deadLetterMaxLen: number;
+  /** `Class.method` or the function's name, for logs. */
+  handlerName: string;
+}
+
+/** A stream entry as read: id, the encoded message (null if trimmed meanwhile), deliveries. */
+interface Delivery {
+  id: string;
+  payload: string | null;
+  deliveries: number;
+}
+
+/**
+ * One consumer of a consumer group on a channel's stream, in this process. Reads new messages
+ * with `XREADGROUP BLOCK` on its own blocking connection, runs the handler on each in stream
+ * order and acknowledges a batch with one `XACK`. A failed message stays pending and is claimed
+ * back (`XCLAIM`, which counts the delivery) after a backoff, without holding up the others;
+ * after `maxDeliveries` it moves to the dead-letter stream. Messages pending longer than
+ * `claimIdleMs` on a consumer that died are reclaimed with `XAUTOCLAIM`.
+ */
+export class DurableConsumer {
+  /** Unique per process and subscription, so a restarted process never inherits a dead one's name. */
+  readonly consumer = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private readonly command: RedisClient;
+  private blocking?: RedisClient;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+  private claimCursor = '0-0';
+  private nextClaimAt = 0;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly connections: RedisConnections,
+    private readonly settings: DurableConsumerSettings,
+    private readonly handler: DurableMessageHandler,
+    private readonly logger: LoggerService,
+  ) {
+    this.command = connections.command;
+  }
+
+  /** Creates the group if needed and starts reading; resolves once the consumer is reading. */
+  async start(): Promise<void> {
+    await this.ensureGroup();
+    this.blocking = await this.connections.openBlocking(
+      `pubsub:${this.settings.channel}:${this.settings.group}`,
+    );
+    this.loop = this.run();
+  }
+
+  /**
+   * Stops reading and waits for running handlers (and their acknowledgements). A message whose
+   * retry was still waiting stays pending in Redis; another consumer reclaims it.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.loop;
+    this.stopping = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    this.wakeUp?.();
+    // Dropping the blocking connection interrupts XREADGROUP at once. Entries Redis handed out
+    // in a reply that is lost now stay pending on this consumer and are reclaimed by another.
+    this.blocking?.disconnect();
+    await this.loop;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    await this.removeConsumer();
+  }
+
+  /** Leaves the group's consumer list tidy; best effort, Redis may be down at shutdown. */
+  private async removeConsumer(): Promise<void> {
+    if (!this.loop) return; // never started: never joined
+    const { stream, group } = this.settings;
+    await removeConsumerScript
+      .run(this.command, [stream], [group, this.consumer])
+      .catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        if (Date.now() >= this.nextClaimAt) await this.reclaim();
+        const batch = await this.readNew();
+        if (batch.length > 0) await this.track(this.handleBatch(batch));
+      } catch (error) {
+        if (this.stopping) break;
+        if (error instanceof Error && error.message.startsWith('NOGROUP')) {
+          // The stream or group vanished (Redis restarted without persistence, or was flushed).
+          this.logger.warn(
+            `Consumer group "${this.settings.group}" of channel "${this.settings.channel}" was gone; recreating it`,
+          );
+          await this.ensureGroup().catch(() => this.pause(ERROR_PAUSE_MS));
+          continue;
+        }
+        this.logger.warn(
+          `Reading channel "${this.settings.channel}" for group "${this.settings.group}" failed: ${this.connections.redact(String((error as Error)?.message ?? error))}; retrying`,
+        );
+        await this.pause(ERROR_PAUSE_MS);
+      }
+    }
+  }
+
+  private async ensureGroup(): Promise<void> {
+    const { stream, group, startFrom } = this.settings;
+    try {
+      await this.command.xgroup(
+        'CREATE',
+        stream,
+        group,
+        startFrom === 'oldest' ? '0' : '$',
+        'MKSTREAM',
+      );
+    } catch (error) {
+      // Idempotent: another process (or an earlier start) created it.
+      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
+    }
+  }
+
+  /** How often stale messages of other consumers are looked for. */
+  private get claimEveryMs(): number {
+    return Math.max(50, Math.min(MAX_BLOCK_MS, Math.floor(this.settings.claimIdleMs / 2)));
+  }
+
+  private async readNew(): Promise<Delivery[]> {
+    const { stream, group, batchSize } = this.settings;
+    const blockMs = Math.max(1, Math.min(this.claimEveryMs, this.nextClaimAt - Date.now()));
+    const reply = (await this.blocking!.xreadgroup(
+      'GROUP',
+      group,
+      this.consumer,
+      'COUNT',
+      batchSize,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      stream,
+      '>',
+    )) as [string, [string, string[] | null][]][] | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.map(([id, fields]) => ({ id, payload: payloadOf(fields), deliveries: 1 }));
+  }
+
+  /** Claims messages idle over `claimIdleMs` on other consumers, and handles them. */
+  private async reclaim(): Promise<void> {
+    const { stream, group, claimIdleMs, batchSize, channel } = this.settings;
+    this.nextClaimAt = Date.now() + this.claimEveryMs;
+    const [cursor, claimed, deleted] = (await claimStaleScript.run(
+      this.command,
+      [stream],
+      [group, this.consumer, claimIdleMs, this.claimCursor, batchSize],
+    )) as [string, [string, string[] | null, number][], string[]];
+    this.claimCursor = cursor;
+    // More may be waiting: look again at once rather than after the interval.
+    if (cursor !== '0-0') this.nextClaimAt = 0;
+    if (deleted.length > 0) {
+      this.logger.warn(
+        `${deleted.length} pending message(s) of channel "${channel}" (group "${group}") were trimmed from the stream before being handled: raise maxLen`,
+      );
+    }
+    if (claimed.length === 0) return;
+    this.logger.log(
+      `Reclaimed ${claimed.length} message(s) of channel "${channel}" (group "${group}") idle over ${claimIdleMs} ms on another consumer`,
+    );
+    const batch = claimed.map(([id, fields, deliveries]) => ({
+      id,
+      payload: payloadOf(fields),
+      deliveries,
+    }));
+    await this.track(this.handleBatch(batch));
+  }
+
+  /** Handles entries in order; acknowledges the successful ones with one XACK. */
+  private async handleBatch(batch: Delivery[]): Promise<void> {
+    const done: string[] = [];
+    for (const delivery of batch) {
+      if (await this.handleOne(delivery)) done.push(delivery.id);
+    }
+    if (done.length > 0)
+      await this.command.xack(this.settings.stream, this.settings.group, ...done);
+  }
+
+  /** Runs the handler once; true when the message is done with (handled or dead-lettered). */
+  private async handleOne(delivery: Delivery): Promise<boolean> {
+    const { channel, group, handlerName } = this.settings;
+    // A pending entry trimmed from the stream has no content left to handle.
+    if (delivery.payload === null) return true;
+    const meta: DurableMessageMeta = {
+      channel,
+      group,
+      id: delivery.id,
+      deliveries: delivery.deliveries,
+      consumer: this.consumer,
+    };
+    if (delivery.deliveries > this.settings.maxDeliveries) {
+      // Reclaimed after its last allowed delivery: the consumer died while handling it, maybe
+      // because of it. Running it again could take down this process too.
+      await this.moveToDeadLetter(
+        delivery,
+        new Error(
+          `its consumer stopped during delivery ${delivery.deliveries - 1}, the last allowed`,
+        ),
+      );
+      return false;
+    }
+    try {
+      const message = this.connections.codec.decode(delivery.payload);
+      await this.handler(message, meta);
+      return true;
+    } catch (error) {
+      this.logger.error(
+        `Handler ${handlerName} failed on message ${delivery.id} of channel "${channel}" (group "${group}", delivery ${delivery.deliveries} of ${this.settings.maxDeliveries}): ${(error as Error)?.stack ?? String(error)}`,
+      );
+      if (delivery.deliveries >= this.settings.maxDeliveries) {
+        await this.moveToDeadLetter(delivery, error);
+      } else {
+        this.scheduleRetry(delivery);
+      }
+      return false;
+    }
+  }
+
+  private async moveToDeadLetter(delivery: Delivery, error: unknown): Promise<void> {
+    const { stream, deadLetterStream, group, deadLetterMaxLen, channel } = this.settings;
+    const reason = error instanceof Error ? error.message : String(error);
+    const deadId = await deadLetterScript.run(
+      this.command,
+      [stream, deadLetterStream],
+      [group, delivery.id, delivery.payload!, reason, delivery.deliveries, deadLetterMaxLen],
+    );
+    if (deadId !== null) {
+      this.logger.warn(
+        `Message ${delivery.id} of channel "${channel}" (group "${group}") failed ${delivery.deliveries} times; moved to the dead-letter stream as ${String(deadId)}`,
+      );
+    }
+  }
+
+  /**
+   * Claims the failed message back after a backoff (counting the delivery in Redis, so a crash
+   * in between loses no count) and runs it again. The backoff stays under `claimIdleMs`, so no
+   * other consumer reclaims it meanwhile.
+   */
+  private scheduleRetry(delivery: Delivery): void {
+    if (this.stopping) return;
+    const { retryDelayMs, claimIdleMs, stream, group } = this.settings;
+    const delay = Math.min(
+      retryDelayMs * 2 ** (delivery.deliveries - 1),
+      Math.floor(claimIdleMs / 2),
+    );
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      const retry = async () => {
+        // XCLAIM (not JUSTID) counts a delivery, as a redelivery by Redis would.
+        const claimed = (await this.command.call(
+          'XCLAIM',
+          stream,
+          group,
+          this.consumer,
+          0,
+          delivery.id,
+        )) as [string, string[] | null][];
+        // Empty: acknowledged or trimmed meanwhile.
+        if (claimed.length === 0) return;
+        const next = {
+          ...delivery,
+          payload: payloadOf(claimed[0]![1]),
+          deliveries: delivery.deliveries + 1,
+        };
+        if (await this.handleOne(next)) await this.command.xack(stream, group, delivery.id);
+      };
+      void this.track(retry()).catch((error: unknown) =>
+        this.logger.warn(
+          `Retrying message ${delivery.id} of channel "${this.settings.channel}" failed: ${this.connections.redact(String((error as Error)?.message ?? error))}; it stays pending and will be reclaimed`,
+        ),
+      );
+    }, delay);
+    this.retryTimers.add(timer);
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    return work.finally(() => this.inFlight.delete(work));
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function payloadOf(fields: string[] | null): string | null {
+  if (!fields) return null;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === PAYLOAD_FIELD) return fields[i + 1] ?? null;
+  }
+  return null;
+}

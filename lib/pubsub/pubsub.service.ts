@@ -1,0 +1,434 @@
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Observable, share } from 'rxjs';
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import { assertMilliseconds, assertName } from '../common/validate.js';
+import { RedisConnections } from '../connection/redis-connections.js';
+import type { MessageListener } from '../connection/subscription-hub.js';
+import { DurableConsumer, PAYLOAD_FIELD } from './durable-consumer.js';
+import { DuplicateConsumerError, MessageTooLargeError } from './pubsub.errors.js';
+import {
+  DEFAULT_PUBSUB_OPTIONS,
+  type BroadcastSubscribeOptions,
+  type ChannelSelector,
+  type DeadLetter,
+  type DurableMessageHandler,
+  type DurableSubscribeOptions,
+  type MessageHandler,
+  type MessageMeta,
+  type PublishOptions,
+} from './pubsub.interfaces.js';
+
+/** Undoes a subscription: resolves once Redis unsubscribed, or the durable consumer drained. */
+export type Unsubscribe = () => Promise<void>;
+
+const CAPABILITY = 'pubsub';
+/** Characters with a meaning in Redis glob patterns, escaped in the key prefix of a pattern. */
+const GLOB_SPECIAL = /[*?[\]\\]/g;
+
+/**
+ * Publishes and receives messages between the app's instances, on Redis.
+ *
+ * - Broadcast (`PUBLISH`/`SUBSCRIBE`): every subscribed instance gets every message, in publish
+ *   order per publisher; an instance that is disconnected at the time misses it. All
+ *   subscriptions of the app share one subscriber connection, restored after a reconnect.
+ * - Durable (`{ durable: true }`, Redis Streams): every consumer group gets every message, even
+ *   one whose instances are down at the time; within a group each message is handled by one
+ *   instance, at least once, acknowledged on success, retried and finally dead-lettered.
+ *
+ * Channel names are hash-tagged (`<keyPrefix>{pubsub:<channel>}`), so a channel, its stream and
+ * its dead-letter stream share one cluster slot.
+ *
+ * @example
+ * await pubsub.publish('inventory.changed', { sku: 'A1', qty: 3 }); // → number of receivers
+ * const off = await pubsub.subscribe('inventory.changed', (msg, meta) => refresh(msg));
+ * await off();
+ * await pubsub.publish('orders.placed', order, { durable: true }); // → stream entry id
+ * await pubsub.subscribe('orders.placed', (order) => bill(order), { group: 'billing' });
+ * pubsub.observe<Inventory>('inventory.changed').pipe(take(1)).subscribe(show);
+ */
+@Injectable()
+export class PubSubService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('PubSubService');
+  /** Every live subscription, undone at shutdown. */
+  private readonly active = new Set<Unsubscribe>();
+  /** Durable consumers by `stream\ngroup`: one per group and channel in an app. */
+  private readonly consumers = new Map<string, DurableConsumer>();
+  /** What every channel name starts with: `<keyPrefix>{pubsub:`. */
+  private readonly channelHead: string;
+
+  constructor(private readonly connections: RedisConnections) {
+    // The Redis channel of name N is `<head>N}`; taken from KeySpace, which owns that format.
+    this.channelHead = connections.keys.base(CAPABILITY, 'channel', '-').slice(0, -2);
+  }
+
+  /**
+   * Publishes `message` on `channel`. Broadcast: resolves to the number of subscribed
+   * connections that received it (one per app instance, however many handlers it has). Durable:
+   * appends it to the channel's stream in one round trip and resolves to the entry id.
+   *
+   * @throws InvalidKeyError for an empty or non-string channel; CodecError for a message the
+   * codec cannot encode (functions, cycles); MessageTooLargeError over `maxPayloadBytes`.
+   */
+  publish(
+    channel: string,
+    message: unknown,
+    options?: PublishOptions & { durable?: false },
+  ): Promise<number>;
+  publish(
+    channel: string,
+    message: unknown,
+    options: PublishOptions & { durable: true },
+  ): Promise<string>;
+  publish(channel: string, message: unknown, options?: PublishOptions): Promise<number | string>;
+  publish(
+    channel: string,
+    message: unknown,
+    options: PublishOptions = {},
+  ): Promise<number | string> {
+    // Not `async`: handing back the command's own promise saves microtask hops per message,
+    // which lets the command connection batch more publishes per write under load.
+    let payload: string;
+    try {
+      payload = this.encode(channel, message);
+      if (options.durable) assertCount('maxLen', options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const { command } = this.connections;
+    if (!options.durable) return command.publish(this.redisChannel(channel), payload);
+    const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
+    return command.xadd(
+      this.streamKey(channel),
+      'MAXLEN',
+      '~',
+      maxLen,
+      '*',
+      PAYLOAD_FIELD,
+      payload,
+    ) as Promise<string>;
+  }
+
+  /**
+   * Calls `handler` for each message of a channel, or of every channel matching a pattern
+   * (broadcast), or joins a consumer group of a durable channel (`{ group }`). Resolves once the
+   * subscription is active in Redis, to a function that undoes it.
+   *
+   * Broadcast handlers are called in arrival order and not awaited; a throw or rejection is
+   * logged with the channel and handler name, and other handlers still run. Durable handlers are
+   * awaited one message at a time; see {@link DurableSubscribeOptions}. `handlerName` names the
+   * handler in logs (default: the function's name).
+   */
+  subscribe<T = unknown>(
+    selector: ChannelSelector,
+    handler: MessageHandler<T>,
+    options?: BroadcastSubscribeOptions & { handlerName?: string },
+  ): Promise<Unsubscribe>;
+  subscribe<T = unknown>(
+    channel: string,
+    handler: DurableMessageHandler<T>,
+    options: DurableSubscribeOptions & { handlerName?: string },
+  ): Promise<Unsubscribe>;
+  async subscribe(
+    selector: ChannelSelector,
+    handler: MessageHandler | DurableMessageHandler,
+    options: (BroadcastSubscribeOptions | DurableSubscribeOptions) & { handlerName?: string } = {},
+  ): Promise<Unsubscribe> {
+    if (typeof handler !== 'function') {
+      throw new InvalidArgumentError('handler', handler, 'expected a function');
+    }
+    const handlerName = options.handlerName ?? (handler.name || 'anonymous handler');
+    if ('group' in options && options.group !== undefined) {
+      if (typeof selector !== 'string') {
+        throw new InvalidArgumentError(
+          'selector',
+          selector,
+          'a durable subscription ({ group }) takes one channel name, not a pattern',
+        );
+      }
+      return this.subscribeDurable(
+        selector,
+        handler as DurableMessageHandler,
+        options,
+        handlerName,
+      );
+    }
+    return this.subscribeBroadcast(
+      selector,
+      handler as MessageHandler,
+      options as BroadcastSubscribeOptions,
+      handlerName,
+    );
+  }
+
+  /**
+   * The messages of a channel (or pattern) as an rxjs `Observable`. The Redis subscription is
+   * opened when the first observer subscribes and closed after the last one unsubscribes; all
+   * observers in between share it. An undecodable message follows `onUndecodable`.
+   *
+   * @example
+   * const sub = pubsub.observe<Inventory>('inventory.changed').subscribe((item) => update(item));
+   * sub.unsubscribe(); // last observer gone: the app unsubscribes from Redis
+   */
+  observe<T = unknown>(
+    selector: ChannelSelector,
+    options: BroadcastSubscribeOptions = {},
+  ): Observable<T> {
+    this.redisSelector(selector); // bad input fails here, not at the first subscriber
+    return new Observable<T>((observer) => {
+      let off: Unsubscribe | undefined;
+      let closed = false;
+      const release = (undo: Unsubscribe) =>
+        undo().catch((error: unknown) =>
+          this.logger.warn(
+            `Unsubscribing an observer of ${describeSelector(selector)} failed: ${String(error)}`,
+          ),
+        );
+      this.subscribeBroadcast(
+        selector,
+        (message) => observer.next(message as T),
+        options,
+        'observe()',
+      ).then(
+        (undo) => {
+          if (closed) void release(undo);
+          else off = undo;
+        },
+        (error: unknown) => observer.error(error),
+      );
+      return () => {
+        closed = true;
+        if (off) void release(off);
+      };
+    }).pipe(share());
+  }
+
+  /**
+   * The newest messages of a channel's dead-letter stream (durable messages that failed
+   * `maxDeliveries` times), newest first.
+   */
+  async deadLetters(channel: string, count = 100): Promise<DeadLetter[]> {
+    assertCount('count', count);
+    const entries = (await this.connections.command.xrevrange(
+      this.deadLetterKey(channel),
+      '+',
+      '-',
+      'COUNT',
+      count,
+    )) as [string, string[]][];
+    return entries.map(([id, fields]) => {
+      const field: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) field[fields[i]!] = fields[i + 1]!;
+      return {
+        id,
+        originalId: field.id!,
+        group: field.group!,
+        payload: field.payload!,
+        error: field.error!,
+        deliveries: Number(field.deliveries),
+      };
+    });
+  }
+
+  /** Unsubscribes everything and lets durable handlers that are running finish. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.active].map((off) => off()));
+  }
+
+  private async subscribeBroadcast(
+    selector: ChannelSelector,
+    handler: MessageHandler,
+    options: BroadcastSubscribeOptions,
+    handlerName: string,
+  ): Promise<Unsubscribe> {
+    const target = this.redisSelector(selector);
+    const onUndecodable = options.onUndecodable ?? DEFAULT_PUBSUB_OPTIONS.onUndecodable;
+    if (onUndecodable !== 'raw' && onUndecodable !== 'skip') {
+      throw new InvalidArgumentError('onUndecodable', onUndecodable, "expected 'raw' or 'skip'");
+    }
+    const pattern = typeof selector === 'string' ? undefined : selector.pattern;
+    const { codec } = this.connections;
+    const listener: MessageListener = (text, redisChannel) => {
+      const channel = redisChannel.slice(this.channelHead.length, -1);
+      let message: unknown;
+      let raw = false;
+      try {
+        message = codec.decode(text);
+      } catch (error) {
+        if (onUndecodable === 'skip') {
+          this.logger.warn(
+            `Skipped a message on channel "${channel}" that the codec cannot decode (${(error as Error).message}); set onUndecodable: 'raw' to receive such messages as strings`,
+          );
+          return;
+        }
+        message = text;
+        raw = true;
+      }
+      this.invoke(handler, message, { channel, pattern, raw }, handlerName);
+    };
+    const hub = await this.connections.subscriptions();
+    const off = target.pattern
+      ? await hub.psubscribe(target.pattern, listener)
+      : await hub.subscribe(target.channel!, listener);
+    return this.track(off);
+  }
+
+  private async subscribeDurable(
+    channel: string,
+    handler: DurableMessageHandler,
+    options: DurableSubscribeOptions,
+    handlerName: string,
+  ): Promise<Unsubscribe> {
+    const settings = { ...DEFAULT_PUBSUB_OPTIONS, ...withoutUndefined(options) };
+    assertName('consumer group', settings.group);
+    assertCount('maxDeliveries', settings.maxDeliveries);
+    assertCount('batchSize', settings.batchSize);
+    assertCount('deadLetterMaxLen', settings.deadLetterMaxLen);
+    assertMilliseconds('claimIdleMs', settings.claimIdleMs, { min: 100 });
+    assertMilliseconds('retryDelayMs', settings.retryDelayMs);
+    if (settings.startFrom !== 'oldest' && settings.startFrom !== 'latest') {
+      throw new InvalidArgumentError(
+        'startFrom',
+        settings.startFrom,
+        "expected 'oldest' or 'latest'",
+      );
+    }
+    const stream = this.streamKey(channel);
+    const key = `${stream}\n${settings.group}`;
+    if (this.consumers.has(key)) throw new DuplicateConsumerError(channel, settings.group);
+    const consumer = new DurableConsumer(
+      this.connections,
+      {
+        ...settings,
+        group: settings.group,
+        channel,
+        stream,
+        deadLetterStream: this.deadLetterKey(channel),
+        handlerName,
+      },
+      handler,
+      this.logger,
+    );
+    this.consumers.set(key, consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.consumers.delete(key);
+      await consumer.stop();
+      throw error;
+    }
+    return this.track(async () => {
+      await consumer.stop();
+      this.consumers.delete(key);
+    });
+  }
+
+  /** Calls a broadcast handler; its failure, sync or async, is logged and goes no further. */
+  private invoke(
+    handler: MessageHandler,
+    message: unknown,
+    meta: MessageMeta,
+    handlerName: string,
+  ): void {
+    const fail = (error: unknown) =>
+      this.logger.error(
+        `Handler ${handlerName} failed on a message of channel "${meta.channel}": ${(error as Error)?.stack ?? String(error)}`,
+      );
+    try {
+      const result = handler(message, meta);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private track(off: () => Promise<void>): Unsubscribe {
+    const once: Unsubscribe = async () => {
+      if (!this.active.delete(once)) return;
+      await off();
+    };
+    this.active.add(once);
+    return once;
+  }
+
+  private encode(channel: string, message: unknown): string {
+    assertName('channel', channel);
+    const payload = this.connections.codec.encode(message);
+    const limit = this.connections.maxPayloadBytes;
+    // Length in UTF-16 units is a lower bound of the UTF-8 size: skip the count when clearly under.
+    if (payload.length * 3 > limit) {
+      const bytes = Buffer.byteLength(payload);
+      if (bytes > limit) throw new MessageTooLargeError(channel, bytes, limit);
+    }
+    return payload;
+  }
+
+  private redisChannel(channel: string): string {
+    return this.connections.keys.base(CAPABILITY, 'channel', channel);
+  }
+
+  private streamKey(channel: string): string {
+    return this.connections.keys.key(CAPABILITY, 'channel', channel, 'stream');
+  }
+
+  private deadLetterKey(channel: string): string {
+    return this.connections.keys.key(CAPABILITY, 'channel', channel, 'dead-letter');
+  }
+
+  /** The Redis channel, or the Redis pattern, a selector subscribes to. */
+  private redisSelector(selector: ChannelSelector): { channel?: string; pattern?: string } {
+    if (typeof selector === 'string') return { channel: this.redisChannel(selector) };
+    if (selector === null || typeof selector !== 'object' || !('pattern' in selector)) {
+      throw new InvalidArgumentError('channel', selector, 'expected a channel name or { pattern }');
+    }
+    assertPattern(selector.pattern);
+    // The key prefix must match literally, so its glob characters are escaped.
+    const { prefix } = this.connections.keys;
+    const base = this.connections.keys.base(CAPABILITY, 'channel pattern', selector.pattern);
+    return { pattern: prefix.replace(GLOB_SPECIAL, '\\$&') + base.slice(prefix.length) };
+  }
+}
+
+/** Refuses patterns Redis would read differently from what was meant. */
+function assertPattern(pattern: unknown): asserts pattern is string {
+  assertName('channel pattern', pattern);
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === '\\') {
+      if (i === pattern.length - 1) {
+        throw new InvalidArgumentError('channel pattern', pattern, 'ends with a lone "\\" escape');
+      }
+      i++;
+    } else if (char === '[' && !inClass) {
+      inClass = true;
+      if (pattern[i + 1] === ']') {
+        throw new InvalidArgumentError('channel pattern', pattern, 'has an empty "[]" class');
+      }
+    } else if (char === ']' && inClass) {
+      inClass = false;
+    }
+  }
+  if (inClass) {
+    throw new InvalidArgumentError(
+      'channel pattern',
+      pattern,
+      'has a "[" class that is never closed with "]"',
+    );
+  }
+}
+
+function assertCount(argument: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(argument, value, 'expected a positive integer');
+  }
+}
+
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
+function describeSelector(selector: ChannelSelector): string {
+  return typeof selector === 'string' ? `channel "${selector}"` : `pattern "${selector.pattern}"`;
+}

@@ -1,0 +1,152 @@
+/**
+ * The two-instance scenario, run against instances at `baseUrls` (processes from `duo.ts`, or
+ * in-process apps in the e2e test): 200 concurrent orders for a product with stock 50, spread
+ * over the instances, then checks of everything the library promises.
+ */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const PRODUCT = 'lamp';
+const STOCK = 50;
+const ORDERS = 200;
+const CLIENTS = 40; // 5 orders each: under the limit of 10 per window
+
+export async function runDuoScenario(
+  baseUrls: string[],
+  log: (line: string) => void = () => {},
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const check = (name: string, ok: boolean, detail: string) => {
+    checks.push({ name, ok, detail });
+    log(`${ok ? 'PASS' : 'FAIL'} ${name}: ${detail}`);
+  };
+  const url = (i: number, path: string) => `${baseUrls[i % baseUrls.length]}${path}`;
+
+  await post(url(0, `/products/${PRODUCT}/reset`), {});
+  const before = await Promise.all(baseUrls.map((_, i) => getJson(url(i, `/products/${PRODUCT}`))));
+  check(
+    'every instance sees the reset stock',
+    before.every((b) => b.product.stock === STOCK),
+    before.map((b) => b.product.stock).join(', '),
+  );
+
+  log(
+    `placing ${ORDERS} concurrent orders for "${PRODUCT}" (stock ${STOCK}) over ${baseUrls.length} instances...`,
+  );
+  const responses = await Promise.all(
+    Array.from({ length: ORDERS }, (_, i) =>
+      post(
+        url(i, '/orders'),
+        { productId: PRODUCT, quantity: 1 },
+        { 'x-client-id': `client-${i % CLIENTS}` },
+      ),
+    ),
+  );
+  const byStatus = new Map<number, number>();
+  for (const r of responses) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+  const accepted = responses.filter((r) => r.status === 201);
+  const summary = [...byStatus].map(([status, n]) => `${n}×${status}`).join(', ');
+  check(`exactly ${STOCK} orders accepted`, accepted.length === STOCK, summary);
+  check('the rest refused as out of stock (409)', byStatus.get(409) === ORDERS - STOCK, summary);
+  const servers = new Set(accepted.map((r) => (r.body as { placedBy: string }).placedBy));
+  check(
+    'orders were placed through every instance',
+    servers.size === baseUrls.length,
+    [...servers].join(', '),
+  );
+
+  const after = await eventually(
+    () => Promise.all(baseUrls.map((_, i) => getJson(url(i, `/products/${PRODUCT}`)))),
+    (views) => views.every((v) => v.product.stock === 0),
+  );
+  check(
+    "stock is 0, never negative, and every instance's cache shows it",
+    after.every((v) => v.product.stock === 0),
+    after.map((v) => `${v.servedBy}: ${v.product.stock} (${v.cache})`).join('; '),
+  );
+
+  const ids = accepted.map((r) => (r.body as { id: string }).id);
+  const statuses = await eventually(
+    () => Promise.all(ids.map((id, i) => getJson(url(i, `/orders/${id}`)))),
+    (all) => all.every((s) => s.confirmations >= 1 && s.billed >= 1),
+  );
+  check(
+    'every confirmation job done exactly once',
+    statuses.every((s) => s.confirmations === 1),
+    countValues(statuses.map((s) => s.confirmations)),
+  );
+  check(
+    'billing (durable group) recorded every order once',
+    statuses.every((s) => s.billed === 1),
+    countValues(statuses.map((s) => s.billed)),
+  );
+
+  const limited = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      post(url(i, '/orders'), { productId: 'mug', quantity: 1 }, { 'x-client-id': 'eager-client' }),
+    ),
+  );
+  const tooMany = limited.filter((r) => r.status === 429);
+  check(
+    'rate limit holds across instances (10 per window per client)',
+    limited.filter((r) => r.status === 201).length === 10 &&
+      tooMany.length === 2 &&
+      tooMany.every((r) => Number(r.headers.get('retry-after')) >= 1),
+    `${limited.filter((r) => r.status === 201).length} accepted, ${tooMany.length}×429 with Retry-After ${tooMany.map((r) => r.headers.get('retry-after')).join(',')}`,
+  );
+  const health = await Promise.all(baseUrls.map((_, i) => getJson(url(i, '/health'))));
+  check(
+    'health is ok on every instance',
+    health.every((h) => h.status === 'ok'),
+    health.map((h) => h.status).join(', '),
+  );
+  return checks;
+}
+
+interface HttpResult {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: await response.json().catch(() => undefined),
+    headers: response.headers,
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON of the sample's own API
+async function getJson(url: string): Promise<any> {
+  const response = await fetch(url);
+  return response.json();
+}
+
+/** Polls `read` until `done` holds (asynchronous effects: eviction messages, queue, billing), 30 s at most. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function countValues(values: number[]): string {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].map(([value, n]) => `${n} order(s) × ${value}`).join(', ');
+}

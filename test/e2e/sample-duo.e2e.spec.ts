@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from '../../sample/app.module.js';
+import { runDuoScenario } from '../../sample/duo-scenario.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
+
+/**
+ * Two instances of the sample app in this process, each with its own connections, sharing one
+ * real Redis: the oversell scenario, cache eviction across instances, rate limit across
+ * instances, each confirmation job and each billing record once, health.
+ */
+interface ProductView {
+  product: { id: string; stock: number };
+  cache: 'hit' | 'miss';
+  loadedAt: string;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  return (await fetch(url)).json() as Promise<T>;
+}
+
+describe('sample app, two instances', () => {
+  let redis: TestRedis;
+  const apps: INestApplication[] = [];
+  const baseUrls: string[] = [];
+
+  before(async () => {
+    redis = await startTestRedis();
+    process.env.REDIS_URL = redis.url;
+    process.env.KEY_PREFIX = uniquePrefix();
+    process.env.DB_LATENCY_MS = '5';
+    for (const name of ['e2e-a', 'e2e-b']) {
+      process.env.INSTANCE_NAME = name;
+      const app = await NestFactory.create(AppModule, { logger: ['error'] });
+      await app.listen(0, '127.0.0.1');
+      apps.push(app);
+      baseUrls.push(await app.getUrl());
+    }
+  });
+  after(async () => {
+    for (const app of apps) await app.close();
+    await redis.dispose();
+  });
+
+  it('serves a cache miss, then hits on both instances', async () => {
+    const first = await getJson<ProductView>(`${baseUrls[0]}/products/chair`);
+    const second = await getJson<ProductView>(`${baseUrls[1]}/products/chair`);
+    assert.equal(first.product.id, 'chair');
+    assert.equal(first.cache, 'miss');
+    assert.equal(second.cache, 'hit', 'the other instance reads the shared entry');
+    assert.equal(second.loadedAt, first.loadedAt);
+  });
+
+  it('passes every check of the duo scenario', async () => {
+    const checks = await runDuoScenario(baseUrls);
+    const failed = checks.filter((c) => !c.ok);
+    assert.deepEqual(failed, [], failed.map((c) => `${c.name}: ${c.detail}`).join('\n'));
+    assert.ok(checks.length >= 8);
+  });
+
+  it('sends an order that always fails to the dead-letter list after its attempts', async () => {
+    const placed = await fetch(`${baseUrls[0]}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-client-id': 'unlucky' },
+      body: JSON.stringify({ productId: 'mug', quantity: 13 }),
+    });
+    assert.equal(placed.status, 201);
+    for (;;) {
+      const stats = await getJson<{ confirmations: { dead: number } }>(`${baseUrls[1]}/stats`);
+      if (stats.confirmations.dead >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+});

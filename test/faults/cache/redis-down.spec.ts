@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { Module } from '@nestjs/common';
+import { RedisCoordinationModule } from '../../../lib/index.js';
+import { RedisConnections } from '../../../lib/connection/redis-connections.js';
+import { CallLog, ProductService } from '../../fixtures/cache-app.js';
+import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
+import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+
+/** The cache never breaks the methods it wraps: Redis stopped, frozen, then back. */
+describe('@Cached while Redis is down', { skip: skipWithoutRedisServer() }, () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start();
+  });
+  after(async () => {
+    await closeStartedModules();
+    await server.dispose();
+  });
+
+  it('calls through while Redis is stopped or frozen and caches again once it is back', async () => {
+    const logger = new CapturingLogger();
+    @Module({
+      imports: [RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: 'down:' })],
+      providers: [CallLog, ProductService],
+    })
+    class AppModule {}
+    const moduleRef = await startModule([AppModule], { logger });
+    const products = moduleRef.get(ProductService);
+    const log = moduleRef.get(CallLog);
+    const command = moduleRef.get(RedisConnections).command;
+    const expected = (id: string) => ({
+      id,
+      name: `product ${id}`,
+      at: new Date(Date.UTC(2026, 0, 1)),
+    });
+
+    assert.deepEqual(await products.find('1'), expected('1'));
+    assert.deepEqual(await products.find('1'), expected('1'));
+    assert.equal(log.count('find'), 1);
+
+    await server.stop();
+    for (const id of ['1', '1', '2']) assert.deepEqual(await products.find(id), expected(id));
+    assert.equal(log.count('find'), 4, 'every call went through to the method');
+    assert.ok(logger.lines.some((line) => line.includes('Cache unavailable')));
+    assert.ok(!logger.lines.some((line) => /password|ERR/.test(line)));
+
+    await server.restart();
+    if (command.status !== 'ready') await once(command, 'ready');
+    assert.deepEqual(await products.find('3'), expected('3'));
+    assert.deepEqual(await products.find('3'), expected('3'));
+    assert.equal(log.count('find'), 5, 'caching resumed: the second call was a hit');
+    assert.ok(logger.lines.some((line) => line.includes('caching resumed')));
+
+    // Frozen: the connection stays open but nothing answers; calls go through after the
+    // cache's per-operation timeout instead of hanging with Redis.
+    server.pause();
+    try {
+      assert.deepEqual(await products.find('3'), expected('3'));
+      assert.deepEqual(await products.find('4'), expected('4'));
+      assert.equal(log.count('find'), 7);
+    } finally {
+      server.resume();
+    }
+    // Replies come in order: once this one is in, the timed-out cache reads were answered too.
+    await command.ping();
+    assert.deepEqual(await products.find('5'), expected('5'));
+    assert.deepEqual(await products.find('5'), expected('5'));
+    assert.equal(log.count('find'), 8, 'caching resumed after the freeze');
+  });
+});

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
+import { ChildApp } from '../../support/child-process.js';
+import { closeStartedModules, startModule } from '../../support/nest.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { fencedWrite } from '../../fixtures/lock-fenced-store.js';
+
+describe('lock holder crashes and pauses', () => {
+  let redis: TestRedis;
+  let children: ChildApp[] = [];
+  before(async () => {
+    redis = await startTestRedis();
+  });
+  after(() => redis.dispose());
+  afterEach(async () => {
+    await Promise.all(children.map((child) => child.kill()));
+    children = [];
+    await closeStartedModules();
+  });
+
+  async function setup() {
+    const prefix = uniquePrefix();
+    const child = ChildApp.spawn('lock-worker', {
+      env: { REDIS_URL: redis.url, LOCK_PREFIX: prefix },
+    });
+    children.push(child);
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix }),
+    ]);
+    await child.waitFor('ready');
+    return { child, locks: moduleRef.get(RedisLockService) };
+  }
+
+  it('frees a SIGKILLed holder’s lock after its TTL, not before', async () => {
+    const { child, locks } = await setup();
+    const ttlMs = 1500;
+    const before = performance.now();
+    child.send({ type: 'holdPlain', ttlMs });
+    const { fencingToken } = await child.waitFor('acquired');
+    await child.kill();
+    assert.equal(await locks.tryAcquire('shared'), null, 'still held right after the crash');
+    const lock = await locks.acquire('shared', { waitMs: ttlMs + 3000 });
+    assert.ok(performance.now() - before >= ttlMs, 'acquired before the TTL ran out');
+    assert.ok(lock.fencingToken > Number(fencingToken));
+    await lock.release();
+  });
+
+  it('aborts a paused holder’s signal on resume and its stale write is fenced off', async () => {
+    const { child, locks } = await setup();
+    child.send({ type: 'hold', ttlMs: 600 });
+    const { fencingToken } = await child.waitFor('acquired');
+    child.signal('SIGSTOP');
+    // The watchdog cannot renew while the process is stopped: the lease runs out.
+    const lock = await locks.acquire('shared', { waitMs: 10_000 });
+    assert.ok(lock.fencingToken > Number(fencingToken));
+    assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
+    child.signal('SIGCONT');
+    child.send({ type: 'write' });
+    const report = await child.waitFor('wrote');
+    assert.equal(report.aborted, true, 'the paused holder is told it lost the lock');
+    assert.equal(report.reason, LockLostError.name);
+    assert.equal(report.accepted, false, 'the stale write must be rejected');
+    assert.equal(await redis.client.hget('store', 'value'), 'fresh');
+    assert.equal(await locks.isLocked('shared'), true, 'the paused holder did not free our lock');
+    await lock.release();
+  });
+});

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
+import { closeStartedModules, startModule } from '../../support/nest.js';
+import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+
+describe('lock across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start();
+  });
+  after(() => server.dispose());
+  afterEach(closeStartedModules);
+
+  it('aborts the holder’s signal when the lock vanishes, and locks again afterwards', async () => {
+    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
+    const locks = moduleRef.get(RedisLockService);
+    let firstToken = 0;
+    const reason = await locks.using(
+      'job',
+      async (signal, lock) => {
+        firstToken = lock.fencingToken;
+        await server.restart(); // no persistence: the lock key is gone
+        if (!signal.aborted)
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        return signal.reason as unknown;
+      },
+      { ttlMs: 1000 },
+    );
+    assert.ok(reason instanceof LockLostError, String(reason));
+    const again = await locks.acquire('job', { waitMs: 5000 });
+    // Tokens come from Redis time as well as the counter: still increasing after data loss.
+    assert.ok(again.fencingToken > firstToken);
+    await again.release();
+    assert.equal(await locks.isLocked('job'), false);
+  });
+});

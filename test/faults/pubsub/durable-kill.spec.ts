@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+
+import { ChildApp } from '../../support/child-process.js';
+import { closeStartedModules } from '../../support/nest.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startPubSubApp, waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
+
+const TOTAL = 5000;
+
+describe('Durable group when a consumer process is SIGKILLed', () => {
+  let redis: TestRedis;
+  let children: ChildApp[] = [];
+  before(async () => {
+    redis = await startTestRedis();
+  });
+  after(() => redis.dispose());
+  afterEach(async () => {
+    await Promise.all(children.map((child) => child.kill()));
+    children = [];
+    await closeStartedModules();
+  });
+
+  // The timeout only turns a lost message into a failure instead of a hang.
+  it(
+    "handles all 5000 messages at least once; the killed one's are reclaimed",
+    { timeout: 120_000 },
+    async () => {
+      const prefix = uniquePrefix();
+      const env = { REDIS_URL: redis.url, KEY_PREFIX: prefix, CHANNEL: 'orders', GROUP: 'workers' };
+      children = [0, 1, 2].map(() => ChildApp.spawn('pubsub-consumer', { env }));
+      await Promise.all(children.map((child) => child.waitFor('ready')));
+      const { pubsub } = await startPubSubApp(redis.url, prefix);
+      const publishing = Promise.all(
+        Array.from({ length: TOTAL }, (_, n) => pubsub.publish('orders', n, { durable: true })),
+      );
+      // Kill one consumer once it is well into the stream, holding read but unacknowledged messages.
+      const victim = children[0]!;
+      await victim.waitFor('progress', (m) => Number(m.handled) >= 300);
+      victim.signal('SIGKILL');
+      await victim.exited;
+      await publishing;
+
+      const stream = `${prefix}{pubsub:orders}:stream`;
+      const pending = async () =>
+        Number(((await redis.client.xpending(stream, 'workers')) as [number])[0]);
+      await waitUntil(
+        async () =>
+          (await redis.client.hlen(`${prefix}handled`)) === TOTAL && (await pending()) === 0,
+      );
+
+      const counts = Object.values(await redis.client.hgetall(`${prefix}handled`)).map(Number);
+      assert.equal(counts.length, TOTAL, '0 lost: every message handled');
+      assert.ok(counts.every((count) => count >= 1));
+      const redelivered = Number(await redis.client.get(`${prefix}redelivered`));
+      assert.ok(
+        redelivered > 0,
+        'messages pending on the killed consumer were reclaimed and handled',
+      );
+      assert.equal(await pending(), 0, 'all acknowledged');
+      const duplicates = counts.reduce((sum, count) => sum + count, 0) - TOTAL;
+      console.log(
+        `5000 messages: ${redelivered} handled on redelivery, ${duplicates} handled twice`,
+      );
+    },
+  );
+});

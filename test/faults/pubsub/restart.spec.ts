@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
+import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
+import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
+
+describe('PubSubService across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start();
+  });
+  after(() => server.dispose());
+  afterEach(closeStartedModules);
+
+  it('restores channel and pattern subscriptions of every app; new messages arrive', async () => {
+    const loggers = [new CapturingLogger(), new CapturingLogger()];
+    const apps = await Promise.all(
+      loggers.map((logger) =>
+        startModule([RedisCoordinationModule.forRoot({ url: server.url })], { logger }),
+      ),
+    );
+    const services = apps.map((moduleRef) => moduleRef.get(PubSubService));
+    const received = services.map(() => [] as string[]);
+    for (const [i, pubsub] of services.entries()) {
+      await pubsub.subscribe<string>('news', (message) => {
+        received[i]!.push(message);
+      });
+      await pubsub.subscribe<string>({ pattern: 'alerts.*' }, (message) => {
+        received[i]!.push(message);
+      });
+    }
+    assert.equal(await services[0]!.publish('news', 'before'), 2);
+
+    await server.restart(); // a real redis-server restart: every connection drops
+
+    // Publish until both apps' re-subscriptions have reached Redis.
+    for (let i = 0; (await services[0]!.publish('news', `after-${i}`)) < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(await services[1]!.publish('alerts.fire', 'fire'), 2);
+    await waitUntil(() => received.every((list) => list.includes('fire')));
+    // Nest's static Logger goes to the last logger set in the process: look at both.
+    const lines = loggers.flatMap((logger) => logger.lines);
+    const restored = lines.filter((l) =>
+      /re-subscribed to 1 channel\(s\) and 1 pattern\(s\)/.test(l),
+    );
+    assert.equal(restored.length, 2, lines.join('\n'));
+    for (const [i, list] of received.entries()) {
+      assert.equal(list[0], 'before');
+      assert.ok(
+        list.some((m) => m.startsWith('after-')),
+        `app ${i} got a message after restart`,
+      );
+    }
+  });
+
+  it('keeps a durable consumer reading: its group is recreated after Redis lost it', async () => {
+    const logger = new CapturingLogger();
+    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })], {
+      logger,
+    });
+    const pubsub = moduleRef.get(PubSubService);
+    const got: string[] = [];
+    await pubsub.subscribe<string>('orders', (message) => void got.push(message), { group: 'g' });
+    await pubsub.publish('orders', 'before', { durable: true });
+    await waitUntil(() => got.includes('before'));
+
+    await server.restart(); // no persistence: the stream and its group are gone
+
+    // Retry while the command connection is reconnecting.
+    for (;;) {
+      try {
+        await pubsub.publish('orders', 'after', { durable: true });
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    await waitUntil(() => got.includes('after'));
+    assert.ok(
+      logger.lines.some((l) =>
+        /Consumer group "g" of channel "orders" was gone; recreating it/.test(l),
+      ),
+      logger.lines.join('\n'),
+    );
+  });
+});

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { ChildApp } from '../../support/child-process.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+
+/** Stampede protection across real processes, each with its own app and connections. */
+describe('@Cached stampede protection across processes', () => {
+  let redis: TestRedis;
+  let children: ChildApp[] = [];
+  before(async () => {
+    redis = await startTestRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(children.map((child) => child.kill()));
+    children = [];
+  });
+  after(() => redis.dispose());
+
+  async function spawn(count: number, env: Record<string, string>) {
+    children = Array.from({ length: count }, () =>
+      ChildApp.spawn('cache-worker', { env: { REDIS_URL: redis.url, ...env } }),
+    );
+    await Promise.all(children.map((child) => child.waitFor('ready')));
+  }
+
+  it('4 processes x 25 concurrent calls on a cold key run the method once', async () => {
+    const prefix = uniquePrefix();
+    await spawn(4, { PREFIX: prefix, COMPUTE_MS: '500' });
+    for (const child of children) child.send({ type: 'call', concurrency: 25 });
+    const reports = await Promise.all(children.map((child) => child.waitFor('results')));
+    assert.equal(await redis.client.get(`${prefix}test:runs`), '1');
+    const builders = new Set(reports.flatMap((report) => report.builtBy as number[]));
+    assert.equal(builders.size, 1, 'every caller got the one computed value');
+    assert.ok(reports.every((report) => report.datesRevived));
+    assert.equal(reports.flatMap((report) => report.builtBy as number[]).length, 100);
+  });
+
+  it('waiters compute themselves once the lease of a killed holder ends', async () => {
+    const prefix = uniquePrefix();
+    await spawn(2, { PREFIX: prefix, COMPUTE_MS: '60000', LEASE_MS: '1500' });
+    const [holder, waiter] = children as [ChildApp, ChildApp];
+    holder.send({ type: 'call', concurrency: 1 });
+    await holder.waitFor('computing');
+    await holder.kill();
+    const leaseLeftMs = await redis.client.pttl(`${prefix}{cache:reports}:l:daily`);
+    assert.ok(leaseLeftMs > 0, 'the dead holder still holds the lease');
+    const started = Date.now();
+    // The waiter now finds the lease held by a dead process and must not wait forever.
+    waiter.send({ type: 'call', concurrency: 3 });
+    await waiter.waitFor('computing');
+    // Redis expires keys with ~1 ms precision: allow that much.
+    assert.ok(Date.now() - started >= leaseLeftMs - 5, 'it waited for the lease to end');
+    assert.equal(await redis.client.get(`${prefix}test:runs`), '2');
+  });
+});
