@@ -111,27 +111,30 @@ export class RedisServer {
 
   private async launch(): Promise<void> {
     const { appendOnly = false, args = [], cpus, sentinelOf } = this.options;
+    const common = [
+      '--port',
+      String(this.port),
+      '--bind',
+      this.host,
+      '--dir',
+      this.dir,
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+    ];
     const serverArgs = sentinelOf
-      ? this.sentinelArgs(sentinelOf)
+      ? [this.sentinelConfig(sentinelOf), '--sentinel', ...common]
       : [
-          '--port',
-          String(this.port),
-          '--bind',
-          this.host,
-          '--dir',
-          this.dir,
+          ...common,
           '--save',
           '',
           '--appendonly',
           appendOnly ? 'yes' : 'no',
           '--appendfsync',
           'everysec',
-          '--protected-mode',
-          'no',
-          '--daemonize',
-          'no',
-          '--loglevel',
-          'warning',
           ...args,
         ];
     const [command, commandArgs] = cpus
@@ -157,26 +160,11 @@ export class RedisServer {
     }
   }
 
-  private sentinelArgs(master: { name: string; host: string; port: number }): string[] {
-    // A sentinel rewrites its config file, so it needs one of its own in its data directory.
+  /** A sentinel rewrites its config file, so it gets one of its own in its data directory. */
+  private sentinelConfig(master: { name: string; host: string; port: number }): string {
     const config = join(this.dir, `sentinel-${this.port}.conf`);
     writeFileSync(config, `sentinel monitor ${master.name} ${master.host} ${master.port} 1\n`);
-    return [
-      config,
-      '--sentinel',
-      '--port',
-      String(this.port),
-      '--bind',
-      this.host,
-      '--dir',
-      this.dir,
-      '--protected-mode',
-      'no',
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-    ];
+    return config;
   }
 
   private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
