@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Cached, CacheService } from '../../lib/index.js';
 import { JsonCodec } from '../../lib/common/codec.js';
+import { RedisConnections } from '../../lib/connection/redis-connections.js';
 import type { BenchSuite } from '../support/bench-context.js';
 import { compare, runLoad } from '../support/measure.js';
 import { againstBestRaw } from './counter.bench.js';
@@ -52,7 +53,21 @@ export const suite: BenchSuite = {
     await catalogue.product();
     await catalogue.inNamespace('p-1');
 
+    const { command } = app.get(RedisConnections);
+    await command.set('bench:command-product', text);
     for (const concurrency of [1, 64]) {
+      // The module's command connection alone: the bound any service on it can reach.
+      const bound = await againstBestRaw(
+        context,
+        (client) => async () => JSON.parse((await client.get('bench:raw-product'))!) as unknown,
+        async () => JSON.parse((await command.get('bench:command-product'))!) as unknown,
+        { total: HITS, concurrency },
+      );
+      context.report({
+        suite: 'cache',
+        name: `(bound) command connection GET + JSON.parse x${HITS}, ${concurrency} in flight`,
+        ...bound,
+      });
       const hit = await againstBestRaw(
         context,
         (client) => async () => JSON.parse((await client.get('bench:raw-product'))!) as unknown,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { RedisConnections } from '../../lib/connection/redis-connections.js';
 import { CounterService } from '../../lib/index.js';
 import type { BenchContext, BenchSuite } from '../support/bench-context.js';
 import { compare, runLoad } from '../support/measure.js';
@@ -40,7 +41,20 @@ export const suite: BenchSuite = {
   async run(context) {
     const app = await context.app();
     const counters = app.get(CounterService);
+    const { command } = app.get(RedisConnections);
     for (const concurrency of [1, 64]) {
+      // The module's command connection alone: the bound any service on it can reach.
+      const bound = await againstBestRaw(
+        context,
+        (client) => () => client.incr('bench:raw-counter'),
+        () => command.incr('bench:command-counter'),
+        { total: TOTAL, concurrency },
+      );
+      context.report({
+        suite: 'counter',
+        name: `(bound) command connection INCR x${TOTAL}, ${concurrency} in flight`,
+        ...bound,
+      });
       const result = await againstBestRaw(
         context,
         (client) => () => client.incr('bench:raw-counter'),
