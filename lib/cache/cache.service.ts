@@ -38,8 +38,6 @@ const MAX_WARNED_KEYS = 10_000;
 
 /** Where an entry lives in Redis. */
 interface EntryRef {
-  /** What logs call the entry. */
-  readonly label: string;
   readonly key: string;
   readonly namespace: string | undefined;
   readonly entry: string;
@@ -59,6 +57,20 @@ interface Fill {
   readonly value: unknown;
   /** The stored text, when the value was stored: joiners decode their own copy from it. */
   readonly text?: string;
+}
+
+/** A cache operation awaiting Redis. */
+interface PendingOperation {
+  readonly startedAt: number;
+  readonly operation: Promise<unknown>;
+  readonly reject: (error: Error) => void;
+}
+
+/** What logs call an entry. */
+function labelOf(ref: EntryRef): string {
+  return ref.namespace === undefined
+    ? `"${ref.key}"`
+    : `"${ref.key}" of namespace "${ref.namespace}"`;
 }
 
 /** Thrown inside the service when the cache is skipped; never leaves it. */
@@ -93,6 +105,9 @@ export class CacheService implements BeforeApplicationShutdown {
   /** Callers waiting for another instance's fill, woken at shutdown. */
   private readonly waiters = new Set<(message: string | null) => void>();
   private readonly warnedKeys = new Set<string>();
+  /** Cache operations awaiting Redis, oldest first, watched by one timer. */
+  private readonly pending = new Set<PendingOperation>();
+  private watchdog: NodeJS.Timeout | undefined;
   private unavailableUntil = 0;
   private degraded = false;
 
@@ -190,6 +205,8 @@ export class CacheService implements BeforeApplicationShutdown {
 
   beforeApplicationShutdown(): void {
     for (const wake of this.waiters) wake(null);
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
   }
 
   private keyOf(
@@ -204,14 +221,13 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   private entryRef(key: string, namespace: string | undefined): EntryRef {
-    assertName('cache key', key);
     const { keys } = this.connections;
     if (namespace === undefined) {
-      const entry = keys.base('cache', 'cache key', key);
-      return { label: `"${key}"`, key, namespace, entry, version: entry };
+      const entry = keys.base('cache', 'cache key', key); // checks the key
+      return { key, namespace, entry, version: entry };
     }
+    assertName('cache key', key);
     return {
-      label: `"${key}" of namespace "${namespace}"`,
       key,
       namespace,
       entry: keys.key('cache', 'cache namespace', namespace, `e:${key}`),
@@ -401,7 +417,7 @@ export class CacheService implements BeforeApplicationShutdown {
     } catch (error) {
       this.warnOnce(
         ref.entry,
-        `Cache entry ${ref.label} cannot be decoded, recomputing it: ${this.describe(error)}`,
+        `Cache entry ${labelOf(ref)} cannot be decoded, recomputing it: ${this.describe(error)}`,
       );
       return undefined;
     }
@@ -415,20 +431,27 @@ export class CacheService implements BeforeApplicationShutdown {
       text = this.connections.codec.encode(value);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
-      this.warnOnce(ref.entry, `Result for cache entry ${ref.label} not cached: ${error.message}`);
+      this.warnOnce(
+        ref.entry,
+        `Result for cache entry ${labelOf(ref)} not cached: ${error.message}`,
+      );
       return undefined;
     }
     if (text === '' || Buffer.byteLength(text) > this.connections.maxPayloadBytes) {
       this.warnOnce(
         ref.entry,
-        `Result for cache entry ${ref.label} not cached: its encoded form is empty or over maxPayloadBytes (${this.connections.maxPayloadBytes})`,
+        `Result for cache entry ${labelOf(ref)} not cached: its encoded form is empty or over maxPayloadBytes (${this.connections.maxPayloadBytes})`,
       );
       return undefined;
     }
     return text;
   }
 
-  /** Runs a cache operation unless Redis is known to be down, bounded by the op timeout. */
+  /**
+   * Runs a cache operation unless Redis is known to be down, bounded by the op timeout. One
+   * watchdog timer serves all operations (a timer per cache hit would cost more than the
+   * rest of the hit).
+   */
   private guard<T>(start: () => Promise<T>): Promise<T> {
     // Not sent at all while disconnected: the offline queue would hold it until reconnect.
     if (this.connections.command.status !== 'ready') {
@@ -436,27 +459,42 @@ export class CacheService implements BeforeApplicationShutdown {
     }
     const operation = start();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // When the late reply finally arrives, Redis is answering again: stop skipping it.
-        operation.then(
-          () => {
-            this.unavailableUntil = 0;
-          },
-          () => undefined,
-        );
-        reject(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`));
-      }, CACHE_OP_TIMEOUT_MS);
+      const pending: PendingOperation = { startedAt: Date.now(), operation, reject };
+      this.pending.add(pending);
+      this.watchdog ??= setInterval(() => this.expirePending(), CACHE_OP_TIMEOUT_MS / 4).unref();
       operation.then(
         (value) => {
-          clearTimeout(timer);
+          this.pending.delete(pending);
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          this.pending.delete(pending);
           reject(error as Error);
         },
       );
     });
+  }
+
+  /** Gives up on operations older than the timeout; stops the watchdog when none is left. */
+  private expirePending(): void {
+    const expired = Date.now() - CACHE_OP_TIMEOUT_MS;
+    // A Set iterates in insertion order: the oldest operations come first.
+    for (const pending of this.pending) {
+      if (pending.startedAt > expired) break;
+      this.pending.delete(pending);
+      // When the late reply finally arrives, Redis is answering again: stop skipping it.
+      pending.operation.then(
+        () => {
+          this.unavailableUntil = 0;
+        },
+        () => undefined,
+      );
+      pending.reject(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`));
+    }
+    if (this.pending.size === 0) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
   }
 
   /** Like {@link guard}, for the direct API: a failure is thrown as RedisConnectionError. */
@@ -479,7 +517,7 @@ export class CacheService implements BeforeApplicationShutdown {
 
   private noteFailure(ref: EntryRef, error: unknown): void {
     if (!(error instanceof CacheUnavailable) && !isConnectionFailure(error)) {
-      this.warnOnce(ref.entry, `Cache entry ${ref.label} skipped: ${this.describe(error)}`);
+      this.warnOnce(ref.entry, `Cache entry ${labelOf(ref)} skipped: ${this.describe(error)}`);
       return;
     }
     this.unavailableUntil = Date.now() + RETRY_AFTER_MS;

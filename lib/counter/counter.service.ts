@@ -78,17 +78,26 @@ export class CounterService {
     let key: string;
     try {
       key = this.counterKey(name);
-      integerArgument('by', by);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    if (options.ttlMs === undefined && typeof by === 'number' && !this.largeCounters.has(key)) {
+    if (
+      typeof by === 'number' &&
+      Number.isSafeInteger(by) &&
+      options.ttlMs === undefined &&
+      !this.largeCounters.has(key)
+    ) {
       return this.connections.command.incrby(key, by).then(
         (value) => this.checkSmall(name, key, by, value),
         (error: unknown) => {
           throw refusal(name, error);
         },
       );
+    }
+    try {
+      integerArgument('by', by);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
     return this.incrementExact(name, key, by, options);
   }
@@ -205,10 +214,10 @@ export class CounterService {
   }
 }
 
-/** Checks an amount and returns it in decimal, as Redis expects it. */
-function integerArgument(argument: string, value: unknown): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return String(value);
+/** Checks an amount: a safe integer or a bigint in the signed 64-bit range. */
+function integerArgument(argument: string, value: unknown): void {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return;
+  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return;
   throw new InvalidArgumentError(
     argument,
     value,
