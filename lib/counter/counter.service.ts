@@ -19,6 +19,12 @@ const hitRateLimitScript = new RedisScript(hitRateLimit);
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+/** Above this, increments of a counter go through the exact script (a margin below 2^52). */
+const LARGE_COUNTER = 2 ** 50;
+/** ioredis parses integer replies exactly up to here (its digit loop rounds near 2^53). */
+const EXACT_INTEGER_REPLY = 2 ** 52;
+/** Counters remembered as large; forgetting one is safe (the fast path checks every reply). */
+const MAX_LARGE_COUNTERS = 10_000;
 /** Redis' answers when a key is not an integer or an increment would overflow 64 bits. */
 const VALUE_REFUSED = /not an integer|overflow/i;
 
@@ -46,22 +52,64 @@ export class CounterService {
   /** Makes hit ids unique across processes without a Redis round trip. */
   private readonly hitIdPrefix = randomBytes(6).toString('base64url');
   private hitSequence = 0;
+  /** Keys of counters seen above {@link LARGE_COUNTER}: their increments use the exact script. */
+  private readonly largeCounters = new Set<string>();
 
   constructor(private readonly connections: RedisConnections) {}
 
   /**
    * Adds `by` (default 1, may be negative; a safe integer or a bigint) and returns the new
    * value. With `ttlMs`, a counter without expiry gets one in the same step.
+   *
+   * A plain increment is one `INCRBY` (as fast as raw ioredis). ioredis parses integer replies
+   * in doubles, exact only up to about 2^52, so a counter seen above 2^50 (and any `ttlMs` or
+   * bigint increment) goes through a script that replies with the exact decimal text instead.
    * @throws InvalidArgumentError when `by` is not an integer or `ttlMs` is not positive.
-   * @throws CounterValueError when the key holds a non-integer or the result overflows 64 bits.
+   * @throws CounterValueError when the key holds a non-integer, the result overflows 64 bits,
+   * or (once per counter and process) a plain increment lands beyond 2^52 in one jump: the
+   * increment is then applied but its result could not be read exactly.
    */
-  async increment(
+  increment(
     name: string,
     by: number | bigint = 1,
     options: IncrementOptions = {},
   ): Promise<CounterValue> {
-    const key = this.counterKey(name);
-    const amount = integerArgument('by', by);
+    // Not async: the hot path adds a single `.then` to the INCRBY promise.
+    let key: string;
+    try {
+      key = this.counterKey(name);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (
+      typeof by === 'number' &&
+      Number.isSafeInteger(by) &&
+      options.ttlMs === undefined &&
+      !this.largeCounters.has(key)
+    ) {
+      return this.connections.command.incrby(key, by).then(
+        (value) => this.checkSmall(name, key, by, value),
+        (error: unknown) => {
+          throw refusal(name, error);
+        },
+      );
+    }
+    try {
+      integerArgument('by', by);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.incrementExact(name, key, by, options);
+  }
+
+  /** The script path: exact decimal replies for large counters, TTL set atomically. */
+  private async incrementExact(
+    name: string,
+    key: string,
+    by: number | bigint,
+    options: IncrementOptions,
+  ): Promise<CounterValue> {
+    const amount = String(by);
     const ttlMs = options.ttlMs ?? 0;
     if (options.ttlMs !== undefined) assertMilliseconds('ttlMs', ttlMs, { min: 1 });
     let reply: unknown;
@@ -70,7 +118,9 @@ export class CounterService {
     } catch (error) {
       throw refusal(name, error);
     }
-    return toCounterValue(name, reply);
+    const value = toCounterValue(name, reply);
+    if (typeof value === 'bigint' || Math.abs(value) > LARGE_COUNTER) this.rememberLarge(key);
+    return value;
   }
 
   /** Subtracts `by` (default 1); the same as `increment(name, -by, options)`. */
@@ -142,15 +192,32 @@ export class CounterService {
     };
   }
 
+  /** Checks a fast-path INCRBY reply: trusted only while small enough to be exact. */
+  private checkSmall(name: string, key: string, by: number, value: number): number {
+    const magnitude = Math.abs(value);
+    if (magnitude <= LARGE_COUNTER) return value;
+    this.rememberLarge(key);
+    if (magnitude <= EXACT_INTEGER_REPLY) return value;
+    throw new CounterValueError(
+      name,
+      `the increment by ${by} was applied, but the new value is beyond 2^52 and its integer reply cannot be read exactly; read it with get(). Later increments of this counter return exact values (bigint beyond Number.MAX_SAFE_INTEGER)`,
+    );
+  }
+
+  private rememberLarge(key: string): void {
+    if (this.largeCounters.size >= MAX_LARGE_COUNTERS) this.largeCounters.clear();
+    this.largeCounters.add(key);
+  }
+
   private counterKey(name: string): string {
     return this.connections.keys.base('counter', 'counter name', name);
   }
 }
 
-/** Checks an amount and returns it in decimal, as Redis expects it. */
-function integerArgument(argument: string, value: unknown): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return String(value);
+/** Checks an amount: a safe integer or a bigint in the signed 64-bit range. */
+function integerArgument(argument: string, value: unknown): void {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return;
+  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return;
   throw new InvalidArgumentError(
     argument,
     value,

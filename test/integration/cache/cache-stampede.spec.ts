@@ -25,9 +25,13 @@ describe('@Cached stampede protection across processes', () => {
 
   it('4 processes x 25 concurrent calls on a cold key run the method once', async () => {
     const prefix = uniquePrefix();
-    await spawn(4, { PREFIX: prefix, COMPUTE_MS: '500' });
+    // A long lease: waiters that were not woken by the fill notification would sit it out.
+    const leaseMs = 60_000;
+    await spawn(4, { PREFIX: prefix, COMPUTE_MS: '500', LEASE_MS: String(leaseMs) });
+    const started = Date.now();
     for (const child of children) child.send({ type: 'call', concurrency: 25 });
     const reports = await Promise.all(children.map((child) => child.waitFor('results')));
+    assert.ok(Date.now() - started < leaseMs, 'waiters were notified, not left to the lease bound');
     assert.equal(await redis.client.get(`${prefix}test:runs`), '1');
     const builders = new Set(reports.flatMap((report) => report.builtBy as number[]));
     assert.equal(builders.size, 1, 'every caller got the one computed value');

@@ -82,6 +82,24 @@ describe('CounterService', () => {
     assert.equal(await counters.increment('neg', -(2n ** 60n)), -(2n ** 60n));
   });
 
+  it('never returns a rounded number when another instance pushed a counter past 2^52', async () => {
+    await start();
+    await redis.client.set(keyOf('jumped'), String(2n ** 53n + 10n));
+    // This process has not seen the counter yet: its plain INCRBY reply is not exact, so the
+    // increment is applied and reported as a typed error instead of a wrong number...
+    await assert.rejects(counters.increment('jumped'), CounterValueError);
+    assert.equal(await redis.client.get(keyOf('jumped')), String(2n ** 53n + 11n));
+    // ...and from then on the counter goes through the exact path.
+    assert.equal(await counters.increment('jumped'), 2n ** 53n + 12n);
+    assert.equal(await counters.decrement('jumped', 2), 2n ** 53n + 10n);
+    assert.equal(await counters.get('jumped'), 2n ** 53n + 10n);
+    // Around 2^50..2^52 the plain reply is still exact, and the counter switches path.
+    await redis.client.set(keyOf('near'), String(2 ** 51));
+    assert.equal(await counters.increment('near', 3), 2 ** 51 + 3);
+    assert.equal(await counters.increment('near', 2 ** 52), 2 ** 52 + 2 ** 51 + 3);
+    assert.equal(await counters.increment('near', 2 ** 52), 2n ** 53n + 2n ** 51n + 3n);
+  });
+
   it('refuses non-integer amounts and bad options with typed errors', async () => {
     await start();
     for (const by of [1.5, Number.NaN, Infinity, '1', 2n ** 63n, null]) {

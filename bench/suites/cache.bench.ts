@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { Cached, CacheService } from '../../lib/index.js';
+import { JsonCodec } from '../../lib/common/codec.js';
+import { RedisConnections } from '../../lib/connection/redis-connections.js';
+import type { BenchSuite } from '../support/bench-context.js';
+import { compare, runLoad } from '../support/measure.js';
+import { againstBestRaw } from './counter.bench.js';
+
+const HITS = 20_000;
+const MISSES = 5_000;
+
+/** A small product record, the kind of value a cache holds. */
+const product = {
+  id: 'p-123',
+  name: 'Espresso machine',
+  price: 249.9,
+  tags: ['kitchen', 'coffee'],
+  stock: { warehouse: 12, shop: 3 },
+};
+
+@Injectable()
+class CatalogueService {
+  @Cached({ ttlMs: 600_000, key: 'bench:product' })
+  async product() {
+    return product;
+  }
+
+  @Cached({ ttlMs: 600_000, namespace: 'bench', key: (id: string) => id })
+  async inNamespace(id: string) {
+    return { ...product, id };
+  }
+
+  /** Every call is a miss: a fresh key each time. */
+  @Cached({ ttlMs: 60_000, key: (i: number) => `bench:miss:${i}` })
+  async miss(i: number) {
+    return { ...product, i };
+  }
+}
+
+/**
+ * Cache hits through `@Cached` against raw `GET` + `JSON.parse`; the namespaced hit (one MGET
+ * of version and entry); the miss path against raw GET-miss + SET; and the codec alone.
+ */
+export const suite: BenchSuite = {
+  description: '@Cached hits and misses vs raw GET + JSON.parse (+ SET on a miss); codec cost',
+  async run(context) {
+    const app = await context.app({}, [CatalogueService]);
+    const catalogue = app.get(CatalogueService);
+    const cache = app.get(CacheService);
+    const text = JSON.stringify(product);
+    const setup = await context.rawClient();
+    await setup.set('bench:raw-product', text);
+    await catalogue.product();
+    await catalogue.inNamespace('p-1');
+
+    const { command } = app.get(RedisConnections);
+    await command.set('bench:command-product', text);
+    for (const concurrency of [1, 64]) {
+      // The module's command connection alone: the bound any service on it can reach.
+      const bound = await againstBestRaw(
+        context,
+        (client) => async () => JSON.parse((await client.get('bench:raw-product'))!) as unknown,
+        async () => JSON.parse((await command.get('bench:command-product'))!) as unknown,
+        { total: HITS, concurrency },
+      );
+      context.report({
+        suite: 'cache',
+        name: `(bound) command connection GET + JSON.parse x${HITS}, ${concurrency} in flight`,
+        ...bound,
+      });
+      const hit = await againstBestRaw(
+        context,
+        (client) => async () => JSON.parse((await client.get('bench:raw-product'))!) as unknown,
+        () => catalogue.product(),
+        { total: HITS, concurrency },
+      );
+      context.report({
+        suite: 'cache',
+        name: `@Cached hit x${HITS}, ${concurrency} in flight`,
+        goal: 0.95,
+        ...hit,
+      });
+    }
+    const namespaced = await againstBestRaw(
+      context,
+      (client) => async () => JSON.parse((await client.get('bench:raw-product'))!) as unknown,
+      () => catalogue.inNamespace('p-1'),
+      { total: HITS, concurrency: 1 },
+    );
+    context.report({
+      suite: 'cache',
+      name: `@Cached hit with namespace x${HITS}, 1 in flight (MGET version+entry)`,
+      ...namespaced,
+    });
+
+    // Miss path: ours is claim lease (script) + method + store & publish (script); raw is
+    // GET (miss) + compute + SET PX, the seed-style get-then-set without stampede protection.
+    let round = 0;
+    const missOps = await againstBestRaw(
+      context,
+      (client) => {
+        const base = `bench:raw-miss:${round++}:`;
+        return async (i: number) => {
+          const key = `${base}${i}`;
+          if ((await client.get(key)) === null) {
+            await client.set(key, JSON.stringify({ ...product, i }), 'PX', 60_000);
+          }
+        };
+      },
+      (i) => catalogue.miss(i + MISSES * 1000 * ++round),
+      { total: MISSES, concurrency: 1 },
+    );
+    context.report({
+      suite: 'cache',
+      name: `@Cached miss x${MISSES}, 1 in flight (vs raw GET + SET)`,
+      ...missOps,
+    });
+    await cache.invalidate('bench');
+
+    const codec = new JsonCodec();
+    const rich = { ...product, at: new Date(), ids: new Set([1, 2, 3]) };
+    const richText = codec.encode(rich);
+    for (const [name, value, stored] of [
+      ['plain JSON', product, text],
+      ['Date + Set (tagged)', rich, richText],
+    ] as const) {
+      const result = await compare(
+        () => runLoad(async () => JSON.parse(JSON.stringify(value)) as unknown, { total: 200_000 }),
+        () => runLoad(async () => codec.decode(codec.encode(value)), { total: 200_000 }),
+      );
+      context.report({
+        suite: 'cache',
+        name: `JsonCodec encode+decode, ${name} (${stored.length} B) vs JSON.stringify+parse`,
+        ...result,
+      });
+    }
+  },
+};

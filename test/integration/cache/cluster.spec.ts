@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { CacheService, CounterService, RedisCoordinationModule } from '../../../lib/index.js';
+import { closeStartedModules, startModule } from '../../support/nest.js';
+import { RedisClusterServers, skipWithoutRedisServer } from '../../support/redis.js';
+
+/** Every counter and cache script and multi-key read runs on a Redis Cluster. */
+describe('counters and cache on a Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
+  let cluster: RedisClusterServers;
+  before(async () => {
+    cluster = await RedisClusterServers.start(3);
+  });
+  after(() => cluster.dispose());
+  afterEach(closeStartedModules);
+
+  it('increments, reads many, rate-limits, caches, fills and invalidates', async () => {
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({ cluster: { nodes: cluster.addresses }, keyPrefix: 'cl:' }),
+    ]);
+    const counters = moduleRef.get(CounterService);
+    const cache = moduleRef.get(CacheService);
+
+    const names = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    for (const [i, name] of names.entries()) await counters.increment(name, i, { ttlMs: 60_000 });
+    assert.equal(await counters.increment('c1', 2n ** 60n), 2n ** 60n + 1n);
+    const values = await counters.getMany(names);
+    assert.deepEqual(
+      values.slice(2),
+      names.slice(2).map((_, i) => i + 2),
+    );
+    const hits = [];
+    for (let i = 0; i < 3; i++)
+      hits.push(await counters.hit('ip', { limit: 2, windowMs: 60_000, blockMs: 1000 }));
+    assert.deepEqual(
+      hits.map((h) => h.allowed),
+      [true, true, false],
+    );
+
+    let loads = 0;
+    const load = async () => ({ n: ++loads, at: new Date(1) });
+    for (const namespace of [undefined, 'ns']) {
+      const options = { ttlMs: 60_000, namespace };
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => cache.wrap('k', load, options)),
+      );
+      assert.ok(results.every((r) => r.n === results[0]!.n && r.at instanceof Date));
+      assert.deepEqual(await cache.wrap('k', load, options), results[0]);
+    }
+    assert.equal(loads, 2);
+    await cache.invalidate('ns');
+    assert.equal(await cache.get('k', { namespace: 'ns' }), undefined);
+    await cache.set('k', 5, { ttlMs: 60_000, namespace: 'ns' });
+    assert.deepEqual(await cache.get('k', { namespace: 'ns' }), { value: 5 });
+  });
+});
