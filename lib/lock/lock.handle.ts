@@ -7,6 +7,15 @@ export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
 /** Smallest lease accepted: below it, one round trip could outlast the lease. */
 export const MIN_LOCK_TTL_MS = 10;
 
+/** The Redis keys and channel of one resource; all share the resource's hash tag. */
+export interface ResourceKeys {
+  owner: string;
+  fence: string;
+  queue: string;
+  alive: string;
+  channel: string;
+}
+
 /** What a held lock needs from the service: the two scripts that act on it. */
 export interface LockBackend {
   /** Renews the lease of every resource; false when any is no longer held with the token. */
@@ -38,14 +47,16 @@ export class HeldLock {
     private readonly backend: LockBackend,
     readonly resources: readonly string[],
     /** Redis keys per resource, in the order of `resources`. */
-    readonly keys: readonly { owner: string; fence: string; queue: string; channel: string }[],
+    readonly keys: readonly ResourceKeys[],
     readonly token: string,
     readonly fencingTokens: readonly number[],
     readonly ttlMs: number,
     /** `performance.now()` taken before the acquire script was sent. */
     readonly acquiredAt: number,
+    /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
+    initialLeaseMs = ttlMs,
   ) {
-    this.leaseUntil = leaseEnd(acquiredAt, ttlMs);
+    this.leaseUntil = leaseEnd(acquiredAt, initialLeaseMs);
   }
 
   get signal(): AbortSignal {

@@ -18,6 +18,7 @@ import {
   MAX_LOCK_TTL_MS,
   MIN_LOCK_TTL_MS,
   type LockBackend,
+  type ResourceKeys,
 } from './lock.handle.js';
 import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './lock.interfaces.js';
 import { ReleaseNotifier } from './release-notifier.js';
@@ -28,8 +29,12 @@ const WAITER_LEASE_MS = 1000;
 /** Fallback polling (a lost release message, an expired lease): first and longest interval. */
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 200;
-/** Without fair mode, how long other waiters let the first waiter try before they do. */
-const HEAD_START_MS = 2;
+/**
+ * Lease of a lock handed straight to a waiter; the waiter then extends it to its `ttlMs`. Kept
+ * short so a waiter that died just before its turn holds the others up about as long as its
+ * stale queue entry would.
+ */
+const HANDOVER_LEASE_MS = WAITER_LEASE_MS;
 
 /** Prefix of this process's lock tokens; a counter makes each token unique. */
 const TOKEN_PREFIX = randomBytes(12).toString('base64url');
@@ -58,15 +63,6 @@ const acquireScript = new GroupedScript(acquireLock);
 const extendScript = new GroupedScript(extendLock);
 const releaseScript = new GroupedScript(releaseLock);
 const leaveQueueScript = new GroupedScript(leaveQueue);
-
-/** The keys of one resource; all share the resource's hash tag. */
-interface ResourceKeys {
-  owner: string;
-  fence: string;
-  queue: string;
-  alive: string;
-  channel: string;
-}
 
 /** A validated acquire request. */
 interface Plan {
@@ -244,9 +240,13 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private async take(plan: Plan, wait: boolean): Promise<Lock | null> {
     const reentered = this.reenter(plan);
     if (reentered) return reentered;
-    const token = `${TOKEN_PREFIX}:${(tokenCount++).toString(36)}`;
+    // A single-resource waiter's token carries the lease to hand it the lock with, so the
+    // releaser can pass the lock straight on (one hop instead of a wake-up and a retry).
+    const handOver =
+      plan.resources.length === 1 ? `h${Math.min(plan.ttlMs, HANDOVER_LEASE_MS)}:` : '';
+    const token = `${handOver}${TOKEN_PREFIX}:${(tokenCount++).toString(36)}`;
     const waits = wait && plan.waitMs > 0;
-    const first = await this.attempt(plan, token, waits);
+    const first = await this.attempt(plan, token, waits, false);
     if (first.held) return this.track(first.held);
     if (!waits) {
       if (wait) throw new LockTimeoutError(plan.resources, 0);
@@ -273,20 +273,17 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private async waitFor(plan: Plan, token: string, waitHintMs: number): Promise<HeldLock> {
     const deadline = performance.now() + plan.waitMs;
     let woken = false;
+    let handedFence: number | undefined;
     let wake: (() => void) | undefined;
+    // The releaser names the first waiter, who alone retries at once (or, if it waits for one
+    // resource, is handed the lock with its fencing token); the others keep their place and
+    // poll, so a release costs one wake-up, not one per waiter.
     const onRelease = (message: string) => {
-      if (message === token) {
-        woken = true;
-        wake?.();
-      } else if (!plan.fair) {
-        // The releaser names the first waiter: let it try first, so even without fair mode
-        // waiters are mostly served in order; the others step in if it does not take the lock.
-        setTimeout(() => {
-          woken = true;
-          wake?.();
-        }, HEAD_START_MS).unref();
-      }
-      // In fair mode only the first waiter may take it; the others keep waiting their turn.
+      if (message === token) woken = true;
+      else if (message.startsWith(`${token}#`))
+        handedFence = Number(message.slice(token.length + 1));
+      else return;
+      wake?.();
     };
     // Without a subscription (subscriber connection down) polling alone still gets the lock.
     const watches = await Promise.allSettled(
@@ -294,12 +291,35 @@ export class RedisLockService implements BeforeApplicationShutdown {
     );
     let backoff = POLL_MIN_MS;
     let hint = waitHintMs;
+    // When the last attempt that found the lock busy was sent: a lock handed over later
+    // started its lease after that, so counting from here is on the safe side.
+    let lastBusyAt = performance.now();
     try {
       for (;;) {
-        // The first retry comes right after subscribing: the release may have come before it.
-        const result = await this.attempt(plan, token, true);
-        if (result.held) return result.held;
-        hint = result.waitHintMs;
+        if (handedFence === undefined) {
+          // The first retry comes right after subscribing: the release may have come before it.
+          const sentAt = performance.now();
+          const result = await this.attempt(plan, token, true, true);
+          if (result.held) return result.held;
+          lastBusyAt = sentAt;
+          hint = result.waitHintMs;
+        }
+        if (handedFence !== undefined) {
+          const leaseMs = Math.min(plan.ttlMs, HANDOVER_LEASE_MS);
+          const held = new HeldLock(
+            this.backend,
+            plan.resources,
+            plan.keys,
+            token,
+            [handedFence],
+            plan.ttlMs,
+            lastBusyAt,
+            leaseMs,
+          );
+          // Off the hand-over path: a failure aborts the signal, or the short lease runs out.
+          if (leaseMs < plan.ttlMs) void held.extend(plan.ttlMs).catch(() => undefined);
+          return held;
+        }
         const remaining = deadline - performance.now();
         if (remaining <= 0) throw new LockTimeoutError(plan.resources, plan.waitMs);
         if (!woken) {
@@ -317,15 +337,23 @@ export class RedisLockService implements BeforeApplicationShutdown {
         woken = false;
       }
     } catch (error) {
-      // Give up our place at once, so a fair queue does not stall until the entry expires.
+      // Give up our place at once so the queue does not stall until the entry expires, and
+      // pass on a lock that may have been handed to us meanwhile.
       await this.leaveQueue(plan, token).catch(() => undefined);
+      await this.releaseToken(plan.resources, plan.keys, token).catch(() => undefined);
       throw error;
     } finally {
       for (const watch of watches) if (watch.status === 'fulfilled') watch.value();
     }
   }
 
-  private async attempt(plan: Plan, token: string, join: boolean): Promise<Attempt> {
+  /** One run of the acquire script; `queued`: this token may already be in the waiter queue. */
+  private async attempt(
+    plan: Plan,
+    token: string,
+    join: boolean,
+    queued: boolean,
+  ): Promise<Attempt> {
     const keys = plan.keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]);
     const sentAt = performance.now();
     let reply: unknown;
@@ -336,6 +364,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
         join ? '1' : '0',
         plan.fair ? '1' : '0',
         WAITER_LEASE_MS,
+        queued ? '1' : '0',
       ]);
     } catch (error) {
       throw this.mapRedisError(error, plan.resources, 'acquire');
@@ -358,14 +387,22 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   private async releaseHeld(held: HeldLock): Promise<void> {
     this.held.delete(held);
-    const keys = held.keys.flatMap((k) => [k.owner, k.queue]);
+    await this.releaseToken(held.resources, held.keys, held.token);
+  }
+
+  private async releaseToken(
+    resources: readonly string[],
+    keys: readonly ResourceKeys[],
+    token: string,
+  ): Promise<void> {
     try {
-      await releaseScript.run(this.connections, keys, [
-        held.token,
-        ...held.keys.map((k) => k.channel),
-      ]);
+      await releaseScript.run(
+        this.connections,
+        keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]),
+        [token, ...keys.map((k) => k.channel)],
+      );
     } catch (error) {
-      throw this.mapRedisError(error, held.resources, 'release');
+      throw this.mapRedisError(error, resources, 'release');
     }
   }
 
