@@ -423,7 +423,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
         { cause },
       );
     }
-    if (error instanceof Error && /CROSSSLOT/.test(error.message)) {
+    // Redis says CROSSSLOT; ioredis, when it pipelines, checks the slots itself first.
+    if (error instanceof Error && /CROSSSLOT|belong to the same slot/.test(error.message)) {
       return new InvalidArgumentError(
         'resources',
         resources,
