@@ -35,6 +35,7 @@ export class HeldLock {
   private controller?: AbortController;
   private expiryTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
+  private topUpTimer?: NodeJS.Timeout;
   private watching = false;
   private holdUntil = Infinity;
   /** The watchdog stopped because the next renewal would pass `maxHoldMs`. */
@@ -85,6 +86,16 @@ export class HeldLock {
     this.scheduleRenewal(this.renewalInterval());
   }
 
+  /**
+   * For a lock handed over with a short lease: extends it to `ttlMs` after `delayMs`, unless it
+   * is released first (short critical sections then cost no extra round trip).
+   */
+  scheduleTopUp(delayMs: number): void {
+    this.topUpTimer = setTimeout(() => {
+      if (!this.released && !this.lostError) void this.extend(this.ttlMs).catch(() => undefined);
+    }, delayMs).unref();
+  }
+
   stopWatchdog(): void {
     this.watching = false;
     clearTimeout(this.renewTimer);
@@ -106,6 +117,7 @@ export class HeldLock {
     this.released = true;
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.topUpTimer);
     await this.backend.release(this);
   }
 
@@ -115,6 +127,7 @@ export class HeldLock {
     this.lostError = new LockLostError(this.resources, reason, cause ? { cause } : undefined);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.topUpTimer);
     this.controller?.abort(this.lostError);
     return this.lostError;
   }

@@ -316,8 +316,9 @@ export class RedisLockService implements BeforeApplicationShutdown {
             lastBusyAt,
             leaseMs,
           );
-          // Off the hand-over path: a failure aborts the signal, or the short lease runs out.
-          if (leaseMs < plan.ttlMs) void held.extend(plan.ttlMs).catch(() => undefined);
+          // Extended to ttlMs a third into the short lease, off the hand-over path; a failure
+          // aborts the signal (or the short lease runs out).
+          if (leaseMs < plan.ttlMs) held.scheduleTopUp(Math.floor(leaseMs / 3));
           return held;
         }
         const remaining = deadline - performance.now();
