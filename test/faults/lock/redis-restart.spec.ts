@@ -34,4 +34,26 @@ describe('lock across a Redis restart', { skip: skipWithoutRedisServer() }, () =
     await again.release();
     assert.equal(await locks.isLocked('job'), false);
   });
+
+  it('aborts the holder’s signal when Redis cannot confirm a renewal before the lease ends', async () => {
+    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
+    const locks = moduleRef.get(RedisLockService);
+    const reason = await locks.using(
+      'paused',
+      async (signal) => {
+        server.pause(); // Redis stops answering: renewals hang
+        try {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        } finally {
+          server.resume();
+        }
+        return signal.reason as unknown;
+      },
+      { ttlMs: 600 },
+    );
+    assert.ok(reason instanceof LockLostError, String(reason));
+    assert.match(reason.message, /before a renewal was confirmed/);
+    const again = await locks.acquire('paused', { waitMs: 5000 });
+    await again.release();
+  });
 });
