@@ -22,6 +22,8 @@ export interface LockBackend {
   extend(held: HeldLock, ttlMs: number): Promise<boolean>;
   /** Frees what is still held with the token and wakes waiters. */
   release(held: HeldLock): Promise<void>;
+  /** The lock is lost: stop tracking it for shutdown. */
+  forget(held: HeldLock): void;
 }
 
 /**
@@ -125,6 +127,7 @@ export class HeldLock {
   lose(reason: string, cause?: unknown): LockLostError {
     if (this.lostError) return this.lostError;
     this.lostError = new LockLostError(this.resources, reason, cause ? { cause } : undefined);
+    this.backend.forget(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);

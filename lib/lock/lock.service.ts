@@ -103,6 +103,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private readonly backend: LockBackend = {
     extend: (held, ttlMs) => this.extendHeld(held, ttlMs),
     release: (held) => this.releaseHeld(held),
+    forget: (held) => this.held.delete(held),
   };
 
   constructor(private readonly connections: RedisConnections) {
@@ -188,6 +189,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     const held = [...this.held];
     for (const lock of held) lock.lose('the application is shutting down');
+    // Lost here, yet still ours in Redis: free them now rather than at the end of the lease.
     await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
     await this.notifier.close();
   }

@@ -9,7 +9,8 @@ import {
   RedisLockService,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
+import type { TestingModule } from '@nestjs/testing';
+import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
 import { keysUnder, startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
 
 describe('RedisLockService', () => {
@@ -20,6 +21,9 @@ describe('RedisLockService', () => {
   after(() => redis.dispose());
   afterEach(closeStartedModules);
 
+  const modules = new Map<RedisLockService, TestingModule>();
+  const moduleOf = (locks: RedisLockService) => modules.get(locks)!;
+
   async function start(keyPrefix = uniquePrefix()) {
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix }),
@@ -27,7 +31,9 @@ describe('RedisLockService', () => {
     const connections = moduleRef.get(RedisConnections);
     const ownerKey = (name: string) => connections.keys.key('lock', 'lock resource', name, 'owner');
     const queueKey = (name: string) => connections.keys.key('lock', 'lock resource', name, 'queue');
-    return { locks: moduleRef.get(RedisLockService), keyPrefix, ownerKey, queueKey };
+    const locks = moduleRef.get(RedisLockService);
+    modules.set(locks, moduleRef);
+    return { locks, keyPrefix, ownerKey, queueKey };
   }
 
   it('acquires, hands out increasing fencing tokens, and releases idempotently', async () => {
@@ -169,6 +175,17 @@ describe('RedisLockService', () => {
     await holder.release();
     assert.equal(await locks.tryAcquire('hot'), null, 'the releaser must queue behind the waiter');
     await (await waiter).release();
+  });
+
+  it('frees held locks and aborts their signals when the app shuts down', async () => {
+    const { locks, keyPrefix } = await start();
+    const other = (await start(keyPrefix)).locks;
+    const lock = await locks.acquire('shutdown', { ttlMs: 60_000 });
+    const { signal } = lock;
+    await closeModule(moduleOf(locks));
+    assert.ok(signal.reason instanceof LockLostError);
+    assert.match(signal.reason.message, /shutting down/);
+    assert.equal(await other.isLocked('shutdown'), false, 'peers need not wait out the TTL');
   });
 
   it('serves waiters first-come first-served with fair: true', async () => {
