@@ -81,6 +81,23 @@ describe('RedisLockService', () => {
     await next.release();
   });
 
+  it('has all waiters of the app share one subscriber connection', async () => {
+    const { locks, keyPrefix } = await start();
+    const held = await Promise.all(['x', 'y'].map((name) => locks.acquire(name)));
+    const waiters = ['x', 'x', 'x', 'y', 'y'].map(async (name) => {
+      const lock = await locks.acquire(name, { waitMs: 10_000 });
+      await lock.release();
+    });
+    await sleep(100);
+    const subscribers = String(await redis.client.client('LIST'))
+      .split('\n')
+      .filter((line) => line.includes(`name=${keyPrefix.replace(/[^\w:.-]/g, '_')}subscriber`));
+    assert.equal(subscribers.length, 1, subscribers.join('\n'));
+    assert.match(subscribers[0]!, /sub=2/);
+    await Promise.all(held.map((lock) => lock.release()));
+    await Promise.all(waiters);
+  });
+
   it('times out with LockTimeoutError and leaves no waiter entry behind', async () => {
     const { locks, keyPrefix, queueKey } = await start();
     const holder = await locks.acquire('busy', { ttlMs: 5000 });
