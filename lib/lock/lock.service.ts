@@ -74,7 +74,9 @@ interface Plan {
   maxHoldMs: number | undefined;
 }
 
-type Attempt = { held: HeldLock } | { held?: undefined; waitHintMs: number };
+type Attempt =
+  | { held: HeldLock }
+  | { held?: undefined; waitHintMs: number; /** Waiters queued before this one. */ ahead: number };
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -254,7 +256,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
       if (wait) throw new LockTimeoutError(plan.resources, 0);
       return null;
     }
-    return this.track(await this.waitFor(plan, token, first.waitHintMs));
+    return this.track(await this.waitFor(plan, token, first.waitHintMs, first.ahead));
   }
 
   private track(held: HeldLock): Lock {
@@ -272,7 +274,12 @@ export class RedisLockService implements BeforeApplicationShutdown {
     return undefined;
   }
 
-  private async waitFor(plan: Plan, token: string, waitHintMs: number): Promise<HeldLock> {
+  private async waitFor(
+    plan: Plan,
+    token: string,
+    waitHintMs: number,
+    ahead: number,
+  ): Promise<HeldLock> {
     const deadline = performance.now() + plan.waitMs;
     let woken = false;
     let handedFence: number | undefined;
@@ -296,16 +303,19 @@ export class RedisLockService implements BeforeApplicationShutdown {
     // When the last attempt that found the lock busy was sent: a lock handed over later
     // started its lease after that, so counting from here is on the safe side.
     let lastBusyAt = performance.now();
+    // A release between the first attempt and subscribing went to the waiter then first; if
+    // others were queued ahead of us it was not ours, so only the first in line retries now.
+    let retry = ahead === 0;
     try {
       for (;;) {
-        if (handedFence === undefined) {
-          // The first retry comes right after subscribing: the release may have come before it.
+        if (handedFence === undefined && retry) {
           const sentAt = performance.now();
           const result = await this.attempt(plan, token, true, true);
           if (result.held) return result.held;
           lastBusyAt = sentAt;
           hint = result.waitHintMs;
         }
+        retry = true;
         if (handedFence !== undefined) {
           const leaseMs = Math.min(plan.ttlMs, HANDOVER_LEASE_MS);
           const held = new HeldLock(
@@ -373,7 +383,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
       throw this.mapRedisError(error, plan.resources, 'acquire');
     }
     const [status, ...rest] = reply as number[];
-    if (status !== 1) return { waitHintMs: rest[0] ?? -1 };
+    if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
     return {
       held: new HeldLock(this.backend, plan.resources, plan.keys, token, rest, plan.ttlMs, sentAt),
     };

@@ -15,7 +15,9 @@
 
   Returns {1, fence1, fence2, ...} when every resource was taken (or was already held with this
   token: the reply of an earlier run was lost and the command was resent), or {0, waitHintMs}
-  when busy, waitHintMs being the longest remaining lease among busy resources (-1: unknown).
+  when busy, waitHintMs being the longest remaining lease among busy resources (-1: unknown),
+  as {0, waitHintMs, ahead}: ahead is how many waiters are queued before this one (single
+  resource; 0 otherwise).
 ]]
 --- @include "includes/fencing"
 local token = ARGV[1]
@@ -63,8 +65,11 @@ if busy then
       redis.call('PEXPIRE', queue, waiterLeaseMs)
       redis.call('PEXPIRE', alive, waiterLeaseMs)
     end
+    if resources == 1 then
+      return { 0, waitHint, redis.call('ZRANK', KEYS[3], token) }
+    end
   end
-  return { 0, waitHint }
+  return { 0, waitHint, 0 }
 end
 
 local reply = { 1 }
