@@ -13,7 +13,10 @@ export interface ResourceKeys {
   fence: string;
   queue: string;
   alive: string;
+  /** Where releases are published (the scripts add the named waiter's instance). */
   channel: string;
+  /** Where this service instance hears the releases that name its waiters. */
+  inbox: string;
 }
 
 /** What a held lock needs from the service: the two scripts that act on it. */

@@ -36,10 +36,6 @@ const POLL_MAX_MS = 200;
  */
 const HANDOVER_LEASE_MS = WAITER_LEASE_MS;
 
-/** Prefix of this process's lock tokens; a counter makes each token unique. */
-const TOKEN_PREFIX = randomBytes(12).toString('base64url');
-let tokenCount = 0;
-
 /**
  * A script whose KEYS come in groups (one group per resource): runs the same Lua, and so the
  * same SHA, with as many groups as there are resources.
@@ -102,6 +98,9 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RedisLockService');
   private readonly notifier: ReleaseNotifier;
   private readonly held = new Set<HeldLock>();
+  /** Names this instance in its lock tokens (and its release inbox); a counter follows. */
+  private readonly instance = `i${randomBytes(12).toString('base64url')}`;
+  private tokenCount = 0;
   private readonly backend: LockBackend = {
     extend: (held, ttlMs) => this.extendHeld(held, ttlMs),
     release: (held) => this.releaseHeld(held),
@@ -237,6 +236,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
       queue: keys.key('lock', 'lock resource', name, 'queue'),
       alive: keys.key('lock', 'lock resource', name, 'alive'),
       channel: keys.key('lock', 'lock resource', name, 'released'),
+      inbox: keys.key('lock', 'lock resource', name, `released:${this.instance}`),
     };
   }
 
@@ -248,7 +248,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
     // releaser can pass the lock straight on (one hop instead of a wake-up and a retry).
     const handOver =
       plan.resources.length === 1 ? `h${Math.min(plan.ttlMs, HANDOVER_LEASE_MS)}:` : '';
-    const token = `${handOver}${TOKEN_PREFIX}:${(tokenCount++).toString(36)}`;
+    const token = `${handOver}${this.instance}:${(this.tokenCount++).toString(36)}`;
     const waits = wait && plan.waitMs > 0;
     const first = await this.attempt(plan, token, waits, false);
     if (first.held) return this.track(first.held);
@@ -266,10 +266,21 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   /** Inside a `using()`/`@WithLock` chain holding every resource of `plan`: a reentrant handle. */
   private reenter(plan: Plan): Lock | undefined {
+    const heldByChain = new Set<string>();
     for (let frame = lockContext.getStore(); frame; frame = frame.parent) {
       if (frame.owner !== this || frame.held.isReleased || frame.held.lost) continue;
       const holds = new Set(frame.held.resources);
       if (plan.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
+      for (const name of holds) heldByChain.add(name);
+    }
+    const overlap = plan.resources.filter((name) => heldByChain.has(name));
+    if (overlap.length > 0) {
+      // Taking them all again would wait on our own lock until waitMs.
+      throw new InvalidArgumentError(
+        'resources',
+        plan.resources,
+        `this call chain already holds ${overlap.join(', ')}: lock only the others here, or take them all at the outer level`,
+      );
     }
     return undefined;
   }
@@ -296,7 +307,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
     };
     // Without a subscription (subscriber connection down) polling alone still gets the lock.
     const watches = await Promise.allSettled(
-      plan.keys.map((keys) => this.notifier.watch(keys.channel, onRelease)),
+      plan.keys.map((keys) => this.notifier.watch(keys.inbox, onRelease)),
     );
     let backoff = POLL_MIN_MS;
     let hint = waitHintMs;

@@ -7,7 +7,7 @@
     KEYS[4i+3] queue: ZSET of waiting tokens, by arrival
     KEYS[4i+4] alive: ZSET of waiting tokens, by entry expiry
   ARGV[1] token of the holder
-  ARGV[2 + i] release channel of resource i
+  ARGV[2 + i] release channel of resource i (the first waiter's instance gets its own suffix)
 
   For each freed resource with live waiters: if the first waiter's token reads `h<leaseMs>:...`
   (a single-resource waiter), the lock passes straight to it, and `<token>#<fence>` is
@@ -15,6 +15,7 @@
   waiter retries at once. Returns how many resources were freed.
 ]]
 --- @include "includes/fencing"
+--- @include "includes/waiterChannel"
 local token = ARGV[1]
 local freed = 0
 for i = 0, #KEYS / 4 - 1 do
@@ -33,12 +34,12 @@ for i = 0, #KEYS / 4 - 1 do
         local handed = nextFence(fence, leaseMs, seconds * 1000000 + micros)
         redis.call('ZREM', queue, head)
         redis.call('ZREM', alive, head)
-        redis.call('PUBLISH', channel, head .. '#' .. string.format('%.0f', handed))
+        redis.call('PUBLISH', waiterChannel(channel, head), head .. '#' .. string.format('%.0f', handed))
       end
     end
     if not (head and string.match(head, '^h%d+:')) then
       redis.call('DEL', owner)
-      if head then redis.call('PUBLISH', channel, head) end
+      if head then redis.call('PUBLISH', waiterChannel(channel, head), head) end
     end
   end
 end

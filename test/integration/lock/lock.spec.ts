@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   currentLock,
+  InvalidArgumentError,
   LockLostError,
   LockTimeoutError,
   RedisCoordinationModule,
@@ -165,6 +166,11 @@ describe('RedisLockService', () => {
       });
       await inner.release();
       assert.equal(await locks.isLocked('r'), true);
+      // Part held, part not: refused rather than waiting on itself.
+      await assert.rejects(
+        locks.acquire(['r', 's'], { waitMs: 0 }),
+        (e) => e instanceof InvalidArgumentError && /already holds r/.test(e.message),
+      );
     });
     assert.equal(currentLock(), undefined);
     assert.equal(await locks.isLocked('r'), false);
