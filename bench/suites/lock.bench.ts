@@ -38,13 +38,14 @@ interface Contention {
 /** Runs `contenders` loops for CONTENDED_MS; `acquire(i)` returns the release function. */
 async function contend(
   acquire: (contender: number) => Promise<() => Promise<void>>,
+  durationMs = CONTENDED_MS,
 ): Promise<Contention> {
   const waits: number[] = [];
   const counts = new Array<number>(CONTENDERS).fill(0);
   const order: number[] = [];
   let failures = 0;
   const started = performance.now();
-  const end = started + CONTENDED_MS;
+  const end = started + durationMs;
   await Promise.all(
     counts.map(async (_, contender) => {
       while (performance.now() < end) {
@@ -140,6 +141,7 @@ export const suite: BenchSuite = {
     );
     let rawCount = 0;
     const polling = await contend(async (contender) => {
+      // (the raw loop needs no warm-up: its connections are open and it subscribes to nothing)
       const raw = rawLock(rawClients[contender]!, sha);
       const token = `${tokenPrefix}:c${rawCount++}`;
       const deadline = performance.now() + 10_000;
@@ -150,10 +152,13 @@ export const suite: BenchSuite = {
       return () => raw.release('raw:contended', token);
     });
     for (const fair of [false, true]) {
-      const ours = await contend(async (contender) => {
+      const loop = async (contender: number) => {
         const lock = await services[contender]!.acquire('contended', { waitMs: 10_000, fair });
         return () => lock.release();
-      });
+      };
+      // Warm-up: opens each app's subscriber connection and subscribes it to the channel.
+      await contend(loop, 300);
+      const ours = await contend(loop);
       context.report({
         suite: 'lock',
         name: `contended: ${CONTENDERS} apps, hold ${HOLD_MS} ms, ${CONTENDED_MS / 1000} s${fair ? ', fair' : ''} (acquisitions/s, wait latency)`,

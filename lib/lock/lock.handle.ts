@@ -7,12 +7,26 @@ export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
 /** Smallest lease accepted: below it, one round trip could outlast the lease. */
 export const MIN_LOCK_TTL_MS = 10;
 
+/** The Redis keys and channel of one resource; all share the resource's hash tag. */
+export interface ResourceKeys {
+  owner: string;
+  fence: string;
+  queue: string;
+  alive: string;
+  /** Where releases are published (the scripts add the named waiter's instance). */
+  channel: string;
+  /** Where this service instance hears the releases that name its waiters. */
+  inbox: string;
+}
+
 /** What a held lock needs from the service: the two scripts that act on it. */
 export interface LockBackend {
   /** Renews the lease of every resource; false when any is no longer held with the token. */
   extend(held: HeldLock, ttlMs: number): Promise<boolean>;
   /** Frees what is still held with the token and wakes waiters. */
   release(held: HeldLock): Promise<void>;
+  /** The lock is lost: stop tracking it for shutdown. */
+  forget(held: HeldLock): void;
 }
 
 /**
@@ -26,6 +40,7 @@ export class HeldLock {
   private controller?: AbortController;
   private expiryTimer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
+  private topUpTimer?: NodeJS.Timeout;
   private watching = false;
   private holdUntil = Infinity;
   /** The watchdog stopped because the next renewal would pass `maxHoldMs`. */
@@ -38,14 +53,16 @@ export class HeldLock {
     private readonly backend: LockBackend,
     readonly resources: readonly string[],
     /** Redis keys per resource, in the order of `resources`. */
-    readonly keys: readonly { owner: string; fence: string; queue: string; channel: string }[],
+    readonly keys: readonly ResourceKeys[],
     readonly token: string,
     readonly fencingTokens: readonly number[],
     readonly ttlMs: number,
     /** `performance.now()` taken before the acquire script was sent. */
     readonly acquiredAt: number,
+    /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
+    initialLeaseMs = ttlMs,
   ) {
-    this.leaseUntil = leaseEnd(acquiredAt, ttlMs);
+    this.leaseUntil = leaseEnd(acquiredAt, initialLeaseMs);
   }
 
   get signal(): AbortSignal {
@@ -74,6 +91,16 @@ export class HeldLock {
     this.scheduleRenewal(this.renewalInterval());
   }
 
+  /**
+   * For a lock handed over with a short lease: extends it to `ttlMs` after `delayMs`, unless it
+   * is released first (short critical sections then cost no extra round trip).
+   */
+  scheduleTopUp(delayMs: number): void {
+    this.topUpTimer = setTimeout(() => {
+      if (!this.released && !this.lostError) void this.extend(this.ttlMs).catch(() => undefined);
+    }, delayMs).unref();
+  }
+
   stopWatchdog(): void {
     this.watching = false;
     clearTimeout(this.renewTimer);
@@ -95,6 +122,7 @@ export class HeldLock {
     this.released = true;
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.topUpTimer);
     await this.backend.release(this);
   }
 
@@ -102,8 +130,10 @@ export class HeldLock {
   lose(reason: string, cause?: unknown): LockLostError {
     if (this.lostError) return this.lostError;
     this.lostError = new LockLostError(this.resources, reason, cause ? { cause } : undefined);
+    this.backend.forget(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.topUpTimer);
     this.controller?.abort(this.lostError);
     return this.lostError;
   }

@@ -18,6 +18,7 @@ import {
   MAX_LOCK_TTL_MS,
   MIN_LOCK_TTL_MS,
   type LockBackend,
+  type ResourceKeys,
 } from './lock.handle.js';
 import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './lock.interfaces.js';
 import { ReleaseNotifier } from './release-notifier.js';
@@ -28,12 +29,12 @@ const WAITER_LEASE_MS = 1000;
 /** Fallback polling (a lost release message, an expired lease): first and longest interval. */
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 200;
-/** Without fair mode, how long other waiters let the first waiter try before they do. */
-const HEAD_START_MS = 2;
-
-/** Prefix of this process's lock tokens; a counter makes each token unique. */
-const TOKEN_PREFIX = randomBytes(12).toString('base64url');
-let tokenCount = 0;
+/**
+ * Lease of a lock handed straight to a waiter; the waiter then extends it to its `ttlMs`. Kept
+ * short so a waiter that died just before its turn holds the others up about as long as its
+ * stale queue entry would.
+ */
+const HANDOVER_LEASE_MS = WAITER_LEASE_MS;
 
 /**
  * A script whose KEYS come in groups (one group per resource): runs the same Lua, and so the
@@ -59,15 +60,6 @@ const extendScript = new GroupedScript(extendLock);
 const releaseScript = new GroupedScript(releaseLock);
 const leaveQueueScript = new GroupedScript(leaveQueue);
 
-/** The keys of one resource; all share the resource's hash tag. */
-interface ResourceKeys {
-  owner: string;
-  fence: string;
-  queue: string;
-  alive: string;
-  channel: string;
-}
-
 /** A validated acquire request. */
 interface Plan {
   resources: string[];
@@ -78,7 +70,9 @@ interface Plan {
   maxHoldMs: number | undefined;
 }
 
-type Attempt = { held: HeldLock } | { held?: undefined; waitHintMs: number };
+type Attempt =
+  | { held: HeldLock }
+  | { held?: undefined; waitHintMs: number; /** Waiters queued before this one. */ ahead: number };
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -104,9 +98,13 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RedisLockService');
   private readonly notifier: ReleaseNotifier;
   private readonly held = new Set<HeldLock>();
+  /** Names this instance in its lock tokens (and its release inbox); a counter follows. */
+  private readonly instance = `i${randomBytes(12).toString('base64url')}`;
+  private tokenCount = 0;
   private readonly backend: LockBackend = {
     extend: (held, ttlMs) => this.extendHeld(held, ttlMs),
     release: (held) => this.releaseHeld(held),
+    forget: (held) => this.held.delete(held),
   };
 
   constructor(private readonly connections: RedisConnections) {
@@ -192,6 +190,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     const held = [...this.held];
     for (const lock of held) lock.lose('the application is shutting down');
+    // Lost here, yet still ours in Redis: free them now rather than at the end of the lease.
     await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
     await this.notifier.close();
   }
@@ -237,6 +236,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
       queue: keys.key('lock', 'lock resource', name, 'queue'),
       alive: keys.key('lock', 'lock resource', name, 'alive'),
       channel: keys.key('lock', 'lock resource', name, 'released'),
+      inbox: keys.key('lock', 'lock resource', name, `released:${this.instance}`),
     };
   }
 
@@ -244,15 +244,19 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private async take(plan: Plan, wait: boolean): Promise<Lock | null> {
     const reentered = this.reenter(plan);
     if (reentered) return reentered;
-    const token = `${TOKEN_PREFIX}:${(tokenCount++).toString(36)}`;
+    // A single-resource waiter's token carries the lease to hand it the lock with, so the
+    // releaser can pass the lock straight on (one hop instead of a wake-up and a retry).
+    const handOver =
+      plan.resources.length === 1 ? `h${Math.min(plan.ttlMs, HANDOVER_LEASE_MS)}:` : '';
+    const token = `${handOver}${this.instance}:${(this.tokenCount++).toString(36)}`;
     const waits = wait && plan.waitMs > 0;
-    const first = await this.attempt(plan, token, waits);
+    const first = await this.attempt(plan, token, waits, false);
     if (first.held) return this.track(first.held);
     if (!waits) {
       if (wait) throw new LockTimeoutError(plan.resources, 0);
       return null;
     }
-    return this.track(await this.waitFor(plan, token, first.waitHintMs));
+    return this.track(await this.waitFor(plan, token, first.waitHintMs, first.ahead));
   }
 
   private track(held: HeldLock): Lock {
@@ -262,44 +266,84 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   /** Inside a `using()`/`@WithLock` chain holding every resource of `plan`: a reentrant handle. */
   private reenter(plan: Plan): Lock | undefined {
+    const heldByChain = new Set<string>();
     for (let frame = lockContext.getStore(); frame; frame = frame.parent) {
       if (frame.owner !== this || frame.held.isReleased || frame.held.lost) continue;
       const holds = new Set(frame.held.resources);
       if (plan.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
+      for (const name of holds) heldByChain.add(name);
+    }
+    const overlap = plan.resources.filter((name) => heldByChain.has(name));
+    if (overlap.length > 0) {
+      // Taking them all again would wait on our own lock until waitMs.
+      throw new InvalidArgumentError(
+        'resources',
+        plan.resources,
+        `this call chain already holds ${overlap.join(', ')}: lock only the others here, or take them all at the outer level`,
+      );
     }
     return undefined;
   }
 
-  private async waitFor(plan: Plan, token: string, waitHintMs: number): Promise<HeldLock> {
+  private async waitFor(
+    plan: Plan,
+    token: string,
+    waitHintMs: number,
+    ahead: number,
+  ): Promise<HeldLock> {
     const deadline = performance.now() + plan.waitMs;
     let woken = false;
+    let handedFence: number | undefined;
     let wake: (() => void) | undefined;
+    // The releaser names the first waiter, who alone retries at once (or, if it waits for one
+    // resource, is handed the lock with its fencing token); the others keep their place and
+    // poll, so a release costs one wake-up, not one per waiter.
     const onRelease = (message: string) => {
-      if (message === token) {
-        woken = true;
-        wake?.();
-      } else if (!plan.fair) {
-        // The releaser names the first waiter: let it try first, so even without fair mode
-        // waiters are mostly served in order; the others step in if it does not take the lock.
-        setTimeout(() => {
-          woken = true;
-          wake?.();
-        }, HEAD_START_MS).unref();
-      }
-      // In fair mode only the first waiter may take it; the others keep waiting their turn.
+      if (message === token) woken = true;
+      else if (message.startsWith(`${token}#`))
+        handedFence = Number(message.slice(token.length + 1));
+      else return;
+      wake?.();
     };
     // Without a subscription (subscriber connection down) polling alone still gets the lock.
     const watches = await Promise.allSettled(
-      plan.keys.map((keys) => this.notifier.watch(keys.channel, onRelease)),
+      plan.keys.map((keys) => this.notifier.watch(keys.inbox, onRelease)),
     );
     let backoff = POLL_MIN_MS;
     let hint = waitHintMs;
+    // When the last attempt that found the lock busy was sent: a lock handed over later
+    // started its lease after that, so counting from here is on the safe side.
+    let lastBusyAt = performance.now();
+    // A release between the first attempt and subscribing went to the waiter then first; if
+    // others were queued ahead of us it was not ours, so only the first in line retries now.
+    let retry = ahead === 0;
     try {
       for (;;) {
-        // The first retry comes right after subscribing: the release may have come before it.
-        const result = await this.attempt(plan, token, true);
-        if (result.held) return result.held;
-        hint = result.waitHintMs;
+        if (handedFence === undefined && retry) {
+          const sentAt = performance.now();
+          const result = await this.attempt(plan, token, true, true);
+          if (result.held) return result.held;
+          lastBusyAt = sentAt;
+          hint = result.waitHintMs;
+        }
+        retry = true;
+        if (handedFence !== undefined) {
+          const leaseMs = Math.min(plan.ttlMs, HANDOVER_LEASE_MS);
+          const held = new HeldLock(
+            this.backend,
+            plan.resources,
+            plan.keys,
+            token,
+            [handedFence],
+            plan.ttlMs,
+            lastBusyAt,
+            leaseMs,
+          );
+          // Extended to ttlMs a third into the short lease, off the hand-over path; a failure
+          // aborts the signal (or the short lease runs out).
+          if (leaseMs < plan.ttlMs) held.scheduleTopUp(Math.floor(leaseMs / 3));
+          return held;
+        }
         const remaining = deadline - performance.now();
         if (remaining <= 0) throw new LockTimeoutError(plan.resources, plan.waitMs);
         if (!woken) {
@@ -317,15 +361,23 @@ export class RedisLockService implements BeforeApplicationShutdown {
         woken = false;
       }
     } catch (error) {
-      // Give up our place at once, so a fair queue does not stall until the entry expires.
+      // Give up our place at once so the queue does not stall until the entry expires, and
+      // pass on a lock that may have been handed to us meanwhile.
       await this.leaveQueue(plan, token).catch(() => undefined);
+      await this.releaseToken(plan.resources, plan.keys, token).catch(() => undefined);
       throw error;
     } finally {
       for (const watch of watches) if (watch.status === 'fulfilled') watch.value();
     }
   }
 
-  private async attempt(plan: Plan, token: string, join: boolean): Promise<Attempt> {
+  /** One run of the acquire script; `queued`: this token may already be in the waiter queue. */
+  private async attempt(
+    plan: Plan,
+    token: string,
+    join: boolean,
+    queued: boolean,
+  ): Promise<Attempt> {
     const keys = plan.keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]);
     const sentAt = performance.now();
     let reply: unknown;
@@ -336,12 +388,13 @@ export class RedisLockService implements BeforeApplicationShutdown {
         join ? '1' : '0',
         plan.fair ? '1' : '0',
         WAITER_LEASE_MS,
+        queued ? '1' : '0',
       ]);
     } catch (error) {
       throw this.mapRedisError(error, plan.resources, 'acquire');
     }
     const [status, ...rest] = reply as number[];
-    if (status !== 1) return { waitHintMs: rest[0] ?? -1 };
+    if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
     return {
       held: new HeldLock(this.backend, plan.resources, plan.keys, token, rest, plan.ttlMs, sentAt),
     };
@@ -358,14 +411,22 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   private async releaseHeld(held: HeldLock): Promise<void> {
     this.held.delete(held);
-    const keys = held.keys.flatMap((k) => [k.owner, k.queue]);
+    await this.releaseToken(held.resources, held.keys, held.token);
+  }
+
+  private async releaseToken(
+    resources: readonly string[],
+    keys: readonly ResourceKeys[],
+    token: string,
+  ): Promise<void> {
     try {
-      await releaseScript.run(this.connections, keys, [
-        held.token,
-        ...held.keys.map((k) => k.channel),
-      ]);
+      await releaseScript.run(
+        this.connections,
+        keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]),
+        [token, ...keys.map((k) => k.channel)],
+      );
     } catch (error) {
-      throw this.mapRedisError(error, held.resources, 'release');
+      throw this.mapRedisError(error, resources, 'release');
     }
   }
 
@@ -386,7 +447,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
         { cause },
       );
     }
-    if (error instanceof Error && /CROSSSLOT/.test(error.message)) {
+    // Redis says CROSSSLOT; ioredis, when it pipelines, checks the slots itself first.
+    if (error instanceof Error && /CROSSSLOT|belong to the same slot/.test(error.message)) {
       return new InvalidArgumentError(
         'resources',
         resources,

@@ -11,20 +11,25 @@
   ARGV[3] '1' to join the waiter queue when busy, '0' to give up at once (tryAcquire)
   ARGV[4] '1' for first-come first-served, '0' for "registered waiters before newcomers"
   ARGV[5] how long (ms) a waiter's queue entry lives unless the waiter retries again
+  ARGV[6] '1' if this token may already be in the queues (a retry), '0' on a first attempt
 
   Returns {1, fence1, fence2, ...} when every resource was taken (or was already held with this
   token: the reply of an earlier run was lost and the command was resent), or {0, waitHintMs}
-  when busy, waitHintMs being the longest remaining lease among busy resources (-1: unknown).
+  when busy, waitHintMs being the longest remaining lease among busy resources (-1: unknown),
+  as {0, waitHintMs, ahead}: ahead is how many waiters are queued before this one (single
+  resource; 0 otherwise).
 ]]
+--- @include "includes/fencing"
 local token = ARGV[1]
 local leaseMs = ARGV[2]
 local join = ARGV[3] == '1'
 local fair = ARGV[4] == '1'
 local waiterLeaseMs = tonumber(ARGV[5])
+local queued = ARGV[6] == '1'
 
-local time = redis.call('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local nowUs = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local seconds, micros = clock()
+local nowMs = seconds * 1000 + math.floor(micros / 1000)
+local nowUs = seconds * 1000000 + micros
 
 local resources = #KEYS / 4
 local busy = false
@@ -39,12 +44,7 @@ for i = 0, resources - 1 do
     busy = true
     waitHint = math.max(waitHint, redis.call('PTTL', owner))
   elseif redis.call('EXISTS', alive) == 1 then
-    -- Waiters that stopped retrying (crashed, paused, gave up) lose their place.
-    local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', nowMs)
-    if #dead > 0 then
-      redis.call('ZREM', alive, unpack(dead))
-      redis.call('ZREM', queue, unpack(dead))
-    end
+    dropDeadWaiters(queue, alive, nowMs)
     if fair then
       local head = redis.call('ZRANGE', queue, 0, 0)[1]
       if head and head ~= token then busy = true end
@@ -65,25 +65,28 @@ if busy then
       redis.call('PEXPIRE', queue, waiterLeaseMs)
       redis.call('PEXPIRE', alive, waiterLeaseMs)
     end
+    if resources == 1 then
+      return { 0, waitHint, redis.call('ZRANK', KEYS[3], token) }
+    end
   end
-  return { 0, waitHint }
+  return { 0, waitHint, 0 }
 end
 
 local reply = { 1 }
 for i = 0, resources - 1 do
   local owner, fence, queue, alive = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
-  local last = tonumber(redis.call('GET', fence) or '0')
-  local next = last
-  if ownedAlready < resources then
-    -- Redis time in microseconds keeps tokens increasing even after the fence key expired or
-    -- Redis restarted empty; last + 1 keeps them strictly increasing within one microsecond.
-    next = math.max(last + 1, nowUs)
+  local fenceValue
+  if ownedAlready == resources then
+    -- Ours already (handed over by the releaser, or a resent command): same token, new lease.
+    fenceValue = tonumber(redis.call('GET', fence) or '0')
+    redis.call('PEXPIRE', fence, leaseMs)
+  else
+    fenceValue = nextFence(fence, leaseMs, nowUs)
   end
   redis.call('SET', owner, token, 'PX', leaseMs)
-  redis.call('SET', fence, string.format('%.0f', next), 'PX', leaseMs)
-  if redis.call('ZREM', queue, token) == 1 then
+  if queued and redis.call('ZREM', queue, token) == 1 then
     redis.call('ZREM', alive, token)
   end
-  reply[i + 2] = next
+  reply[i + 2] = fenceValue
 end
 return reply

@@ -5,10 +5,11 @@
     KEYS[2i+1] queue: ZSET of waiting tokens, by arrival
     KEYS[2i+2] alive: ZSET of waiting tokens, by entry expiry
   ARGV[1] token of the waiter
-  ARGV[2 + i] release channel of resource i
+  ARGV[2 + i] release channel of resource i (the first waiter's instance gets its own suffix)
 
   Returns how many queue entries were removed.
 ]]
+--- @include "includes/waiterChannel"
 local token = ARGV[1]
 local removed = 0
 for i = 1, #KEYS, 2 do
@@ -16,7 +17,7 @@ for i = 1, #KEYS, 2 do
     removed = removed + 1
     redis.call('ZREM', KEYS[i + 1], token)
     local head = redis.call('ZRANGE', KEYS[i], 0, 0)[1]
-    if head then redis.call('PUBLISH', ARGV[2 + (i - 1) / 2], head) end
+    if head then redis.call('PUBLISH', waiterChannel(ARGV[2 + (i - 1) / 2], head), head) end
   end
 end
 return removed

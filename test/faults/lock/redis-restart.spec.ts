@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
+import {
+  LockLostError,
+  RedisConnectionError,
+  RedisCoordinationModule,
+  RedisLockService,
+} from '../../../lib/index.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
 import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
 
@@ -33,5 +38,42 @@ describe('lock across a Redis restart', { skip: skipWithoutRedisServer() }, () =
     assert.ok(again.fencingToken > firstToken);
     await again.release();
     assert.equal(await locks.isLocked('job'), false);
+  });
+
+  it('aborts the holder’s signal when Redis cannot confirm a renewal before the lease ends', async () => {
+    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
+    const locks = moduleRef.get(RedisLockService);
+    const reason = await locks.using(
+      'paused',
+      async (signal) => {
+        server.pause(); // Redis stops answering: renewals hang
+        try {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        } finally {
+          server.resume();
+        }
+        return signal.reason as unknown;
+      },
+      { ttlMs: 600 },
+    );
+    assert.ok(reason instanceof LockLostError, String(reason));
+    assert.match(reason.message, /before a renewal was confirmed/);
+    const again = await locks.acquire('paused', { waitMs: 5000 });
+    await again.release();
+  });
+
+  it('reports Redis down as RedisConnectionError, never as busy', async () => {
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({ url: server.url, redis: { maxRetriesPerRequest: 1 } }),
+    ]);
+    const locks = moduleRef.get(RedisLockService);
+    await server.stop();
+    try {
+      const error = await locks.acquire('down', { waitMs: 60_000 }).catch((e: unknown) => e);
+      assert.ok(error instanceof RedisConnectionError, String(error));
+      assert.match(error.message, /Could not acquire lock down: Redis unreachable/);
+    } finally {
+      await server.restart();
+    }
   });
 });

@@ -3,13 +3,15 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   currentLock,
+  InvalidArgumentError,
   LockLostError,
   LockTimeoutError,
   RedisCoordinationModule,
   RedisLockService,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
+import type { TestingModule } from '@nestjs/testing';
+import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
 import { keysUnder, startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
 
 describe('RedisLockService', () => {
@@ -20,6 +22,9 @@ describe('RedisLockService', () => {
   after(() => redis.dispose());
   afterEach(closeStartedModules);
 
+  const modules = new Map<RedisLockService, TestingModule>();
+  const moduleOf = (locks: RedisLockService) => modules.get(locks)!;
+
   async function start(keyPrefix = uniquePrefix()) {
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix }),
@@ -27,7 +32,9 @@ describe('RedisLockService', () => {
     const connections = moduleRef.get(RedisConnections);
     const ownerKey = (name: string) => connections.keys.key('lock', 'lock resource', name, 'owner');
     const queueKey = (name: string) => connections.keys.key('lock', 'lock resource', name, 'queue');
-    return { locks: moduleRef.get(RedisLockService), keyPrefix, ownerKey, queueKey };
+    const locks = moduleRef.get(RedisLockService);
+    modules.set(locks, moduleRef);
+    return { locks, keyPrefix, ownerKey, queueKey };
   }
 
   it('acquires, hands out increasing fencing tokens, and releases idempotently', async () => {
@@ -63,14 +70,33 @@ describe('RedisLockService', () => {
   it('wakes a waiter on release, long before the lease would end', async () => {
     const { locks, ownerKey } = await start();
     const holder = await locks.acquire('job', { ttlMs: 20_000 });
+    // waitMs < the holder's lease: only the release can let this waiter in.
     const waiting = locks.acquire('job', { ttlMs: 5000, waitMs: 15_000 });
     await sleep(50);
     await holder.release();
     const next = await waiting;
-    // Got by the release, not by the lease running out: the new lease was just set.
-    assert.ok((await redis.client.pttl(ownerKey('job'))) > 4000);
     assert.ok(next.fencingToken > holder.fencingToken);
+    // Handed over with a short lease, then extended to the waiter's own ttlMs.
+    while ((await redis.client.pttl(ownerKey('job'))) <= 1000) await sleep(5);
+    assert.equal(next.signal.aborted, false);
     await next.release();
+  });
+
+  it('has all waiters of the app share one subscriber connection', async () => {
+    const { locks, keyPrefix } = await start();
+    const held = await Promise.all(['x', 'y'].map((name) => locks.acquire(name)));
+    const waiters = ['x', 'x', 'x', 'y', 'y'].map(async (name) => {
+      const lock = await locks.acquire(name, { waitMs: 10_000 });
+      await lock.release();
+    });
+    await sleep(100);
+    const subscribers = String(await redis.client.client('LIST'))
+      .split('\n')
+      .filter((line) => line.includes(`name=${keyPrefix.replace(/[^\w:.-]/g, '_')}subscriber`));
+    assert.equal(subscribers.length, 1, subscribers.join('\n'));
+    assert.match(subscribers[0]!, /sub=2/);
+    await Promise.all(held.map((lock) => lock.release()));
+    await Promise.all(waiters);
   });
 
   it('times out with LockTimeoutError and leaves no waiter entry behind', async () => {
@@ -140,6 +166,11 @@ describe('RedisLockService', () => {
       });
       await inner.release();
       assert.equal(await locks.isLocked('r'), true);
+      // Part held, part not: refused rather than waiting on itself.
+      await assert.rejects(
+        locks.acquire(['r', 's'], { waitMs: 0 }),
+        (e) => e instanceof InvalidArgumentError && /already holds r/.test(e.message),
+      );
     });
     assert.equal(currentLock(), undefined);
     assert.equal(await locks.isLocked('r'), false);
@@ -167,6 +198,17 @@ describe('RedisLockService', () => {
     await holder.release();
     assert.equal(await locks.tryAcquire('hot'), null, 'the releaser must queue behind the waiter');
     await (await waiter).release();
+  });
+
+  it('frees held locks and aborts their signals when the app shuts down', async () => {
+    const { locks, keyPrefix } = await start();
+    const other = (await start(keyPrefix)).locks;
+    const lock = await locks.acquire('shutdown', { ttlMs: 60_000 });
+    const { signal } = lock;
+    await closeModule(moduleOf(locks));
+    assert.ok(signal.reason instanceof LockLostError);
+    assert.match(signal.reason.message, /shutting down/);
+    assert.equal(await other.isLocked('shutdown'), false, 'peers need not wait out the TTL');
   });
 
   it('serves waiters first-come first-served with fair: true', async () => {
