@@ -2,21 +2,21 @@ import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheService } from './cache/cache.service.js';
 import { HandlerDiscovery } from './common/handler-discovery.js';
-import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import { RedisConnections } from './connection/redis-connections.js';
-import { RedisLockService } from './lock/lock.service.js';
-import { QueueExplorer } from './queue/queue.explorer.js';
-import { QueueService } from './queue/queue.service.js';
 import { CounterService } from './counter/counter.service.js';
 import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
+import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
+import { RedisLockService } from './lock/lock.service.js';
+import { PubSubExplorer } from './pubsub/pubsub.explorer.js';
+import { PubSubService } from './pubsub/pubsub.service.js';
+import { QueueExplorer } from './queue/queue.explorer.js';
+import { QueueService } from './queue/queue.service.js';
 import {
   ConfigurableRedisCoordinationModule,
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
-import { PubSubExplorer } from './pubsub/pubsub.explorer.js';
-import { PubSubService } from './pubsub/pubsub.service.js';
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,

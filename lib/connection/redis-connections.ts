@@ -2,7 +2,7 @@ import { Logger, type LoggerService, type OnApplicationShutdown } from '@nestjs/
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
-import { RedisConnectionError } from './connection.errors.js';
+import { isConnectionFailure, RedisConnectionError } from './connection.errors.js';
 import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
 import { SubscriptionHub } from './subscription-hub.js';
@@ -98,6 +98,31 @@ export class RedisConnections implements OnApplicationShutdown {
   /** Text safe to log or throw: every configured secret replaced by `***`. */
   redact(text: string): string {
     return redactSecrets(text, this.options.secrets);
+  }
+
+  /**
+   * The error a capability should throw for `error`: a connection failure (Redis down, frozen,
+   * failing over) becomes a {@link RedisConnectionError} saying what could not be done, with the
+   * target and cause redacted; any other error is returned as it is. One mapping for every
+   * capability, so "Redis is down" always looks the same to callers.
+   */
+  failure(error: unknown, action: string): unknown {
+    if (error instanceof RedisConnectionError || !isConnectionFailure(error)) return error;
+    const cause = new Error(this.redact((error as Error).message));
+    return new RedisConnectionError(
+      this.target,
+      `Could not ${action}: Redis unreachable (${cause.message})`,
+      {
+        cause,
+      },
+    );
+  }
+
+  /** For `.catch()` off the hot path: rethrows what {@link failure} makes of the error. */
+  rethrow(action: string): (error: unknown) => never {
+    return (error) => {
+      throw this.failure(error, action);
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {

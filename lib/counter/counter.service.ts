@@ -90,7 +90,7 @@ export class CounterService {
       return this.connections.command.incrby(key, by).then(
         (value) => this.checkSmall(name, key, by, value),
         (error: unknown) => {
-          throw refusal(name, error);
+          throw this.refusal(name, error);
         },
       );
     }
@@ -116,7 +116,7 @@ export class CounterService {
     try {
       reply = await incrementCounterScript.run(this.connections.command, [key], [amount, ttlMs]);
     } catch (error) {
-      throw refusal(name, error);
+      throw this.refusal(name, error);
     }
     const value = toCounterValue(name, reply);
     if (typeof value === 'bigint' || Math.abs(value) > LARGE_COUNTER) this.rememberLarge(key);
@@ -135,7 +135,10 @@ export class CounterService {
 
   /** The counter's value; `0` when it does not exist (never set, reset or expired). */
   async get(name: string): Promise<CounterValue> {
-    return toCounterValue(name, await this.connections.command.get(this.counterKey(name)));
+    const text = await this.connections.command
+      .get(this.counterKey(name))
+      .catch(this.connections.rethrow(`read counter "${name}"`));
+    return toCounterValue(name, text);
   }
 
   /**
@@ -147,16 +150,20 @@ export class CounterService {
     const keys = names.map((name) => this.counterKey(name));
     if (keys.length === 0) return [];
     const { command } = this.connections;
-    const replies =
+    const replies = await (
       command instanceof Cluster
-        ? await Promise.all(keys.map((key) => command.get(key)))
-        : await command.mget(...keys);
+        ? Promise.all(keys.map((key) => command.get(key)))
+        : command.mget(...keys)
+    ).catch(this.connections.rethrow(`read ${keys.length} counters`));
     return replies.map((reply, i) => toCounterValue(names[i]!, reply));
   }
 
   /** Deletes the counter (it reads as `0` again); returns whether it existed. */
   async reset(name: string): Promise<boolean> {
-    return (await this.connections.command.del(this.counterKey(name))) === 1;
+    const removed = await this.connections.command
+      .del(this.counterKey(name))
+      .catch(this.connections.rethrow(`reset counter "${name}"`));
+    return removed === 1;
   }
 
   /**
@@ -174,14 +181,21 @@ export class CounterService {
     assertMilliseconds('blockMs', blockMs);
     const keys = this.connections.keys;
     const id = `${this.hitIdPrefix}:${(this.hitSequence = (this.hitSequence + 1) % 1e15)}`;
-    const reply = (await hitRateLimitScript.run(
-      this.connections.command,
-      [
-        keys.key('rate', 'rate limit key', name, 'hits'),
-        keys.key('rate', 'rate limit key', name, 'block'),
-      ],
-      [limit, windowMs, id, blockMs],
-    )) as [number, number, number, number];
+    const reply = (await hitRateLimitScript
+      .run(
+        this.connections.command,
+        [
+          keys.key('rate', 'rate limit key', name, 'hits'),
+          keys.key('rate', 'rate limit key', name, 'block'),
+        ],
+        [limit, windowMs, id, blockMs],
+      )
+      .catch(this.connections.rethrow(`count a hit on rate limit "${name}"`))) as [
+      number,
+      number,
+      number,
+      number,
+    ];
     const [allowed, count, resetInMs, blockedForMs] = reply;
     return {
       allowed: allowed === 1,
@@ -190,6 +204,14 @@ export class CounterService {
       resetInMs,
       blockedForMs,
     };
+  }
+
+  /** What an increment throws: a typed error for a refused value or an unreachable Redis. */
+  private refusal(name: string, error: unknown): unknown {
+    if (!(error instanceof Error) || !VALUE_REFUSED.test(error.message)) {
+      return this.connections.failure(error, `increment counter "${name}"`);
+    }
+    return new CounterValueError(name, error.message.replace(/ script:.*$/s, ''), { cause: error });
   }
 
   /** Checks a fast-path INCRBY reply: trusted only while small enough to be exact. */
@@ -235,9 +257,4 @@ function toCounterValue(name: string, reply: unknown): CounterValue {
   }
   const value = Number(text);
   return Number.isSafeInteger(value) ? value : BigInt(text);
-}
-
-function refusal(name: string, error: unknown): unknown {
-  if (!(error instanceof Error) || !VALUE_REFUSED.test(error.message)) return error;
-  return new CounterValueError(name, error.message.replace(/ script:.*$/s, ''), { cause: error });
 }

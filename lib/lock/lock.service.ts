@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertMilliseconds, assertName, MAX_MILLISECONDS } from '../common/validate.js';
-import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import {
   RedisScript,
@@ -437,16 +436,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   /** "Redis is down" and "keys in different cluster slots" become typed errors; others pass. */
   private mapRedisError(error: unknown, resources: readonly string[], action: string): unknown {
-    const list = resources.join(', ');
-    if (isConnectionFailure(error)) {
-      const cause =
-        error instanceof Error ? new Error(this.connections.redact(error.message)) : error;
-      return new RedisConnectionError(
-        this.connections.target,
-        `Could not ${action} lock ${list}: Redis unreachable (${(cause as Error).message ?? String(cause)})`,
-        { cause },
-      );
-    }
+    const unreachable = this.connections.failure(error, `${action} lock ${resources.join(', ')}`);
+    if (unreachable !== error) return unreachable;
     // Redis says CROSSSLOT; ioredis, when it pipelines, checks the slots itself first.
     if (error instanceof Error && /CROSSSLOT|belong to the same slot/.test(error.message)) {
       return new InvalidArgumentError(

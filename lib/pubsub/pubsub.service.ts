@@ -95,17 +95,23 @@ export class PubSubService implements BeforeApplicationShutdown {
       return Promise.reject(error as Error);
     }
     const { command } = this.connections;
-    if (!options.durable) return command.publish(this.redisChannel(channel), payload);
+    const unreachable = (error: unknown) => {
+      throw this.connections.failure(error, `publish on channel "${channel}"`);
+    };
+    if (!options.durable)
+      return command.publish(this.redisChannel(channel), payload).catch(unreachable);
     const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
-    return command.xadd(
-      this.streamKey(channel),
-      'MAXLEN',
-      '~',
-      maxLen,
-      '*',
-      PAYLOAD_FIELD,
-      payload,
-    ) as Promise<string>;
+    return (
+      command.xadd(
+        this.streamKey(channel),
+        'MAXLEN',
+        '~',
+        maxLen,
+        '*',
+        PAYLOAD_FIELD,
+        payload,
+      ) as Promise<string>
+    ).catch(unreachable);
   }
 
   /**

@@ -53,7 +53,7 @@ export class QueueService implements BeforeApplicationShutdown {
   async add<T>(queue: string, data: T, options?: JobOptions): Promise<string> {
     const store = this.store(queue);
     const job = store.encode(data, resolveJobOptions(options), Date.now());
-    await store.addJob(job);
+    await store.addJob(job).catch(this.connections.rethrow(`add a job to queue "${queue}"`));
     return job.id;
   }
 
@@ -71,7 +71,9 @@ export class QueueService implements BeforeApplicationShutdown {
       }
       return store.encode(entry.data, resolveJobOptions(entry.opts), now);
     });
-    await store.addJobs(encoded);
+    await store
+      .addJobs(encoded)
+      .catch(this.connections.rethrow(`add ${encoded.length} jobs to queue "${queue}"`));
     return encoded.map((job) => job.id);
   }
 
@@ -106,7 +108,9 @@ export class QueueService implements BeforeApplicationShutdown {
 
   /** How many jobs the queue holds in each state, in one snapshot. */
   async counts(queue: string): Promise<QueueCounts> {
-    return this.store(queue).countJobs();
+    return this.store(queue)
+      .countJobs()
+      .catch(this.connections.rethrow(`count the jobs of queue "${queue}"`));
   }
 
   /** Dead-letter jobs, most recent first, with their last error and attempt history. */
@@ -121,7 +125,10 @@ export class QueueService implements BeforeApplicationShutdown {
         `expected an integer from 1 to ${MAX_DEAD_LIMIT}`,
       );
     }
-    return this.store(queue).listDead(limit) as Promise<DeadJob<T>[]>;
+    const dead = await this.store(queue)
+      .listDead(limit)
+      .catch(this.connections.rethrow(`list the dead jobs of queue "${queue}"`));
+    return dead as DeadJob<T>[];
   }
 
   /**
@@ -136,17 +143,23 @@ export class QueueService implements BeforeApplicationShutdown {
       for (const id of ids) assertName('job id', id);
       if (ids.length === 0) return 0;
     }
-    return store.retryDead(ids ?? []);
+    return store
+      .retryDead(ids ?? [])
+      .catch(this.connections.rethrow(`retry dead jobs of queue "${queue}"`));
   }
 
   /** Stops workers everywhere from claiming the queue's jobs (running ones finish). */
   async pause(queue: string): Promise<void> {
-    return this.store(queue).pause();
+    return this.store(queue)
+      .pause()
+      .catch(this.connections.rethrow(`pause queue "${queue}"`));
   }
 
   /** Lets workers claim the queue's jobs again. */
   async resume(queue: string): Promise<void> {
-    return this.store(queue).resume();
+    return this.store(queue)
+      .resume()
+      .catch(this.connections.rethrow(`resume queue "${queue}"`));
   }
 
   /** Closes every worker started through this service (they drain, then hand jobs back). */
