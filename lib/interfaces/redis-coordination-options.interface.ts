@@ -68,9 +68,11 @@ export interface RedisCoordinationModuleOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * ioredis auto-pipelining on the command connection. `'adaptive'` sends a command at once when
-   * nothing else is in flight and batches it with the others when something is: measured here,
-   * always-on made one-at-a-time commands ~30% slower while doubling throughput at 64 in flight.
+   * Batching on the command connection. `'adaptive'` writes a command at once when nothing else
+   * is in flight, and sends commands issued while others await replies together, in one write per
+   * turn of the event loop (a corked socket, no ioredis Pipeline). `true` is ioredis
+   * auto-pipelining, `false` writes every command by itself. On a Cluster, `'adaptive'` means
+   * ioredis auto-pipelining. See the `connection` benchmark.
    * @default 'adaptive'
    */
   autoPipelining?: boolean | 'adaptive';

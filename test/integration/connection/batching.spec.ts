@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import type { Redis } from 'ioredis';
+import { after, afterEach, before, describe, it } from 'node:test';
+import {
+  RedisCoordinationModule,
+  type RedisCoordinationModuleOptions,
+} from '../../../lib/index.js';
+import { RedisConnections } from '../../../lib/connection/redis-connections.js';
+import { closeStartedModules, startModule } from '../../support/nest.js';
+import { RedisServer, skipWithoutRedisServer, uniquePrefix } from '../../support/redis.js';
+
+/** Counts the writes the command connection's socket hands to the OS (one per flush). */
+function countWrites(socket: Socket): { readonly count: number } {
+  const counter = { count: 0 };
+  const internals = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = internals[method].bind(socket);
+    internals[method] = (...args: unknown[]) => {
+      counter.count++;
+      original(...args);
+    };
+  }
+  return counter;
+}
+
+describe('adaptive batching on the command connection', { skip: skipWithoutRedisServer() }, () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start();
+  });
+  after(() => server.dispose());
+  afterEach(closeStartedModules);
+
+  async function commandConnection(options: RedisCoordinationModuleOptions = {}) {
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: uniquePrefix(), ...options }),
+    ]);
+    const connections = moduleRef.get(RedisConnections);
+    // A standalone connection (adaptive batching is for standalone; a cluster pipelines per node).
+    const client = connections.command as Redis;
+    return { client, key: connections.keys.key('test', 'test key', 'batching', 'n') };
+  }
+
+  it('writes a lone command at once, in its own write', async () => {
+    const { client, key } = await commandConnection();
+    const writes = countWrites(client.stream as Socket);
+    for (let i = 1; i <= 20; i++) {
+      const reply = client.incr(key);
+      assert.equal(writes.count, i, `command ${i} was not written synchronously`);
+      assert.equal(await reply, i);
+    }
+  });
+
+  it('folds commands sent while others are in flight into one write, replies in order', async () => {
+    const { client, key } = await commandConnection();
+    const writes = countWrites(client.stream as Socket);
+    const replies = await Promise.all(Array.from({ length: 200 }, () => client.incr(key)));
+    assert.deepEqual(
+      replies,
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    // The first goes out alone (nothing was in flight); the other 199 leave together.
+    assert.equal(writes.count, 2);
+  });
+
+  it('batches the callers woken by a burst of replies, as one write per round', async () => {
+    const { client, key } = await commandConnection();
+    await Promise.all(Array.from({ length: 8 }, () => client.incr(key))); // warm the connection
+    const writes = countWrites(client.stream as Socket);
+    const rounds = 50;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let round = 0; round < rounds; round++) await client.incr(key);
+      }),
+    );
+    assert.equal(Number(await client.get(key)), 8 + 8 * rounds);
+    // 8 loops in lockstep: each round's replies wake all 8 loops, whose next commands share a
+    // write. Without the burst rule the first loop of each round would write alone (2 per round).
+    assert.ok(writes.count <= rounds + 2, `${writes.count} writes for ${rounds} rounds`);
+  });
+
+  it('keeps batching on the new socket after Redis restarts', async () => {
+    const { client, key } = await commandConnection();
+    await server.restart();
+    assert.equal(await client.incr(key), 1); // waits for the reconnection
+    const writes = countWrites(client.stream as Socket);
+    const replies = await Promise.all(Array.from({ length: 100 }, () => client.incr(key)));
+    assert.equal(replies.at(-1), 101);
+    assert.equal(writes.count, 2);
+  });
+
+  it('autoPipelining: false writes every command by itself', async () => {
+    const { client, key } = await commandConnection({ autoPipelining: false });
+    const writes = countWrites(client.stream as Socket);
+    await Promise.all(Array.from({ length: 50 }, () => client.incr(key)));
+    assert.equal(writes.count, 50);
+  });
+});
