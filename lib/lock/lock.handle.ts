@@ -7,16 +7,16 @@ export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
 /** Smallest lease accepted: below it, one round trip could outlast the lease. */
 export const MIN_LOCK_TTL_MS = 10;
 
-/** The Redis keys and channel of one resource; all share the resource's hash tag. */
+/** The Redis keys and release channel of one resource; all share the resource's hash tag. */
 export interface ResourceKeys {
+  /** `<token>#<fencing token>` of the holder, expiring with the lease. */
   owner: string;
-  fence: string;
+  /** Waiting tokens by arrival. */
   queue: string;
+  /** Waiting tokens by the time their entry expires. */
   alive: string;
   /** Where releases are published (the scripts add the named waiter's instance). */
   channel: string;
-  /** Where this service instance hears the releases that name its waiters. */
-  inbox: string;
 }
 
 /** What a held lock needs from the service: the two scripts that act on it. */

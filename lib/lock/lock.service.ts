@@ -222,21 +222,25 @@ export class RedisLockService implements BeforeApplicationShutdown {
   }
 
   private plan(resource: unknown, options: LockOptions): Plan {
-    const settings = lockSettings(options);
+    const { ttlMs, waitMs, fair, maxHoldMs } = lockSettings(options);
     const resources = resourceNames(resource);
-    return { ...settings, resources, keys: resources.map((name) => this.keysOf(name)) };
+    const keys = resources.map((name) => this.keysOf(name));
+    return { resources, keys, ttlMs, waitMs, fair, maxHoldMs };
   }
 
   private keysOf(name: string): ResourceKeys {
     const keys = this.connections.keys;
     return {
       owner: keys.key('lock', 'lock resource', name, 'owner'),
-      fence: keys.key('lock', 'lock resource', name, 'fence'),
       queue: keys.key('lock', 'lock resource', name, 'queue'),
       alive: keys.key('lock', 'lock resource', name, 'alive'),
       channel: keys.key('lock', 'lock resource', name, 'released'),
-      inbox: keys.key('lock', 'lock resource', name, `released:${this.instance}`),
     };
+  }
+
+  /** Where this service instance hears the releases that name its waiters for a resource. */
+  private inboxOf(keys: ResourceKeys): string {
+    return `${keys.channel}:${this.instance}`;
   }
 
   /** Acquires per `plan`; `wait` false returns null at once when busy. */
@@ -265,8 +269,10 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   /** Inside a `using()`/`@WithLock` chain holding every resource of `plan`: a reentrant handle. */
   private reenter(plan: Plan): Lock | undefined {
+    const innermost = lockContext.getStore();
+    if (!innermost) return undefined;
     const heldByChain = new Set<string>();
-    for (let frame = lockContext.getStore(); frame; frame = frame.parent) {
+    for (let frame: LockFrame | undefined = innermost; frame; frame = frame.parent) {
       if (frame.owner !== this || frame.held.isReleased || frame.held.lost) continue;
       const holds = new Set(frame.held.resources);
       if (plan.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
@@ -306,7 +312,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
     };
     // Without a subscription (subscriber connection down) polling alone still gets the lock.
     const watches = await Promise.allSettled(
-      plan.keys.map((keys) => this.notifier.watch(keys.inbox, onRelease)),
+      plan.keys.map((keys) => this.notifier.watch(this.inboxOf(keys), onRelease)),
     );
     let backoff = POLL_MIN_MS;
     let hint = waitHintMs;
@@ -377,18 +383,12 @@ export class RedisLockService implements BeforeApplicationShutdown {
     join: boolean,
     queued: boolean,
   ): Promise<Attempt> {
-    const keys = plan.keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]);
+    const flags = `${join ? 'w' : ''}${plan.fair ? 'f' : ''}${queued ? 'q' : ''}`;
+    const args = join ? [token, plan.ttlMs, flags, WAITER_LEASE_MS] : [token, plan.ttlMs, flags];
     const sentAt = performance.now();
     let reply: unknown;
     try {
-      reply = await acquireScript.run(this.connections, keys, [
-        token,
-        plan.ttlMs,
-        join ? '1' : '0',
-        plan.fair ? '1' : '0',
-        WAITER_LEASE_MS,
-        queued ? '1' : '0',
-      ]);
+      reply = await acquireScript.run(this.connections, lockKeys(plan.keys), args);
     } catch (error) {
       throw this.mapRedisError(error, plan.resources, 'acquire');
     }
@@ -400,7 +400,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
   }
 
   private async extendHeld(held: HeldLock, ttlMs: number): Promise<boolean> {
-    const keys = held.keys.flatMap((k) => [k.owner, k.fence]);
+    const keys = held.keys.map((k) => k.owner);
     try {
       return (await extendScript.run(this.connections, keys, [held.token, ttlMs])) === 1;
     } catch (error) {
@@ -419,11 +419,10 @@ export class RedisLockService implements BeforeApplicationShutdown {
     token: string,
   ): Promise<void> {
     try {
-      await releaseScript.run(
-        this.connections,
-        keys.flatMap((k) => [k.owner, k.fence, k.queue, k.alive]),
-        [token, ...keys.map((k) => k.channel)],
-      );
+      await releaseScript.run(this.connections, lockKeys(keys), [
+        token,
+        ...keys.map((k) => k.channel),
+      ]);
     } catch (error) {
       throw this.mapRedisError(error, resources, 'release');
     }
@@ -450,6 +449,12 @@ export class RedisLockService implements BeforeApplicationShutdown {
   }
 }
 
+/** The KEYS of the acquire and release scripts: owner, queue and alive of each resource. */
+function lockKeys(keys: readonly ResourceKeys[]): string[] {
+  if (keys.length === 1) return [keys[0]!.owner, keys[0]!.queue, keys[0]!.alive];
+  return keys.flatMap((k) => [k.owner, k.queue, k.alive]);
+}
+
 /** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */
 function resourceNames(resource: unknown): string[] {
   if (!Array.isArray(resource)) {
@@ -468,17 +473,18 @@ export function lockSettings(options: unknown): Omit<Plan, 'resources' | 'keys'>
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidArgumentError('lock options', options, 'expected an object');
   }
-  const { ttlMs, waitMs, fair, maxHoldMs } = {
-    ...DEFAULT_LOCK_OPTIONS,
-    ...(options as WithLockOptions),
-  };
+  const given = options as WithLockOptions;
+  const ttlMs = given.ttlMs ?? DEFAULT_LOCK_OPTIONS.ttlMs;
+  const waitMs = given.waitMs ?? DEFAULT_LOCK_OPTIONS.waitMs;
+  const fair = given.fair ?? DEFAULT_LOCK_OPTIONS.fair;
+  const maxHoldMs = given.maxHoldMs;
   assertMilliseconds('ttlMs', ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
   assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
   if (maxHoldMs !== undefined) {
     assertMilliseconds('maxHoldMs', maxHoldMs, { min: MIN_LOCK_TTL_MS, max: MAX_MILLISECONDS });
   }
   if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
-  const onBusy = (options as WithLockOptions).onBusy;
+  const onBusy = given.onBusy;
   if (onBusy !== undefined && !['wait', 'throw', 'skip'].includes(onBusy)) {
     throw new InvalidArgumentError('onBusy', onBusy, "expected 'wait', 'throw' or 'skip'");
   }

@@ -1,27 +1,27 @@
 --[[
   Frees the resources held with a token (never another holder's) and serves their waiters.
 
-  KEYS come in groups of 4, one group per resource:
-    KEYS[4i+1] owner key
-    KEYS[4i+2] fence key
-    KEYS[4i+3] queue: ZSET of waiting tokens, by arrival
-    KEYS[4i+4] alive: ZSET of waiting tokens, by entry expiry
+  KEYS come in groups of 3, one group per resource:
+    KEYS[3i+1] owner key: `<token>#<fencing token>`
+    KEYS[3i+2] queue: ZSET of waiting tokens, by arrival
+    KEYS[3i+3] alive: ZSET of waiting tokens, by entry expiry
   ARGV[1] token of the holder
   ARGV[2 + i] release channel of resource i (the first waiter's instance gets its own suffix)
 
   For each freed resource with live waiters: if the first waiter's token reads `h<leaseMs>:...`
-  (a single-resource waiter), the lock passes straight to it, and `<token>#<fence>` is
-  published; otherwise the lock is freed and the first waiter's token is published, so that
-  waiter retries at once. Returns how many resources were freed.
+  (a single-resource waiter), the lock passes straight to it with the next fencing token, and
+  `<token>#<fence>` is published; otherwise the lock is freed and the first waiter's token is
+  published, so that waiter retries at once. Returns how many resources were freed.
 ]]
 --- @include "includes/fencing"
 --- @include "includes/waiterChannel"
 local token = ARGV[1]
 local freed = 0
-for i = 0, #KEYS / 4 - 1 do
-  local owner, fence, queue, alive = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
+for i = 0, #KEYS / 3 - 1 do
+  local owner, queue, alive = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
   local channel = ARGV[2 + i]
-  if redis.call('GET', owner) == token then
+  local value = redis.call('GET', owner)
+  if holds(value, token) then
     freed = freed + 1
     local head
     if redis.call('EXISTS', queue) == 1 then
@@ -30,8 +30,8 @@ for i = 0, #KEYS / 4 - 1 do
       head = redis.call('ZRANGE', queue, 0, 0)[1]
       local leaseMs = head and string.match(head, '^h(%d+):')
       if leaseMs then
-        redis.call('SET', owner, head, 'PX', leaseMs)
-        local handed = nextFence(fence, leaseMs, seconds * 1000000 + micros)
+        local handed = nextFence(fenceOf(value), seconds, micros)
+        redis.call('SET', owner, ownerValue(head, handed), 'PX', leaseMs)
         redis.call('ZREM', queue, head)
         redis.call('ZREM', alive, head)
         redis.call('PUBLISH', waiterChannel(channel, head), head .. '#' .. string.format('%.0f', handed))
