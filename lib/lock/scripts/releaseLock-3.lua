@@ -13,9 +13,17 @@
   `<token>#<fence>` is published; otherwise the lock is freed and the first waiter's token is
   published, so that waiter retries at once. Returns how many resources were freed.
 ]]
+local token = ARGV[1]
+
+-- The common case first, before anything else is set up: one resource, nobody waiting.
+if #KEYS == 3 then
+  local value = redis.call('GET', KEYS[1])
+  if not value or string.sub(value, 1, #token + 1) ~= token .. '#' then return 0 end
+  if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('DEL', KEYS[1]) end
+end
+
 --- @include "includes/fencing"
 --- @include "includes/waiterChannel"
-local token = ARGV[1]
 local freed = 0
 for i = 0, #KEYS / 3 - 1 do
   local owner, queue, alive = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
