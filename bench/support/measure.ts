@@ -45,25 +45,40 @@ export function percentiles(samples: ArrayLike<number>): {
 }
 
 /**
- * Measures a baseline and a candidate in alternating rounds (so drift in the machine hits both
- * alike) and keeps each side's median round by throughput.
+ * Measures a baseline and a candidate in back-to-back pairs of runs, alternating which goes
+ * first, and reports the median of the per-pair ratios: on a shared machine whose speed drifts
+ * by ±20% over seconds, a pair sees nearly the same machine, so its ratio is far steadier than
+ * either throughput. The runs shown are each side's median by throughput.
  */
 export async function compare(
   baseline: () => Promise<RunResult>,
   candidate: () => Promise<RunResult>,
-  rounds = 5,
+  rounds = 9,
 ): Promise<{ baseline: RunResult; candidate: RunResult; ratio: number }> {
   const base: RunResult[] = [];
   const cand: RunResult[] = [];
+  const ratios: number[] = [];
   await baseline(); // warm-up: JIT, connections, script cache
   await candidate();
   for (let r = 0; r < rounds; r++) {
-    base.push(await baseline());
-    cand.push(await candidate());
+    let b: RunResult;
+    let c: RunResult;
+    if (r % 2 === 0) {
+      b = await baseline();
+      c = await candidate();
+    } else {
+      c = await candidate();
+      b = await baseline();
+    }
+    base.push(b);
+    cand.push(c);
+    ratios.push(c.opsPerSec / b.opsPerSec);
   }
-  const median = (runs: RunResult[]) =>
-    [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec)[runs.length >> 1]!;
-  const b = median(base);
-  const c = median(cand);
-  return { baseline: b, candidate: c, ratio: c.opsPerSec / b.opsPerSec };
+  const byThroughput = (runs: RunResult[]) =>
+    [...runs].sort((x, y) => x.opsPerSec - y.opsPerSec)[runs.length >> 1]!;
+  return {
+    baseline: byThroughput(base),
+    candidate: byThroughput(cand),
+    ratio: [...ratios].sort((x, y) => x - y)[ratios.length >> 1]!,
+  };
 }
