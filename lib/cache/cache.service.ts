@@ -245,9 +245,12 @@ export class CacheService implements BeforeApplicationShutdown {
    * async, and one `.then` on the read: a hit costs little more than the raw GET.
    */
   private fetch(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<unknown> {
-    const flight = this.flights.get(ref.entry);
+    // Both checks cost nothing in the common case: no fill in progress, Redis answering.
+    const flight = this.flights.size === 0 ? undefined : this.flights.get(ref.entry);
     if (flight) return this.join(ref, flight);
-    if (Date.now() < this.unavailableUntil) return callThrough(loader);
+    if (this.unavailableUntil !== 0 && Date.now() < this.unavailableUntil) {
+      return callThrough(loader);
+    }
     return this.guard(
       () => this.sendRead(ref),
       (reply) => {

@@ -267,13 +267,13 @@ function batchWhileBusy(client: Redis): void {
     const stream = client.stream;
     queueMicrotask(() => stream.prependListener('data', onData));
   });
-  const send = client.sendCommand.bind(client);
+  const send = client.sendCommand;
   client.sendCommand = (command, stream) => {
     if (
+      (replyBurst || client.commandQueue.length > 0) &&
       !corked &&
       stream === undefined &&
-      client.status === 'ready' &&
-      (replyBurst || client.commandQueue.length > 0)
+      client.status === 'ready'
     ) {
       corked = true;
       const socket = client.stream;
@@ -283,7 +283,7 @@ function batchWhileBusy(client: Redis): void {
         socket.uncork();
       });
     }
-    return send(command, stream);
+    return send.call(client, command, stream);
   };
 }
 
