@@ -15,10 +15,10 @@ describe('KeySpace', () => {
 
   it('puts every key of one named thing under one hash tag', () => {
     const base = keys.base('lock', 'lock resource', 'orders:42');
-    const fence = keys.key('lock', 'lock resource', 'orders:42', 'fence');
+    const queue = keys.key('lock', 'lock resource', 'orders:42', 'queue');
     assert.equal(base, 'app:{lock:orders:42}');
-    assert.equal(fence, 'app:{lock:orders:42}:fence');
-    assert.equal(hashTag(base), hashTag(fence));
+    assert.equal(queue, 'app:{lock:orders:42}:queue');
+    assert.equal(hashTag(base), hashTag(queue));
   });
 
   it('gives names sharing a leading {tag} one slot', () => {
