@@ -474,9 +474,10 @@ export function lockSettings(options: unknown): Omit<Plan, 'resources' | 'keys'>
     throw new InvalidArgumentError('lock options', options, 'expected an object');
   }
   const given = options as WithLockOptions;
-  const ttlMs = given.ttlMs ?? DEFAULT_LOCK_OPTIONS.ttlMs;
-  const waitMs = given.waitMs ?? DEFAULT_LOCK_OPTIONS.waitMs;
-  const fair = given.fair ?? DEFAULT_LOCK_OPTIONS.fair;
+  // Only `undefined` means "the default": null and other junk reach the checks below.
+  const ttlMs = given.ttlMs === undefined ? DEFAULT_LOCK_OPTIONS.ttlMs : given.ttlMs;
+  const waitMs = given.waitMs === undefined ? DEFAULT_LOCK_OPTIONS.waitMs : given.waitMs;
+  const fair = given.fair === undefined ? DEFAULT_LOCK_OPTIONS.fair : given.fair;
   const maxHoldMs = given.maxHoldMs;
   assertMilliseconds('ttlMs', ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
   assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });

@@ -54,6 +54,7 @@ describe('lock bad input', () => {
         /ttlMs 1000000000000: expected an integer number of milliseconds from 10 to 86400000/,
       ],
       [{ ttlMs: 0 }, /ttlMs/],
+      [{ ttlMs: null }, /ttlMs null/],
       [{ ttlMs: 1.5 }, /ttlMs/],
       [{ waitMs: -1 }, /waitMs -1/],
       [{ waitMs: '100' }, /waitMs "100"/],
