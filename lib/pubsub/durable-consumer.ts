@@ -4,11 +4,12 @@ import type { LoggerService } from '@nestjs/common';
 import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
-import { claimStale, deadLetter, removeConsumer } from './scripts/lua.generated.js';
+import { claimStale, deadLetter, pruneConsumers, removeConsumer } from './scripts/lua.generated.js';
 
 const claimStaleScript = new RedisScript(claimStale);
 const deadLetterScript = new RedisScript(deadLetter);
 const removeConsumerScript = new RedisScript(removeConsumer);
+const pruneConsumersScript = new RedisScript(pruneConsumers);
 
 /** Field of a stream entry that holds the encoded message. */
 export const PAYLOAD_FIELD = 'd';
@@ -46,7 +47,8 @@ interface Delivery {
  * order and acknowledges a batch with one `XACK`. A failed message stays pending and is claimed
  * back (`XCLAIM`, which counts the delivery) after a backoff, without holding up the others;
  * after `maxDeliveries` it moves to the dead-letter stream. Messages pending longer than
- * `claimIdleMs` on a consumer that died are reclaimed with `XAUTOCLAIM`.
+ * `claimIdleMs` on a consumer that died are reclaimed with `XAUTOCLAIM`, and the dead consumer,
+ * once idle over twice `claimIdleMs` with nothing pending, is removed from the group.
  */
 export class DurableConsumer {
   /** Unique per process and subscription, so a restarted process never inherits a dead one's name. */
@@ -58,6 +60,7 @@ export class DurableConsumer {
   private wakeUp?: () => void;
   private claimCursor = '0-0';
   private nextClaimAt = 0;
+  private nextPruneAt = 0;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -123,7 +126,7 @@ export class DurableConsumer {
           continue;
         }
         this.logger.warn(
-          `Reading channel "${this.settings.channel}" for group "${this.settings.group}" failed: ${this.connections.redact(String((error as Error)?.message ?? error))}; retrying`,
+          `Reading channel "${this.settings.channel}" for group "${this.settings.group}" failed: ${this.describe(error)}; retrying`,
         );
         await this.pause(ERROR_PAUSE_MS);
       }
@@ -182,6 +185,8 @@ export class DurableConsumer {
     this.claimCursor = cursor;
     // More may be waiting: look again at once rather than after the interval.
     if (cursor !== '0-0') this.nextClaimAt = 0;
+    // After claiming, so a dead consumer whose last pending messages were just taken goes now.
+    if (Date.now() >= this.nextPruneAt) await this.pruneConsumers();
     if (deleted.length > 0) {
       this.logger.warn(
         `${deleted.length} pending message(s) of channel "${channel}" (group "${group}") were trimmed from the stream before being handled: raise maxLen`,
@@ -197,6 +202,34 @@ export class DurableConsumer {
       deliveries,
     }));
     await this.track(this.handleBatch(batch));
+  }
+
+  /**
+   * Removes the consumers of processes that stopped without leaving the group (SIGKILL, crash):
+   * nothing pending, idle over twice `claimIdleMs`. A live consumer never gets there: it is seen
+   * every reclaim cycle (every `claimIdleMs / 2` at most, by claimStale) or has its messages
+   * pending while it handles them; one removed anyway (say its event loop stalled) loses nothing
+   * and is recreated by its next read. Failing here only delays the tidying; consuming goes on.
+   */
+  private async pruneConsumers(): Promise<void> {
+    const { stream, group, claimIdleMs, channel } = this.settings;
+    this.nextPruneAt = Date.now() + claimIdleMs;
+    const idleOverMs = 2 * claimIdleMs;
+    try {
+      const removed = (await pruneConsumersScript.run(
+        this.command,
+        [stream],
+        [group, this.consumer, idleOverMs],
+      )) as string[];
+      if (removed.length === 0) return;
+      this.logger.log(
+        `Removed ${removed.length} consumer(s) of channel "${channel}" (group "${group}") idle over ${idleOverMs} ms with nothing pending: processes that stopped without leaving the group (${removed.join(', ')})`,
+      );
+    } catch (error) {
+      this.logger.warn(
+        `Removing the consumers left behind in group "${group}" of channel "${channel}" failed: ${this.describe(error)}; trying again in ${claimIdleMs} ms`,
+      );
+    }
   }
 
   /** Handles entries in order; acknowledges the successful ones with one XACK. */
@@ -299,11 +332,16 @@ export class DurableConsumer {
       };
       void this.track(retry()).catch((error: unknown) =>
         this.logger.warn(
-          `Retrying message ${delivery.id} of channel "${this.settings.channel}" failed: ${this.connections.redact(String((error as Error)?.message ?? error))}; it stays pending and will be reclaimed`,
+          `Retrying message ${delivery.id} of channel "${this.settings.channel}" failed: ${this.describe(error)}; it stays pending and will be reclaimed`,
         ),
       );
     }, delay);
     this.retryTimers.add(timer);
+  }
+
+  /** An error's message for a log line, with any credentials in it redacted. */
+  private describe(error: unknown): string {
+    return this.connections.redact(String((error as Error)?.message ?? error));
   }
 
   private track(work: Promise<void>): Promise<void> {

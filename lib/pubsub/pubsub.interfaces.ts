@@ -75,6 +75,7 @@ export interface DurableSubscribeOptions {
   maxDeliveries?: number;
   /**
    * A message pending this long on another consumer (one that died) is reclaimed (`XAUTOCLAIM`).
+   * A consumer idle twice this long with nothing pending (its process died) leaves the group.
    * Make it longer than the slowest handler run, or slow messages run twice.
    * @default 30000
    */

@@ -58,6 +58,22 @@ describe('Durable group when a consumer process is SIGKILLed', () => {
         'messages pending on the killed consumer were reclaimed and handled',
       );
       assert.equal(await pending(), 0, 'all acknowledged');
+
+      // The killed process's consumer leaves the group once idle over 2 × claimIdleMs (the
+      // fixture's 1 s) with nothing pending; the live processes' consumers stay. Consumer names
+      // hold the process id.
+      const consumerPids = async () =>
+        ((await redis.client.xinfo('CONSUMERS', stream, 'workers')) as string[][]).map((fields) =>
+          Number(fields[fields.indexOf('name') + 1]!.split(':').at(-2)),
+        );
+      await waitUntil(async () => !(await consumerPids()).includes(victim.pid));
+      const livePids = children.slice(1).map((child) => child.pid);
+      assert.deepEqual(
+        (await consumerPids()).sort(),
+        livePids.sort(),
+        'only the live processes stay in the group',
+      );
+
       const duplicates = counts.reduce((sum, count) => sum + count, 0) - TOTAL;
       console.log(
         `5000 messages: ${redelivered} handled on redelivery, ${duplicates} handled twice`,

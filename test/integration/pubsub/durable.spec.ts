@@ -23,6 +23,15 @@ describe('PubSubService durable channels', () => {
     return Number(reply[0]);
   }
 
+  /** The group's consumers as XINFO CONSUMERS lists them. */
+  async function consumersOf(key: string, group: string) {
+    const reply = (await redis.client.xinfo('CONSUMERS', key, group)) as unknown[][];
+    return reply.map((fields) => {
+      const info = new Map(fields.flatMap((field, i) => (i % 2 ? [] : [[field, fields[i + 1]]])));
+      return { name: String(info.get('name')), idle: Number(info.get('idle')) };
+    });
+  }
+
   it('gives every group every message; within a group each message goes to one app', async () => {
     const prefix = uniquePrefix();
     const apps = await Promise.all([app(prefix), app(prefix), app(prefix)]);
@@ -134,6 +143,86 @@ describe('PubSubService durable channels', () => {
     assert.equal(dead!.deliveries, 3);
     assert.match(dead!.error, /consumer stopped during delivery 2/);
     assert.equal(await pendingCount(key, 'g'), 0);
+  });
+
+  // The timeout only turns a consumer never removed (or a message lost) into a failure, not a hang.
+  it(
+    'removes consumers that dead processes left, once nothing is pending on them, never its own',
+    { timeout: 20_000 },
+    async () => {
+      const prefix = uniquePrefix();
+      const { pubsub, logger } = await app(prefix);
+      const key = stream(prefix, 'ghosts');
+      for (const m of ['done', 'held-1', 'held-2']) {
+        await pubsub.publish('ghosts', m, { durable: true });
+      }
+      await redis.client.xgroup('CREATE', key, 'g', '0');
+      // Consumers of two processes killed meanwhile: one had acknowledged what it read, the
+      // other died holding two messages.
+      await redis.client.xreadgroup('GROUP', 'g', 'ghost-done', 'COUNT', 1, 'STREAMS', key, '>');
+      await redis.client.xack(key, 'g', (await redis.client.xrange(key, '-', '+'))[0]![0]);
+      await redis.client.xreadgroup('GROUP', 'g', 'ghost-holding', 'COUNT', 2, 'STREAMS', key, '>');
+      // Both idle past 2 × claimIdleMs before the subscriber starts: its first cycle claims one
+      // message (batchSize 1), so 'ghost-holding' still has one pending when pruning first runs.
+      await waitUntil(async () => (await consumersOf(key, 'g')).every(({ idle }) => idle > 200));
+      const got: Array<[string, number]> = [];
+      let live = '';
+      await pubsub.subscribe<string>(
+        'ghosts',
+        (m, meta) => {
+          got.push([m, meta.deliveries]);
+          live = meta.consumer;
+        },
+        { group: 'g', claimIdleMs: 100, batchSize: 1 },
+      );
+      await waitUntil(async () => got.length === 2 && (await consumersOf(key, 'g')).length === 1);
+      assert.deepEqual(
+        got,
+        [
+          ['held-1', 2],
+          ['held-2', 2],
+        ],
+        "the dead consumer's messages handled",
+      );
+      assert.deepEqual(
+        (await consumersOf(key, 'g')).map(({ name }) => name),
+        [live],
+        'its own consumer stays',
+      );
+      const removal =
+        /^Removed \d consumer\(s\) of channel "ghosts" \(group "g"\) idle over 200 ms/;
+      const removals = logger.lines.filter((line) => removal.test(line)).join('\n');
+      assert.match(removals, /ghost-done/);
+      assert.match(removals, /ghost-holding/);
+    },
+  );
+
+  it('keeps the consumers of live apps on a quiet stream', async () => {
+    const prefix = uniquePrefix();
+    const apps = await Promise.all([app(prefix), app(prefix)]);
+    const key = stream(prefix, 'quiet');
+    let handled = 0;
+    const consumers = new Set<string>();
+    for (const { pubsub } of apps) {
+      await pubsub.subscribe<number>(
+        'quiet',
+        (_n, meta) => {
+          handled++;
+          consumers.add(meta.consumer);
+        },
+        { group: 'g', claimIdleMs: 100 },
+      );
+    }
+    for (let n = 0; n < 10; n++) await apps[0]!.pubsub.publish('quiet', n, { durable: true });
+    await waitUntil(() => handled === 10);
+    // A lower bound, not a budget: quiet for over 2 × claimIdleMs plus one pruning interval.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const names = (await consumersOf(key, 'g')).map(({ name }) => name);
+    assert.equal(names.length, 2, 'one consumer per app');
+    for (const consumer of consumers) assert.ok(names.includes(consumer), `${consumer} listed`);
+    for (const { logger } of apps) {
+      assert.ok(!logger.lines.some((line) => line.startsWith('Removed')), 'none removed');
+    }
   });
 
   it('lets a running handler finish and acknowledge at shutdown', async () => {
