@@ -94,8 +94,8 @@ export const suite: BenchSuite = {
   description: 'pub/sub broadcast and durable: raw ioredis vs PubSubService',
   async run(context) {
     const pubsub = (await context.app()).get(PubSubService);
-    // The same, on a command connection that always pipelines: shows what the default
-    // 'adaptive' mode costs this workload (a write per lone publish).
+    // The same, on a command connection using ioredis auto-pipelining instead of the default
+    // 'adaptive' batching: shows what that choice is worth for this workload.
     const pipelinedPubsub = (await context.app({ autoPipelining: true })).get(PubSubService);
     const plain = await context.rawClient();
     const pipelined = await context.rawClient({ enableAutoPipelining: true });

@@ -51,7 +51,7 @@ export const suite: BenchSuite = {
       let best: Awaited<ReturnType<typeof compare>> | undefined;
       let bestLabel = '';
       for (const { client, label } of raws) {
-        const result = await compare(raw(client), ours, 3);
+        const result = await compare(raw(client), ours);
         if (!best || result.ratio < best.ratio) {
           best = result;
           bestLabel = label;
