@@ -117,13 +117,13 @@ export class HeldLock {
     this.setLease(sentAt, ttlMs);
   }
 
-  async release(): Promise<void> {
-    if (this.released) return;
+  release(): Promise<void> {
+    if (this.released) return Promise.resolve();
     this.released = true;
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
-    await this.backend.release(this);
+    return this.backend.release(this);
   }
 
   /** Marks the lock lost and aborts its signal; returns the error (the first one if already lost). */
@@ -274,8 +274,8 @@ export class Lock implements AsyncDisposable {
    * Frees the lock, waking waiters. Idempotent, and never deletes another holder's lock. On a
    * reentrant handle it does nothing: the outermost acquisition frees the lock.
    */
-  async release(): Promise<void> {
-    if (this.outermost) await this.held.release();
+  release(): Promise<void> {
+    return this.outermost ? this.held.release() : Promise.resolve();
   }
 
   /** `await using lock = await locks.acquire(...)` releases at the end of the block. */

@@ -392,10 +392,24 @@ export class RedisLockService implements BeforeApplicationShutdown {
     } catch (error) {
       throw this.mapRedisError(error, plan.resources, 'acquire');
     }
-    const [status, ...rest] = reply as number[];
-    if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
+    // One resource taken: its fencing token alone; several: [1, ...tokens]; busy: [0, hint, ahead].
+    let fences: number[];
+    if (typeof reply === 'number') fences = [reply];
+    else {
+      const [status, ...rest] = reply as number[];
+      if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
+      fences = rest;
+    }
     return {
-      held: new HeldLock(this.backend, plan.resources, plan.keys, token, rest, plan.ttlMs, sentAt),
+      held: new HeldLock(
+        this.backend,
+        plan.resources,
+        plan.keys,
+        token,
+        fences,
+        plan.ttlMs,
+        sentAt,
+      ),
     };
   }
 
@@ -408,9 +422,9 @@ export class RedisLockService implements BeforeApplicationShutdown {
     }
   }
 
-  private async releaseHeld(held: HeldLock): Promise<void> {
+  private releaseHeld(held: HeldLock): Promise<void> {
     this.held.delete(held);
-    await this.releaseToken(held.resources, held.keys, held.token);
+    return this.releaseToken(held.resources, held.keys, held.token);
   }
 
   private async releaseToken(

@@ -12,9 +12,11 @@
           may already be queued (a retry)
   ARGV[4] with 'w': how long (ms) a waiter's queue entry lives unless the waiter retries again
 
-  Returns {1, fence1, fence2, ...} when every resource was taken (or was already held with this
-  token: the reply of an earlier run was lost and the command was resent, or a releaser handed
-  it over), or {0, waitHintMs, ahead} when busy: waitHintMs is the longest remaining lease among
+  When every resource was taken (or was already held with this token: the reply of an earlier run
+  was lost and the command was resent, or a releaser handed it over), returns the fencing token
+  of a single resource as a plain integer (an array reply costs the common case measurably more:
+  see the lock benchmark), or {1, fence1, fence2, ...} for several. Returns {0, waitHintMs, ahead}
+  when busy: waitHintMs is the longest remaining lease among
   busy resources (-1: unknown), ahead how many waiters are queued before this one (single
   resource; 0 otherwise).
 ]]
@@ -26,7 +28,7 @@ local time = redis.call('TIME')
 -- it is a single SET NX, with the owner value fencing.lua describes.
 if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 0 and
     redis.call('SET', KEYS[1], token .. '#' .. time[1] .. '.' .. time[2], 'NX', 'PX', leaseMs) then
-  return { 1, time[1] * 1000000 + time[2] }
+  return time[1] * 1000000 + time[2]
 end
 
 --- @include "includes/fencing"
@@ -98,4 +100,5 @@ for i = 0, resources - 1 do
   end
   reply[i + 2] = fence
 end
+if resources == 1 then return reply[2] end
 return reply
