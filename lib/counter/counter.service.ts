@@ -85,7 +85,7 @@ export class CounterService {
       typeof by === 'number' &&
       Number.isSafeInteger(by) &&
       options.ttlMs === undefined &&
-      !this.largeCounters.has(key)
+      (this.largeCounters.size === 0 || !this.largeCounters.has(key))
     ) {
       return this.connections.command.incrby(key, by).then(
         (value) => this.checkSmall(name, key, by, value),
