@@ -59,10 +59,10 @@ interface Fill {
   readonly text?: string;
 }
 
-/** A cache operation awaiting Redis. */
 /** What reading an entry returns: GET's reply, or MGET's of namespace version and entry. */
 type EntryReply = string | null | (string | null)[];
 
+/** A cache operation awaiting Redis. */
 interface PendingOperation {
   readonly startedAt: number;
   readonly fail: (error: Error) => void;
@@ -410,10 +410,7 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   private readText(ref: EntryRef): Promise<string | null> {
-    return this.guard(
-      () => this.sendRead(ref),
-      (reply) => entryText(reply),
-    );
+    return this.guard(() => this.sendRead(ref), entryText);
   }
 
   private unwrap(ref: EntryRef, stored: string): string {

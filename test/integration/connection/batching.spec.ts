@@ -90,6 +90,28 @@ describe('adaptive batching on the command connection', { skip: skipWithoutRedis
     assert.equal(writes.count, 2);
   });
 
+  it('loses no corked command when Redis dies: all are resent and settle in order', async () => {
+    const { client, key } = await commandConnection();
+    // The first goes out at once, the other 99 wait in the corked socket for the next turn.
+    const replies = Array.from({ length: 100 }, () => client.incr(key));
+    await server.kill();
+    await server.restart();
+    const settled = await Promise.allSettled(replies);
+    const values = settled.map((outcome) => {
+      assert.equal(outcome.status, 'fulfilled', 'resent after the reconnect, not failed');
+      return (outcome as PromiseFulfilledResult<number>).value;
+    });
+    // Redis restarted empty: what ran before the kill counted from 1 there, the rest (resent)
+    // counts from 1 again on the new server, in the order sent.
+    const first = values.lastIndexOf(1);
+    assert.ok(first >= 0, `no reply counted from the restarted server: ${values.join(',')}`);
+    assert.deepEqual(
+      values.slice(first),
+      Array.from({ length: values.length - first }, (_, i) => i + 1),
+    );
+    assert.equal(Number(await client.get(key)), values.at(-1));
+  });
+
   it('autoPipelining: false writes every command by itself', async () => {
     const { client, key } = await commandConnection({ autoPipelining: false });
     const writes = countWrites(client.stream as Socket);
