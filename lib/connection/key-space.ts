@@ -20,7 +20,12 @@ export class KeySpace {
 
   /** A key of a named thing: `<prefix>{<capability>:<name>}:<part>`. */
   key(capability: string, kind: string, name: unknown, part: string): string {
-    return `${this.base(capability, kind, name)}:${part}`;
+    return this.under(this.base(capability, kind, name), part);
+  }
+
+  /** A key under a {@link base} already built: for several keys of one thing, checked once. */
+  under(base: string, part: string): string {
+    return `${base}:${part}`;
   }
 
   /** A key that belongs to no single named thing, e.g. a registry: `<prefix><capability>:<part>`. */

@@ -48,6 +48,10 @@ export class HeldLock {
   private lastRenewalError?: unknown;
   private lostError?: LockLostError;
   private released = false;
+  /** @internal Links of the {@link HeldLocks} list this lock is on. */
+  listPrevious?: HeldLock;
+  /** @internal */
+  listNext?: HeldLock;
 
   constructor(
     private readonly backend: LockBackend,
@@ -207,6 +211,35 @@ export class HeldLock {
       this.lastRenewalError = error;
       this.scheduleRenewal(Math.max(MIN_LOCK_TTL_MS, Math.min(1000, this.ttlMs / 10)));
     }
+  }
+}
+
+/**
+ * The locks a service holds, to free at shutdown. A list linked through the locks themselves: a
+ * `Set` of objects cost a quarter of an uncontended lock's time in this process (measured).
+ */
+export class HeldLocks {
+  private first?: HeldLock;
+
+  add(held: HeldLock): void {
+    held.listNext = this.first;
+    if (this.first) this.first.listPrevious = held;
+    this.first = held;
+  }
+
+  /** Takes `held` off the list; a lock not on it is left alone. */
+  delete(held: HeldLock): void {
+    if (held.listPrevious) held.listPrevious.listNext = held.listNext;
+    else if (this.first === held) this.first = held.listNext;
+    else return;
+    if (held.listNext) held.listNext.listPrevious = held.listPrevious;
+    held.listPrevious = held.listNext = undefined;
+  }
+
+  toArray(): HeldLock[] {
+    const all: HeldLock[] = [];
+    for (let held = this.first; held; held = held.listNext) all.push(held);
+    return all;
   }
 }
 

@@ -13,6 +13,7 @@ import { lockContext, type LockFrame } from './lock.context.js';
 import { LockBusyError, LockTimeoutError } from './lock.errors.js';
 import {
   HeldLock,
+  HeldLocks,
   Lock,
   MAX_LOCK_TTL_MS,
   MIN_LOCK_TTL_MS,
@@ -96,7 +97,7 @@ type Attempt =
 export class RedisLockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RedisLockService');
   private readonly notifier: ReleaseNotifier;
-  private readonly held = new Set<HeldLock>();
+  private readonly held = new HeldLocks();
   /** Names this instance in its lock tokens (and its release inbox); a counter follows. */
   private readonly instance = `i${randomBytes(12).toString('base64url')}`;
   private tokenCount = 0;
@@ -121,8 +122,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
    * @example
    * await using lock = await locks.acquire(['stock:a', 'stock:b'], { ttlMs: 5_000 });
    */
-  async acquire(resource: string | readonly string[], options: LockOptions = {}): Promise<Lock> {
-    return (await this.take(this.plan(resource, options), true)) as Lock;
+  acquire(resource: string | readonly string[], options: LockOptions = {}): Promise<Lock> {
+    return this.take(resource, options, true) as Promise<Lock>;
   }
 
   /** Takes the lock if it is free right now; `null` if busy. Never waits. */
@@ -130,7 +131,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
     resource: string | readonly string[],
     options: Omit<LockOptions, 'waitMs'> = {},
   ): Promise<Lock | null> {
-    return this.take(this.plan(resource, { ...options, waitMs: 0 }), false);
+    return this.take(resource, { ...options, waitMs: 0 }, false);
   }
 
   /**
@@ -150,9 +151,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
     work: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
     options: LockOptions = {},
   ): Promise<T> {
-    const plan = this.plan(resource, options);
-    const lock = (await this.take(plan, true)) as Lock;
-    return this.runHolding(lock, plan.maxHoldMs, () => work(lock.signal, lock));
+    const lock = (await this.take(resource, options, true)) as Lock;
+    return this.runHolding(lock, options.maxHoldMs, () => work(lock.signal, lock));
   }
 
   /** True if any of the resources is locked right now (by anyone, this process included). */
@@ -176,18 +176,18 @@ export class RedisLockService implements BeforeApplicationShutdown {
     work: () => unknown,
   ): Promise<unknown> {
     const onBusy = options.onBusy ?? 'wait';
-    const plan = this.plan(resource, onBusy === 'wait' ? options : { ...options, waitMs: 0 });
-    const lock = await this.take(plan, onBusy === 'wait');
+    const wait = onBusy === 'wait';
+    const lock = await this.take(resource, wait ? options : { ...options, waitMs: 0 }, wait);
     if (!lock) {
       if (onBusy === 'skip') return undefined;
-      throw new LockBusyError(plan.resources);
+      throw new LockBusyError(resourceNames(resource));
     }
-    return this.runHolding(lock, plan.maxHoldMs, work);
+    return this.runHolding(lock, options.maxHoldMs, work);
   }
 
   /** Loses (aborting their signals) and frees every lock still held, so peers need not wait out the TTL. */
   async beforeApplicationShutdown(): Promise<void> {
-    const held = [...this.held];
+    const held = this.held.toArray();
     for (const lock of held) lock.lose('the application is shutting down');
     // Lost here, yet still ours in Redis: free them now rather than at the end of the lease.
     await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
@@ -230,11 +230,12 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   private keysOf(name: string): ResourceKeys {
     const keys = this.connections.keys;
+    const base = keys.base('lock', 'lock resource', name);
     return {
-      owner: keys.key('lock', 'lock resource', name, 'owner'),
-      queue: keys.key('lock', 'lock resource', name, 'queue'),
-      alive: keys.key('lock', 'lock resource', name, 'alive'),
-      channel: keys.key('lock', 'lock resource', name, 'released'),
+      owner: keys.under(base, 'owner'),
+      queue: keys.under(base, 'queue'),
+      alive: keys.under(base, 'alive'),
+      channel: keys.under(base, 'released'),
     };
   }
 
@@ -243,8 +244,9 @@ export class RedisLockService implements BeforeApplicationShutdown {
     return `${keys.channel}:${this.instance}`;
   }
 
-  /** Acquires per `plan`; `wait` false returns null at once when busy. */
-  private async take(plan: Plan, wait: boolean): Promise<Lock | null> {
+  /** Acquires per `options`; `wait` false returns null at once when busy. */
+  private async take(resource: unknown, options: LockOptions, wait: boolean): Promise<Lock | null> {
+    const plan = this.plan(resource, options);
     const reentered = this.reenter(plan);
     if (reentered) return reentered;
     // A single-resource waiter's token carries the lease to hand it the lock with, so the
@@ -376,41 +378,31 @@ export class RedisLockService implements BeforeApplicationShutdown {
     }
   }
 
-  /** One run of the acquire script; `queued`: this token may already be in the waiter queue. */
-  private async attempt(
-    plan: Plan,
-    token: string,
-    join: boolean,
-    queued: boolean,
-  ): Promise<Attempt> {
+  /**
+   * One run of the acquire script; `queued`: this token may already be in the waiter queue.
+   * A `.then` rather than `async`: one promise fewer on every acquisition.
+   */
+  private attempt(plan: Plan, token: string, join: boolean, queued: boolean): Promise<Attempt> {
     const flags = `${join ? 'w' : ''}${plan.fair ? 'f' : ''}${queued ? 'q' : ''}`;
     const args = join ? [token, plan.ttlMs, flags, WAITER_LEASE_MS] : [token, plan.ttlMs, flags];
     const sentAt = performance.now();
-    let reply: unknown;
-    try {
-      reply = await acquireScript.run(this.connections, lockKeys(plan.keys), args);
-    } catch (error) {
-      throw this.mapRedisError(error, plan.resources, 'acquire');
-    }
-    // One resource taken: its fencing token alone; several: [1, ...tokens]; busy: [0, hint, ahead].
-    let fences: number[];
-    if (typeof reply === 'number') fences = [reply];
-    else {
-      const [status, ...rest] = reply as number[];
-      if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
-      fences = rest;
-    }
-    return {
-      held: new HeldLock(
-        this.backend,
-        plan.resources,
-        plan.keys,
-        token,
-        fences,
-        plan.ttlMs,
-        sentAt,
-      ),
-    };
+    return acquireScript.run(this.connections, lockKeys(plan.keys), args).then(
+      (reply): Attempt => {
+        // One resource taken: its fencing token alone; several: [1, ...tokens]; busy: [0, hint, ahead].
+        let fences: number[];
+        if (typeof reply === 'number') fences = [reply];
+        else {
+          const [status, ...rest] = reply as number[];
+          if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
+          fences = rest;
+        }
+        const { resources, keys, ttlMs } = plan;
+        return { held: new HeldLock(this.backend, resources, keys, token, fences, ttlMs, sentAt) };
+      },
+      (error: unknown) => {
+        throw this.mapRedisError(error, plan.resources, 'acquire');
+      },
+    );
   }
 
   private async extendHeld(held: HeldLock, ttlMs: number): Promise<boolean> {
@@ -427,19 +419,18 @@ export class RedisLockService implements BeforeApplicationShutdown {
     return this.releaseToken(held.resources, held.keys, held.token);
   }
 
-  private async releaseToken(
+  private releaseToken(
     resources: readonly string[],
     keys: readonly ResourceKeys[],
     token: string,
   ): Promise<void> {
-    try {
-      await releaseScript.run(this.connections, lockKeys(keys), [
-        token,
-        ...keys.map((k) => k.channel),
-      ]);
-    } catch (error) {
-      throw this.mapRedisError(error, resources, 'release');
-    }
+    const args = [token, ...keys.map((k) => k.channel)];
+    return releaseScript.run(this.connections, lockKeys(keys), args).then(
+      () => undefined,
+      (error: unknown) => {
+        throw this.mapRedisError(error, resources, 'release');
+      },
+    );
   }
 
   private async leaveQueue(plan: Plan, token: string): Promise<void> {

@@ -22,7 +22,8 @@ export type QueueKeys = { readonly [P in (typeof QUEUE_KEY_PARTS)[number]]: stri
 
 /** Builds a queue's keys (through the key space, which owns every key string). */
 export function queueKeys(keys: KeySpace, queue: string): QueueKeys {
-  const all = QUEUE_KEY_PARTS.map((part) => keys.key('queue', 'queue name', queue, part));
+  const base = keys.base('queue', 'queue name', queue);
+  const all = QUEUE_KEY_PARTS.map((part) => keys.under(base, part));
   const byPart = Object.fromEntries(QUEUE_KEY_PARTS.map((part, i) => [part, all[i]!]));
   return Object.freeze({ ...byPart, all }) as unknown as QueueKeys;
 }

@@ -203,12 +203,24 @@ describe('RedisLockService', () => {
   it('frees held locks and aborts their signals when the app shuts down', async () => {
     const { locks, keyPrefix } = await start();
     const other = (await start(keyPrefix)).locks;
-    const lock = await locks.acquire('shutdown', { ttlMs: 60_000 });
-    const { signal } = lock;
+    const [first, middle, last] = await Promise.all(
+      ['a', 'b', 'c'].map((name) => locks.acquire(`shutdown:${name}`, { ttlMs: 60_000 })),
+    );
+    await middle!.release();
+    const signals = [first!.signal, last!.signal];
     await closeModule(moduleOf(locks));
-    assert.ok(signal.reason instanceof LockLostError);
-    assert.match(signal.reason.message, /shutting down/);
-    assert.equal(await other.isLocked('shutdown'), false, 'peers need not wait out the TTL');
+    for (const signal of signals) {
+      assert.ok(signal.reason instanceof LockLostError);
+      assert.match(signal.reason.message, /shutting down/);
+    }
+    assert.equal(middle!.lost, false, 'a lock released before shutdown is not lost');
+    for (const name of ['a', 'b', 'c']) {
+      assert.equal(
+        await other.isLocked(`shutdown:${name}`),
+        false,
+        'peers need not wait out the TTL',
+      );
+    }
   });
 
   it('serves waiters first-come first-served with fair: true', async () => {
