@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CodecError } from '../common/codec.js';
+import { LinkedList, type Linked } from '../common/linked-list.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
 import { assertMilliseconds, assertName } from '../common/validate.js';
 import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
@@ -63,7 +64,7 @@ interface Fill {
 type EntryReply = string | null | (string | null)[];
 
 /** A cache operation awaiting Redis. */
-interface PendingOperation {
+interface PendingOperation extends Linked<PendingOperation> {
   readonly startedAt: number;
   readonly fail: (error: Error) => void;
 }
@@ -111,7 +112,8 @@ export class CacheService implements BeforeApplicationShutdown {
   private readonly waiters = new Set<(message: string | null) => void>();
   private readonly warnedKeys = new Set<string>();
   /** Cache operations awaiting Redis, oldest first, watched by one timer. */
-  private readonly pending = new Set<PendingOperation>();
+  /** Oldest first. */
+  private readonly pending = new LinkedList<PendingOperation>();
   private watchdog: NodeJS.Timeout | undefined;
   private unavailableUntil = 0;
   private degraded = false;
@@ -491,8 +493,13 @@ export class CacheService implements BeforeApplicationShutdown {
         fail(new CacheUnavailable('Redis command connection is not ready'));
         return;
       }
-      const pending: PendingOperation = { startedAt: Date.now(), fail };
-      this.pending.add(pending);
+      const pending: PendingOperation = {
+        startedAt: Date.now(),
+        fail,
+        listPrevious: undefined,
+        listNext: undefined,
+      };
+      this.pending.append(pending);
       this.watchdog ??= setInterval(() => this.expirePending(), CACHE_OP_TIMEOUT_MS / 4).unref();
       start().then(
         (value) => {
@@ -512,7 +519,6 @@ export class CacheService implements BeforeApplicationShutdown {
   /** Gives up on operations older than the timeout; stops the watchdog when none is left. */
   private expirePending(): void {
     const expired = Date.now() - CACHE_OP_TIMEOUT_MS;
-    // A Set iterates in insertion order: the oldest operations come first.
     for (const pending of this.pending) {
       if (pending.startedAt > expired) break;
       this.pending.delete(pending);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
+import { LinkedList } from '../common/linked-list.js';
 import { assertMilliseconds, assertName, MAX_MILLISECONDS } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import {
@@ -13,7 +14,6 @@ import { lockContext, type LockFrame } from './lock.context.js';
 import { LockBusyError, LockTimeoutError } from './lock.errors.js';
 import {
   HeldLock,
-  HeldLocks,
   Lock,
   MAX_LOCK_TTL_MS,
   MIN_LOCK_TTL_MS,
@@ -97,7 +97,7 @@ type Attempt =
 export class RedisLockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RedisLockService');
   private readonly notifier: ReleaseNotifier;
-  private readonly held = new HeldLocks();
+  private readonly held = new LinkedList<HeldLock>();
   /** Names this instance in its lock tokens (and its release inbox); a counter follows. */
   private readonly instance = `i${randomBytes(12).toString('base64url')}`;
   private tokenCount = 0;
@@ -187,7 +187,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   /** Loses (aborting their signals) and frees every lock still held, so peers need not wait out the TTL. */
   async beforeApplicationShutdown(): Promise<void> {
-    const held = this.held.toArray();
+    const held = [...this.held];
     for (const lock of held) lock.lose('the application is shutting down');
     // Lost here, yet still ours in Redis: free them now rather than at the end of the lease.
     await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
@@ -265,7 +265,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
   }
 
   private track(held: HeldLock): Lock {
-    this.held.add(held);
+    this.held.append(held);
     return new Lock(held, true);
   }
 
