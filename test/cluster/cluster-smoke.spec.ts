@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RedisCoordinationModule } from '../../lib/index.js';
 import { RedisConnections } from '../../lib/connection/redis-connections.js';
 import { RedisScript } from '../../lib/connection/script-runner.js';
-import { closeModule, closeStartedModules, startModule } from '../support/nest.js';
-import { RedisClusterServers, skipWithoutRedisServer } from '../support/redis.js';
+import { closeModule, startModule } from '../support/nest.js';
+import { skipWithoutRedisServer } from '../support/redis.js';
+import { closeModulesAfterEach, useRedisCluster } from '../support/hooks.js';
 
 /** Touches two keys in one script: only valid on a cluster when both share a slot. */
 const copyKey = new RedisScript({
@@ -14,12 +15,8 @@ const copyKey = new RedisScript({
 });
 
 describe('Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
-  let cluster: RedisClusterServers;
-  before(async () => {
-    cluster = await RedisClusterServers.start(3);
-  });
-  after(() => cluster.dispose());
-  afterEach(closeStartedModules);
+  const cluster = useRedisCluster(3);
+  closeModulesAfterEach();
 
   it('runs multi-key scripts on hash-tagged keys of many names, across all masters', async () => {
     const moduleRef = await startModule([

@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   InvalidArgumentError,
   RedisCoordinationModule,
   RedisLockService,
 } from '../../lib/index.js';
-import { closeStartedModules, startModule } from '../support/nest.js';
-import { RedisClusterServers, skipWithoutRedisServer } from '../support/redis.js';
+import { startModule } from '../support/nest.js';
+import { skipWithoutRedisServer } from '../support/redis.js';
+import { closeModulesAfterEach, useRedisCluster } from '../support/hooks.js';
 
 describe('locks on Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
-  let cluster: RedisClusterServers;
-  before(async () => {
-    cluster = await RedisClusterServers.start(3);
-  });
-  after(() => cluster.dispose());
-  afterEach(closeStartedModules);
+  const cluster = useRedisCluster(3);
+  closeModulesAfterEach();
 
   async function start() {
     const moduleRef = await startModule([

@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
-import { ChildApp } from '../../support/child-process.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 import { fencedWrite } from '../../fixtures/lock-fenced-store.js';
 
 describe('lock holder crashes and pauses', () => {
-  let redis: TestRedis;
-  let children: ChildApp[] = [];
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(async () => {
-    await Promise.all(children.map((child) => child.kill()));
-    children = [];
-    await closeStartedModules();
-  });
+  const redis = useTestRedis();
+  const spawnChild = useChildApps();
+  closeModulesAfterEach();
 
   async function setup() {
     const prefix = uniquePrefix();
-    const child = ChildApp.spawn('lock-worker', {
+    const child = spawnChild('lock-worker', {
       env: { REDIS_URL: redis.url, LOCK_PREFIX: prefix },
     });
-    children.push(child);
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix }),
     ]);

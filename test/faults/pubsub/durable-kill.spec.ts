@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
-import { ChildApp } from '../../support/child-process.js';
-import { closeStartedModules } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 import { startPubSubApp, waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 
 const TOTAL = 5000;
 
 describe('Durable group when a consumer process is SIGKILLed', () => {
-  let redis: TestRedis;
-  let children: ChildApp[] = [];
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(async () => {
-    await Promise.all(children.map((child) => child.kill()));
-    children = [];
-    await closeStartedModules();
-  });
+  const redis = useTestRedis();
+  const spawnChild = useChildApps();
+  closeModulesAfterEach();
 
   // The timeout only turns a lost message into a failure instead of a hang.
   it(
@@ -28,7 +19,7 @@ describe('Durable group when a consumer process is SIGKILLed', () => {
     async () => {
       const prefix = uniquePrefix();
       const env = { REDIS_URL: redis.url, KEY_PREFIX: prefix, CHANNEL: 'orders', GROUP: 'workers' };
-      children = [0, 1, 2].map(() => ChildApp.spawn('pubsub-consumer', { env }));
+      const children = [0, 1, 2].map(() => spawnChild('pubsub-consumer', { env }));
       await Promise.all(children.map((child) => child.waitFor('ready')));
       const { pubsub } = await startPubSubApp(redis.url, prefix);
       const publishing = Promise.all(

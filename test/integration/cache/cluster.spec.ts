@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CacheService, CounterService, RedisCoordinationModule } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisClusterServers, skipWithoutRedisServer } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 
 /** Every counter and cache script and multi-key read runs on a Redis Cluster. */
 describe('counters and cache on a Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
-  let cluster: RedisClusterServers;
-  before(async () => {
-    cluster = await RedisClusterServers.start(3);
-  });
-  after(() => cluster.dispose());
-  afterEach(closeStartedModules);
+  const cluster = useRedisCluster(3);
+  closeModulesAfterEach();
 
   it('increments, reads many, rate-limits, caches, fills and invalidates', async () => {
     const moduleRef = await startModule([

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisClusterServers, skipWithoutRedisServer } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 import { waitUntil } from './pubsub-helpers.js';
 
 describe('PubSubService on a Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
-  let cluster: RedisClusterServers;
-  before(async () => {
-    cluster = await RedisClusterServers.start(3);
-  });
-  after(() => cluster.dispose());
-  afterEach(closeStartedModules);
+  const cluster = useRedisCluster(3);
+  closeModulesAfterEach();
 
   it('broadcasts, consumes durable channels on many slots, and dead-letters in one script', async () => {
     const moduleRef = await startModule([

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisClusterServers, skipWithoutRedisServer } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 
 describe('Queue on Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
-  let cluster: RedisClusterServers;
-  before(async () => {
-    cluster = await RedisClusterServers.start(3);
-  });
-  after(() => cluster.dispose());
-  afterEach(closeStartedModules);
+  const cluster = useRedisCluster(3);
+  closeModulesAfterEach();
 
   it('runs every queue script on queues spread over the masters', async () => {
     const moduleRef = await startModule([
