@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Module } from '@nestjs/common';
 import { RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { CallLog, ProductService } from '../../fixtures/cache-app.js';
-import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { CapturingLogger, startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /** The cache never breaks the methods it wraps: Redis stopped, frozen, then back. */
 describe('@Cached while Redis is down', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(async () => {
-    await closeStartedModules();
-    await server.dispose();
-  });
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   it('calls through while Redis is stopped or frozen and caches again once it is back', async () => {
     const logger = new CapturingLogger();

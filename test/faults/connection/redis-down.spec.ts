@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CounterService,
   PubSubService,
@@ -8,20 +8,17 @@ import {
   RedisCoordinationModule,
   RedisLockService,
 } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /**
  * Every capability reports an unreachable Redis the same way: a RedisConnectionError naming
  * what could not be done and the target (password redacted), never a raw ioredis error.
  */
 describe('Redis down, every capability', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   it('throws RedisConnectionError naming the action, then works again after a restart', async () => {
     server.cli('CONFIG', 'SET', 'requirepass', 'd0wn-secret');

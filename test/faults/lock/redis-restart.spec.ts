@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   LockLostError,
   RedisConnectionError,
   RedisCoordinationModule,
   RedisLockService,
 } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 describe('lock across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   it('aborts the holder’s signal when the lock vanishes, and locks again afterwards', async () => {
     const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);

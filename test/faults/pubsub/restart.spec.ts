@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
-import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { CapturingLogger, startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 
 describe('PubSubService across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   it('restores channel and pattern subscriptions of every app; new messages arrive', async () => {
     const loggers = [new CapturingLogger(), new CapturingLogger()];

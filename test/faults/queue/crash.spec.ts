@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
 import { ChildApp } from '../../support/child-process.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
+import { startModule } from '../../support/nest.js';
 import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useChildApps } from '../../support/hooks.js';
 import { Redis } from 'ioredis';
 
 const JOBS = 10_000;
@@ -14,7 +15,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedisServer() }, () => {
   let server: RedisServer;
   let client: Redis;
-  const children = new Set<ChildApp>();
   before(async () => {
     server = await RedisServer.start();
     client = new Redis(server.url);
@@ -23,11 +23,8 @@ describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedis
     client.disconnect();
     await server.dispose();
   });
-  afterEach(async () => {
-    await Promise.all([...children].map((child) => child.kill()));
-    children.clear();
-    await closeStartedModules();
-  });
+  const spawnChild = useChildApps();
+  closeModulesAfterEach();
 
   /** Env of a `queue-worker` fixture on queue "jobs" under its own key prefix. */
   function workerEnv(name: string, extra: Record<string, string>) {
@@ -42,9 +39,7 @@ describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedis
   }
 
   function spawnWorker(env: Record<string, string>): ChildApp {
-    const child = ChildApp.spawn('queue-worker', { env: { REDIS_URL: server.url, ...env } });
-    children.add(child);
-    return child;
+    return spawnChild('queue-worker', { env: { REDIS_URL: server.url, ...env } });
   }
 
   it(`loses none of ${JOBS} jobs while a random worker is SIGKILLed every ${KILL_EVERY_MS} ms`, async (t) => {
@@ -66,7 +61,6 @@ describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedis
       const victim = live[Math.floor(Math.random() * live.length)]!;
       killed.add(victim.pid);
       await victim.kill();
-      children.delete(victim);
       live = [...live.filter((child) => child !== victim), spawnWorker(env)];
     }
     const counts = await queue.counts('jobs');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Injectable } from '@nestjs/common';
 import {
   CacheEvict,
@@ -9,8 +9,9 @@ import {
   InvalidKeyError,
   RedisCoordinationModule,
 } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 /** Defines a class with `decorator` on a method: where decoration-time errors surface. */
 function decorate(decorator: MethodDecorator): void {
@@ -90,12 +91,8 @@ describe('cache options are checked', () => {
   });
 
   describe('at call time', () => {
-    let redis: TestRedis;
-    before(async () => {
-      redis = await startTestRedis();
-    });
-    after(() => redis.dispose());
-    afterEach(closeStartedModules);
+    const redis = useTestRedis();
+    closeModulesAfterEach();
 
     it('refuses a computed key over the limit and bad wrap options with typed errors', async () => {
       @Injectable()

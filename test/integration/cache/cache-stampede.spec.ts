@@ -1,33 +1,31 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ChildApp } from '../../support/child-process.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { useChildApps, useTestRedis } from '../../support/hooks.js';
 
 /** Stampede protection across real processes, each with its own app and connections. */
 describe('@Cached stampede protection across processes', () => {
-  let redis: TestRedis;
-  let children: ChildApp[] = [];
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  afterEach(async () => {
-    await Promise.all(children.map((child) => child.kill()));
-    children = [];
-  });
-  after(() => redis.dispose());
+  const redis = useTestRedis();
+  const spawnChild = useChildApps();
 
   async function spawn(count: number, env: Record<string, string>) {
-    children = Array.from({ length: count }, () =>
-      ChildApp.spawn('cache-worker', { env: { REDIS_URL: redis.url, ...env } }),
+    const children = Array.from({ length: count }, () =>
+      spawnChild('cache-worker', { env: { REDIS_URL: redis.url, ...env } }),
     );
     await Promise.all(children.map((child) => child.waitFor('ready')));
+    return children;
   }
 
   it('4 processes x 25 concurrent calls on a cold key run the method once', async () => {
     const prefix = uniquePrefix();
     // A long lease: waiters that were not woken by the fill notification would sit it out.
     const leaseMs = 60_000;
-    await spawn(4, { PREFIX: prefix, COMPUTE_MS: '500', LEASE_MS: String(leaseMs) });
+    const children = await spawn(4, {
+      PREFIX: prefix,
+      COMPUTE_MS: '500',
+      LEASE_MS: String(leaseMs),
+    });
     const started = Date.now();
     for (const child of children) child.send({ type: 'call', concurrency: 25 });
     const reports = await Promise.all(children.map((child) => child.waitFor('results')));
@@ -41,8 +39,11 @@ describe('@Cached stampede protection across processes', () => {
 
   it('waiters compute themselves once the lease of a killed holder ends', async () => {
     const prefix = uniquePrefix();
-    await spawn(2, { PREFIX: prefix, COMPUTE_MS: '60000', LEASE_MS: '1500' });
-    const [holder, waiter] = children as [ChildApp, ChildApp];
+    const [holder, waiter] = (await spawn(2, {
+      PREFIX: prefix,
+      COMPUTE_MS: '60000',
+      LEASE_MS: '1500',
+    })) as [ChildApp, ChildApp];
     holder.send({ type: 'call', concurrency: 1 });
     await holder.waitFor('computing');
     await holder.kill();

@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { Module } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import request from 'supertest';
 import { CacheService, CodecError, RedisCoordinationModule } from '../../../lib/index.js';
 import { CallLog, ItemsController, ProductService } from '../../fixtures/cache-app.js';
-import { CapturingLogger, closeStartedModules, startModule } from '../../support/nest.js';
-import { keysUnder, startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { CapturingLogger, startModule } from '../../support/nest.js';
+import { keysUnder, uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 describe('CacheService and @Cached/@CacheEvict', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   /** One app instance: its own Nest container and connections, on a shared key prefix. */
   async function instance(prefix: string, logger = new CapturingLogger()) {

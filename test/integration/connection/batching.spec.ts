@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   RedisCoordinationModule,
   type RedisCoordinationModuleOptions,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer, uniquePrefix } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer, uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /** Counts the writes the command connection's socket hands to the OS (one per flush). */
 function countWrites(socket: Socket): { readonly count: number } {
@@ -25,12 +26,8 @@ function countWrites(socket: Socket): { readonly count: number } {
 }
 
 describe('adaptive batching on the command connection', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   async function commandConnection(options: RedisCoordinationModuleOptions = {}) {
     const moduleRef = await startModule([

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
@@ -12,8 +12,9 @@ import {
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { RedisScript } from '../../../lib/connection/script-runner.js';
 import { freePort } from '../../../tools/redis-server.js';
-import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { closeModule, startModule } from '../../support/nest.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 /** Writes KEYS[1] = ARGV[1] and returns the key it wrote: proves the key reached Redis. */
 const setAndEcho = new RedisScript({
@@ -23,12 +24,8 @@ const setAndEcho = new RedisScript({
 });
 
 describe('RedisCoordinationModule', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   async function connectionsOf(options: RedisCoordinationModuleOptions) {
     const moduleRef = await startModule([RedisCoordinationModule.forRoot(options)]);

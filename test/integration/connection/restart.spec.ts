@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { RedisScript } from '../../../lib/connection/script-runner.js';
-import {
-  CapturingLogger,
-  closeModule,
-  closeStartedModules,
-  startModule,
-} from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 const incrBy = new RedisScript({
   name: 'incrBy',
@@ -18,12 +14,8 @@ const incrBy = new RedisScript({
 });
 
 describe('Redis restart', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   it('restores subscriptions and reloads scripts after Redis restarts', async () => {
     const logger = new CapturingLogger();

@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { RedisConnectionError, RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
-import {
-  CapturingLogger,
-  closeModule,
-  closeStartedModules,
-  startModule,
-} from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 const PASSWORD = 's3cret-Pa55word';
 
 describe('ACL users and secrets', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
+  const server = useRedisServer();
+  before(() => {
     server.cli('ACL', 'SETUSER', 'app', 'on', `>${PASSWORD}`, '~*', '&*', '+@all');
     server.cli('ACL', 'SETUSER', 'default', 'off');
   });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  closeModulesAfterEach();
 
   it('connects as an ACL user and never logs the password', async () => {
     const logger = new CapturingLogger();

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ChildApp } from '../../support/child-process.js';
-import { startTestRedis, type TestRedis } from '../../support/redis.js';
+import { useTestRedis } from '../../support/hooks.js';
 
 describe('shutdown', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
+  const redis = useTestRedis();
 
   it('leaves no open handles after app.close(): the process exits by itself', async () => {
     const child = ChildApp.spawn('boot-and-close', { env: { REDIS_URL: redis.url } });

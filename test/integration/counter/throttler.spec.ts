@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import request from 'supertest';
 import { RedisCoordinationModule, RedisThrottlerStorage } from '../../../lib/index.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { useTestRedis } from '../../support/hooks.js';
 
 @Controller('ping')
 class PingController {
@@ -18,12 +19,8 @@ class PingController {
 
 /** The adapter plugged into a real ThrottlerModule guard, shared by two app instances. */
 describe('RedisThrottlerStorage with @nestjs/throttler', () => {
-  let redis: TestRedis;
   const apps: INestApplication[] = [];
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
+  const redis = useTestRedis();
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((app) => app.close()));
   });

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { RedisCoordinationModule, RedisHealthIndicator } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { skipWithoutRedisServer } from '../../support/redis.js';
+import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 describe('RedisHealthIndicator with @nestjs/terminus', { skip: skipWithoutRedisServer() }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await RedisServer.start();
-  });
-  after(() => server.dispose());
-  afterEach(closeStartedModules);
+  const server = useRedisServer();
+  closeModulesAfterEach();
 
   it('reports up, then down while Redis is stopped (password redacted), then up again', async () => {
     server.cli('CONFIG', 'SET', 'requirepass', 'h3alth-secret');

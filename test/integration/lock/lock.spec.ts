@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   currentLock,
@@ -11,16 +11,13 @@ import {
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import type { TestingModule } from '@nestjs/testing';
-import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
-import { keysUnder, startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { closeModule, startModule } from '../../support/nest.js';
+import { keysUnder, uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 describe('RedisLockService', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   const modules = new Map<RedisLockService, TestingModule>();
   const moduleOf = (locks: RedisLockService) => modules.get(locks)!;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Controller, Get, Injectable, type INestApplication, Param } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
@@ -12,8 +12,9 @@ import {
   RedisLockService,
   WithLock,
 } from '../../../lib/index.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startModule } from '../../support/nest.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 @Injectable()
 class Jobs {
@@ -71,12 +72,8 @@ class TypedKeys {
 void TypedKeys;
 
 describe('@WithLock', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   async function start(keyPrefix = uniquePrefix()) {
     const moduleRef = await startModule(

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import {
   CodecError,
@@ -8,17 +8,13 @@ import {
   MessageTooLargeError,
   type MessageMeta,
 } from '../../../lib/index.js';
-import { closeStartedModules } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import { startPubSubApp, waitUntil } from './pubsub-helpers.js';
 
 describe('PubSubService broadcast', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   const app = (keyPrefix: string) =>
     startPubSubApp(redis.url, keyPrefix, { maxPayloadBytes: 4096 });

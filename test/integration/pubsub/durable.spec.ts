@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuplicateConsumerError, type DurableMessageMeta } from '../../../lib/index.js';
-import { closeModule, closeStartedModules } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { closeModule } from '../../support/nest.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import { startPubSubApp, waitUntil } from './pubsub-helpers.js';
 
 describe('PubSubService durable channels', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   const app = (keyPrefix: string) => startPubSubApp(redis.url, keyPrefix);
 

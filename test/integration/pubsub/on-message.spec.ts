@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Controller,
   Injectable,
@@ -23,8 +23,9 @@ import {
   type DurableMessageMeta,
   type MessageMeta,
 } from '../../../lib/index.js';
-import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { closeModule, startModule } from '../../support/nest.js';
+import { uniquePrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import { waitUntil } from './pubsub-helpers.js';
 
 /** What guards, interceptors and handlers saw, per test app. */
@@ -94,12 +95,8 @@ class ListeningController {
 }
 
 describe('@OnMessage', () => {
-  let redis: TestRedis;
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
-  afterEach(closeStartedModules);
+  const redis = useTestRedis();
+  closeModulesAfterEach();
 
   async function app(keyPrefix = uniquePrefix()) {
     const moduleRef = await startModule([

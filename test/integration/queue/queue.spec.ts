@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   InvalidArgumentError,
   InvalidKeyError,
@@ -15,19 +15,16 @@ import {
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { QueueStore } from '../../../lib/queue/queue.store.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
-import { keysUnder, startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { keysUnder, uniquePrefix } from '../../support/redis.js';
+import { useTestRedis } from '../../support/hooks.js';
 
 describe('QueueService', () => {
-  let redis: TestRedis;
   let prefix: string;
   let queue: QueueService;
   let connections: RedisConnections;
   const workers: JobWorker[] = [];
 
-  before(async () => {
-    redis = await startTestRedis();
-  });
-  after(() => redis.dispose());
+  const redis = useTestRedis();
   beforeEach(async () => {
     prefix = uniquePrefix();
     const moduleRef = await startModule([
