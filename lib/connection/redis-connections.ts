@@ -1,6 +1,7 @@
 import { Logger, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
+import { waitAtMost, within } from '../common/within.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
 import { isConnectionFailure, RedisConnectionError } from './connection.errors.js';
 import { KeySpace } from './key-space.js';
@@ -16,8 +17,11 @@ type ConnectionRole = 'command' | 'subscriber' | `blocking:${string}`;
 /** Errors that no amount of retrying fixes: fail start-up at once instead of at the timeout. */
 const FATAL_CONNECT_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH/i;
 
-/** How long `quit()` may take at shutdown before the socket is dropped. */
-const QUIT_TIMEOUT_MS = 2000;
+/**
+ * How long shutdown waits for one best-effort Redis call (freeing a lock, handing jobs back,
+ * `QUIT`) or for a consumer loop to notice it must stop, before it moves on.
+ */
+export const SHUTDOWN_WAIT_MS = 2000;
 
 /**
  * Owns the module's Redis connections, by role:
@@ -73,6 +77,30 @@ export class RedisConnections implements OnApplicationShutdown {
   /** Where the module is connected, password redacted. */
   get target(): string {
     return this.options.target;
+  }
+
+  /**
+   * Runs a best-effort call at shutdown (freeing locks, leaving a consumer group, handing jobs
+   * back) without letting a Redis outage hold the shutdown: it fails at once with
+   * RedisConnectionError while the command connection is down, and after SHUTDOWN_WAIT_MS
+   * otherwise. Waiting is no use: ioredis would hold a queued command through its 20 reconnect
+   * attempts (over a minute), and never settles one whose connection is then closed.
+   */
+  atShutdown<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (this.command.status !== 'ready') {
+      return Promise.reject(
+        new RedisConnectionError(this.target, `Redis is unreachable at shutdown: ${what} skipped`),
+      );
+    }
+    return within(
+      call(),
+      SHUTDOWN_WAIT_MS,
+      () =>
+        new RedisConnectionError(
+          this.target,
+          `No reply within ${SHUTDOWN_WAIT_MS} ms at shutdown: ${what} given up`,
+        ),
+    );
   }
 
   /** The shared subscriber connection, opened on first use. */
@@ -310,13 +338,6 @@ async function closeClient(client: RedisClient, role: ConnectionRole): Promise<v
     client.disconnect();
     return;
   }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    client.quit().catch(() => undefined),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
+  await waitAtMost(client.quit(), SHUTDOWN_WAIT_MS);
   client.disconnect();
 }

@@ -189,8 +189,13 @@ export class RedisLockService implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     const held = [...this.held];
     for (const lock of held) lock.lose('the application is shutting down');
-    // Lost here, yet still ours in Redis: free them now rather than at the end of the lease.
-    await Promise.all(held.map((lock) => lock.release().catch(() => undefined)));
+    // Lost here, yet still ours in Redis: free them now rather than at the end of the lease
+    // (which frees them anyway if Redis cannot be reached now).
+    await Promise.all(
+      held.map((lock) =>
+        this.connections.atShutdown('freeing a lock', () => lock.release()).catch(() => undefined),
+      ),
+    );
     await this.notifier.close();
   }
 

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LoggerService } from '@nestjs/common';
-import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
+import { waitAtMost } from '../common/within.js';
+import {
+  SHUTDOWN_WAIT_MS,
+  type RedisClient,
+  type RedisConnections,
+} from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
 import { claimStale, deadLetter, pruneConsumers, removeConsumer } from './scripts/lua.generated.js';
@@ -95,7 +100,9 @@ export class DurableConsumer {
     // Dropping the blocking connection interrupts XREADGROUP at once. Entries Redis handed out
     // in a reply that is lost now stay pending on this consumer and are reclaimed by another.
     this.blocking?.disconnect();
-    await this.loop;
+    // A read sent while Redis was down is never settled, even by that disconnect (ioredis): wait
+    // for the loop a while, no longer. It starts no handler once stopping.
+    if (this.loop) await waitAtMost(this.loop, SHUTDOWN_WAIT_MS);
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     await this.removeConsumer();
   }
@@ -104,8 +111,10 @@ export class DurableConsumer {
   private async removeConsumer(): Promise<void> {
     if (!this.loop) return; // never started: never joined
     const { stream, group } = this.settings;
-    await removeConsumerScript
-      .run(this.command, [stream], [group, this.consumer])
+    await this.connections
+      .atShutdown('leaving the consumer group', () =>
+        removeConsumerScript.run(this.command, [stream], [group, this.consumer]),
+      )
       .catch(() => undefined);
   }
 
@@ -234,12 +243,20 @@ export class DurableConsumer {
 
   /** Handles entries in order; acknowledges the successful ones with one XACK. */
   private async handleBatch(batch: Delivery[]): Promise<void> {
+    // Read after stop() gave up waiting for the loop: left pending for another consumer.
+    if (this.stopping) return;
     const done: string[] = [];
     for (const delivery of batch) {
       if (await this.handleOne(delivery)) done.push(delivery.id);
     }
-    if (done.length > 0)
-      await this.command.xack(this.settings.stream, this.settings.group, ...done);
+    if (done.length > 0) await this.acknowledge(done);
+  }
+
+  /** XACK; at shutdown bounded, as Redis may be down (unacknowledged messages are redelivered). */
+  private acknowledge(ids: string[]): Promise<unknown> {
+    const { stream, group } = this.settings;
+    const xack = () => this.command.xack(stream, group, ...ids);
+    return this.stopping ? this.connections.atShutdown('acknowledging messages', xack) : xack();
   }
 
   /** Runs the handler once; true when the message is done with (handled or dead-lettered). */
@@ -328,7 +345,7 @@ export class DurableConsumer {
           payload: payloadOf(claimed[0]![1]),
           deliveries: delivery.deliveries + 1,
         };
-        if (await this.handleOne(next)) await this.command.xack(stream, group, delivery.id);
+        if (await this.handleOne(next)) await this.acknowledge([delivery.id]);
       };
       void this.track(retry()).catch((error: unknown) =>
         this.logger.warn(

@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { LoggerService } from '@nestjs/common';
 import { describeValue } from '../common/coordination.error.js';
-import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
+import { waitAtMost } from '../common/within.js';
+import {
+  SHUTDOWN_WAIT_MS,
+  type RedisClient,
+  type RedisConnections,
+} from '../connection/redis-connections.js';
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
@@ -104,14 +109,13 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     this.stopping = true;
     this.wakeLoop?.();
     this.blocking?.then((client) => client.disconnect()).catch(() => undefined);
-    await this.loop;
+    // A wait sent while Redis was down is never settled, even by that disconnect (ioredis): wait
+    // for the loop a while, no longer. Jobs it claims later still drain below, or, once closed,
+    // are not started and return to waiting when their lease expires.
+    await waitAtMost(this.loop, SHUTDOWN_WAIT_MS);
     if (this.running.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => (this.wakeDrain = resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.drainTimeoutMs))),
-      ]);
-      clearTimeout(timer);
+      const drained = new Promise<void>((resolve) => (this.wakeDrain = resolve));
+      await waitAtMost(drained, this.options.drainTimeoutMs);
     }
     const left = [...this.running.values()];
     if (left.length > 0) {
@@ -124,8 +128,10 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         this.running.delete(entry.claimed.job.id);
       }
       try {
-        const released = await this.store.releaseJobs(
-          left.map(({ claimed }) => ({ id: claimed.job.id, token: claimed.token })),
+        const released = await this.connections.atShutdown('handing jobs back', () =>
+          this.store.releaseJobs(
+            left.map(({ claimed }) => ({ id: claimed.job.id, token: claimed.token })),
+          ),
         );
         this.logger.log(
           `Queue "${this.queue}": handed ${released} unfinished job(s) back to waiting at shutdown`,
@@ -189,6 +195,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   }
 
   private startAll(batch: ClaimBatch): void {
+    if (this.closed) return;
     for (const claimed of batch.jobs) {
       const entry: Running = { claimed, controller: new AbortController(), released: false };
       this.running.set(claimed.job.id, entry);
