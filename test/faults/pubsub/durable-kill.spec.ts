@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 
 import { uniquePrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
-import { startPubSubApp, waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
+import {
+  consumersOf,
+  startPubSubApp,
+  streamKey,
+  waitUntil,
+} from '../../integration/pubsub/pubsub-helpers.js';
 
 const TOTAL = 5000;
 
@@ -32,7 +37,7 @@ describe('Durable group when a consumer process is SIGKILLed', () => {
       await victim.exited;
       await publishing;
 
-      const stream = `${prefix}{pubsub:orders}:stream`;
+      const stream = streamKey(prefix, 'orders');
       const pending = async () =>
         Number(((await redis.client.xpending(stream, 'workers')) as [number])[0]);
       await waitUntil(
@@ -54,8 +59,8 @@ describe('Durable group when a consumer process is SIGKILLed', () => {
       // fixture's 1 s) with nothing pending; the live processes' consumers stay. Consumer names
       // hold the process id.
       const consumerPids = async () =>
-        ((await redis.client.xinfo('CONSUMERS', stream, 'workers')) as string[][]).map((fields) =>
-          Number(fields[fields.indexOf('name') + 1]!.split(':').at(-2)),
+        (await consumersOf(redis.client, stream, 'workers')).map(({ name }) =>
+          Number(name.split(':').at(-2)),
         );
       await waitUntil(async () => !(await consumerPids()).includes(victim.pid));
       const livePids = children.slice(1).map((child) => child.pid);

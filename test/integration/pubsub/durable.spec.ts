@@ -5,7 +5,7 @@ import { DuplicateConsumerError, type DurableMessageMeta } from '../../../lib/in
 import { closeModule } from '../../support/nest.js';
 import { uniquePrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
-import { startPubSubApp, waitUntil } from './pubsub-helpers.js';
+import { consumersOf, startPubSubApp, streamKey, waitUntil } from './pubsub-helpers.js';
 
 describe('PubSubService durable channels', () => {
   const redis = useTestRedis();
@@ -13,20 +13,9 @@ describe('PubSubService durable channels', () => {
 
   const app = (keyPrefix: string) => startPubSubApp(redis.url, keyPrefix);
 
-  const stream = (prefix: string, channel: string) => `${prefix}{pubsub:${channel}}:stream`;
-
   async function pendingCount(key: string, group: string): Promise<number> {
     const reply = (await redis.client.xpending(key, group)) as [number];
     return Number(reply[0]);
-  }
-
-  /** The group's consumers as XINFO CONSUMERS lists them. */
-  async function consumersOf(key: string, group: string) {
-    const reply = (await redis.client.xinfo('CONSUMERS', key, group)) as unknown[][];
-    return reply.map((fields) => {
-      const info = new Map(fields.flatMap((field, i) => (i % 2 ? [] : [[field, fields[i + 1]]])));
-      return { name: String(info.get('name')), idle: Number(info.get('idle')) };
-    });
   }
 
   it('gives every group every message; within a group each message goes to one app', async () => {
@@ -59,7 +48,7 @@ describe('PubSubService durable channels', () => {
       'no loss, no duplicate',
     );
     assert.deepEqual(audit, all, 'one consumer handles its group in stream order');
-    await waitUntil(async () => (await pendingCount(stream(prefix, 'orders'), 'billing')) === 0);
+    await waitUntil(async () => (await pendingCount(streamKey(prefix, 'orders'), 'billing')) === 0);
   });
 
   it('handles what was published before the first consumer started (startFrom oldest)', async () => {
@@ -103,14 +92,14 @@ describe('PubSubService durable channels', () => {
     assert.equal(dead!.payload, '3');
     assert.equal(dead!.error, 'card declined');
     assert.equal(dead!.deliveries, 3);
-    assert.equal(await pendingCount(stream(prefix, 'payments'), 'billing'), 0, 'acknowledged');
+    assert.equal(await pendingCount(streamKey(prefix, 'payments'), 'billing'), 0, 'acknowledged');
     assert.ok(logger.lines.some((l) => /Handler charge failed on message .*"payments"/.test(l)));
   });
 
   it("reclaims a dead consumer's message, and dead-letters it unrun past maxDeliveries", async () => {
     const prefix = uniquePrefix();
     const { pubsub } = await app(prefix);
-    const key = stream(prefix, 'crashy');
+    const key = streamKey(prefix, 'crashy');
     await pubsub.publish('crashy', 'once', { durable: true });
     await pubsub.publish('crashy', 'twice', { durable: true });
     await redis.client.xgroup('CREATE', key, 'g', '0');
@@ -149,7 +138,7 @@ describe('PubSubService durable channels', () => {
     async () => {
       const prefix = uniquePrefix();
       const { pubsub, logger } = await app(prefix);
-      const key = stream(prefix, 'ghosts');
+      const key = streamKey(prefix, 'ghosts');
       for (const m of ['done', 'held-1', 'held-2']) {
         await pubsub.publish('ghosts', m, { durable: true });
       }
@@ -161,7 +150,9 @@ describe('PubSubService durable channels', () => {
       await redis.client.xreadgroup('GROUP', 'g', 'ghost-holding', 'COUNT', 2, 'STREAMS', key, '>');
       // Both idle past 2 × claimIdleMs before the subscriber starts: its first cycle claims one
       // message (batchSize 1), so 'ghost-holding' still has one pending when pruning first runs.
-      await waitUntil(async () => (await consumersOf(key, 'g')).every(({ idle }) => idle > 200));
+      await waitUntil(async () =>
+        (await consumersOf(redis.client, key, 'g')).every(({ idle }) => idle > 200),
+      );
       const got: Array<[string, number]> = [];
       let live = '';
       await pubsub.subscribe<string>(
@@ -172,7 +163,9 @@ describe('PubSubService durable channels', () => {
         },
         { group: 'g', claimIdleMs: 100, batchSize: 1 },
       );
-      await waitUntil(async () => got.length === 2 && (await consumersOf(key, 'g')).length === 1);
+      await waitUntil(
+        async () => got.length === 2 && (await consumersOf(redis.client, key, 'g')).length === 1,
+      );
       assert.deepEqual(
         got,
         [
@@ -182,7 +175,7 @@ describe('PubSubService durable channels', () => {
         "the dead consumer's messages handled",
       );
       assert.deepEqual(
-        (await consumersOf(key, 'g')).map(({ name }) => name),
+        (await consumersOf(redis.client, key, 'g')).map(({ name }) => name),
         [live],
         'its own consumer stays',
       );
@@ -197,7 +190,7 @@ describe('PubSubService durable channels', () => {
   it('keeps the consumers of live apps on a quiet stream', async () => {
     const prefix = uniquePrefix();
     const apps = await Promise.all([app(prefix), app(prefix)]);
-    const key = stream(prefix, 'quiet');
+    const key = streamKey(prefix, 'quiet');
     let handled = 0;
     const consumers = new Set<string>();
     for (const { pubsub } of apps) {
@@ -214,7 +207,7 @@ describe('PubSubService durable channels', () => {
     await waitUntil(() => handled === 10);
     // A lower bound, not a budget: quiet for over 2 × claimIdleMs plus one pruning interval.
     await new Promise((resolve) => setTimeout(resolve, 400));
-    const names = (await consumersOf(key, 'g')).map(({ name }) => name);
+    const names = (await consumersOf(redis.client, key, 'g')).map(({ name }) => name);
     assert.equal(names.length, 2, 'one consumer per app');
     for (const consumer of consumers) assert.ok(names.includes(consumer), `${consumer} listed`);
     for (const { logger } of apps) {
@@ -241,16 +234,16 @@ describe('PubSubService durable channels', () => {
     await running;
     await closeModule(moduleRef);
     assert.equal(finished, true);
-    assert.equal(await pendingCount(stream(prefix, 'slow'), 'g'), 0);
+    assert.equal(await pendingCount(streamKey(prefix, 'slow'), 'g'), 0);
     // It left the group: restarts do not pile up consumers.
-    assert.deepEqual(await redis.client.xinfo('CONSUMERS', stream(prefix, 'slow'), 'g'), []);
+    assert.deepEqual(await redis.client.xinfo('CONSUMERS', streamKey(prefix, 'slow'), 'g'), []);
   });
 
   it('trims the stream to about maxLen, and refuses two handlers of one group in an app', async () => {
     const prefix = uniquePrefix();
     const { pubsub } = await app(prefix);
     for (let n = 0; n < 1000; n++) await pubsub.publish('log', n, { durable: true, maxLen: 100 });
-    const length = await redis.client.xlen(stream(prefix, 'log'));
+    const length = await redis.client.xlen(streamKey(prefix, 'log'));
     assert.ok(length >= 100 && length < 1000, `stream trimmed to ${length}`);
     await pubsub.subscribe('log', () => undefined, { group: 'g' });
     await assert.rejects(

@@ -1,4 +1,5 @@
 // Helpers shared by the pub/sub specs (integration and faults).
+import type { Redis } from 'ioredis';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
 
@@ -21,4 +22,18 @@ export async function startPubSubApp(
 /** Resolves once `condition()` holds, checking every few milliseconds. */
 export async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** The stream key of a durable channel under `prefix`, as the library names it. */
+export function streamKey(prefix: string, channel: string): string {
+  return `${prefix}{pubsub:${channel}}:stream`;
+}
+
+/** The consumers of a group as XINFO CONSUMERS lists them. */
+export async function consumersOf(client: Redis, key: string, group: string) {
+  const reply = (await client.xinfo('CONSUMERS', key, group)) as unknown[][];
+  return reply.map((fields) => {
+    const info = new Map(fields.flatMap((field, i) => (i % 2 ? [] : [[field, fields[i + 1]]])));
+    return { name: String(info.get('name')), idle: Number(info.get('idle')) };
+  });
 }
