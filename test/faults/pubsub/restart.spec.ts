@@ -7,6 +7,7 @@ import { skipWithoutRedisServer, uniquePrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import {
   consumersOf,
+  recordDeliveries,
   startPubSubApp,
   streamKey,
   waitUntil,
@@ -111,19 +112,13 @@ describe(
         await client.xgroup('CREATE', key, 'g', '0');
         await client.xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 1, 'STREAMS', key, '>');
         client.disconnect();
-        const got: Array<[string, number]> = [];
-        let live = '';
-        await pubsub.subscribe<string>(
-          'jobs',
-          (message, meta) => {
-            got.push([message, meta.deliveries]);
-            live = meta.consumer;
-          },
-          // Claimable after 2 s, removable after 4 s: neither happens before Redis goes down.
-          { group: 'g', claimIdleMs: 2000 },
-        );
+        // Claimable after 2 s, removable after 4 s: neither happens before Redis goes down.
+        const record = await recordDeliveries(pubsub, 'jobs', {
+          group: 'g',
+          claimIdleMs: 2000,
+        });
         await pubsub.publish('jobs', 'before', { durable: true });
-        await waitUntil(() => got.some(([message]) => message === 'before'));
+        await waitUntil(() => record.got.some(([message]) => message === 'before'));
 
         await server.stop();
         // The consumer noticed: its blocked read waits for Redis to come back.
@@ -137,11 +132,11 @@ describe(
         try {
           await waitUntil(
             async () =>
-              got.length === 3 &&
+              record.got.length === 3 &&
               (await consumersOf(check, key, 'g')).every((c) => c.name !== 'ghost'),
           );
           assert.deepEqual(
-            got.map(([message, deliveries]) => [message, deliveries]).sort(),
+            record.got.map(([message, deliveries]) => [message, deliveries]).sort(),
             [
               ['after', 1],
               ['before', 1],
@@ -151,7 +146,7 @@ describe(
           );
           assert.deepEqual(
             (await consumersOf(check, key, 'g')).map(({ name }) => name),
-            [live],
+            [record.consumer],
             'only the live consumer stays',
           );
           assert.equal(Number(((await check.xpending(key, 'g')) as [number])[0]), 0);

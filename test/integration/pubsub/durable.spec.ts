@@ -5,7 +5,13 @@ import { DuplicateConsumerError, type DurableMessageMeta } from '../../../lib/in
 import { closeModule } from '../../support/nest.js';
 import { uniquePrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
-import { consumersOf, startPubSubApp, streamKey, waitUntil } from './pubsub-helpers.js';
+import {
+  consumersOf,
+  recordDeliveries,
+  startPubSubApp,
+  streamKey,
+  waitUntil,
+} from './pubsub-helpers.js';
 
 describe('PubSubService durable channels', () => {
   const redis = useTestRedis();
@@ -153,21 +159,17 @@ describe('PubSubService durable channels', () => {
       await waitUntil(async () =>
         (await consumersOf(redis.client, key, 'g')).every(({ idle }) => idle > 200),
       );
-      const got: Array<[string, number]> = [];
-      let live = '';
-      await pubsub.subscribe<string>(
-        'ghosts',
-        (m, meta) => {
-          got.push([m, meta.deliveries]);
-          live = meta.consumer;
-        },
-        { group: 'g', claimIdleMs: 100, batchSize: 1 },
-      );
+      const record = await recordDeliveries(pubsub, 'ghosts', {
+        group: 'g',
+        claimIdleMs: 100,
+        batchSize: 1,
+      });
       await waitUntil(
-        async () => got.length === 2 && (await consumersOf(redis.client, key, 'g')).length === 1,
+        async () =>
+          record.got.length === 2 && (await consumersOf(redis.client, key, 'g')).length === 1,
       );
       assert.deepEqual(
-        got,
+        record.got,
         [
           ['held-1', 2],
           ['held-2', 2],
@@ -176,7 +178,7 @@ describe('PubSubService durable channels', () => {
       );
       assert.deepEqual(
         (await consumersOf(redis.client, key, 'g')).map(({ name }) => name),
-        [live],
+        [record.consumer],
         'its own consumer stays',
       );
       const removal =

@@ -1,6 +1,10 @@
 // Helpers shared by the pub/sub specs (integration and faults).
 import type { Redis } from 'ioredis';
-import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
+import {
+  PubSubService,
+  RedisCoordinationModule,
+  type DurableSubscribeOptions,
+} from '../../../lib/index.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
 
 /** Boots an app importing the module on `url`; returns its PubSubService and logger. */
@@ -36,4 +40,25 @@ export async function consumersOf(client: Redis, key: string, group: string) {
     const info = new Map(fields.flatMap((field, i) => (i % 2 ? [] : [[field, fields[i + 1]]])));
     return { name: String(info.get('name')), idle: Number(info.get('idle')) };
   });
+}
+
+/**
+ * Subscribes to a durable channel and records each handled message with its delivery count, and
+ * the consumer (this app's) that handled them.
+ */
+export async function recordDeliveries(
+  pubsub: PubSubService,
+  channel: string,
+  options: DurableSubscribeOptions,
+) {
+  const record = { got: [] as Array<[string, number]>, consumer: '' };
+  await pubsub.subscribe<string>(
+    channel,
+    (message, meta) => {
+      record.got.push([message, meta.deliveries]);
+      record.consumer = meta.consumer;
+    },
+    options,
+  );
+  return record;
 }
