@@ -16,49 +16,60 @@ import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
  * through 20 reconnect attempts (over a minute here), and never settles one whose connection is
  * then closed, which left a blocked consumer's shutdown hanging for good.
  */
-describe('Shutting down while Redis is down', { skip: skipWithoutRedisServer() }, () => {
+describe('Shutting down while Redis is unreachable', { skip: skipWithoutRedisServer() }, () => {
   const server = useRedisServer({ appendOnly: true });
   closeModulesAfterEach();
 
   const app = (keyPrefix: string) =>
     startModule([RedisCoordinationModule.forRoot({ url: server.url, keyPrefix })]);
 
-  // The timeout only turns a shutdown that hangs into a failure.
-  it(
-    'closes an app holding a lock, reading a durable channel and running jobs; nothing is lost',
-    { timeout: 60_000 },
-    async () => {
-      const prefix = uniquePrefix();
-      const first = await app(prefix);
-      const lock = await first.get(RedisLockService).acquire('report', { ttlMs: 3000 });
-      await first.get(PubSubService).subscribe('orders', () => undefined, { group: 'g' });
-      const queue = first.get(QueueService);
-      await queue.add('jobs', 'slow', { attempts: 2 });
-      let started!: () => void;
-      const jobStarted = new Promise<void>((resolve) => (started = resolve));
-      // A handler that never ends, and an idle worker blocked waiting for jobs.
-      queue.process('jobs', () => (started(), new Promise(() => undefined)), {
-        leaseMs: 1000,
-        drainTimeoutMs: 200,
-      });
-      queue.process('idle', () => undefined);
-      await jobStarted;
-
-      await server.stop();
-      await closeModule(first);
-      assert.equal(server.pid, undefined, 'the app closed while Redis was still down');
-      assert.ok(lock.signal.reason instanceof LockLostError);
-
-      // Back up: the job cut short runs again once its lease is over, and the lock frees itself
-      // at the end of its lease; neither needed the closed app.
-      await server.restart();
-      const second = await app(prefix);
-      const redone = new Promise<unknown>((resolve) =>
-        second.get(QueueService).process('jobs', (job) => void resolve(job.data)),
-      );
-      assert.equal(await redone, 'slow');
-      const relock = await second.get(RedisLockService).acquire('report', { waitMs: 10_000 });
-      await relock.release();
+  const outages = [
+    { name: 'down', cut: () => server.stop(), restore: () => server.restart() },
+    // Frozen: connections stay open but nothing answers, so calls are sent and never answered.
+    {
+      name: 'frozen (SIGSTOP)',
+      cut: () => Promise.resolve(server.pause()),
+      restore: () => Promise.resolve(server.resume()),
     },
-  );
+  ];
+  for (const { name, cut, restore } of outages) {
+    // The timeout only turns a shutdown that hangs into a failure.
+    it(
+      `closes an app holding a lock, reading a durable channel and running jobs while Redis is ${name}; nothing is lost`,
+      { timeout: 60_000 },
+      async () => {
+        const prefix = uniquePrefix();
+        const first = await app(prefix);
+        const lock = await first.get(RedisLockService).acquire('report', { ttlMs: 3000 });
+        await first.get(PubSubService).subscribe('orders', () => undefined, { group: 'g' });
+        const queue = first.get(QueueService);
+        await queue.add('jobs', 'slow', { attempts: 2 });
+        let started!: () => void;
+        const jobStarted = new Promise<void>((resolve) => (started = resolve));
+        // A handler that never ends, and an idle worker blocked waiting for jobs.
+        queue.process('jobs', () => (started(), new Promise(() => undefined)), {
+          leaseMs: 1000,
+          drainTimeoutMs: 200,
+        });
+        queue.process('idle', () => undefined);
+        await jobStarted;
+
+        await cut();
+        // Redis stays out until the app has closed: a shutdown that waits for it never ends.
+        await closeModule(first);
+        assert.ok(lock.signal.reason instanceof LockLostError);
+
+        // Back: the job cut short runs again once its lease is over, and the lock is free again
+        // (freed at shutdown, or at the end of its lease); neither needed the closed app.
+        await restore();
+        const second = await app(prefix);
+        const redone = new Promise<unknown>((resolve) =>
+          second.get(QueueService).process('jobs', (job) => void resolve(job.data)),
+        );
+        assert.equal(await redone, 'slow');
+        const relock = await second.get(RedisLockService).acquire('report', { waitMs: 10_000 });
+        await relock.release();
+      },
+    );
+  }
 });
