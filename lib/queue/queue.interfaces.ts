@@ -74,7 +74,10 @@ export interface WorkerOptions {
    * @default 30000
    */
   leaseMs?: number;
-  /** At shutdown, how long in-flight handlers may run before their jobs are handed back. @default 10000 */
+  /**
+   * At shutdown, how long in-flight handlers may run before their jobs are handed back (their
+   * outcomes then get up to 2 s more to be recorded). @default 10000
+   */
   drainTimeoutMs?: number;
   /** How many completed job ids to keep. @default 1000 */
   keepCompletedCount?: number;

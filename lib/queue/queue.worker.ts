@@ -70,6 +70,9 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private closing?: Promise<void>;
   private wakeLoop?: () => void;
   private wakeDrain?: () => void;
+  /** Handlers running now; their jobs stay in `running` until the outcome is recorded. */
+  private handlersRunning = 0;
+  private wakeHandled?: () => void;
 
   /** @internal Created by `QueueService.process()`. */
   constructor(
@@ -113,9 +116,15 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     // for the loop a while, no longer. Jobs it claims later still drain below, or, once closed,
     // are not started and return to waiting when their lease expires.
     await waitAtMost(this.loop, SHUTDOWN_WAIT_MS);
-    if (this.running.size > 0) {
-      const drained = new Promise<void>((resolve) => (this.wakeDrain = resolve));
-      await waitAtMost(drained, this.options.drainTimeoutMs);
+    if (this.handlersRunning > 0) {
+      const handled = new Promise<void>((resolve) => (this.wakeHandled = resolve));
+      await waitAtMost(handled, this.options.drainTimeoutMs);
+    }
+    if (this.running.size > 0 && this.handlersRunning === 0) {
+      // The outcomes of finished handlers are being recorded: a moment, unless Redis is out;
+      // then their jobs run again after their lease, as after a crash.
+      const recorded = new Promise<void>((resolve) => (this.wakeDrain = resolve));
+      await waitAtMost(recorded, SHUTDOWN_WAIT_MS);
     }
     const left = [...this.running.values()];
     if (left.length > 0) {
@@ -205,7 +214,9 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
 
   private async run(entry: Running): Promise<void> {
     const { job, token, backoff } = entry.claimed;
+    this.handlersRunning++;
     const outcome = await this.invoke(entry);
+    if (--this.handlersRunning === 0) this.wakeHandled?.();
     if (entry.released) return;
     if (outcome.ok) {
       this.queueAck(entry, outcome.value);

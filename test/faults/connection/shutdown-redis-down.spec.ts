@@ -72,4 +72,32 @@ describe('Shutting down while Redis is unreachable', { skip: skipWithoutRedisSer
       },
     );
   }
+
+  it(
+    'does not hold shutdown for an outcome it cannot record while Redis is down; the job is kept',
+    { timeout: 30_000 },
+    async () => {
+      const prefix = uniquePrefix();
+      const first = await app(prefix);
+      const queue = first.get(QueueService);
+      await queue.add('jobs', 'late');
+      let started!: () => void;
+      let finish!: () => void;
+      const jobStarted = new Promise<void>((resolve) => (started = resolve));
+      // Its outcome could be retried until the lease ends, a minute away: shutdown must not wait.
+      queue.process('jobs', () => (started(), new Promise<void>((resolve) => (finish = resolve))), {
+        leaseMs: 60_000,
+        drainTimeoutMs: 60_000,
+      });
+      await jobStarted;
+
+      await server.stop();
+      finish();
+      await closeModule(first);
+
+      await server.restart();
+      const counts = await (await app(prefix)).get(QueueService).counts('jobs');
+      assert.equal(counts.active, 1, 'still leased: it runs again once its lease ends');
+    },
+  );
 });
