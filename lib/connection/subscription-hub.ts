@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { waitAtMost } from '../common/within.js';
 import type { RedisClient } from './redis-connections.js';
 
 /** Receives a message of a channel (or of a channel matching a pattern). */
@@ -6,6 +7,13 @@ export type MessageListener = (message: string, channel: string) => void;
 
 /** Undoes one subscription; the Redis subscription ends when its last listener is removed. */
 export type Unsubscribe = () => Promise<void>;
+
+/**
+ * How long an unsubscribe waits for Redis to confirm. The listener is gone at once, and commands
+ * on the connection stay in order, so nothing depends on the reply; but a frozen Redis never
+ * sends it, and shutdown (which unsubscribes) must not wait for it.
+ */
+const UNSUBSCRIBE_WAIT_MS = 2000;
 
 interface Subscription {
   readonly listeners: Set<MessageListener>;
@@ -86,7 +94,9 @@ export class SubscriptionHub {
       if (subscription.listeners.size > 0 || registry.get(name) !== subscription) return;
       registry.delete(name);
       // Commands on one connection run in order, so a later re-subscribe cannot be undone here.
-      if (this.client.status === 'ready') await this.client[unsubscribe](name);
+      if (this.client.status === 'ready') {
+        await waitAtMost(this.client[unsubscribe](name), UNSUBSCRIBE_WAIT_MS);
+      }
     };
   }
 

@@ -35,13 +35,15 @@ describe('Shutting down while Redis is unreachable', { skip: skipWithoutRedisSer
   for (const { name, cut, restore } of outages) {
     // The timeout only turns a shutdown that hangs into a failure.
     it(
-      `closes an app holding a lock, reading a durable channel and running jobs while Redis is ${name}; nothing is lost`,
+      `closes an app holding a lock, subscribed to channels and running jobs while Redis is ${name}; nothing is lost`,
       { timeout: 60_000 },
       async () => {
         const prefix = uniquePrefix();
         const first = await app(prefix);
         const lock = await first.get(RedisLockService).acquire('report', { ttlMs: 3000 });
-        await first.get(PubSubService).subscribe('orders', () => undefined, { group: 'g' });
+        const pubsub = first.get(PubSubService);
+        await pubsub.subscribe('orders', () => undefined, { group: 'g' });
+        await pubsub.subscribe('news', () => undefined);
         const queue = first.get(QueueService);
         await queue.add('jobs', 'slow', { attempts: 2 });
         let started!: () => void;
@@ -55,13 +57,16 @@ describe('Shutting down while Redis is unreachable', { skip: skipWithoutRedisSer
         await jobStarted;
 
         await cut();
-        // Redis stays out until the app has closed: a shutdown that waits for it never ends.
-        await closeModule(first);
+        try {
+          // Redis stays out until the app has closed: a shutdown that waits for it never ends.
+          await closeModule(first);
+        } finally {
+          await restore(); // also if closing throws, for the tests after this one
+        }
         assert.ok(lock.signal.reason instanceof LockLostError);
 
         // Back: the job cut short runs again once its lease is over, and the lock is free again
         // (freed at shutdown, or at the end of its lease); neither needed the closed app.
-        await restore();
         const second = await app(prefix);
         const redone = new Promise<unknown>((resolve) =>
           second.get(QueueService).process('jobs', (job) => void resolve(job.data)),
