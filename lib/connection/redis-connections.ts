@@ -244,8 +244,7 @@ function createClient(options: ResolvedCoordinationOptions, role: ConnectionRole
   const perRole: RedisOptions = {
     lazyConnect: true,
     connectionName: `${options.keyPrefix}${role}`.replace(/[^\w:.-]/g, '_'),
-    // Blocking and subscriber connections legitimately wait forever on one request.
-    ...(role === 'command' ? {} : { maxRetriesPerRequest: null }),
+    ...roleOptions(role),
   };
   if (connection.kind === 'cluster') {
     const cluster = new Cluster(connection.nodes, {
@@ -315,18 +314,30 @@ function batchWhileBusy(client: Redis): void {
   };
 }
 
+/** What a connection's role changes in the user's ioredis options. */
+function roleOptions(role: ConnectionRole): RedisOptions {
+  if (role === 'command') return {};
+  return {
+    // Blocking and subscriber connections legitimately wait forever on one request, and a
+    // blocking command as long as it asks to: a `commandTimeout` meant for the command
+    // connection would cut every idle consumer's block short.
+    maxRetriesPerRequest: null,
+    ...(role.startsWith('blocking') ? { commandTimeout: undefined } : {}),
+  };
+}
+
 function duplicateClient(client: RedisClient, role: ConnectionRole): RedisClient {
   if (client instanceof Cluster) {
     return client.duplicate(undefined, {
       lazyConnect: true,
       enableAutoPipelining: false,
-      redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+      redisOptions: { ...client.options.redisOptions, ...roleOptions(role) },
     });
   }
   return client.duplicate({
     lazyConnect: true,
     enableAutoPipelining: false,
-    maxRetriesPerRequest: null,
+    ...roleOptions(role),
     connectionName: role,
   });
 }
