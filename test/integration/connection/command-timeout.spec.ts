@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import {
   CounterService,
   PubSubService,
@@ -9,7 +10,7 @@ import {
   RedisCoordinationModule,
   RedisLockService,
 } from '../../../lib/index.js';
-import { CapturingLogger, startModule } from '../../support/nest.js';
+import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
 import { skipWithoutRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import { waitUntil } from '../pubsub/pubsub-helpers.js';
@@ -44,23 +45,34 @@ describe('commandTimeout', { skip: skipWithoutRedisServer() }, () => {
     }
   });
 
-  it('leaves the blocking waits of idle consumers alone', async () => {
-    const logger = new CapturingLogger();
-    const moduleRef = await app(100, logger);
-    const queue = moduleRef.get(QueueService);
-    const pubsub = moduleRef.get(PubSubService);
-    const handled: unknown[] = [];
-    queue.process('q', (job) => void handled.push(job.data));
-    await pubsub.subscribe('ch', (message) => void handled.push(message), { group: 'g' });
-    await sleep(1000); // idle: every block they send outlasts the timeout tenfold
-    await queue.add('q', 'job');
-    await pubsub.publish('ch', 'message', { durable: true });
-    await waitUntil(() => handled.length === 2);
-    assert.deepEqual(handled.sort(), ['job', 'message']);
-    assert.deepEqual(
-      logger.lines.filter((line) => /timed out/i.test(line)),
-      [],
-      'no block was cut short',
-    );
-  });
+  // Connections the module opens itself, and duplicates of a client the app gives it.
+  for (const given of [false, true]) {
+    it(`leaves the blocking waits of idle consumers alone (${given ? 'given client' : 'url'})`, async () => {
+      const logger = new CapturingLogger();
+      const client = given ? new Redis(server.url, { commandTimeout: 100 }) : undefined;
+      try {
+        const moduleRef = client
+          ? await startModule([RedisCoordinationModule.forRoot({ client })], { logger })
+          : await app(100, logger);
+        const queue = moduleRef.get(QueueService);
+        const pubsub = moduleRef.get(PubSubService);
+        const handled: unknown[] = [];
+        queue.process('q', (job) => void handled.push(job.data));
+        await pubsub.subscribe('ch', (message) => void handled.push(message), { group: 'g' });
+        await sleep(1000); // idle: every block they send outlasts the timeout tenfold
+        await queue.add('q', 'job');
+        await pubsub.publish('ch', 'message', { durable: true });
+        await waitUntil(() => handled.length === 2);
+        assert.deepEqual(handled.sort(), ['job', 'message']);
+        assert.deepEqual(
+          logger.lines.filter((line) => /timed out/i.test(line)),
+          [],
+          'no block was cut short',
+        );
+        await closeModule(moduleRef);
+      } finally {
+        client?.disconnect();
+      }
+    });
+  }
 });
