@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { RedisCoordinationModule } from '../../lib/index.js';
 import { RedisConnections } from '../../lib/connection/redis-connections.js';
 import { RedisScript } from '../../lib/connection/script-runner.js';
 import { closeModule, startModule } from '../support/nest.js';
-import { skipWithoutRedisServer } from '../support/redis.js';
+import { describeWithRedisServer } from '../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../support/hooks.js';
 
 /** Touches two keys in one script: only valid on a cluster when both share a slot. */
@@ -14,7 +14,7 @@ const copyKey = new RedisScript({
   lua: "redis.call('SET', KEYS[1], ARGV[1]) redis.call('SET', KEYS[2], redis.call('GET', KEYS[1])) return redis.call('GET', KEYS[2])",
 });
 
-describe('Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Redis Cluster', () => {
   const cluster = useRedisCluster(3);
   closeModulesAfterEach();
 

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import {
   InvalidArgumentError,
   RedisCoordinationModule,
   RedisLockService,
 } from '../../lib/index.js';
 import { startModule } from '../support/nest.js';
-import { skipWithoutRedisServer } from '../support/redis.js';
+import { describeWithRedisServer } from '../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../support/hooks.js';
 
-describe('locks on Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('locks on Redis Cluster', () => {
   const cluster = useRedisCluster(3);
   closeModulesAfterEach();
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../../sample/app.module.js';
@@ -26,7 +26,7 @@ describe('sample app, two instances', () => {
   const apps: INestApplication[] = [];
   const baseUrls: string[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     redis = await startTestRedis();
     process.env.REDIS_URL = redis.url;
     process.env.KEY_PREFIX = uniquePrefix();
@@ -39,7 +39,7 @@ describe('sample app, two instances', () => {
       baseUrls.push(await app.getUrl());
     }
   });
-  after(async () => {
+  afterAll(async () => {
     for (const app of apps) await app.close();
     await redis.dispose();
   });

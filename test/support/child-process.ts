@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A message a child sends to the test over IPC: `{ type, ...fields }`. */
@@ -20,8 +21,7 @@ export class ChildApp {
   private stderr = '';
 
   private constructor(fixture: string, args: string[], env: NodeJS.ProcessEnv) {
-    // Fixtures are compiled next to this file's folder: dist/test/fixtures/<name>.js.
-    const path = fileURLToPath(new URL(`../fixtures/${fixture}.js`, import.meta.url));
+    const path = compiledFixture(fixture);
     this.child = fork(path, args, {
       env: { ...process.env, ...env },
       execArgv: [], // not the test runner's flags
@@ -102,6 +102,22 @@ export class ChildApp {
     this.signal('SIGKILL');
     await this.exited;
   }
+}
+
+/**
+ * The fixture's compiled file. Jest runs specs from source, but a child runs plain Node, so it
+ * runs what `npm run build` compiled to dist/; an outdated copy would test old code, so refuse it.
+ */
+function compiledFixture(fixture: string): string {
+  const source = fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url));
+  const compiled = fileURLToPath(
+    new URL(`../../dist/test/fixtures/${fixture}.js`, import.meta.url),
+  );
+  const modified = (path: string) => statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  if ((modified(compiled) ?? 0) < modified(source)!) {
+    throw new Error(`${compiled} is missing or older than its source: run "npm run build" first`);
+  }
+  return compiled;
 }
 
 /** In a fixture: sends a message to the test that spawned this process. */

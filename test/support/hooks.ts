@@ -1,15 +1,15 @@
-import { after, afterEach, before } from 'node:test';
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import type { RedisServerOptions } from '../../tools/redis-server.js';
 import { ChildApp } from './child-process.js';
 import { closeStartedModules } from './nest.js';
 import { RedisClusterServers, RedisServer, startTestRedis, type TestRedis } from './redis.js';
 
-// Each helper registers node:test hooks on the enclosing `describe`, so call it while
+// Each helper registers jest hooks on the enclosing `describe`, so call it while
 // describing. Hooks of one kind run in the order they were registered: a spec that needs
 // children killed before its modules close calls useChildApps() before closeModulesAfterEach().
 
 /**
- * Starts a resource in `before` and disposes of it in `after`. Returns a stand-in whose members
+ * Starts a resource in `beforeAll` and disposes of it in `afterAll`. Returns a stand-in whose members
  * forward to the started resource, so specs write `redis.url` although the value only exists
  * once the hook has run.
  */
@@ -18,10 +18,10 @@ function useStarted<T extends { dispose(): Promise<void> }>(
   start: () => Promise<T>,
 ): T {
   let started: T | undefined;
-  before(async () => {
+  beforeAll(async () => {
     started = await start();
   });
-  after(() => started?.dispose());
+  afterAll(() => started?.dispose());
   return new Proxy({} as T, {
     get(_, member) {
       if (!started) throw new Error(`${what} is not started yet: use it in a test or hook`);
@@ -31,17 +31,17 @@ function useStarted<T extends { dispose(): Promise<void> }>(
   });
 }
 
-/** Registers `before`/`after` hooks that start and dispose of the suite's {@link TestRedis}. */
+/** Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's {@link TestRedis}. */
 export function useTestRedis(): TestRedis {
   return useStarted('the test Redis', startTestRedis);
 }
 
-/** Registers `before`/`after` hooks that start and dispose of the suite's own redis-server. */
+/** Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's own redis-server. */
 export function useRedisServer(options: RedisServerOptions = {}): RedisServer {
   return useStarted('the redis-server', () => RedisServer.start(options));
 }
 
-/** Registers `before`/`after` hooks that start and dispose of the suite's Redis Cluster. */
+/** Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's Redis Cluster. */
 export function useRedisCluster(masters = 3): RedisClusterServers {
   return useStarted('the Redis Cluster', () => RedisClusterServers.start(masters));
 }

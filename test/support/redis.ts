@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import {
   RedisClusterServers,
@@ -35,10 +36,18 @@ export async function startTestRedis(): Promise<TestRedis> {
   };
 }
 
-/** Why a test that must control a redis-server process cannot run here, or undefined if it can. */
-export function skipWithoutRedisServer(): string | undefined {
-  return redisServerAvailable() ? undefined : 'needs a redis-server binary to control';
-}
+/**
+ * `describe` for a suite that must control a redis-server process (restart, pause, cluster):
+ * skipped where no redis-server binary can be started (REDIS_URL only).
+ */
+export const describeWithRedisServer: (name: string, fn: () => void) => void =
+  redisServerAvailable() ? describe : describe.skip;
+
+/** `it` for a test that needs the file's own private server: skipped with REDIS_URL. */
+export const itOnPrivateRedis: (name: string, fn: () => Promise<void>) => void = process.env
+  .REDIS_URL
+  ? it.skip
+  : it;
 
 /** A key prefix no other test uses, so tests share a server without touching each other's keys. */
 export function uniquePrefix(): string {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { InvalidOptionsError } from '../../lib/index.js';
 import { resolveOptions } from '../../lib/redis-coordination.options.js';

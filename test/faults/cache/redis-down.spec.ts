@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { Module } from '@nestjs/common';
 import { RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { CallLog, ProductService } from '../../fixtures/cache-app.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /** The cache never breaks the methods it wraps: Redis stopped, frozen, then back. */
-describe('@Cached while Redis is down', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('@Cached while Redis is down', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import {
   CounterService,
   PubSubService,
@@ -9,14 +9,14 @@ import {
   RedisLockService,
 } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /**
  * Every capability reports an unreachable Redis the same way: a RedisConnectionError naming
  * what could not be done and the target (password redacted), never a raw ioredis error.
  */
-describe('Redis down, every capability', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Redis down, every capability', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

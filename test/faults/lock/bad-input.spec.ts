@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   InvalidArgumentError,
   InvalidKeyError,
@@ -13,14 +13,14 @@ import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redi
 describe('lock bad input', () => {
   let redis: TestRedis;
   let locks: RedisLockService;
-  before(async () => {
+  beforeAll(async () => {
     redis = await startTestRedis();
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() }),
     ]);
     locks = moduleRef.get(RedisLockService);
   });
-  after(async () => {
+  afterAll(async () => {
     await closeStartedModules();
     await redis.dispose();
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ChildApp, type ChildMessage } from '../../support/child-process.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
 
@@ -8,13 +8,13 @@ const PROCESSES = 8;
 describe('lock across 8 processes', () => {
   let redis: TestRedis;
   let workers: ChildApp[] = [];
-  before(async () => {
+  beforeAll(async () => {
     redis = await startTestRedis();
     const env = { REDIS_URL: redis.url, LOCK_PREFIX: uniquePrefix() };
     workers = Array.from({ length: PROCESSES }, () => ChildApp.spawn('lock-worker', { env }));
     await Promise.all(workers.map((worker) => worker.waitFor('ready')));
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(workers.map((worker) => worker.kill()));
     await redis.dispose();
   });

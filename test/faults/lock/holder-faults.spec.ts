@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { uniquePrefix } from '../../support/redis.js';

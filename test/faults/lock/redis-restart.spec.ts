@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import {
   LockLostError,
   RedisConnectionError,
@@ -7,10 +7,10 @@ import {
   RedisLockService,
 } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
-describe('lock across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('lock across a Redis restart', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

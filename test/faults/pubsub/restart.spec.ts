@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer, uniquePrefix } from '../../support/redis.js';
+import { describeWithRedisServer, uniquePrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import {
   consumersOf,
@@ -13,7 +13,7 @@ import {
   waitUntil,
 } from '../../integration/pubsub/pubsub-helpers.js';
 
-describe('PubSubService across a Redis restart', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('PubSubService across a Redis restart', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 
@@ -91,69 +91,61 @@ describe('PubSubService across a Redis restart', { skip: skipWithoutRedisServer(
   });
 });
 
-describe(
-  'A durable group across a Redis outage, with AOF',
-  { skip: skipWithoutRedisServer() },
-  () => {
-    const server = useRedisServer({ appendOnly: true });
-    closeModulesAfterEach();
+describeWithRedisServer('A durable group across a Redis outage, with AOF', () => {
+  const server = useRedisServer({ appendOnly: true });
+  closeModulesAfterEach();
 
-    // The timeout only turns a message never handled (or a consumer never removed) into a failure.
-    it(
-      'reclaims and removes a dead consumer from before the outage once Redis is back; loses nothing',
-      { timeout: 60_000 },
-      async () => {
-        const prefix = uniquePrefix();
-        const { pubsub, logger } = await startPubSubApp(server.url, prefix);
-        const key = streamKey(prefix, 'jobs');
-        await pubsub.publish('jobs', 'held', { durable: true });
-        // A process that read a message and was killed before acknowledging it.
-        const client = new Redis(server.url);
-        await client.xgroup('CREATE', key, 'g', '0');
-        await client.xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 1, 'STREAMS', key, '>');
-        client.disconnect();
-        // Claimable after 2 s, removable after 4 s: neither happens before Redis goes down.
-        const record = await recordDeliveries(pubsub, 'jobs', {
-          group: 'g',
-          claimIdleMs: 2000,
-        });
-        await pubsub.publish('jobs', 'before', { durable: true });
-        await waitUntil(() => record.got.some(([message]) => message === 'before'));
+  // The timeout only turns a message never handled (or a consumer never removed) into a failure.
+  it('reclaims and removes a dead consumer from before the outage once Redis is back; loses nothing', async () => {
+    const prefix = uniquePrefix();
+    const { pubsub, logger } = await startPubSubApp(server.url, prefix);
+    const key = streamKey(prefix, 'jobs');
+    await pubsub.publish('jobs', 'held', { durable: true });
+    // A process that read a message and was killed before acknowledging it.
+    const client = new Redis(server.url);
+    await client.xgroup('CREATE', key, 'g', '0');
+    await client.xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 1, 'STREAMS', key, '>');
+    client.disconnect();
+    // Claimable after 2 s, removable after 4 s: neither happens before Redis goes down.
+    const record = await recordDeliveries(pubsub, 'jobs', {
+      group: 'g',
+      claimIdleMs: 2000,
+    });
+    await pubsub.publish('jobs', 'before', { durable: true });
+    await waitUntil(() => record.got.some(([message]) => message === 'before'));
 
-        await server.stop();
-        // The consumer noticed: its blocked read waits for Redis to come back.
-        await waitUntil(() =>
-          logger.lines.some((line) => /blocking:pubsub:jobs:g connection .* failed/.test(line)),
-        );
-        await server.restart();
-        await pubsub.publish('jobs', 'after', { durable: true });
-
-        const check = new Redis(server.url);
-        try {
-          await waitUntil(
-            async () =>
-              record.got.length === 3 &&
-              (await consumersOf(check, key, 'g')).every((c) => c.name !== 'ghost'),
-          );
-          assert.deepEqual(
-            record.got.map(([message, deliveries]) => [message, deliveries]).sort(),
-            [
-              ['after', 1],
-              ['before', 1],
-              ['held', 2],
-            ],
-            "every message handled once, the dead consumer's on its second delivery",
-          );
-          assert.deepEqual(
-            (await consumersOf(check, key, 'g')).map(({ name }) => name),
-            [record.consumer],
-            'only the live consumer stays',
-          );
-          assert.equal(Number(((await check.xpending(key, 'g')) as [number])[0]), 0);
-        } finally {
-          check.disconnect();
-        }
-      },
+    await server.stop();
+    // The consumer noticed: its blocked read waits for Redis to come back.
+    await waitUntil(() =>
+      logger.lines.some((line) => /blocking:pubsub:jobs:g connection .* failed/.test(line)),
     );
-  },
-);
+    await server.restart();
+    await pubsub.publish('jobs', 'after', { durable: true });
+
+    const check = new Redis(server.url);
+    try {
+      await waitUntil(
+        async () =>
+          record.got.length === 3 &&
+          (await consumersOf(check, key, 'g')).every((c) => c.name !== 'ghost'),
+      );
+      assert.deepEqual(
+        record.got.map(([message, deliveries]) => [message, deliveries]).sort(),
+        [
+          ['after', 1],
+          ['before', 1],
+          ['held', 2],
+        ],
+        "every message handled once, the dead consumer's on its second delivery",
+      );
+      assert.deepEqual(
+        (await consumersOf(check, key, 'g')).map(({ name }) => name),
+        [record.consumer],
+        'only the live consumer stays',
+      );
+      assert.equal(Number(((await check.xpending(key, 'g')) as [number])[0]), 0);
+    } finally {
+      check.disconnect();
+    }
+  }, 60_000);
+});

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, it } from '@jest/globals';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
 import { ChildApp } from '../../support/child-process.js';
 import { startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { RedisServer, describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useChildApps } from '../../support/hooks.js';
 import { Redis } from 'ioredis';
 
@@ -12,14 +12,14 @@ const WORKERS = 4;
 const KILL_EVERY_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Queue workers killed, frozen and terminated', () => {
   let server: RedisServer;
   let client: Redis;
-  before(async () => {
+  beforeAll(async () => {
     server = await RedisServer.start();
     client = new Redis(server.url);
   });
-  after(async () => {
+  afterAll(async () => {
     client.disconnect();
     await server.dispose();
   });
@@ -42,7 +42,7 @@ describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedis
     return spawnChild('queue-worker', { env: { REDIS_URL: server.url, ...env } });
   }
 
-  it(`loses none of ${JOBS} jobs while a random worker is SIGKILLed every ${KILL_EVERY_MS} ms`, async (t) => {
+  it(`loses none of ${JOBS} jobs while a random worker is SIGKILLed every ${KILL_EVERY_MS} ms`, async () => {
     const env = workerEnv('crash', { LEASE_MS: '2000', CONCURRENCY: '16' });
     const queue = await queueUnder(env.KEY_PREFIX);
     // Crashes count as attempts; give every job plenty so none is dead-lettered.
@@ -82,7 +82,7 @@ describe('Queue workers killed, frozen and terminated', { skip: skipWithoutRedis
         assert.ok(killed.has(pid), `job ${id} ran twice, first by pid ${pid} which was not killed`);
       }
     }
-    t.diagnostic(
+    console.info(
       `${killed.size} workers killed; ${redone} of ${JOBS} jobs ran more than once (all after a kill); 0 lost`,
     );
     assert.ok(killed.size >= 1, 'the test killed at least one worker');

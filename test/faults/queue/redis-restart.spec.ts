@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('Queue across a Redis crash with AOF', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Queue across a Redis crash with AOF', () => {
   const server = useRedisServer({ appendOnly: true });
   closeModulesAfterEach();
 
-  it('completes every job acknowledged more than a second before Redis was killed', async (t) => {
+  it('completes every job acknowledged more than a second before Redis was killed', async () => {
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: 'aof:' }),
     ]);
@@ -57,7 +57,7 @@ describe('Queue across a Redis crash with AOF', { skip: skipWithoutRedisServer()
     const missing = () => [...mustComplete, ...after].filter((id) => !done.has(id));
     for (let waited = 0; missing().length > 0 && waited < 30_000; waited += 50) await sleep(50);
     assert.deepEqual(missing(), [], 'acknowledged jobs that never completed');
-    t.diagnostic(
+    console.info(
       `${acked.length} jobs acknowledged; ${mustComplete.length} before the last second before the crash all completed, ${after.length} added after the restart all completed`,
     );
     await worker.close();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { ChildApp } from '../../support/child-process.js';
 import { uniquePrefix } from '../../support/redis.js';
 import { useChildApps, useTestRedis } from '../../support/hooks.js';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { CacheService, CounterService, RedisCoordinationModule } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 
 /** Every counter and cache script and multi-key read runs on a Redis Cluster. */
-describe('counters and cache on a Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('counters and cache on a Redis Cluster', () => {
   const cluster = useRedisCluster(3);
   closeModulesAfterEach();
 

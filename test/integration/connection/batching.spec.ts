@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import {
   RedisCoordinationModule,
   type RedisCoordinationModuleOptions,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer, uniquePrefix } from '../../support/redis.js';
+import { describeWithRedisServer, uniquePrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /** Counts the writes the command connection's socket hands to the OS (one per flush). */
@@ -25,7 +25,7 @@ function countWrites(socket: Socket): { readonly count: number } {
   return counter;
 }
 
-describe('adaptive batching on the command connection', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('adaptive batching on the command connection', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
@@ -11,12 +11,12 @@ import {
   RedisLockService,
 } from '../../../lib/index.js';
 import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import { waitUntil } from '../pubsub/pubsub-helpers.js';
 
 /** ioredis's `commandTimeout`, given through the module's `redis` options. */
-describe('commandTimeout', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('commandTimeout', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { RedisScript } from '../../../lib/connection/script-runner.js';
 import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 const incrBy = new RedisScript({
@@ -13,7 +13,7 @@ const incrBy = new RedisScript({
   lua: "return redis.call('INCRBY', KEYS[1], ARGV[1])",
 });
 
-describe('Redis restart', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Redis restart', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

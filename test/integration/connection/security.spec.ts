@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { beforeAll, it } from '@jest/globals';
 import { RedisConnectionError, RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 const PASSWORD = 's3cret-Pa55word';
 
-describe('ACL users and secrets', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('ACL users and secrets', () => {
   const server = useRedisServer();
-  before(() => {
+  beforeAll(() => {
     server.cli('ACL', 'SETUSER', 'app', 'on', `>${PASSWORD}`, '~*', '&*', '+@all');
     server.cli('ACL', 'SETUSER', 'default', 'off');
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ChildApp } from '../../support/child-process.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
 
@@ -8,10 +8,10 @@ describe('CounterService across processes', () => {
   let redis: TestRedis;
   let children: ChildApp[] = [];
   const prefix = uniquePrefix();
-  before(async () => {
+  beforeAll(async () => {
     redis = await startTestRedis();
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(children.map((child) => child.kill()));
     await redis.dispose();
   });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { RedisCoordinationModule, RedisHealthIndicator } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
-describe('RedisHealthIndicator with @nestjs/terminus', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('RedisHealthIndicator with @nestjs/terminus', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 

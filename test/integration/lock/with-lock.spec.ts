@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Controller, Get, Injectable, type INestApplication, Param } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
@@ -125,7 +125,7 @@ describe('@WithLock', () => {
   describe('in an HTTP controller', () => {
     let app: INestApplication;
     let locks: RedisLockService;
-    before(async () => {
+    beforeAll(async () => {
       const moduleRef = await Test.createTestingModule({
         imports: [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() })],
         controllers: [OrdersController],
@@ -134,7 +134,7 @@ describe('@WithLock', () => {
       await app.init();
       locks = app.get(RedisLockService);
     });
-    after(() => app.close());
+    afterAll(() => app.close());
 
     for (const order of ['before', 'after']) {
       it(`answers 409 Conflict while busy, 200 once free (@WithLock ${order} @Get)`, async () => {

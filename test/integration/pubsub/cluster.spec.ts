@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 import { waitUntil } from './pubsub-helpers.js';
 
-describe('PubSubService on a Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('PubSubService on a Redis Cluster', () => {
   const cluster = useRedisCluster(3);
   closeModulesAfterEach();
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { DuplicateConsumerError, type DurableMessageMeta } from '../../../lib/index.js';
 import { closeModule } from '../../support/nest.js';
 import { uniquePrefix } from '../../support/redis.js';
@@ -138,56 +138,51 @@ describe('PubSubService durable channels', () => {
   });
 
   // The timeout only turns a consumer never removed (or a message lost) into a failure, not a hang.
-  it(
-    'removes consumers that dead processes left, once nothing is pending on them, never its own',
-    { timeout: 20_000 },
-    async () => {
-      const prefix = uniquePrefix();
-      const { pubsub, logger } = await app(prefix);
-      const key = streamKey(prefix, 'ghosts');
-      for (const m of ['done', 'held-1', 'held-2']) {
-        await pubsub.publish('ghosts', m, { durable: true });
-      }
-      await redis.client.xgroup('CREATE', key, 'g', '0');
-      // Consumers of two processes killed meanwhile: one had acknowledged what it read, the
-      // other died holding two messages.
-      await redis.client.xreadgroup('GROUP', 'g', 'ghost-done', 'COUNT', 1, 'STREAMS', key, '>');
-      await redis.client.xack(key, 'g', (await redis.client.xrange(key, '-', '+'))[0]![0]);
-      await redis.client.xreadgroup('GROUP', 'g', 'ghost-holding', 'COUNT', 2, 'STREAMS', key, '>');
-      // Both idle past 2 × claimIdleMs before the subscriber starts: its first cycle claims one
-      // message (batchSize 1), so 'ghost-holding' still has one pending when pruning first runs.
-      await waitUntil(async () =>
-        (await consumersOf(redis.client, key, 'g')).every(({ idle }) => idle > 200),
-      );
-      const record = await recordDeliveries(pubsub, 'ghosts', {
-        group: 'g',
-        claimIdleMs: 100,
-        batchSize: 1,
-      });
-      await waitUntil(
-        async () =>
-          record.got.length === 2 && (await consumersOf(redis.client, key, 'g')).length === 1,
-      );
-      assert.deepEqual(
-        record.got,
-        [
-          ['held-1', 2],
-          ['held-2', 2],
-        ],
-        "the dead consumer's messages handled",
-      );
-      assert.deepEqual(
-        (await consumersOf(redis.client, key, 'g')).map(({ name }) => name),
-        [record.consumer],
-        'its own consumer stays',
-      );
-      const removal =
-        /^Removed \d consumer\(s\) of channel "ghosts" \(group "g"\) idle over 200 ms/;
-      const removals = logger.lines.filter((line) => removal.test(line)).join('\n');
-      assert.match(removals, /ghost-done/);
-      assert.match(removals, /ghost-holding/);
-    },
-  );
+  it('removes consumers that dead processes left, once nothing is pending on them, never its own', async () => {
+    const prefix = uniquePrefix();
+    const { pubsub, logger } = await app(prefix);
+    const key = streamKey(prefix, 'ghosts');
+    for (const m of ['done', 'held-1', 'held-2']) {
+      await pubsub.publish('ghosts', m, { durable: true });
+    }
+    await redis.client.xgroup('CREATE', key, 'g', '0');
+    // Consumers of two processes killed meanwhile: one had acknowledged what it read, the
+    // other died holding two messages.
+    await redis.client.xreadgroup('GROUP', 'g', 'ghost-done', 'COUNT', 1, 'STREAMS', key, '>');
+    await redis.client.xack(key, 'g', (await redis.client.xrange(key, '-', '+'))[0]![0]);
+    await redis.client.xreadgroup('GROUP', 'g', 'ghost-holding', 'COUNT', 2, 'STREAMS', key, '>');
+    // Both idle past 2 × claimIdleMs before the subscriber starts: its first cycle claims one
+    // message (batchSize 1), so 'ghost-holding' still has one pending when pruning first runs.
+    await waitUntil(async () =>
+      (await consumersOf(redis.client, key, 'g')).every(({ idle }) => idle > 200),
+    );
+    const record = await recordDeliveries(pubsub, 'ghosts', {
+      group: 'g',
+      claimIdleMs: 100,
+      batchSize: 1,
+    });
+    await waitUntil(
+      async () =>
+        record.got.length === 2 && (await consumersOf(redis.client, key, 'g')).length === 1,
+    );
+    assert.deepEqual(
+      record.got,
+      [
+        ['held-1', 2],
+        ['held-2', 2],
+      ],
+      "the dead consumer's messages handled",
+    );
+    assert.deepEqual(
+      (await consumersOf(redis.client, key, 'g')).map(({ name }) => name),
+      [record.consumer],
+      'its own consumer stays',
+    );
+    const removal = /^Removed \d consumer\(s\) of channel "ghosts" \(group "g"\) idle over 200 ms/;
+    const removals = logger.lines.filter((line) => removal.test(line)).join('\n');
+    assert.match(removals, /ghost-done/);
+    assert.match(removals, /ghost-holding/);
+  }, 20_000);
 
   it('keeps the consumers of live apps on a quiet stream', async () => {
     const prefix = uniquePrefix();

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { it } from '@jest/globals';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { skipWithoutRedisServer } from '../../support/redis.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 
-describe('Queue on Redis Cluster', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Queue on Redis Cluster', () => {
   const cluster = useRedisCluster(3);
   closeModulesAfterEach();
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import {
   InvalidArgumentError,
   InvalidKeyError,
@@ -15,7 +15,7 @@ import {
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { QueueStore } from '../../../lib/queue/queue.store.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
-import { keysUnder, uniquePrefix } from '../../support/redis.js';
+import { itOnPrivateRedis, keysUnder, uniquePrefix } from '../../support/redis.js';
 import { useTestRedis } from '../../support/hooks.js';
 
 describe('QueueService', () => {
@@ -138,22 +138,25 @@ describe('QueueService', () => {
     assert.ok(ranAt - addedAt >= 399, `ran after ${ranAt - addedAt} ms`);
   });
 
-  it('an idle worker blocks on Redis instead of polling, and add() wakes it', async (t) => {
-    if (!redis.server) return t.skip('needs a private server: counts its script calls');
-    const scriptCalls = async () => {
-      const stats = await redis.client.info('commandstats');
-      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-    };
-    const worker = start('idle', () => 'ok');
-    while (!String(await redis.client.client('LIST')).includes('cmd=blpop')) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    const before = await scriptCalls();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    assert.equal(await scriptCalls(), before, 'no claim attempts while idle');
-    await queue.add('idle', 1);
-    await once(worker, 'completed');
-  });
+  // Counts the server's script calls, so it needs a private server (not REDIS_URL).
+  itOnPrivateRedis(
+    'an idle worker blocks on Redis instead of polling, and add() wakes it',
+    async () => {
+      const scriptCalls = async () => {
+        const stats = await redis.client.info('commandstats');
+        return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      };
+      const worker = start('idle', () => 'ok');
+      while (!String(await redis.client.client('LIST')).includes('cmd=blpop')) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const before = await scriptCalls();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(await scriptCalls(), before, 'no claim attempts while idle');
+      await queue.add('idle', 1);
+      await once(worker, 'completed');
+    },
+  );
 
   it('keeps completed ids no longer than keepCompletedMs', async () => {
     const worker = start('short', () => 'ok', { keepCompletedMs: 0 });

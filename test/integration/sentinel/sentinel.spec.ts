@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterAll, afterEach, beforeAll, it } from '@jest/globals';
 import {
   CounterService,
   QueueService,
@@ -8,18 +8,18 @@ import {
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
-import { RedisServer, skipWithoutRedisServer } from '../../support/redis.js';
+import { RedisServer, describeWithRedisServer } from '../../support/redis.js';
 
-describe('Redis Sentinel', { skip: skipWithoutRedisServer() }, () => {
+describeWithRedisServer('Redis Sentinel', () => {
   let master: RedisServer;
   let sentinel: RedisServer;
-  before(async () => {
+  beforeAll(async () => {
     master = await RedisServer.start();
     sentinel = await RedisServer.start({
       sentinelOf: { name: 'main', host: master.host, port: master.port },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await sentinel.dispose();
     await master.dispose();
   });
