@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RedisServer } from '../tools/redis-server.js';
+import { RedisServer } from '../lib/testing/index.js';
 import { BenchContext, type BenchSuite, type Figure } from './support/bench-context.js';
 
 const CPU = process.env.BENCH_CPU ?? '0';

@@ -1,4 +1,9 @@
+import { claimSingleCopy } from './common/single-copy.guard.js';
+
+claimSingleCopy();
+
 export { JsonCodec, CodecError, type Codec } from './common/codec.js';
+export { DuplicatePackageCopyError } from './common/single-copy.guard.js';
 export {
   RedisCoordinationError,
   InvalidOptionsError,

@@ -3,7 +3,7 @@
 // duo-scenario.ts. Exits non-zero if any check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../tools/redis-server.js';
+import { freePort } from '../lib/testing/index.js';
 import { runDuoScenario } from './duo-scenario.js';
 
 const main = fileURLToPath(new URL('./main.js', import.meta.url));

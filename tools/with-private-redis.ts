@@ -2,7 +2,7 @@
 // When REDIS_URL is already set it is used as is; otherwise a private redis-server is started
 // on a free port for the command's lifetime and stopped after it (also on Ctrl-C).
 import { spawn } from 'node:child_process';
-import { RedisServer } from './redis-server.js';
+import { RedisServer } from '../lib/testing/index.js';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) {

@@ -4,7 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../../sample/app.module.js';
 import { runDuoScenario } from '../../sample/duo-scenario.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
+import { startTestRedis, uniqueKeyPrefix, type TestRedis } from '../support/redis.js';
 
 /**
  * Two instances of the sample app in this process, each with its own connections, sharing one
@@ -29,7 +29,7 @@ describe('sample app, two instances', () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     process.env.REDIS_URL = redis.url;
-    process.env.KEY_PREFIX = uniquePrefix();
+    process.env.KEY_PREFIX = uniqueKeyPrefix();
     process.env.DB_LATENCY_MS = '5';
     for (const name of ['e2e-a', 'e2e-b']) {
       process.env.INSTANCE_NAME = name;

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
-import type { RedisServerOptions } from '../../tools/redis-server.js';
+import type { RedisServerOptions } from '../../lib/testing/index.js';
 import { ChildApp } from './child-process.js';
 import { closeStartedModules } from './nest.js';
 import { RedisClusterServers, RedisServer, startTestRedis, type TestRedis } from './redis.js';

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import {
   RedisClusterServers,
   RedisServer,
   redisServerAvailable,
-} from '../../tools/redis-server.js';
+  uniqueKeyPrefix,
+} from '../../lib/testing/index.js';
 
-export { RedisServer, RedisClusterServers };
+export { RedisServer, RedisClusterServers, uniqueKeyPrefix };
 
 /** A Redis for a test file: REDIS_URL when set, else a private server started for the file. */
 export interface TestRedis {
@@ -48,11 +48,6 @@ export const itOnPrivateRedis: (name: string, fn: () => Promise<void>) => void =
   .REDIS_URL
   ? it.skip
   : it;
-
-/** A key prefix no other test uses, so tests share a server without touching each other's keys. */
-export function uniquePrefix(): string {
-  return `t${randomBytes(4).toString('hex')}:`;
-}
 
 /** Keys under `prefix` in Redis right now (SCAN, test use only). */
 export async function keysUnder(client: Redis, prefix: string): Promise<string[]> {

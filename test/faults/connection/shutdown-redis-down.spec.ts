@@ -8,7 +8,7 @@ import {
   RedisLockService,
 } from '../../../lib/index.js';
 import { closeModule, startModule } from '../../support/nest.js';
-import { describeWithRedisServer, uniquePrefix } from '../../support/redis.js';
+import { describeWithRedisServer, uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /**
@@ -35,7 +35,7 @@ describeWithRedisServer('Shutting down while Redis is unreachable', () => {
   for (const { name, cut, restore } of outages) {
     // The timeout only turns a shutdown that hangs into a failure.
     it(`closes an app holding a lock, subscribed to channels and running jobs while Redis is ${name}; nothing is lost`, async () => {
-      const prefix = uniquePrefix();
+      const prefix = uniqueKeyPrefix();
       const first = await app(prefix);
       const lock = await first.get(RedisLockService).acquire('report', { ttlMs: 3000 });
       const pubsub = first.get(PubSubService);
@@ -75,7 +75,7 @@ describeWithRedisServer('Shutting down while Redis is unreachable', () => {
   }
 
   it('does not hold shutdown for an outcome it cannot record while Redis is down; the job is kept', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const first = await app(prefix);
     const queue = first.get(QueueService);
     await queue.add('jobs', 'late');

@@ -8,7 +8,7 @@ import {
   WithLock,
 } from '../../../lib/index.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startTestRedis, uniqueKeyPrefix, type TestRedis } from '../../support/redis.js';
 
 describe('lock bad input', () => {
   let redis: TestRedis;
@@ -16,7 +16,7 @@ describe('lock bad input', () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() }),
+      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniqueKeyPrefix() }),
     ]);
     locks = moduleRef.get(RedisLockService);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ChildApp, type ChildMessage } from '../../support/child-process.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startTestRedis, uniqueKeyPrefix, type TestRedis } from '../../support/redis.js';
 
 const PROCESSES = 8;
 
@@ -10,7 +10,7 @@ describe('lock across 8 processes', () => {
   let workers: ChildApp[] = [];
   beforeAll(async () => {
     redis = await startTestRedis();
-    const env = { REDIS_URL: redis.url, LOCK_PREFIX: uniquePrefix() };
+    const env = { REDIS_URL: redis.url, LOCK_PREFIX: uniqueKeyPrefix() };
     workers = Array.from({ length: PROCESSES }, () => ChildApp.spawn('lock-worker', { env }));
     await Promise.all(workers.map((worker) => worker.waitFor('ready')));
   });

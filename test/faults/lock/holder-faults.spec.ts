@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, it } from '@jest/globals';
 import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 import { fencedWrite } from '../../fixtures/lock-fenced-store.js';
 
@@ -13,7 +13,7 @@ describe('lock holder crashes and pauses', () => {
   closeModulesAfterEach();
 
   async function setup() {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const child = spawnChild('lock-worker', {
       env: { REDIS_URL: redis.url, LOCK_PREFIX: prefix },
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 import {
   consumersOf,
@@ -19,7 +19,7 @@ describe('Durable group when a consumer process is SIGKILLed', () => {
 
   // The timeout only turns a lost message into a failure instead of a hang.
   it("handles all 5000 messages at least once; the killed one's are reclaimed", async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const env = { REDIS_URL: redis.url, KEY_PREFIX: prefix, CHANNEL: 'orders', GROUP: 'workers' };
     const children = [0, 1, 2].map(() => spawnChild('pubsub-consumer', { env }));
     await Promise.all(children.map((child) => child.waitFor('ready')));

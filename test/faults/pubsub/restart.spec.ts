@@ -3,7 +3,7 @@ import { it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
-import { describeWithRedisServer, uniquePrefix } from '../../support/redis.js';
+import { describeWithRedisServer, uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import {
   consumersOf,
@@ -97,7 +97,7 @@ describeWithRedisServer('A durable group across a Redis outage, with AOF', () =>
 
   // The timeout only turns a message never handled (or a consumer never removed) into a failure.
   it('reclaims and removes a dead consumer from before the outage once Redis is back; loses nothing', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub, logger } = await startPubSubApp(server.url, prefix);
     const key = streamKey(prefix, 'jobs');
     await pubsub.publish('jobs', 'held', { durable: true });

@@ -10,7 +10,7 @@ import {
   RedisCoordinationModule,
 } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 /** Defines a class with `decorator` on a method: where decoration-time errors surface. */
@@ -103,7 +103,7 @@ describe('cache options are checked', () => {
         }
       }
       const moduleRef = await startModule(
-        [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() })],
+        [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniqueKeyPrefix() })],
         { providers: [Keyed] },
       );
       const keyed = moduleRef.get(Keyed);

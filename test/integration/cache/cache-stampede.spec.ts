@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { ChildApp } from '../../support/child-process.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { useChildApps, useTestRedis } from '../../support/hooks.js';
 
 /** Stampede protection across real processes, each with its own app and connections. */
@@ -18,7 +18,7 @@ describe('@Cached stampede protection across processes', () => {
   }
 
   it('4 processes x 25 concurrent calls on a cold key run the method once', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     // A long lease: waiters that were not woken by the fill notification would sit it out.
     const leaseMs = 60_000;
     const children = await spawn(4, {
@@ -38,7 +38,7 @@ describe('@Cached stampede protection across processes', () => {
   });
 
   it('waiters compute themselves once the lease of a killed holder ends', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const [holder, waiter] = (await spawn(2, {
       PREFIX: prefix,
       COMPUTE_MS: '60000',

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { CacheService, CodecError, RedisCoordinationModule } from '../../../lib/index.js';
 import { CallLog, ItemsController, ProductService } from '../../fixtures/cache-app.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
-import { keysUnder, uniquePrefix } from '../../support/redis.js';
+import { keysUnder, uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 describe('CacheService and @Cached/@CacheEvict', () => {
@@ -32,7 +32,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   }
 
   it('caches a method result: the second call is served from Redis', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { products, log } = await instance(prefix);
     const first = await products.find('1');
     const second = await products.find('1');
@@ -46,7 +46,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('round-trips the codec table through @Cached; null is a hit only with cacheNull', async () => {
-    const { products, log } = await instance(uniquePrefix());
+    const { products, log } = await instance(uniqueKeyPrefix());
     const table: Record<string, unknown> = {
       date: new Date('2026-11-24T20:00:00.123Z'),
       bigint: 2n ** 70n,
@@ -87,7 +87,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('returns a value it cannot encode uncached, warning once per key', async () => {
-    const { products, log, logger, cache } = await instance(uniquePrefix());
+    const { products, log, logger, cache } = await instance(uniqueKeyPrefix());
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
     for (const [label, value] of [
@@ -107,7 +107,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('does not cache errors thrown by the method', async () => {
-    const { products, log } = await instance(uniquePrefix());
+    const { products, log } = await instance(uniqueKeyPrefix());
     await assert.rejects(products.failing(), /first call fails/);
     assert.equal(await products.failing(), 'second call works');
     assert.equal(await products.failing(), 'second call works');
@@ -115,7 +115,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('hashes arguments stably: object key order does not matter', async () => {
-    const { products, log } = await instance(uniquePrefix());
+    const { products, log } = await instance(uniqueKeyPrefix());
     await products.search({ a: 1, b: { c: 2, d: [1, 2] } }, 2);
     await products.search({ b: { d: [1, 2], c: 2 }, a: 1 }, 2);
     assert.equal(log.count('search'), 1);
@@ -125,7 +125,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('shares one call among concurrent misses, each caller getting its own copy', async () => {
-    const { products, log } = await instance(uniquePrefix());
+    const { products, log } = await instance(uniqueKeyPrefix());
     const results = await Promise.all(Array.from({ length: 50 }, () => products.find('hot')));
     assert.equal(log.count('find'), 1);
     assert.equal(new Set(results).size, results.length, 'no two callers share one object');
@@ -134,7 +134,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('@CacheEvict and namespace invalidation are seen by another instance at once', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const a = await instance(prefix);
     const b = await instance(prefix);
     await a.products.find('1');
@@ -157,7 +157,7 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('get/set/delete/wrap work directly, a cached null is not a miss', async () => {
-    const { cache } = await instance(uniquePrefix());
+    const { cache } = await instance(uniqueKeyPrefix());
     assert.equal(await cache.get('k'), undefined);
     await cache.set('k', null, { ttlMs: 60_000 });
     assert.deepEqual(await cache.get('k'), { value: null });
@@ -175,8 +175,8 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   });
 
   it('keeps two apps with different prefixes apart', async () => {
-    const a = await instance(uniquePrefix());
-    const b = await instance(uniquePrefix());
+    const a = await instance(uniqueKeyPrefix());
+    const b = await instance(uniqueKeyPrefix());
     await a.products.find('1');
     await b.products.find('1');
     assert.equal(a.log.count('find'), 1);
@@ -192,7 +192,9 @@ describe('CacheService and @Cached/@CacheEvict', () => {
 
     it('serves the route through the cache over real HTTP', async () => {
       const moduleRef: TestingModule = await Test.createTestingModule({
-        imports: [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() })],
+        imports: [
+          RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniqueKeyPrefix() }),
+        ],
         controllers: [ItemsController],
         providers: [CallLog],
       }).compile();

@@ -8,7 +8,7 @@ import {
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { startModule } from '../../support/nest.js';
-import { describeWithRedisServer, uniquePrefix } from '../../support/redis.js';
+import { describeWithRedisServer, uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 
 /** Counts the writes the command connection's socket hands to the OS (one per flush). */
@@ -31,7 +31,11 @@ describeWithRedisServer('adaptive batching on the command connection', () => {
 
   async function commandConnection(options: RedisCoordinationModuleOptions = {}) {
     const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: uniquePrefix(), ...options }),
+      RedisCoordinationModule.forRoot({
+        url: server.url,
+        keyPrefix: uniqueKeyPrefix(),
+        ...options,
+      }),
     ]);
     const connections = moduleRef.get(RedisConnections);
     // A standalone connection (adaptive batching is for standalone; a cluster pipelines per node).

@@ -11,9 +11,9 @@ import {
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { RedisScript } from '../../../lib/connection/script-runner.js';
-import { freePort } from '../../../tools/redis-server.js';
+import { freePort } from '../../../lib/testing/index.js';
 import { closeModule, startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 /** Writes KEYS[1] = ARGV[1] and returns the key it wrote: proves the key reached Redis. */
@@ -110,7 +110,7 @@ describe('RedisCoordinationModule', () => {
   });
 
   it('applies keyPrefix to the keys it writes', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { moduleRef, connections } = await connectionsOf({ url: redis.url, keyPrefix: prefix });
     const key = connections.keys.key('test', 'test key', 'a', 'part');
     assert.equal(await setAndEcho.run(connections.command, [key], ['v']), `${prefix}{test:a}:part`);
@@ -120,7 +120,7 @@ describe('RedisCoordinationModule', () => {
 
   it('re-sends a script after SCRIPT FLUSH (NOSCRIPT) and otherwise calls it by SHA', async () => {
     const { moduleRef, connections } = await connectionsOf({ url: redis.url });
-    const key = connections.keys.key('test', 'test key', uniquePrefix(), 'k');
+    const key = connections.keys.key('test', 'test key', uniqueKeyPrefix(), 'k');
     await setAndEcho.run(connections.command, [key], ['1']);
     await redis.client.script('FLUSH');
     assert.equal(await setAndEcho.run(connections.command, [key], ['2']), key);
@@ -201,7 +201,7 @@ describe('RedisCoordinationModule', () => {
   it('interrupts a blocking connection at shutdown', async () => {
     const { moduleRef, connections } = await connectionsOf({ url: redis.url });
     const blocking = await connections.openBlocking('test');
-    const blocked = blocking.blpop(`${uniquePrefix()}never`, 0).catch((error: Error) => error);
+    const blocked = blocking.blpop(`${uniqueKeyPrefix()}never`, 0).catch((error: Error) => error);
     await closeModule(moduleRef);
     assert.ok((await blocked) instanceof Error);
     assert.equal(blocking.status, 'end');

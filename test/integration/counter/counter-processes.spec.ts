@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ChildApp } from '../../support/child-process.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../support/redis.js';
+import { startTestRedis, uniqueKeyPrefix, type TestRedis } from '../../support/redis.js';
 
 /** Exactness across real processes: each runs its own app and connections. */
 describe('CounterService across processes', () => {
   let redis: TestRedis;
   let children: ChildApp[] = [];
-  const prefix = uniquePrefix();
+  const prefix = uniqueKeyPrefix();
   beforeAll(async () => {
     redis = await startTestRedis();
   });

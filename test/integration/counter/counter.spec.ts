@@ -8,7 +8,7 @@ import {
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 describe('CounterService', () => {
@@ -19,7 +19,7 @@ describe('CounterService', () => {
 
   async function start() {
     const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() }),
+      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniqueKeyPrefix() }),
     ]);
     counters = moduleRef.get(CounterService);
     connections = moduleRef.get(RedisConnections);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { useChildApps, useTestRedis } from '../../support/hooks.js';
 
 /** The adapter plugged into a real ThrottlerModule guard, shared by two app instances. */
@@ -17,7 +17,7 @@ describe('RedisThrottlerStorage with @nestjs/throttler', () => {
   }
 
   it('limits requests across two instances to one shared budget', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const [a, b] = await Promise.all([startApp(prefix), startApp(prefix)]);
     const statuses: number[] = [];
     for (const app of [a, b, a, b, a]) {

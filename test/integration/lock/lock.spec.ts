@@ -12,7 +12,7 @@ import {
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import type { TestingModule } from '@nestjs/testing';
 import { closeModule, startModule } from '../../support/nest.js';
-import { keysUnder, uniquePrefix } from '../../support/redis.js';
+import { keysUnder, uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 describe('RedisLockService', () => {
@@ -22,7 +22,7 @@ describe('RedisLockService', () => {
   const modules = new Map<RedisLockService, TestingModule>();
   const moduleOf = (locks: RedisLockService) => modules.get(locks)!;
 
-  async function start(keyPrefix = uniquePrefix()) {
+  async function start(keyPrefix = uniqueKeyPrefix()) {
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix }),
     ]);

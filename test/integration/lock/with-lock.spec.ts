@@ -13,7 +13,7 @@ import {
   WithLock,
 } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 @Injectable()
@@ -75,7 +75,7 @@ describe('@WithLock', () => {
   const redis = useTestRedis();
   closeModulesAfterEach();
 
-  async function start(keyPrefix = uniquePrefix()) {
+  async function start(keyPrefix = uniqueKeyPrefix()) {
     const moduleRef = await startModule(
       [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix })],
       { providers: [Jobs] },
@@ -127,7 +127,9 @@ describe('@WithLock', () => {
     let locks: RedisLockService;
     beforeAll(async () => {
       const moduleRef = await Test.createTestingModule({
-        imports: [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniquePrefix() })],
+        imports: [
+          RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniqueKeyPrefix() }),
+        ],
         controllers: [OrdersController],
       }).compile();
       app = moduleRef.createNestApplication({ logger: false });

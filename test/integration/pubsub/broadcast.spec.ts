@@ -8,7 +8,7 @@ import {
   MessageTooLargeError,
   type MessageMeta,
 } from '../../../lib/index.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import { startPubSubApp, waitUntil } from './pubsub-helpers.js';
 
@@ -26,7 +26,7 @@ describe('PubSubService broadcast', () => {
   }
 
   it('delivers every one of 1000 messages, in order, to each of 3 separate apps', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const apps = await Promise.all([app(prefix), app(prefix), app(prefix)]);
     const received = apps.map(() => [] as number[]);
     let done!: () => void;
@@ -51,9 +51,9 @@ describe('PubSubService broadcast', () => {
   });
 
   it('matches patterns under its own key prefix only, and says which channel and pattern', async () => {
-    const prefix = `${uniquePrefix()}[*]?:`; // glob characters in the prefix must match literally
+    const prefix = `${uniqueKeyPrefix()}[*]?:`; // glob characters in the prefix must match literally
     const { pubsub } = await app(prefix);
-    const other = await app(uniquePrefix());
+    const other = await app(uniqueKeyPrefix());
     const seen: Array<[unknown, MessageMeta]> = [];
     await pubsub.subscribe({ pattern: 'inventory.*' }, (message, meta) => {
       seen.push([message, meta]);
@@ -69,7 +69,7 @@ describe('PubSubService broadcast', () => {
   });
 
   it('isolates a throwing handler: logged with channel and handler name, others still run', async () => {
-    const { pubsub, logger } = await app(uniquePrefix());
+    const { pubsub, logger } = await app(uniqueKeyPrefix());
     const got: string[] = [];
     await pubsub.subscribe('jobs', function failingSync() {
       throw new Error('sync boom');
@@ -92,7 +92,7 @@ describe('PubSubService broadcast', () => {
   });
 
   it('skips an undecodable message with a warning naming the channel, or passes it raw', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub, logger } = await app(prefix);
     const skipped: unknown[] = [];
     const raw: Array<[unknown, MessageMeta]> = [];
@@ -117,7 +117,7 @@ describe('PubSubService broadcast', () => {
   });
 
   it('decodes without prototype pollution', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub } = await app(prefix);
     const got: Array<Record<string, unknown>> = [];
     await pubsub.subscribe<Record<string, unknown>>('evil', (message) => {
@@ -136,7 +136,7 @@ describe('PubSubService broadcast', () => {
   });
 
   it('subscribe() resolves to an unsubscribe that really leaves the channel', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub } = await app(prefix);
     const off = await pubsub.subscribe('temp', () => undefined);
     assert.equal(await numsub(`${prefix}{pubsub:temp}`), 1);
@@ -146,7 +146,7 @@ describe('PubSubService broadcast', () => {
   });
 
   it('observe() opens one Redis subscription for all observers and closes it after the last', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub } = await app(prefix);
     const channel = `${prefix}{pubsub:stock}`;
     const stream = pubsub.observe<{ qty: number }>('stock');
@@ -167,7 +167,7 @@ describe('PubSubService broadcast', () => {
   });
 
   it('refuses bad input with typed errors naming the problem', async () => {
-    const { pubsub } = await app(uniquePrefix());
+    const { pubsub } = await app(uniqueKeyPrefix());
     await assert.rejects(pubsub.publish('', 1), InvalidKeyError);
     await assert.rejects(pubsub.publish(42 as unknown as string, 1), InvalidKeyError);
     await assert.rejects(pubsub.publish('c', { f: () => 1 }), CodecError);

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, it } from '@jest/globals';
 import { DuplicateConsumerError, type DurableMessageMeta } from '../../../lib/index.js';
 import { closeModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import {
   consumersOf,
@@ -25,7 +25,7 @@ describe('PubSubService durable channels', () => {
   }
 
   it('gives every group every message; within a group each message goes to one app', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const apps = await Promise.all([app(prefix), app(prefix), app(prefix)]);
     const billing: number[][] = [[], []];
     const audit: number[] = [];
@@ -58,7 +58,7 @@ describe('PubSubService durable channels', () => {
   });
 
   it('handles what was published before the first consumer started (startFrom oldest)', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub } = await app(prefix);
     await pubsub.publish('early', 'first', { durable: true });
     const got: string[] = [];
@@ -69,7 +69,7 @@ describe('PubSubService durable channels', () => {
   });
 
   it('retries a failing message with backoff, then dead-letters it, while others flow', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub, logger } = await app(prefix);
     const attempts: number[] = [];
     const attemptTimes: number[] = [];
@@ -103,7 +103,7 @@ describe('PubSubService durable channels', () => {
   });
 
   it("reclaims a dead consumer's message, and dead-letters it unrun past maxDeliveries", async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub } = await app(prefix);
     const key = streamKey(prefix, 'crashy');
     await pubsub.publish('crashy', 'once', { durable: true });
@@ -139,7 +139,7 @@ describe('PubSubService durable channels', () => {
 
   // The timeout only turns a consumer never removed (or a message lost) into a failure, not a hang.
   it('removes consumers that dead processes left, once nothing is pending on them, never its own', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub, logger } = await app(prefix);
     const key = streamKey(prefix, 'ghosts');
     for (const m of ['done', 'held-1', 'held-2']) {
@@ -185,7 +185,7 @@ describe('PubSubService durable channels', () => {
   }, 20_000);
 
   it('keeps the consumers of live apps on a quiet stream', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const apps = await Promise.all([app(prefix), app(prefix)]);
     const key = streamKey(prefix, 'quiet');
     let handled = 0;
@@ -213,7 +213,7 @@ describe('PubSubService durable channels', () => {
   });
 
   it('lets a running handler finish and acknowledge at shutdown', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { moduleRef, pubsub } = await app(prefix);
     let started!: () => void;
     const running = new Promise<void>((resolve) => (started = resolve));
@@ -237,7 +237,7 @@ describe('PubSubService durable channels', () => {
   });
 
   it('trims the stream to about maxLen, and refuses two handlers of one group in an app', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const { pubsub } = await app(prefix);
     for (let n = 0; n < 1000; n++) await pubsub.publish('log', n, { durable: true, maxLen: 100 });
     const length = await redis.client.xlen(streamKey(prefix, 'log'));

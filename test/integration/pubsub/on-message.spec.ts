@@ -24,7 +24,7 @@ import {
   type MessageMeta,
 } from '../../../lib/index.js';
 import { closeModule, startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import { waitUntil } from './pubsub-helpers.js';
 
@@ -98,7 +98,7 @@ describe('@OnMessage', () => {
   const redis = useTestRedis();
   closeModulesAfterEach();
 
-  async function app(keyPrefix = uniquePrefix()) {
+  async function app(keyPrefix = uniqueKeyPrefix()) {
     const moduleRef = await startModule([
       {
         module: class ListenerModule {},

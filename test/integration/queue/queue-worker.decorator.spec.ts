@@ -11,7 +11,7 @@ import {
   type Job,
 } from '../../../lib/index.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
-import { uniquePrefix } from '../../support/redis.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,7 +44,7 @@ describe('@QueueWorker', () => {
   const redis = useTestRedis();
   closeModulesAfterEach();
 
-  function coordination(prefix = uniquePrefix()) {
+  function coordination(prefix = uniqueKeyPrefix()) {
     return RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix });
   }
 
@@ -69,7 +69,7 @@ describe('@QueueWorker', () => {
   });
 
   it('starts workers at application bootstrap, not before, and stops them at shutdown', async () => {
-    const prefix = uniquePrefix();
+    const prefix = uniqueKeyPrefix();
     const builder = Test.createTestingModule({
       imports: [coordination(prefix)],
       providers: [Mailer],

@@ -15,7 +15,7 @@ import {
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { QueueStore } from '../../../lib/queue/queue.store.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
-import { itOnPrivateRedis, keysUnder, uniquePrefix } from '../../support/redis.js';
+import { itOnPrivateRedis, keysUnder, uniqueKeyPrefix } from '../../support/redis.js';
 import { useTestRedis } from '../../support/hooks.js';
 
 describe('QueueService', () => {
@@ -26,7 +26,7 @@ describe('QueueService', () => {
 
   const redis = useTestRedis();
   beforeEach(async () => {
-    prefix = uniquePrefix();
+    prefix = uniqueKeyPrefix();
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix }),
     ]);

@@ -4,13 +4,15 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The redis-server binary: REDIS_SERVER_BIN, else whatever is on PATH. */
+/** The redis-server binary: `REDIS_SERVER_BIN`, else whatever is on `PATH`. */
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN || 'redis-server';
 
 /** True when a redis-server binary can be started here. */
 export function redisServerAvailable(): boolean {
   return spawnSync(REDIS_SERVER_BIN, ['--version'], { stdio: 'ignore' }).status === 0;
 }
+
+const MISSING_BINARY = `Cannot start ${REDIS_SERVER_BIN}: no such program. Install Redis 7 or later ("apt-get install redis-server", "brew install redis") or point REDIS_SERVER_BIN at a redis-server binary.`;
 
 export interface RedisServerOptions {
   /** Turn on AOF persistence (`appendonly yes`, fsync every second) so data survives restarts. */
@@ -31,11 +33,24 @@ process.once('exit', () => {
 });
 
 /**
- * A private `redis-server` on a free loopback port, for tests, the sample and benchmarks. It can
- * be stopped, restarted on the same port with the same data directory, SIGKILLed, and paused
- * with SIGSTOP, so fault tests act on a real process.
+ * A private `redis-server` on a free loopback port, for tests: a real Redis, started in about
+ * 10 ms, with nothing saved to disk unless asked. It can be stopped, restarted on the same port
+ * with the same data directory, SIGKILLed, and paused with SIGSTOP, so fault tests act on a real
+ * process. Dispose of it when done (or `await using` it); a server left running is killed when
+ * the process exits.
+ *
+ * @example
+ * ```ts
+ * let redis: RedisServer;
+ * beforeAll(async () => (redis = await RedisServer.start()));
+ * afterAll(() => redis.dispose());
+ *
+ * const moduleRef = await Test.createTestingModule({
+ *   imports: [RedisCoordinationModule.forRoot({ url: redis.url })],
+ * }).compile();
+ * ```
  */
-export class RedisServer {
+export class RedisServer implements AsyncDisposable {
   private process?: ChildProcess;
 
   private constructor(
@@ -53,7 +68,7 @@ export class RedisServer {
         return server;
       } catch (error) {
         // Another process may take the port between our probe and redis's bind: try another.
-        if (attempt >= 5) throw error;
+        if (attempt >= 5 || !redisServerAvailable()) throw error;
       }
     }
   }
@@ -109,6 +124,10 @@ export class RedisServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
   private async launch(): Promise<void> {
     const { appendOnly = false, args = [], cpus, sentinelOf } = this.options;
     const common = [
@@ -142,6 +161,11 @@ export class RedisServer {
       : [REDIS_SERVER_BIN, serverArgs];
     const child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
+    let spawnFailed = false;
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      spawnFailed = true;
+      stderr = error.code === 'ENOENT' ? MISSING_BINARY : error.message;
+    });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     live.add(child);
     child.once('exit', () => live.delete(child));
@@ -149,7 +173,8 @@ export class RedisServer {
     const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
     // Poll until PONG: a server loading its AOF answers LOADING, not PONG.
     for (let attempt = 0; !(await pingOnce(this.host, this.port)); attempt++) {
-      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      const ended = spawnFailed || child.exitCode !== null || child.signalCode !== null;
+      if (ended || Date.now() > deadline) {
         child.kill('SIGKILL');
         this.process = undefined;
         throw new Error(
@@ -182,7 +207,7 @@ export class RedisServer {
  * A real local Redis Cluster: `masters` servers with cluster mode on, joined by
  * `redis-cli --cluster create`, no replicas.
  */
-export class RedisClusterServers {
+export class RedisClusterServers implements AsyncDisposable {
   private constructor(readonly nodes: RedisServer[]) {}
 
   static async start(masters = 3): Promise<RedisClusterServers> {
@@ -223,6 +248,10 @@ export class RedisClusterServers {
 
   async dispose(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.dispose()));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 
   private async waitUntilHealthy(): Promise<void> {

@@ -1,0 +1,20 @@
+// `nestjs-redis-coordination/testing`: a real Redis for your own tests, as easy to use as a mock.
+// Kept out of the main entry point: it starts processes, which an app never needs.
+import { randomBytes } from 'node:crypto';
+
+export {
+  RedisServer,
+  RedisClusterServers,
+  redisServerAvailable,
+  freePort,
+  REDIS_SERVER_BIN,
+  type RedisServerOptions,
+} from './redis-server.js';
+
+/**
+ * A key prefix no other test uses (`t<8 hex>:`), for `RedisCoordinationModule.forRoot({ keyPrefix })`:
+ * tests that share one server then never see each other's keys, with no FLUSHALL between them.
+ */
+export function uniqueKeyPrefix(): string {
+  return `t${randomBytes(4).toString('hex')}:`;
+}
