@@ -35,11 +35,8 @@ export {
   type WithLockOptions,
   type LockBusyPolicy,
 } from './lock/lock.interfaces.js';
-export {
-  WithLock,
-  type LockResource,
-  type LockedMethodDecorator,
-} from './lock/with-lock.decorator.js';
+export { WithLock, type LockResource } from './lock/with-lock.decorator.js';
+export type { KeyedMethodDecorator } from './common/method-wrapper.js';
 export { QueueService } from './queue/queue.service.js';
 export { JobWorker, type JobWorkerEvents } from './queue/queue.worker.js';
 export { QueueWorker, type QueueWorkerOptions } from './queue/queue-worker.decorator.js';
@@ -98,7 +95,7 @@ export {
   type ThrottlerStorageRecordLike,
 } from './counter/throttler-storage.adapter.js';
 export { CacheService } from './cache/cache.service.js';
-export { Cached, type TypedMethodDecorator } from './cache/cached.decorator.js';
+export { Cached } from './cache/cached.decorator.js';
 export { CacheEvict } from './cache/cache-evict.decorator.js';
 export { CacheOptionsError } from './cache/cache.errors.js';
 export type {

@@ -1,8 +1,8 @@
-import { createWrappingDecorator } from '../common/method-wrapper.js';
+import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
 import { CacheOptionsError } from './cache.errors.js';
 import type { CacheEvictOptions } from './cache.interfaces.js';
 import { CacheService, checkName } from './cache.service.js';
-import { checkKeyOption, type TypedMethodDecorator } from './cached.decorator.js';
+import { checkKeyOption } from './cached.decorator.js';
 
 /**
  * After the method succeeds, evicts one cache entry (`key`, optionally in `namespace`) or, with
@@ -16,9 +16,9 @@ import { checkKeyOption, type TypedMethodDecorator } from './cached.decorator.js
  * \@CacheEvict({ namespace: 'products' }) // drops every product entry
  * importCatalogue() { ... }
  */
-export function CacheEvict<A extends unknown[] = never[]>(
+export function CacheEvict<A extends unknown[] = []>(
   options: CacheEvictOptions<A>,
-): TypedMethodDecorator<A> {
+): KeyedMethodDecorator<A> {
   const wrap = createWrappingDecorator(CacheService, 'CacheEvict', (cache, call) =>
     cache.runEvict(call, options as CacheEvictOptions<unknown[]>),
   );

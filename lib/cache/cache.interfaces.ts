@@ -30,22 +30,22 @@ export interface CacheEntryOptions {
 }
 
 /**
- * Options of `@Cached()`. `A` is the decorated method's parameter list, so a key function is
- * checked against the method it decorates.
+ * Options of `@Cached()`. `A` is the parameter list of the key function: the decorated method's
+ * leading parameters must match it.
  */
-export interface CachedOptions<A extends unknown[] = never[]> extends CacheWrapOptions {
+export interface CachedOptions<A extends unknown[] = []> extends CacheWrapOptions {
   /**
-   * The entry's key: a fixed string, or a function of the method's arguments.
+   * The entry's key: a fixed string, or a function of the method's leading arguments.
    * @default `Class.method` plus a stable hash of the arguments (object key order ignored)
    */
   key?: string | ((...args: A) => string);
 }
 
 /** Options of `@CacheEvict()`: evict one entry (with `key`) or a whole `namespace`. */
-export interface CacheEvictOptions<A extends unknown[] = never[]> {
+export interface CacheEvictOptions<A extends unknown[] = []> {
   /** Namespace to evict from; without `key`, the whole namespace is invalidated. */
   namespace?: string;
-  /** The entry to evict: a fixed string, or a function of the method's arguments. */
+  /** The entry to evict: a fixed string, or a function of the method's leading arguments. */
   key?: string | ((...args: A) => string);
 }
 

@@ -1,14 +1,7 @@
-import { createWrappingDecorator } from '../common/method-wrapper.js';
+import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
 import { CacheOptionsError } from './cache.errors.js';
 import type { CachedOptions } from './cache.interfaces.js';
 import { CacheService, checkName, resolveFillOptions } from './cache.service.js';
-
-/** A method decorator whose `key` function, if any, must accept the method's parameters. */
-export type TypedMethodDecorator<A extends unknown[]> = <M extends (...args: A) => unknown>(
-  target: object,
-  propertyKey: string | symbol,
-  descriptor: TypedPropertyDescriptor<M>,
-) => void;
 
 /**
  * Caches a method's result in Redis for `ttlMs`, shared by every instance of the app. Works on
@@ -31,9 +24,9 @@ export type TypedMethodDecorator<A extends unknown[]> = <M extends (...args: A) 
  *   find(id: string) { ... }
  * }
  */
-export function Cached<A extends unknown[] = never[]>(
+export function Cached<A extends unknown[] = []>(
   options: CachedOptions<A>,
-): TypedMethodDecorator<A> {
+): KeyedMethodDecorator<A> {
   const wrap = createWrappingDecorator(CacheService, 'Cached', (cache, call) =>
     cache.runCached(call, options as CachedOptions<unknown[]>, fill),
   );

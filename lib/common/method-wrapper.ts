@@ -11,6 +11,21 @@ export interface WrappedCall {
   readonly proceed: () => unknown;
 }
 
+/**
+ * A method decorator for methods whose leading parameters are `A`, the parameters of the
+ * decorator's key function: the key reads the arguments it names, the method may take more after
+ * them, and a key function that reads the wrong type fails to compile.
+ */
+export type KeyedMethodDecorator<A extends unknown[]> = <
+  // `any` for the parameters after the key function's: the method may take anything there.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  M extends (...args: [...A, ...any[]]) => unknown,
+>(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
+
 /** Hidden property, per service class, through which decorated instances reach the service. */
 const serviceProperties = new WeakMap<Type<unknown>, symbol>();
 

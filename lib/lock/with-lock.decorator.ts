@@ -1,4 +1,4 @@
-import { createWrappingDecorator } from '../common/method-wrapper.js';
+import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
 import { assertName } from '../common/validate.js';
 import type { WithLockOptions } from './lock.interfaces.js';
 import { lockSettings, RedisLockService } from './lock.service.js';
@@ -6,20 +6,6 @@ import { lockSettings, RedisLockService } from './lock.service.js';
 /** The lock resource(s) of `@WithLock`: fixed, or computed from the method's first arguments. */
 export type LockResource<A extends unknown[]> =
   string | readonly string[] | ((...args: A) => string | readonly string[]);
-
-/**
- * A method decorator that accepts only methods whose leading parameters match the key
- * function's, so a key function that reads the wrong argument fails to compile.
- */
-export type LockedMethodDecorator<A extends unknown[]> = <
-  // `any` for the parameters after the key function's: the method may take anything there.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  M extends (...args: [...A, ...any[]]) => unknown,
->(
-  target: object,
-  propertyKey: string | symbol,
-  descriptor: TypedPropertyDescriptor<M>,
-) => void;
 
 /**
  * Runs the method holding a Redis lock, renewed by a watchdog while the method runs (like
@@ -43,7 +29,7 @@ export type LockedMethodDecorator<A extends unknown[]> = <
 export function WithLock<A extends unknown[] = []>(
   resource: LockResource<A>,
   options: WithLockOptions = {},
-): LockedMethodDecorator<A> {
+): KeyedMethodDecorator<A> {
   lockSettings(options); // bad options fail when the class is defined, not at the first call
   if (typeof resource === 'string') assertName('lock resource', resource);
   const resolve =
@@ -52,5 +38,5 @@ export function WithLock<A extends unknown[] = []>(
     Promise.resolve()
       .then(() => resolve(...(call.args as A)))
       .then((names) => service.runExclusive(names, options, call.proceed)),
-  ) as LockedMethodDecorator<A>;
+  ) as KeyedMethodDecorator<A>;
 }

@@ -74,12 +74,26 @@ describe('cache options are checked', () => {
     }
   });
 
-  it('and the key function is typed by the method parameters', () => {
+  it("and the key function is typed by the method's leading parameters", () => {
     @Injectable()
     class Typed {
       @Cached({ ttlMs: 1000, key: (id: string, page: number) => `${id}:${page}` })
       find(id: string, page: number) {
         return `${id}${page}`;
+      }
+      // As with @WithLock, the key function may read only the first parameters.
+      @Cached({ ttlMs: 1000, key: (id: string) => id })
+      findPage(id: string, page: number) {
+        return `${id}${page}`;
+      }
+      @CacheEvict({ namespace: 'typed', key: (id: string) => id })
+      rename(id: string, name: string) {
+        return `${id}${name}`;
+      }
+      // @ts-expect-error the key function reads a number where the method's first parameter is a string
+      @CacheEvict({ key: (id: number) => `${id}` })
+      wrongEvict(id: string, name: string) {
+        return `${id}${name}`;
       }
       // @ts-expect-error the key function takes a number where the method takes a string
       @Cached({ ttlMs: 1000, key: (id: number) => `${id}` })
