@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/*.generated.ts', 'test/consumers/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '**/*.generated.ts', 'test/consumers/*/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
