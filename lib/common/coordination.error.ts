@@ -1,3 +1,5 @@
+const COORDINATION_ERROR = Symbol.for('nestjs-redis-coordination.error');
+
 /**
  * Root of every error this library throws, so one `instanceof RedisCoordinationError` (or a
  * Nest exception filter on it) catches them all. Each subclass sets a stable `code` that callers
@@ -13,6 +15,28 @@ export class RedisCoordinationError extends Error {
     super(message, options);
     this.name = new.target.name;
   }
+
+  /**
+   * `instanceof RedisCoordinationError` also holds for the few errors that must extend a Nest
+   * class instead (see {@link markCoordinationError}); subclasses keep the usual check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return (
+      this === RedisCoordinationError &&
+      typeof value === 'object' &&
+      value !== null &&
+      COORDINATION_ERROR in value
+    );
+  }
+}
+
+/**
+ * Makes `error instanceof RedisCoordinationError` true for an error whose class extends a Nest
+ * class rather than RedisCoordinationError (JavaScript has one parent class per class).
+ */
+export function markCoordinationError(error: Error): void {
+  Object.defineProperty(error, COORDINATION_ERROR, { value: true });
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
+import { IntrinsicException } from '@nestjs/common';
 import {
   Lock,
   LockBusyError,
@@ -18,6 +19,10 @@ describe('lock errors and disposal', () => {
     assert.deepEqual([busy.status, busy.statusCode, busy.expose], [409, 409, true]);
     assert.match(busy.message, /"orders:42".*250 ms.*raise waitMs/);
     assert.equal(new LockBusyError(['a']).code, 'LOCK_BUSY');
+    // Nest's exception filter does not log an IntrinsicException: a busy lock is no server error.
+    assert.ok(busy instanceof IntrinsicException);
+    assert.ok(!(new Error('x') instanceof RedisCoordinationError));
+    assert.ok(!(busy instanceof LockLostError));
   });
 
   it('keeps "lost" apart from "busy" and names many resources briefly', () => {

@@ -12,7 +12,7 @@ import {
   RedisLockService,
   WithLock,
 } from '../../../lib/index.js';
-import { startModule } from '../../support/nest.js';
+import { CapturingLogger, startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
@@ -123,6 +123,7 @@ describe('@WithLock', () => {
   });
 
   describe('in an HTTP controller', () => {
+    const logger = new CapturingLogger();
     let app: INestApplication;
     let locks: RedisLockService;
     beforeAll(async () => {
@@ -132,7 +133,7 @@ describe('@WithLock', () => {
         ],
         controllers: [OrdersController],
       }).compile();
-      app = moduleRef.createNestApplication({ logger: false });
+      app = moduleRef.createNestApplication({ logger });
       await app.init();
       locks = app.get(RedisLockService);
     });
@@ -144,6 +145,11 @@ describe('@WithLock', () => {
         const busy = await request(app.getHttpServer()).get(`/orders/9/${order}`);
         assert.equal(busy.status, 409, JSON.stringify(busy.body));
         assert.match(String(busy.body.message), /order:9/);
+        // A busy lock is an expected conflict, not a server error: nothing is logged for it.
+        assert.deepEqual(
+          logger.lines.filter((line) => /order:9|LockBusyError/.test(line)),
+          [],
+        );
         await held.release();
         const free = await request(app.getHttpServer()).get(`/orders/9/${order}`);
         assert.equal(free.status, 200);
