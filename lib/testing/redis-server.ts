@@ -33,11 +33,12 @@ process.once('exit', () => {
 });
 
 /**
- * A private `redis-server` on a free loopback port, for tests: a real Redis, started in about
- * 10 ms, with nothing saved to disk unless asked. It can be stopped, restarted on the same port
- * with the same data directory, SIGKILLed, and paused with SIGSTOP, so fault tests act on a real
- * process. Dispose of it when done (or `await using` it); a server left running is killed when
- * the process exits.
+ * A private `redis-server` on a free loopback port, for tests: a real Redis, started in tens
+ * of milliseconds, with nothing saved to disk unless asked. It can be stopped, restarted on the
+ * same port with the same data directory, SIGKILLed, and paused with SIGSTOP, so fault tests act
+ * on a real process. Dispose of it when done (in `afterAll`, or with `await using`): a server
+ * left running keeps the process alive, as an open handle that jest's `--detectOpenHandles`
+ * names; one still running when the process exits is killed.
  *
  * @example
  * ```ts
