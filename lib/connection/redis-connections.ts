@@ -314,10 +314,19 @@ function batchWhileBusy(client: Redis): void {
   };
 }
 
-/** What a connection's role changes in the user's ioredis options. */
+/**
+ * What the module changes in the user's ioredis options for a connection it owns, by role.
+ *
+ * `disconnectTimeout: 0`: ioredis ends a socket on `disconnect()` and destroys it only after this
+ * delay (2 s by default) unless it sees the socket close; a socket that Redis had already closed
+ * (Redis down) never closes again, so a closed app kept the process alive for 2 s. The module
+ * disconnects only when it expects nothing more (after QUIT's reply, or a connection that is
+ * down or blocking), so there is nothing to wait for.
+ */
 function roleOptions(role: ConnectionRole): RedisOptions {
-  if (role === 'command') return {};
+  if (role === 'command') return { disconnectTimeout: 0 };
   return {
+    disconnectTimeout: 0,
     // Blocking and subscriber connections legitimately wait forever on one request, and a
     // blocking command as long as it asks to: a `commandTimeout` meant for the command
     // connection would cut every idle consumer's block short.
