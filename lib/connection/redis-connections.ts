@@ -1,4 +1,9 @@
-import { Logger, type LoggerService, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Logger,
+  type LoggerService,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import { waitAtMost, within } from '../common/within.js';
@@ -6,6 +11,7 @@ import type { ResolvedCoordinationOptions } from '../redis-coordination.options.
 import { isConnectionFailure, RedisConnectionError } from './connection.errors.js';
 import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
+import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
 
 /** A standalone/Sentinel connection or a Cluster: the library runs on both. */
@@ -34,15 +40,17 @@ export const SHUTDOWN_WAIT_MS = 2000;
  * Capabilities reach Redis only through this provider. It also carries the key space and codec,
  * so a capability needs one injection. Connections it opened are closed at application shutdown
  * (after every capability has stopped, in `beforeApplicationShutdown`); a client given by the
- * user is never closed.
+ * user is never closed. Until the app has started, they keep the process alive only while a
+ * command awaits its reply ({@link StartupHold}), so an app whose start failed can exit.
  */
-export class RedisConnections implements OnApplicationShutdown {
+export class RedisConnections implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly keys: KeySpace;
   readonly codec: Codec;
   readonly maxPayloadBytes: number;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
+  private readonly startupHold = new StartupHold();
 
   private constructor(
     private readonly options: ResolvedCoordinationOptions,
@@ -63,7 +71,10 @@ export class RedisConnections implements OnApplicationShutdown {
     const command =
       connection.kind === 'client' ? connection.client : createClient(options, 'command');
     const connections = new RedisConnections(options, command, logger);
-    if (connection.kind !== 'client') connections.adopt(command, 'command');
+    if (connection.kind !== 'client') {
+      connections.adopt(command, 'command');
+      connections.startupHold.track(command);
+    }
     try {
       await connections.waitUntilReady(command, 'command');
     } catch (error) {
@@ -153,6 +164,10 @@ export class RedisConnections implements OnApplicationShutdown {
     };
   }
 
+  onApplicationBootstrap(): void {
+    this.startupHold.appStarted();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.closing ??= Promise.all(
       [...this.owned].map(([client, role]) => closeClient(client, role)),
@@ -170,6 +185,7 @@ export class RedisConnections implements OnApplicationShutdown {
         ? duplicateClient(connection.client, role)
         : createClient(this.options, role);
     this.adopt(client, role);
+    this.startupHold.track(client);
     try {
       await this.waitUntilReady(client, role);
     } catch (error) {

@@ -1,0 +1,78 @@
+import type { Socket } from 'node:net';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis-connections.js';
+
+/**
+ * Until the app has started (`onApplicationBootstrap`), the module's connections keep the process
+ * alive only while one of their commands awaits its reply.
+ *
+ * The module connects while Nest creates providers, before the app has started. If the start
+ * then fails (another provider's factory or an `onModuleInit` throws) and the app catches the
+ * error (`abortOnError: false`), Nest gives it no application to close, and open sockets would
+ * keep the process alive for good. Counting the commands in flight keeps a start that awaits
+ * Redis alive; once the app has started, connections hold the process as any socket does.
+ */
+export class StartupHold {
+  private started = false;
+  private inFlight = 0;
+  /** Each tracked client, with what to put back in place of its counting `sendCommand`. */
+  private readonly tracked = new Map<RedisClient, () => void>();
+
+  /** Counts the client's commands and lets its sockets hold the process only while one waits. */
+  track(client: RedisClient): void {
+    if (this.started) return;
+    const own = Object.prototype.hasOwnProperty.call(client, 'sendCommand');
+    const send = client.sendCommand;
+    client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+      this.begin();
+      args[0].promise.then(this.end, this.end);
+      return (send as (...a: unknown[]) => unknown).apply(client, args);
+    }) as typeof client.sendCommand;
+    this.tracked.set(client, () => {
+      if (own) client.sendCommand = send;
+      else delete (client as Partial<RedisClient>).sendCommand;
+    });
+    // A new socket (first connect, reconnect, a cluster node) starts out holding the process.
+    const onConnect = () => this.apply(client);
+    client.on('connect', onConnect);
+    if (client instanceof Cluster)
+      client.on('+node', (node: Redis) => node.on('connect', onConnect));
+    this.apply(client);
+  }
+
+  /** The app has started: connections hold the process from now on, commands are no longer counted. */
+  appStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const [client, restore] of this.tracked) {
+      restore();
+      this.apply(client);
+    }
+    this.tracked.clear();
+  }
+
+  private readonly begin = () => {
+    if (this.inFlight++ === 0) this.applyAll();
+  };
+
+  private readonly end = () => {
+    if (--this.inFlight === 0) this.applyAll();
+  };
+
+  private applyAll(): void {
+    for (const client of this.tracked.keys()) this.apply(client);
+  }
+
+  private apply(client: RedisClient): void {
+    const hold = this.started || this.inFlight > 0;
+    for (const socket of socketsOf(client)) {
+      if (hold) socket.ref();
+      else socket.unref();
+    }
+  }
+}
+
+function socketsOf(client: RedisClient): Socket[] {
+  const clients = client instanceof Cluster ? client.nodes('all') : [client];
+  return clients.flatMap((redis) => (redis.stream ? [redis.stream as Socket] : []));
+}
