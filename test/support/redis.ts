@@ -23,7 +23,9 @@ export async function startTestRedis(): Promise<TestRedis> {
   const external = process.env.REDIS_URL;
   const server = external ? undefined : await RedisServer.start();
   const url = external ?? server!.url;
-  const client = new Redis(url, { lazyConnect: true });
+  // disconnectTimeout 0: ioredis would otherwise keep a 2 s timer after disconnect() whenever
+  // the socket had closed before (a test stopped the server), outliving the test file.
+  const client = new Redis(url, { lazyConnect: true, disconnectTimeout: 0 });
   await client.connect();
   return {
     url,

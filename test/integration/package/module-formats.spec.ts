@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from '@jest/globals';
 
@@ -74,4 +76,30 @@ describe('the package in both module systems', () => {
       assert.match(error.message, /two copies of every service/);
     });
   }
+
+  it('ships every file its source maps and type declarations point at', () => {
+    const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(packed.status, 0, packed.stderr);
+    const files = new Set(
+      (JSON.parse(packed.stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path),
+    );
+    const maps = [...files].filter((path) => path.endsWith('.map'));
+    assert.ok(maps.length > 0, 'source maps are shipped');
+    const missing = maps.flatMap((map) => {
+      const { sources } = JSON.parse(readFileSync(join(root, map), 'utf8')) as {
+        sources: string[];
+      };
+      return sources
+        .map((source) => normalize(join(dirname(map), source)))
+        .filter((source) => !files.has(source))
+        .map((source) => `${map} -> ${source}`);
+    });
+    assert.deepEqual([...missing], []);
+    for (const entry of ['dist/lib/index.d.ts', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']) {
+      assert.ok(files.has(entry), `${entry} is shipped`);
+    }
+  });
 });
