@@ -1,6 +1,8 @@
-// Proves the packed package works in the apps Nest users have: installs each consumer fixture
-// (test/consumers/<fixture>) with `npm ci`, adds the tarball with `npm install --no-save`,
-// compiles it with tsc, boots it and runs its tests against a private redis-server.
+// Proves the packed package works in the apps Nest users have: writes the shared app
+// (test/consumers/app) into each consumer fixture (test/consumers/<fixture>/src), installs the
+// fixture with `npm ci`, adds the tarball with `npm install --no-save`, compiles it with tsc,
+// boots it against a private redis-server and runs its tests, which start their own Redis with
+// `nestjs-redis-coordination/testing` as the README tells users to.
 //
 //   node test/consumers/run-consumers.mjs [package.tgz] [--fixture <name>]... [--reuse-install]
 //
@@ -9,8 +11,9 @@
 // failed step, if any step failed. A step whose prerequisite failed is skipped. Plain Node ESM,
 // no dependencies. `runConsumers()` is exported for callers that want the results as data.
 //
-// Environment: REDIS_SERVER_BIN (default redis-server on PATH); npm_config_cache to install
-// from another npm cache (e.g. an empty one, to time a cold install). Steps get REDIS_URL.
+// Needs the repository built (dist/lib/testing starts the boot steps' Redis). Environment:
+// REDIS_SERVER_BIN (default redis-server on PATH); npm_config_cache to install from another npm
+// cache (e.g. an empty one, to time a cold install). Steps get REDIS_URL.
 //
 // The fixtures are configured as `nest new` makes the app (@nestjs/schematics 11 `ts`, 12
 // `ts-esm` templates): no transformIgnorePatterns, allowJs or moduleNameMapper for this package,
