@@ -26,6 +26,7 @@ export default {
       },
     ],
   },
+  testSequencer: '<rootDir>/test/support/slow-first.sequencer.mjs',
   // Specs start their own redis-server processes and children: two files at a time on 2 cores.
   maxWorkers: Number(process.env.TEST_CONCURRENCY ?? 2),
   // No speed budget: a bound only turns a hang into a failure.
