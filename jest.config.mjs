@@ -29,6 +29,10 @@ export default {
   testSequencer: '<rootDir>/test/support/slow-first.sequencer.mjs',
   // Specs start their own redis-server processes and children: two files at a time on 2 cores.
   maxWorkers: Number(process.env.TEST_CONCURRENCY ?? 2),
+  // A worker that ran fault tests takes longer than jest's default 500 ms to exit once idle
+  // (measured: 400 ms after its last file it holds nothing but its IPC and stdio pipes, and with
+  // this window it always exits by itself); an open handle would still be reported after it.
+  workerGracefulExitTimeout: 3000,
   // No speed budget: a bound only turns a hang into a failure.
   testTimeout: 300_000,
 };
