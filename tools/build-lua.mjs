@@ -3,7 +3,7 @@
 //
 // - The number of KEYS comes from the file name: `acquireLock-2.lua` takes 2 keys.
 // - `--- @include "includes/name"` pulls in scripts/includes/name.lua once per script.
-// - Run before type checking, building and testing (npm's `prebuild`/`pretest`).
+// - Run first by `npm run build` (tools/build.mjs), so type checking and tests see the output.
 import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join, relative, dirname, posix, sep } from 'node:path';
 
