@@ -61,7 +61,8 @@ export {
   type DeadJob,
   type BulkJob,
 } from './queue/queue.interfaces.js';
-export { PubSubService, type Unsubscribe } from './pubsub/pubsub.service.js';
+export { PubSubService } from './pubsub/pubsub.service.js';
+export type { Unsubscribe } from './connection/subscription-hub.js';
 export { MessageTooLargeError, DuplicateConsumerError } from './pubsub/pubsub.errors.js';
 export {
   DEFAULT_PUBSUB_OPTIONS,

@@ -27,9 +27,4 @@ export class KeySpace {
   under(base: string, part: string): string {
     return `${base}:${part}`;
   }
-
-  /** A key that belongs to no single named thing, e.g. a registry: `<prefix><capability>:<part>`. */
-  shared(capability: string, part: string): string {
-    return `${this.prefix}${capability}:${part}`;
-  }
 }

@@ -5,7 +5,10 @@ import type { RedisClient } from './redis-connections.js';
 /** Receives a message of a channel (or of a channel matching a pattern). */
 export type MessageListener = (message: string, channel: string) => void;
 
-/** Undoes one subscription; the Redis subscription ends when its last listener is removed. */
+/**
+ * Undoes a subscription: resolves once Redis unsubscribed (the Redis subscription ends when its
+ * last listener is removed), or, for a durable one, once its consumer drained.
+ */
 export type Unsubscribe = () => Promise<void>;
 
 /**
@@ -57,11 +60,6 @@ export class SubscriptionHub {
   /** Listens to every channel matching a glob-style pattern (`PSUBSCRIBE`). */
   psubscribe(pattern: string, listener: MessageListener): Promise<Unsubscribe> {
     return this.add(this.patterns, pattern, listener, 'psubscribe', 'punsubscribe');
-  }
-
-  /** Channels and patterns with at least one listener (for health checks and tests). */
-  get size(): { channels: number; patterns: number } {
-    return { channels: this.channels.size, patterns: this.patterns.size };
   }
 
   private async add(

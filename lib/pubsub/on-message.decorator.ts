@@ -3,16 +3,12 @@ import { assignMetadata } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { appendMethodMetadata } from '../common/handler-discovery.js';
 import { assertName } from '../common/validate.js';
+import { MESSAGE_ARGS_METADATA, ON_MESSAGE_METADATA } from '../redis-coordination.constants.js';
 import type {
   BroadcastSubscribeOptions,
   ChannelSelector,
   DurableSubscribeOptions,
 } from './pubsub.interfaces.js';
-
-/** Method metadata of `@OnMessage` (an array: the decorator stacks). */
-export const ON_MESSAGE_METADATA = 'redis-coordination:on-message';
-/** Parameter metadata of `@MessagePayload()`/`@MessageContext()`, read by Nest's pipes. */
-export const MESSAGE_ARGS_METADATA = 'redis-coordination:message-args';
 
 /** One `@OnMessage` on a method. */
 export interface OnMessageMetadata {

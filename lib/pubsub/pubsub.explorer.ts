@@ -7,13 +7,10 @@ import {
 import { ExternalContextCreator } from '@nestjs/core';
 import type { ParamsFactory } from '@nestjs/core/helpers/external-context-creator.js';
 import { HandlerDiscovery } from '../common/handler-discovery.js';
-import {
-  MESSAGE_ARGS_METADATA,
-  MessageParam,
-  ON_MESSAGE_METADATA,
-  type OnMessageMetadata,
-} from './on-message.decorator.js';
-import { PubSubService, type Unsubscribe } from './pubsub.service.js';
+import type { Unsubscribe } from '../connection/subscription-hub.js';
+import { MESSAGE_ARGS_METADATA, ON_MESSAGE_METADATA } from '../redis-coordination.constants.js';
+import { MessageParam, type OnMessageMetadata } from './on-message.decorator.js';
+import { PubSubService } from './pubsub.service.js';
 
 /** The `ExecutionContext` type guards and interceptors see for an `@OnMessage` handler. */
 export const PUBSUB_CONTEXT_TYPE = 'redis-pubsub';

@@ -3,7 +3,7 @@ import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertMilliseconds, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
-import type { MessageListener } from '../connection/subscription-hub.js';
+import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
 import { DurableConsumer, PAYLOAD_FIELD } from './durable-consumer.js';
 import { DuplicateConsumerError, MessageTooLargeError } from './pubsub.errors.js';
 import {
@@ -17,9 +17,6 @@ import {
   type MessageMeta,
   type PublishOptions,
 } from './pubsub.interfaces.js';
-
-/** Undoes a subscription: resolves once Redis unsubscribed, or the durable consumer drained. */
-export type Unsubscribe = () => Promise<void>;
 
 const CAPABILITY = 'pubsub';
 /** Characters with a meaning in Redis glob patterns, escaped in the key prefix of a pattern. */

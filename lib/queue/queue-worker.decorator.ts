@@ -1,10 +1,8 @@
 import { appendMethodMetadata } from '../common/handler-discovery.js';
 import { assertName } from '../common/validate.js';
+import { QUEUE_WORKER_METADATA } from '../redis-coordination.constants.js';
 import type { WorkerOptions } from './queue.interfaces.js';
 import { resolveWorkerOptions } from './queue.options.js';
-
-/** Metadata key under which `@QueueWorker` records its entries (an array: the decorator stacks). */
-export const QUEUE_WORKER_METADATA = 'nestjs-redis-coordination:queue-worker';
 
 /** Options of `@QueueWorker`: the worker's options plus the job name it handles. */
 export interface QueueWorkerOptions extends WorkerOptions {

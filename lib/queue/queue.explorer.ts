@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HandlerDiscovery } from '../common/handler-discovery.js';
-import { QUEUE_WORKER_METADATA, type QueueWorkerMetadata } from './queue-worker.decorator.js';
+import { QUEUE_WORKER_METADATA } from '../redis-coordination.constants.js';
+import type { QueueWorkerMetadata } from './queue-worker.decorator.js';
 import { QueueNoHandlerError, QueueWorkerConflictError } from './queue.errors.js';
 import type { JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { QueueService } from './queue.service.js';

@@ -28,10 +28,6 @@ describe('KeySpace', () => {
     );
   });
 
-  it('applies the prefix to shared keys', () => {
-    assert.equal(keys.shared('queue', 'registry'), 'app:queue:registry');
-  });
-
   for (const [name, value] of [
     ['empty', ''],
     ['not a string', 42],

@@ -1,0 +1,8 @@
+// Metadata keys the decorators write and the explorers read, in one place and one spelling.
+
+/** Method metadata of `@QueueWorker` (an array: the decorator stacks). */
+export const QUEUE_WORKER_METADATA = 'nestjs-redis-coordination:queue-worker';
+/** Method metadata of `@OnMessage` (an array: the decorator stacks). */
+export const ON_MESSAGE_METADATA = 'nestjs-redis-coordination:on-message';
+/** Parameter metadata of `@MessagePayload()`/`@MessageContext()`, read by Nest's pipes. */
+export const MESSAGE_ARGS_METADATA = 'nestjs-redis-coordination:message-args';
