@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from '@jest/globals';
+import { it } from '@jest/globals';
 import { ChildApp } from '../../support/child-process.js';
+import { describeWithRedisServer } from '../../support/redis.js';
 import { useRedisServer } from '../../support/hooks.js';
 
-describe('shutdown', () => {
+describeWithRedisServer('shutdown', () => {
   const server = useRedisServer();
 
   it('leaves no open handles after app.close(): the process exits by itself', async () => {
