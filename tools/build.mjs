@@ -2,9 +2,10 @@
 // - tsconfig.json: the whole project (library, tests, sample, bench, tools) as ESM into dist/;
 //   this is also the type check. dist/lib is the package's ESM build.
 // - tsconfig.cjs.json: the library alone as CommonJS into dist/cjs, with a package.json there
-//   that tells Node and TypeScript those .js/.d.ts files are CommonJS.
+//   that tells Node and TypeScript those .js/.d.ts files are CommonJS, and its MODULE_FORMAT
+//   marked CommonJS.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 function run(command, args) {
   const result = spawnSync(command, args, {
@@ -21,3 +22,9 @@ run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 run(process.execPath, [tsc, '-p', 'tsconfig.cjs.json']);
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
+// The CommonJS copy says what it is (lib/common/module-format.ts).
+const formatFile = 'dist/cjs/common/module-format.js';
+const format = readFileSync(formatFile, 'utf8');
+const commonjs = format.replace("MODULE_FORMAT = 'ESM'", "MODULE_FORMAT = 'CommonJS'");
+if (commonjs === format) throw new Error(`${formatFile}: no MODULE_FORMAT = 'ESM' to mark`);
+writeFileSync(formatFile, commonjs);

@@ -1,4 +1,5 @@
 import { RedisCoordinationError } from './coordination.error.js';
+import { MODULE_FORMAT } from './module-format.js';
 
 /**
  * The package ships an ESM build (for `import`) and a CommonJS build (for `require`). If one
@@ -19,15 +20,14 @@ export class DuplicatePackageCopyError extends RedisCoordinationError {
   }
 }
 
-type ModuleFormat = 'ESM' | 'CommonJS';
+type ModuleFormat = typeof MODULE_FORMAT;
 
 // A global symbol, so that both copies (and every realm in the process) find the same record.
 const LOADED_AS = Symbol.for('nestjs-redis-coordination.loaded-as');
 
 /** Records which build of the package this process loaded; refuses a second, different one. */
 export function claimSingleCopy(): void {
-  // `module` is defined in CommonJS only (typeof never throws on an undeclared name).
-  const format: ModuleFormat = typeof module === 'object' ? 'CommonJS' : 'ESM';
+  const format = MODULE_FORMAT;
   const record = globalThis as { [LOADED_AS]?: ModuleFormat };
   const loaded = record[LOADED_AS];
   if (loaded !== undefined && loaded !== format) {

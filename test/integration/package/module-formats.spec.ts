@@ -54,9 +54,19 @@ describe('the package in both module systems', () => {
     assert.ok(cjsTesting!.includes('RedisServer'));
   });
 
-  for (const [first, second] of [
-    ["await import('nestjs-redis-coordination')", "require('nestjs-redis-coordination')"],
-    ["require('nestjs-redis-coordination')", "await import('nestjs-redis-coordination')"],
+  for (const [first, second, loading, loaded] of [
+    [
+      "await import('nestjs-redis-coordination')",
+      "require('nestjs-redis-coordination')",
+      'CommonJS',
+      'ESM',
+    ],
+    [
+      "require('nestjs-redis-coordination')",
+      "await import('nestjs-redis-coordination')",
+      'ESM',
+      'CommonJS',
+    ],
   ] as const) {
     it(`refuses to load the other build after ${first.split('(')[0]}: one process, one copy`, () => {
       const { stdout, status, stderr } = runModule(`
@@ -74,6 +84,7 @@ describe('the package in both module systems', () => {
       assert.equal(error.name, 'DuplicatePackageCopyError');
       assert.equal(error.code, 'DUPLICATE_PACKAGE_COPY');
       assert.match(error.message, /two copies of every service/);
+      assert.match(error.message, new RegExp(`loaded as ${loading} .* loaded it as ${loaded}:`));
     });
   }
 
