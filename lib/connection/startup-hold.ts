@@ -32,11 +32,17 @@ export class StartupHold {
       if (own) client.sendCommand = send;
       else delete (client as Partial<RedisClient>).sendCommand;
     });
-    // A new socket (first connect, reconnect, a cluster node) starts out holding the process.
+    // A new socket (first connect, reconnect, a cluster node) starts out holding the process,
+    // and so does the timer of a reconnect (Redis down): neither may hold a start that failed.
     const onConnect = () => this.apply(client);
     client.on('connect', onConnect);
-    if (client instanceof Cluster)
-      client.on('+node', (node: Redis) => node.on('connect', onConnect));
+    client.on('reconnecting', () => this.releaseTimer(client));
+    if (client instanceof Cluster) {
+      client.on('+node', (node: Redis) => {
+        node.on('connect', onConnect);
+        node.on('reconnecting', () => this.releaseTimer(node));
+      });
+    }
     this.apply(client);
   }
 
@@ -63,6 +69,12 @@ export class StartupHold {
     for (const client of this.tracked.keys()) this.apply(client);
   }
 
+  /** ioredis sets the timer of its next connection attempt just before it emits 'reconnecting'. */
+  private releaseTimer(redis: RedisClient): void {
+    if (this.started) return;
+    (redis as unknown as { reconnectTimeout?: NodeJS.Timeout | null }).reconnectTimeout?.unref();
+  }
+
   private apply(client: RedisClient): void {
     const hold = this.started || this.inFlight > 0;
     for (const socket of socketsOf(client)) {
@@ -73,6 +85,13 @@ export class StartupHold {
 }
 
 function socketsOf(client: RedisClient): Socket[] {
-  const clients = client instanceof Cluster ? client.nodes('all') : [client];
-  return clients.flatMap((redis) => (redis.stream ? [redis.stream as Socket] : []));
+  const clients =
+    client instanceof Cluster ? [...client.nodes('all'), subscriberOf(client)] : [client];
+  return clients.flatMap((redis) => (redis?.stream ? [redis.stream as Socket] : []));
+}
+
+/** A Cluster subscribes on a connection of its own, which is not among its nodes. */
+function subscriberOf(cluster: Cluster): Redis | undefined {
+  const { subscriber } = cluster as unknown as { subscriber?: { getInstance(): Redis | null } };
+  return subscriber?.getInstance() ?? undefined;
 }

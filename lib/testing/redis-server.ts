@@ -27,7 +27,8 @@ export interface RedisServerOptions {
 
 const live = new Set<ChildProcess>();
 const LAUNCH_TIMEOUT_MS = 30_000;
-// A test that fails or a process that exits early must not leave servers behind.
+// A script that fails or exits early must not leave servers behind (not seen under jest, whose
+// test files each get a `process` of their own).
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
@@ -36,9 +37,10 @@ process.once('exit', () => {
  * A private `redis-server` on a free loopback port, for tests: a real Redis, started in tens
  * of milliseconds, with nothing saved to disk unless asked. It can be stopped, restarted on the
  * same port with the same data directory, SIGKILLed, and paused with SIGSTOP, so fault tests act
- * on a real process. Dispose of it when done (in `afterAll`, or with `await using`): a server
- * left running keeps the process alive, as an open handle that jest's `--detectOpenHandles`
- * names; one still running when the process exits is killed.
+ * on a real process. Dispose of it when done, in `afterAll` or with `await using`. A server left
+ * running keeps the process alive, as an open handle jest's `--detectOpenHandles` names; plain
+ * Node kills it when the process exits, but jest gives each test file a `process` of its own
+ * whose exit is never signalled, so under jest only disposing of it stops it.
  *
  * @example
  * ```ts

@@ -3,7 +3,12 @@ import { it } from '@jest/globals';
 import { PubSubService, RedisCoordinationModule } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
-import { closeModulesAfterEach, useChildApps, useRedisServer } from '../../support/hooks.js';
+import {
+  closeModulesAfterEach,
+  useChildApps,
+  useRedisCluster,
+  useRedisServer,
+} from '../../support/hooks.js';
 
 // Each case runs the `startup` fixture in a process of its own: whether the module's
 // connections keep a process alive can only be seen in a process that has nothing else to do.
@@ -26,6 +31,26 @@ describeWithRedisServer('connections around an app start', () => {
       assert.deepEqual(await child.exited, { code: 0, signal: null }, child.errorOutput);
     }, 30_000); // only turns a process that never ends into a failure
   }
+
+  it('lets the process exit after a start that failed while Redis was down', async () => {
+    const child = startup('fail-while-redis-down');
+    await child.waitFor('connected');
+    await server.stop();
+    try {
+      child.send({ type: 'go' });
+      await child.waitFor('failed');
+      // ioredis keeps trying to reconnect; its timers must not hold the process either.
+      assert.deepEqual(await child.exited, { code: 0, signal: null }, child.errorOutput);
+    } finally {
+      await server.restart();
+    }
+  }, 30_000); // only turns a process that never ends into a failure
+
+  it('lets the process exit after a start that failed once subscribed', async () => {
+    const child = startup('subscribe-then-fail-in-init');
+    await child.waitFor('failed');
+    assert.deepEqual(await child.exited, { code: 0, signal: null }, child.errorOutput);
+  }, 30_000);
 
   it('keeps the process alive while a command sent before the start awaits its reply', async () => {
     const child = startup('command-before-start');
@@ -57,4 +82,21 @@ describeWithRedisServer('connections around an app start', () => {
     const { payload } = await child.waitFor('message');
     assert.equal(payload, 'hello');
   });
+});
+
+describeWithRedisServer('connections around an app start, on a Redis Cluster', () => {
+  const cluster = useRedisCluster(3);
+  const spawnChild = useChildApps();
+
+  // A Cluster subscribes on a connection of its own, not one of its nodes.
+  it('lets the process exit after a start that failed once subscribed', async () => {
+    const child = spawnChild('startup', {
+      env: {
+        REDIS_CLUSTER: JSON.stringify(cluster.addresses),
+        MODE: 'subscribe-then-fail-in-init',
+      },
+    });
+    await child.waitFor('failed');
+    assert.deepEqual(await child.exited, { code: 0, signal: null }, child.errorOutput);
+  }, 30_000); // only turns a process that never ends into a failure
 });
