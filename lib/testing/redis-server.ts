@@ -235,8 +235,14 @@ export class RedisClusterServers implements AsyncDisposable {
         ],
         { encoding: 'utf8' },
       );
-      if (result.status !== 0)
-        throw new Error(`cluster create failed: ${result.stdout}${result.stderr}`);
+      if (result.status !== 0) {
+        const detail = result.error
+          ? `redis-cli: ${result.error.message}`
+          : `${result.stdout}${result.stderr}`;
+        throw new Error(
+          `redis-cli --cluster create failed (it needs redis-cli on PATH): ${detail}`,
+        );
+      }
       await cluster.waitUntilHealthy();
       return cluster;
     } catch (error) {

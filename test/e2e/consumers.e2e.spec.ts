@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,21 +30,30 @@ describe('the packed package in consumer apps', () => {
   });
   afterAll(() => rmSync(packDir, { recursive: true, force: true }));
 
-  function runFixture(fixture: string): void {
-    const run = spawnSync(
+  // Asynchronous, so that jest's timeout can end a run that hangs (an install, say).
+  function runFixture(fixture: string): Promise<void> {
+    const run = spawn(
       process.execPath,
       [runner, tarball, '--fixture', fixture, '--reuse-install'],
-      { cwd: root, encoding: 'utf8' },
+      {
+        cwd: root,
+      },
     );
-    // The runner prints one line per step, then the output of every failed step.
-    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    let output = '';
+    run.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    run.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return new Promise((resolve, reject) => {
+      run.once('error', reject);
+      run.once('close', (code) => {
+        // The runner prints one line per step, then the output of every failed step.
+        if (code === 0) resolve();
+        else reject(new Error(`run-consumers --fixture ${fixture} exited ${code}:\n${output}`));
+      });
+    });
   }
 
-  it('a Nest 11 CommonJS app: tsc 5.7 (nodenext and commonjs), node, jest 29 and jest 30', () => {
-    runFixture('nest11-cjs');
-  });
+  it('a Nest 11 CommonJS app: tsc 5.7 (nodenext and commonjs), node, jest 29 and jest 30', () =>
+    runFixture('nest11-cjs'));
 
-  it('a Nest 12 ESM app: tsc, node, jest (ESM) and vitest', () => {
-    runFixture('nest12-esm');
-  });
+  it('a Nest 12 ESM app: tsc, node, jest (ESM) and vitest', () => runFixture('nest12-esm'));
 });
