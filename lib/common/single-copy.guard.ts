@@ -27,11 +27,10 @@ const LOADED_AS = Symbol.for('nestjs-redis-coordination.loaded-as');
 
 /** Records which build of the package this process loaded; refuses a second, different one. */
 export function claimSingleCopy(): void {
-  const format = MODULE_FORMAT;
   const record = globalThis as { [LOADED_AS]?: ModuleFormat };
   const loaded = record[LOADED_AS];
-  if (loaded !== undefined && loaded !== format) {
-    throw new DuplicatePackageCopyError(loaded, format);
+  if (loaded !== undefined && loaded !== MODULE_FORMAT) {
+    throw new DuplicatePackageCopyError(loaded, MODULE_FORMAT);
   }
-  record[LOADED_AS] = format;
+  record[LOADED_AS] = MODULE_FORMAT;
 }

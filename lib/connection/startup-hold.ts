@@ -24,9 +24,10 @@ export class StartupHold {
     const own = Object.prototype.hasOwnProperty.call(client, 'sendCommand');
     const send = client.sendCommand;
     client.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
-      this.begin();
+      const sent = (send as (...a: unknown[]) => unknown).apply(client, args);
+      this.begin(); // after sending, so that a send that throws leaves the count alone
       args[0].promise.then(this.end, this.end);
-      return (send as (...a: unknown[]) => unknown).apply(client, args);
+      return sent;
     }) as typeof client.sendCommand;
     this.tracked.set(client, () => {
       if (own) client.sendCommand = send;
@@ -37,6 +38,7 @@ export class StartupHold {
     const onConnect = () => this.apply(client);
     client.on('connect', onConnect);
     client.on('reconnecting', () => this.releaseTimer(client));
+    client.once('end', () => this.tracked.delete(client));
     if (client instanceof Cluster) {
       client.on('+node', (node: Redis) => {
         node.on('connect', onConnect);

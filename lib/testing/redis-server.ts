@@ -71,7 +71,10 @@ export class RedisServer implements AsyncDisposable {
         return server;
       } catch (error) {
         // Another process may take the port between our probe and redis's bind: try another.
-        if (attempt >= 5 || !redisServerAvailable()) throw error;
+        if (attempt >= 5 || !redisServerAvailable()) {
+          rmSync(dir, { recursive: true, force: true });
+          throw error;
+        }
       }
     }
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
@@ -30,7 +32,8 @@ describeWithRedisServer('nestjs-redis-coordination/testing', () => {
 });
 
 describe('nestjs-redis-coordination/testing without a redis-server binary', () => {
-  it('says at once how to get one', () => {
+  it('says at once how to get one, and leaves no data directory behind', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'coord-testing-'));
     const entry = fileURLToPath(new URL('../../../dist/lib/testing/index.js', import.meta.url));
     const run = spawnSync(
       process.execPath,
@@ -40,8 +43,14 @@ describe('nestjs-redis-coordination/testing without a redis-server binary', () =
         `const { RedisServer } = await import(${JSON.stringify(entry)});
          await RedisServer.start().then(() => console.log('started'), (e) => console.log(e.message));`,
       ],
-      { env: { ...process.env, REDIS_SERVER_BIN: '/no/such/redis-server' }, encoding: 'utf8' },
+      {
+        env: { ...process.env, REDIS_SERVER_BIN: '/no/such/redis-server', TMPDIR: scratch },
+        encoding: 'utf8',
+      },
     );
+    const left = readdirSync(scratch);
+    rmSync(scratch, { recursive: true, force: true });
+    assert.deepEqual([...left], []);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /Cannot start \/no\/such\/redis-server: no such program/);
     assert.match(run.stdout, /apt-get install redis-server.*REDIS_SERVER_BIN/s);
