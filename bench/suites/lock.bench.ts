@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { Mutex } from 'redis-semaphore';
+import Redlock from 'redlock';
 import { RedisLockService } from '../../lib/index.js';
 import type { BenchSuite } from '../support/bench-context.js';
 import { compare, percentiles, runLoad, type RunResult } from '../support/measure.js';
@@ -118,8 +120,8 @@ function describe(c: Contention): string {
 }
 
 /**
- * Uncontended acquire+release against raw `SET NX PX` + compare-and-delete (1 and 8 loops), and
- * 8 contenders on separate connections (one Nest app each) against a 1 ms-polling raw loop.
+ * Uncontended acquire+release against raw `SET NX PX` + compare-and-delete and against redlock
+ * and redis-semaphore (1 and 8 loops), and 8 contenders on separate connections (one Nest app each) against a 1 ms-polling raw loop.
  */
 export const suite: BenchSuite = {
   description: 'locks: uncontended acquire+release and 8 contenders, vs raw SET NX PX loops',
@@ -132,11 +134,11 @@ export const suite: BenchSuite = {
     const fencedSha = String(await plain.script('LOAD', FENCED_SET_NX));
     const tokenPrefix = randomBytes(8).toString('hex');
 
+    const ours = async (i: number) => {
+      const lock = await locks.acquire(`u:${i}`);
+      await lock.release();
+    };
     for (const concurrency of [1, 8]) {
-      const ours = async (i: number) => {
-        const lock = await locks.acquire(`u:${i}`);
-        await lock.release();
-      };
       const rawLoop = (client: Redis, fenced: boolean) => {
         const raw = rawLock(client, sha, fenced ? fencedSha : undefined);
         return async (i: number) => {
@@ -177,6 +179,41 @@ export const suite: BenchSuite = {
         )),
         note: `any lock whose acquire script makes the fencing token pays at least this; vs ${bestRaw[0]}`,
       });
+    }
+
+    // The peers a user would pick instead, one at a time and at 8 loops, each with its defaults
+    // on a plain client: redlock (one Redis) and redis-semaphore's Mutex.
+    const redlock = new Redlock([plain], { retryCount: 0 });
+    const peers = [
+      [
+        'redlock',
+        async (i: number) => {
+          const lock = await redlock.acquire([`redlock:u:${i}`], 10_000);
+          await lock.release();
+        },
+      ],
+      [
+        "redis-semaphore's Mutex",
+        async (i: number) => {
+          const mutex = new Mutex(plain, `mutex:u:${i}`, { lockTimeout: 10_000 });
+          await mutex.acquire();
+          await mutex.release();
+        },
+      ],
+    ] as const;
+    for (const concurrency of [1, 8]) {
+      for (const [peer, op] of peers) {
+        context.report({
+          suite: 'lock',
+          name: `uncontended acquire+release x${UNCONTENDED_TOTAL}, ${concurrency} loop(s), vs ${peer}`,
+          ...(await compare(
+            () => runLoad(op, { total: UNCONTENDED_TOTAL, concurrency }),
+            () => runLoad(ours, { total: UNCONTENDED_TOTAL, concurrency }),
+          )),
+          goal: 1,
+          note: `baseline: ${peer} on a plain ioredis client`,
+        });
+      }
     }
 
     // Contended: every contender has its own app (own connections), as separate instances would.
