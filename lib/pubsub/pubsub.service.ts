@@ -1,7 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertMilliseconds, assertName } from '../common/validate.js';
+import { assertCount, assertMilliseconds, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
 import { DurableConsumer, PAYLOAD_FIELD } from './durable-consumer.js';
@@ -417,12 +417,6 @@ function assertPattern(pattern: unknown): asserts pattern is string {
       pattern,
       'has a "[" class that is never closed with "]"',
     );
-  }
-}
-
-function assertCount(argument: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(argument, value, 'expected a positive integer');
   }
 }
 

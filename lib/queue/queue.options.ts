@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { MAX_MILLISECONDS, assertMilliseconds, assertName } from '../common/validate.js';
+import {
+  MAX_MILLISECONDS,
+  assertInteger,
+  assertKnownKeys,
+  assertMilliseconds,
+  assertName,
+} from '../common/validate.js';
 import {
   DEFAULT_JOB_OPTIONS,
   DEFAULT_WORKER_OPTIONS,
@@ -36,29 +42,6 @@ export const MAX_PRIORITY = 1000;
 export const MAX_ATTEMPTS = 1_000_000;
 const MAX_CONCURRENCY = 10_000;
 
-/** Refuses anything but a plain object whose keys are all known, naming the first unknown one. */
-function assertKnownKeys(argument: string, value: unknown, known: readonly string[]): void {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidArgumentError(argument, value, 'expected an object');
-  }
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw new InvalidArgumentError(
-        `${argument}.${key}`,
-        (value as Record<string, unknown>)[key],
-        `unknown option (known: ${known.join(', ')})`,
-      );
-    }
-  }
-}
-
-function assertInteger(argument: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(argument, value, `expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
 /** Checks `add()` options and fills in defaults; bad input throws a typed error naming it. */
 export function resolveJobOptions(options: unknown = {}): ResolvedJobOptions {
   assertKnownKeys('job options', options, JOB_OPTION_KEYS);
@@ -68,22 +51,16 @@ export function resolveJobOptions(options: unknown = {}): ResolvedJobOptions {
   const delayMs = o.delayMs ?? DEFAULT_JOB_OPTIONS.delayMs;
   assertMilliseconds('delayMs', delayMs);
   if (o.timeoutMs !== undefined) assertMilliseconds('timeoutMs', o.timeoutMs, { min: 1 });
+  const priority = o.priority ?? DEFAULT_JOB_OPTIONS.priority;
+  assertInteger('priority', priority, -MAX_PRIORITY, MAX_PRIORITY);
+  const attempts = o.attempts ?? DEFAULT_JOB_OPTIONS.attempts;
+  assertInteger('attempts', attempts, 1, MAX_ATTEMPTS);
   const resolved: ResolvedJobOptions = {
     id: o.jobId ?? randomUUID(),
     name: o.name,
     delayMs,
-    priority: assertInteger(
-      'priority',
-      o.priority ?? DEFAULT_JOB_OPTIONS.priority,
-      -MAX_PRIORITY,
-      MAX_PRIORITY,
-    ),
-    attempts: assertInteger(
-      'attempts',
-      o.attempts ?? DEFAULT_JOB_OPTIONS.attempts,
-      1,
-      MAX_ATTEMPTS,
-    ),
+    priority,
+    attempts,
     timeoutMs: o.timeoutMs,
   };
   if (o.backoff !== undefined) {
@@ -109,7 +86,7 @@ export function resolveWorkerOptions(options: unknown = {}): Required<WorkerOpti
   // Renewal runs every third of the lease: below 30 ms timers cannot keep up.
   assertMilliseconds('leaseMs', o.leaseMs, { min: 30 });
   assertMilliseconds('drainTimeoutMs', o.drainTimeoutMs);
-  assertInteger('keepCompletedCount', o.keepCompletedCount, 0, Number.MAX_SAFE_INTEGER);
+  assertInteger('keepCompletedCount', o.keepCompletedCount, 0);
   assertMilliseconds('keepCompletedMs', o.keepCompletedMs);
   return o;
 }
