@@ -26,7 +26,8 @@ export {
 } from './redis-coordination.module-definition.js';
 export { RedisCoordinationModule } from './redis-coordination.module.js';
 export { RedisLockService } from './lock/lock.service.js';
-export { Lock, MAX_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './lock/lock.handle.js';
+export { Lock } from './lock/lock.handle.js';
+export { MAX_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './lock/lock.options.js';
 export { currentLock } from './lock/lock.context.js';
 export { LockBusyError, LockTimeoutError, LockLostError } from './lock/lock.errors.js';
 export {

@@ -1,7 +1,8 @@
 // Turns every lib/**/scripts/*.lua into a typed TypeScript module (scripts/lua.generated.ts), so
 // the library never reads .lua files from disk at run time (that breaks under bundlers).
 //
-// - The number of KEYS comes from the file name: `acquireLock-2.lua` takes 2 keys.
+// - The KEYS a script takes come from its file name: `claimFill-3.lua` takes exactly 3 keys;
+//   `acquireLock-3xN.lua` takes groups of 3, one group per item (N lock resources).
 // - `--- @include "includes/name"` pulls in scripts/includes/name.lua once per script.
 // - Run first by `npm run build` (tools/build.mjs), so type checking and tests see the output.
 import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join, relative, dirname, posix, sep } from 'node:path';
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const lib = join(root, 'lib');
-const scriptFile = /^([a-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+const scriptFile = /^([a-z][A-Za-z0-9]*)-(\d+)(xN)?\.lua$/;
 const includeLine = /^--- @include "([^"]+)"\s*$/gm;
 
 function scriptFolders(dir) {
@@ -46,13 +47,14 @@ for (const folder of scriptFolders(lib)) {
   for (const file of readdirSync(folder).sort()) {
     const match = scriptFile.exec(file);
     if (!match) continue;
-    const [, name, keys] = match;
+    const [, name, keys, perItem] = match;
     const lua = resolveIncludes(readFileSync(join(folder, file), 'utf8'), folder, new Set(), []);
     lines.push(
       '',
       `export const ${name}: ScriptSource = {`,
       `  name: ${JSON.stringify(name)},`,
       `  numberOfKeys: ${Number(keys)},`,
+      ...(perItem ? ['  grouped: true,'] : []),
       `  lua: ${JSON.stringify(lua)},`,
       '};',
     );

@@ -3,10 +3,15 @@ import type { RedisClient } from './redis-connections.js';
 
 /** A Lua script as generated from a `.lua` file by tools/build-lua.mjs. */
 export interface ScriptSource {
-  /** File stem, e.g. `acquireLock` for `acquireLock-2.lua`. */
+  /** File stem, e.g. `claimFill` for `claimFill-3.lua`. */
   readonly name: string;
-  /** How many KEYS the script takes (the `-2` of the file name). */
+  /** How many KEYS the script takes (the `-3` of `claimFill-3.lua`), or per group when grouped. */
   readonly numberOfKeys: number;
+  /**
+   * KEYS come in groups of `numberOfKeys`, one per item (`acquireLock-3xN.lua`: 3 keys per lock
+   * resource): any positive multiple is accepted.
+   */
+  readonly grouped?: boolean;
   readonly lua: string;
 }
 
@@ -32,12 +37,14 @@ export class RedisScript {
     keys: readonly string[],
     args: readonly ScriptArgument[],
   ): Promise<unknown> {
-    if (keys.length !== this.source.numberOfKeys) {
+    const { numberOfKeys, grouped } = this.source;
+    if (
+      grouped ? keys.length === 0 || keys.length % numberOfKeys !== 0 : keys.length !== numberOfKeys
+    ) {
       // A wrong key count is a bug in the library, never user input.
+      const expected = grouped ? `groups of ${numberOfKeys}` : numberOfKeys;
       return Promise.reject(
-        new Error(
-          `Script ${this.source.name} takes ${this.source.numberOfKeys} keys, was given ${keys.length}`,
-        ),
+        new Error(`Script ${this.source.name} takes ${expected} keys, was given ${keys.length}`),
       );
     }
     return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {

@@ -1,33 +1,24 @@
 import { performance } from 'node:perf_hooks';
-import type { Linked } from '../common/linked-list.js';
-import { assertMilliseconds } from '../common/validate.js';
 import { LockLostError } from './lock.errors.js';
+import type { ResourceKeys } from './lock.keys.js';
+import { assertLease, MIN_LOCK_TTL_MS } from './lock.options.js';
+import type { LockStore } from './lock.store.js';
 
-/** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
-export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
-/** Smallest lease accepted: below it, one round trip could outlast the lease. */
-export const MIN_LOCK_TTL_MS = 10;
-
-/** The Redis keys and release channel of one resource; all share the resource's hash tag. */
-export interface ResourceKeys {
-  /** `<token>#<fencing token>` of the holder, expiring with the lease. */
-  owner: string;
-  /** Waiting tokens by arrival. */
-  queue: string;
-  /** Waiting tokens by the time their entry expires. */
-  alive: string;
-  /** Where releases are published (the scripts add the named waiter's instance). */
-  channel: string;
-}
-
-/** What a held lock needs from the service: the two scripts that act on it. */
-export interface LockBackend {
-  /** Renews the lease of every resource; false when any is no longer held with the token. */
-  extend(held: HeldLock, ttlMs: number): Promise<boolean>;
-  /** Frees what is still held with the token and wakes waiters. */
-  release(held: HeldLock): Promise<void>;
-  /** The lock is lost: stop tracking it for shutdown. */
-  forget(held: HeldLock): void;
+/** Everything a {@link HeldLock} starts from. */
+export interface HeldLockInit {
+  readonly store: LockStore;
+  /** The service's locks held right now: the lock is in it until released or lost. */
+  readonly tracker: Set<HeldLock>;
+  readonly resources: readonly string[];
+  /** Redis keys per resource, in the order of `resources`. */
+  readonly keys: readonly ResourceKeys[];
+  readonly token: string;
+  readonly fencingTokens: readonly number[];
+  readonly ttlMs: number;
+  /** `performance.now()` taken before the acquire script was sent. */
+  readonly acquiredAt: number;
+  /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
+  readonly initialLeaseMs?: number;
 }
 
 /**
@@ -35,7 +26,15 @@ export interface LockBackend {
  * Times are on the monotonic clock (`performance.now()`), so a wall-clock jump neither shortens
  * nor stretches what the holder believes about its lease.
  */
-export class HeldLock implements Linked<HeldLock> {
+export class HeldLock {
+  readonly resources: readonly string[];
+  readonly keys: readonly ResourceKeys[];
+  readonly token: string;
+  readonly fencingTokens: readonly number[];
+  readonly ttlMs: number;
+  readonly acquiredAt: number;
+  private readonly store: LockStore;
+  private readonly tracker: Set<HeldLock>;
   /** When the lease ends as far as this process can prove; a bit before Redis expires the key. */
   private leaseUntil: number;
   private controller?: AbortController;
@@ -49,25 +48,18 @@ export class HeldLock implements Linked<HeldLock> {
   private lastRenewalError?: unknown;
   private lostError?: LockLostError;
   private released = false;
-  /** @internal Links of the service's list of held locks. */
-  listPrevious?: HeldLock;
-  /** @internal */
-  listNext?: HeldLock;
 
-  constructor(
-    private readonly backend: LockBackend,
-    readonly resources: readonly string[],
-    /** Redis keys per resource, in the order of `resources`. */
-    readonly keys: readonly ResourceKeys[],
-    readonly token: string,
-    readonly fencingTokens: readonly number[],
-    readonly ttlMs: number,
-    /** `performance.now()` taken before the acquire script was sent. */
-    readonly acquiredAt: number,
-    /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
-    initialLeaseMs = ttlMs,
-  ) {
-    this.leaseUntil = leaseEnd(acquiredAt, initialLeaseMs);
+  constructor(init: HeldLockInit) {
+    this.store = init.store;
+    this.tracker = init.tracker;
+    this.resources = init.resources;
+    this.keys = init.keys;
+    this.token = init.token;
+    this.fencingTokens = init.fencingTokens;
+    this.ttlMs = init.ttlMs;
+    this.acquiredAt = init.acquiredAt;
+    this.leaseUntil = leaseEnd(init.acquiredAt, init.initialLeaseMs ?? init.ttlMs);
+    this.tracker.add(this);
   }
 
   get signal(): AbortSignal {
@@ -112,11 +104,11 @@ export class HeldLock implements Linked<HeldLock> {
   }
 
   async extend(ttlMs: number): Promise<void> {
-    assertMilliseconds('ttlMs', ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
+    assertLease('ttlMs', ttlMs);
     if (this.lostError) throw this.lostError;
     if (this.released) throw new LockLostError(this.resources, 'it was already released');
     const sentAt = performance.now();
-    if (!(await this.backend.extend(this, ttlMs))) {
+    if (!(await this.renewLease(ttlMs))) {
       throw this.lose('it is no longer held with this token (its lease ran out or Redis lost it)');
     }
     this.setLease(sentAt, ttlMs);
@@ -128,19 +120,24 @@ export class HeldLock implements Linked<HeldLock> {
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
-    return this.backend.release(this);
+    this.tracker.delete(this);
+    return this.store.release(this.resources, this.keys, this.token);
   }
 
   /** Marks the lock lost and aborts its signal; returns the error (the first one if already lost). */
   lose(reason: string, cause?: unknown): LockLostError {
     if (this.lostError) return this.lostError;
     this.lostError = new LockLostError(this.resources, reason, cause ? { cause } : undefined);
-    this.backend.forget(this);
+    this.tracker.delete(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
     this.controller?.abort(this.lostError);
     return this.lostError;
+  }
+
+  private renewLease(ttlMs: number): Promise<boolean> {
+    return this.store.extend(this.resources, this.keys, this.token, ttlMs);
   }
 
   private setLease(sentAt: number, ttlMs: number): void {
@@ -194,7 +191,7 @@ export class HeldLock implements Linked<HeldLock> {
       return;
     }
     try {
-      const renewed = await this.backend.extend(this, ttlMs);
+      const renewed = await this.renewLease(ttlMs);
       if (!this.watching) return;
       if (!renewed) {
         this.lose('renewal found it gone (it expired, or Redis restarted or failed over)');

@@ -1,78 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { LinkedList } from '../common/linked-list.js';
-import { assertMilliseconds, assertName, MAX_MILLISECONDS } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
-import {
-  RedisScript,
-  type ScriptArgument,
-  type ScriptSource,
-} from '../connection/script-runner.js';
 import { lockContext, type LockFrame } from './lock.context.js';
 import { LockBusyError, LockTimeoutError } from './lock.errors.js';
-import {
-  HeldLock,
-  Lock,
-  MAX_LOCK_TTL_MS,
-  MIN_LOCK_TTL_MS,
-  type LockBackend,
-  type ResourceKeys,
-} from './lock.handle.js';
-import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './lock.interfaces.js';
+import { HeldLock, Lock } from './lock.handle.js';
+import type { LockOptions, WithLockOptions } from './lock.interfaces.js';
+import { resolveLockOptions, resourceNames, type LockRequest } from './lock.options.js';
+import { LockStore } from './lock.store.js';
+import { HANDOVER_LEASE_MS, LockWaiter, type GrantedLock } from './lock-waiter.js';
 import { ReleaseNotifier } from './release-notifier.js';
-import { acquireLock, extendLock, leaveQueue, releaseLock } from './scripts/lua.generated.js';
-
-/** How long a waiter's queue entry lives unless it retries; retries come at most POLL_MAX_MS apart. */
-const WAITER_LEASE_MS = 1000;
-/** Fallback polling (a lost release message, an expired lease): first and longest interval. */
-const POLL_MIN_MS = 5;
-const POLL_MAX_MS = 200;
-/**
- * Lease of a lock handed straight to a waiter; the waiter then extends it to its `ttlMs`. Kept
- * short so a waiter that died just before its turn holds the others up about as long as its
- * stale queue entry would.
- */
-const HANDOVER_LEASE_MS = WAITER_LEASE_MS;
-
-/**
- * A script whose KEYS come in groups (one group per resource): runs the same Lua, and so the
- * same SHA, with as many groups as there are resources.
- */
-class GroupedScript {
-  private readonly bySize = new Map<number, RedisScript>();
-
-  constructor(private readonly source: ScriptSource) {}
-
-  run(connections: RedisConnections, keys: string[], args: ScriptArgument[]): Promise<unknown> {
-    let script = this.bySize.get(keys.length);
-    if (!script) {
-      script = new RedisScript({ ...this.source, numberOfKeys: keys.length });
-      this.bySize.set(keys.length, script);
-    }
-    return script.run(connections.command, keys, args);
-  }
-}
-
-const acquireScript = new GroupedScript(acquireLock);
-const extendScript = new GroupedScript(extendLock);
-const releaseScript = new GroupedScript(releaseLock);
-const leaveQueueScript = new GroupedScript(leaveQueue);
-
-/** A validated acquire request. */
-interface Plan {
-  resources: string[];
-  keys: ResourceKeys[];
-  ttlMs: number;
-  waitMs: number;
-  fair: boolean;
-  maxHoldMs: number | undefined;
-}
-
-type Attempt =
-  | { held: HeldLock }
-  | { held?: undefined; waitHintMs: number; /** Waiters queued before this one. */ ahead: number };
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -96,18 +33,13 @@ type Attempt =
 @Injectable()
 export class RedisLockService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RedisLockService');
+  private readonly store: LockStore;
   private readonly notifier: ReleaseNotifier;
-  private readonly held = new LinkedList<HeldLock>();
-  /** Names this instance in its lock tokens (and its release inbox); a counter follows. */
-  private readonly instance = `i${randomBytes(12).toString('base64url')}`;
-  private tokenCount = 0;
-  private readonly backend: LockBackend = {
-    extend: (held, ttlMs) => this.extendHeld(held, ttlMs),
-    release: (held) => this.releaseHeld(held),
-    forget: (held) => this.held.delete(held),
-  };
+  /** Locks held right now (a lock leaves the set once released or lost), freed at shutdown. */
+  private readonly held = new Set<HeldLock>();
 
   constructor(private readonly connections: RedisConnections) {
+    this.store = new LockStore(connections);
     this.notifier = new ReleaseNotifier(connections);
   }
 
@@ -157,13 +89,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   /** True if any of the resources is locked right now (by anyone, this process included). */
   async isLocked(resource: string | readonly string[]): Promise<boolean> {
-    const keys = resourceNames(resource).map((name) => this.keysOf(name).owner);
-    try {
-      const found = await Promise.all(keys.map((key) => this.connections.command.exists(key)));
-      return found.some((count) => count > 0);
-    } catch (error) {
-      throw this.mapRedisError(error, resourceNames(resource), 'check');
-    }
+    const resources = resourceNames(resource);
+    return this.store.isLocked(resources, this.store.keysOf(resources));
   }
 
   /**
@@ -226,278 +153,82 @@ export class RedisLockService implements BeforeApplicationShutdown {
     }
   }
 
-  private plan(resource: unknown, options: LockOptions): Plan {
-    const { ttlMs, waitMs, fair, maxHoldMs } = lockSettings(options);
+  private request(resource: unknown, options: LockOptions): LockRequest {
+    const settings = resolveLockOptions(options);
     const resources = resourceNames(resource);
-    const keys = resources.map((name) => this.keysOf(name));
-    return { resources, keys, ttlMs, waitMs, fair, maxHoldMs };
-  }
-
-  private keysOf(name: string): ResourceKeys {
-    const keys = this.connections.keys;
-    const base = keys.base('lock', 'lock resource', name);
-    return {
-      owner: keys.under(base, 'owner'),
-      queue: keys.under(base, 'queue'),
-      alive: keys.under(base, 'alive'),
-      channel: keys.under(base, 'released'),
-    };
-  }
-
-  /** Where this service instance hears the releases that name its waiters for a resource. */
-  private inboxOf(keys: ResourceKeys): string {
-    return `${keys.channel}:${this.instance}`;
+    return { ...settings, resources, keys: this.store.keysOf(resources) };
   }
 
   /** Acquires per `options`; `wait` false returns null at once when busy. */
   private async take(resource: unknown, options: LockOptions, wait: boolean): Promise<Lock | null> {
-    const plan = this.plan(resource, options);
-    const reentered = this.reenter(plan);
+    const request = this.request(resource, options);
+    const reentered = this.reenter(request);
     if (reentered) return reentered;
-    // A single-resource waiter's token carries the lease to hand it the lock with, so the
-    // releaser can pass the lock straight on (one hop instead of a wake-up and a retry).
-    const handOver =
-      plan.resources.length === 1 ? `h${Math.min(plan.ttlMs, HANDOVER_LEASE_MS)}:` : '';
-    const token = `${handOver}${this.instance}:${(this.tokenCount++).toString(36)}`;
-    const waits = wait && plan.waitMs > 0;
-    const first = await this.attempt(plan, token, waits, false);
-    if (first.held) return this.track(first.held);
+    const { resources, keys, ttlMs, fair } = request;
+    // A single-resource waiter may be handed the lock by its releaser (see LockStore.newToken).
+    const token = this.store.newToken(
+      resources.length === 1 ? Math.min(ttlMs, HANDOVER_LEASE_MS) : undefined,
+    );
+    const waits = wait && request.waitMs > 0;
+    const sentAt = performance.now();
+    const first = await this.store.acquire(resources, keys, token, ttlMs, {
+      join: waits,
+      fair,
+      queued: false,
+    });
+    if (first.taken) {
+      return this.hold(request, token, {
+        fences: first.fences,
+        acquiredAt: sentAt,
+        leaseMs: ttlMs,
+      });
+    }
     if (!waits) {
-      if (wait) throw new LockTimeoutError(plan.resources, 0);
+      if (wait) throw new LockTimeoutError(resources, 0);
       return null;
     }
-    return this.track(await this.waitFor(plan, token, first.waitHintMs, first.ahead));
+    const waiter = new LockWaiter(request, token, this.store, this.notifier, sentAt, first);
+    return this.hold(request, token, await waiter.acquire());
   }
 
-  private track(held: HeldLock): Lock {
-    this.held.append(held);
+  private hold(request: LockRequest, token: string, granted: GrantedLock): Lock {
+    const held = new HeldLock({
+      store: this.store,
+      tracker: this.held,
+      resources: request.resources,
+      keys: request.keys,
+      token,
+      fencingTokens: granted.fences,
+      ttlMs: request.ttlMs,
+      acquiredAt: granted.acquiredAt,
+      initialLeaseMs: granted.leaseMs,
+    });
+    // A lock handed over with a short lease is extended to ttlMs a third into that lease, off
+    // the hand-over path; a failure aborts the signal (or the short lease runs out).
+    if (granted.leaseMs < request.ttlMs) held.scheduleTopUp(Math.floor(granted.leaseMs / 3));
     return new Lock(held, true);
   }
 
-  /** Inside a `using()`/`@WithLock` chain holding every resource of `plan`: a reentrant handle. */
-  private reenter(plan: Plan): Lock | undefined {
+  /** Inside a `using()`/`@WithLock` chain holding every resource requested: a reentrant handle. */
+  private reenter(request: LockRequest): Lock | undefined {
     const innermost = lockContext.getStore();
     if (!innermost) return undefined;
     const heldByChain = new Set<string>();
     for (let frame: LockFrame | undefined = innermost; frame; frame = frame.parent) {
       if (frame.owner !== this || frame.held.isReleased || frame.held.lost) continue;
       const holds = new Set(frame.held.resources);
-      if (plan.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
+      if (request.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
       for (const name of holds) heldByChain.add(name);
     }
-    const overlap = plan.resources.filter((name) => heldByChain.has(name));
+    const overlap = request.resources.filter((name) => heldByChain.has(name));
     if (overlap.length > 0) {
       // Taking them all again would wait on our own lock until waitMs.
       throw new InvalidArgumentError(
         'resources',
-        plan.resources,
+        request.resources,
         `this call chain already holds ${overlap.join(', ')}: lock only the others here, or take them all at the outer level`,
       );
     }
     return undefined;
   }
-
-  private async waitFor(
-    plan: Plan,
-    token: string,
-    waitHintMs: number,
-    ahead: number,
-  ): Promise<HeldLock> {
-    const deadline = performance.now() + plan.waitMs;
-    let woken = false;
-    let handedFence: number | undefined;
-    let wake: (() => void) | undefined;
-    // The releaser names the first waiter, who alone retries at once (or, if it waits for one
-    // resource, is handed the lock with its fencing token); the others keep their place and
-    // poll, so a release costs one wake-up, not one per waiter.
-    const onRelease = (message: string) => {
-      if (message === token) woken = true;
-      else if (message.startsWith(`${token}#`))
-        handedFence = Number(message.slice(token.length + 1));
-      else return;
-      wake?.();
-    };
-    // Without a subscription (subscriber connection down) polling alone still gets the lock.
-    const watches = await Promise.allSettled(
-      plan.keys.map((keys) => this.notifier.watch(this.inboxOf(keys), onRelease)),
-    );
-    let backoff = POLL_MIN_MS;
-    let hint = waitHintMs;
-    // When the last attempt that found the lock busy was sent: a lock handed over later
-    // started its lease after that, so counting from here is on the safe side.
-    let lastBusyAt = performance.now();
-    // A release between the first attempt and subscribing went to the waiter then first; if
-    // others were queued ahead of us it was not ours, so only the first in line retries now.
-    let retry = ahead === 0;
-    try {
-      for (;;) {
-        if (handedFence === undefined && retry) {
-          const sentAt = performance.now();
-          const result = await this.attempt(plan, token, true, true);
-          if (result.held) return result.held;
-          lastBusyAt = sentAt;
-          hint = result.waitHintMs;
-        }
-        retry = true;
-        if (handedFence !== undefined) {
-          const leaseMs = Math.min(plan.ttlMs, HANDOVER_LEASE_MS);
-          const held = new HeldLock(
-            this.backend,
-            plan.resources,
-            plan.keys,
-            token,
-            [handedFence],
-            plan.ttlMs,
-            lastBusyAt,
-            leaseMs,
-          );
-          // Extended to ttlMs a third into the short lease, off the hand-over path; a failure
-          // aborts the signal (or the short lease runs out).
-          if (leaseMs < plan.ttlMs) held.scheduleTopUp(Math.floor(leaseMs / 3));
-          return held;
-        }
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) throw new LockTimeoutError(plan.resources, plan.waitMs);
-        if (!woken) {
-          let delay = Math.min(backoff * (0.75 + Math.random() * 0.5), remaining);
-          if (hint >= 0) delay = Math.min(delay, hint + 1);
-          let timer: NodeJS.Timeout | undefined;
-          const timedOut = await new Promise<boolean>((resolve) => {
-            wake = () => resolve(false);
-            timer = setTimeout(() => resolve(true), Math.max(1, delay));
-          });
-          clearTimeout(timer);
-          wake = undefined;
-          if (timedOut) backoff = Math.min(backoff * 2, POLL_MAX_MS);
-        }
-        woken = false;
-      }
-    } catch (error) {
-      // Give up our place at once so the queue does not stall until the entry expires, and
-      // pass on a lock that may have been handed to us meanwhile.
-      await this.leaveQueue(plan, token).catch(() => undefined);
-      await this.releaseToken(plan.resources, plan.keys, token).catch(() => undefined);
-      throw error;
-    } finally {
-      for (const watch of watches) if (watch.status === 'fulfilled') watch.value();
-    }
-  }
-
-  /**
-   * One run of the acquire script; `queued`: this token may already be in the waiter queue.
-   * A `.then` rather than `async`: one promise fewer on every acquisition.
-   */
-  private attempt(plan: Plan, token: string, join: boolean, queued: boolean): Promise<Attempt> {
-    const flags = `${join ? 'w' : ''}${plan.fair ? 'f' : ''}${queued ? 'q' : ''}`;
-    const args = join ? [token, plan.ttlMs, flags, WAITER_LEASE_MS] : [token, plan.ttlMs, flags];
-    const sentAt = performance.now();
-    return acquireScript.run(this.connections, lockKeys(plan.keys), args).then(
-      (reply): Attempt => {
-        // One resource taken: its fencing token alone; several: [1, ...tokens]; busy: [0, hint, ahead].
-        let fences: number[];
-        if (typeof reply === 'number') fences = [reply];
-        else {
-          const [status, ...rest] = reply as number[];
-          if (status !== 1) return { waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
-          fences = rest;
-        }
-        const { resources, keys, ttlMs } = plan;
-        return { held: new HeldLock(this.backend, resources, keys, token, fences, ttlMs, sentAt) };
-      },
-      (error: unknown) => {
-        throw this.mapRedisError(error, plan.resources, 'acquire');
-      },
-    );
-  }
-
-  private async extendHeld(held: HeldLock, ttlMs: number): Promise<boolean> {
-    const keys = held.keys.map((k) => k.owner);
-    try {
-      return (await extendScript.run(this.connections, keys, [held.token, ttlMs])) === 1;
-    } catch (error) {
-      throw this.mapRedisError(error, held.resources, 'extend');
-    }
-  }
-
-  private releaseHeld(held: HeldLock): Promise<void> {
-    this.held.delete(held);
-    return this.releaseToken(held.resources, held.keys, held.token);
-  }
-
-  private releaseToken(
-    resources: readonly string[],
-    keys: readonly ResourceKeys[],
-    token: string,
-  ): Promise<void> {
-    const args = [token, ...keys.map((k) => k.channel)];
-    return releaseScript.run(this.connections, lockKeys(keys), args).then(
-      () => undefined,
-      (error: unknown) => {
-        throw this.mapRedisError(error, resources, 'release');
-      },
-    );
-  }
-
-  private async leaveQueue(plan: Plan, token: string): Promise<void> {
-    const keys = plan.keys.flatMap((k) => [k.queue, k.alive]);
-    await leaveQueueScript.run(this.connections, keys, [token, ...plan.keys.map((k) => k.channel)]);
-  }
-
-  /** "Redis is down" and "keys in different cluster slots" become typed errors; others pass. */
-  private mapRedisError(error: unknown, resources: readonly string[], action: string): unknown {
-    const unreachable = this.connections.failure(error, `${action} lock ${resources.join(', ')}`);
-    if (unreachable !== error) return unreachable;
-    // Redis says CROSSSLOT; ioredis, when it pipelines, checks the slots itself first.
-    if (error instanceof Error && /CROSSSLOT|belong to the same slot/.test(error.message)) {
-      return new InvalidArgumentError(
-        'resources',
-        resources,
-        'on a Redis Cluster, resources locked together must hash to one slot: give them a common hash tag, e.g. "{stock}:a" and "{stock}:b"',
-      );
-    }
-    return error;
-  }
-}
-
-/** The KEYS of the acquire and release scripts: owner, queue and alive of each resource. */
-function lockKeys(keys: readonly ResourceKeys[]): string[] {
-  if (keys.length === 1) return [keys[0]!.owner, keys[0]!.queue, keys[0]!.alive];
-  return keys.flatMap((k) => [k.owner, k.queue, k.alive]);
-}
-
-/** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */
-function resourceNames(resource: unknown): string[] {
-  if (!Array.isArray(resource)) {
-    assertName('lock resource', resource);
-    return [resource];
-  }
-  if (resource.length === 0) {
-    throw new InvalidArgumentError('resources', resource, 'expected at least one resource name');
-  }
-  for (const name of resource) assertName('lock resource', name);
-  return [...new Set(resource as string[])].sort();
-}
-
-/** Checks lock options and fills in defaults; throws InvalidArgumentError naming the option. */
-export function lockSettings(options: unknown): Omit<Plan, 'resources' | 'keys'> {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidArgumentError('lock options', options, 'expected an object');
-  }
-  const given = options as WithLockOptions;
-  // Only `undefined` means "the default": null and other junk reach the checks below.
-  const ttlMs = given.ttlMs === undefined ? DEFAULT_LOCK_OPTIONS.ttlMs : given.ttlMs;
-  const waitMs = given.waitMs === undefined ? DEFAULT_LOCK_OPTIONS.waitMs : given.waitMs;
-  const fair = given.fair === undefined ? DEFAULT_LOCK_OPTIONS.fair : given.fair;
-  const maxHoldMs = given.maxHoldMs;
-  assertMilliseconds('ttlMs', ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
-  assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
-  if (maxHoldMs !== undefined) {
-    assertMilliseconds('maxHoldMs', maxHoldMs, { min: MIN_LOCK_TTL_MS, max: MAX_MILLISECONDS });
-  }
-  if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
-  const onBusy = given.onBusy;
-  if (onBusy !== undefined && !['wait', 'throw', 'skip'].includes(onBusy)) {
-    throw new InvalidArgumentError('onBusy', onBusy, "expected 'wait', 'throw' or 'skip'");
-  }
-  return { ttlMs, waitMs, fair, maxHoldMs };
 }

@@ -1,7 +1,8 @@
 import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
 import { assertName } from '../common/validate.js';
 import type { WithLockOptions } from './lock.interfaces.js';
-import { lockSettings, RedisLockService } from './lock.service.js';
+import { resolveLockOptions } from './lock.options.js';
+import { RedisLockService } from './lock.service.js';
 
 /** The lock resource(s) of `@WithLock`: fixed, or computed from the method's first arguments. */
 export type LockResource<A extends unknown[]> =
@@ -30,7 +31,7 @@ export function WithLock<A extends unknown[] = []>(
   resource: LockResource<A>,
   options: WithLockOptions = {},
 ): KeyedMethodDecorator<A> {
-  lockSettings(options); // bad options fail when the class is defined, not at the first call
+  resolveLockOptions(options); // bad options fail when the class is defined, not at the first call
   if (typeof resource === 'string') assertName('lock resource', resource);
   const resolve =
     typeof resource === 'function' ? resource : (): string | readonly string[] => resource;

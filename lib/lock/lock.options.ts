@@ -1,0 +1,66 @@
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import {
+  assertMilliseconds,
+  assertName,
+  assertOneOf,
+  assertOptionsObject,
+  MAX_MILLISECONDS,
+} from '../common/validate.js';
+import { DEFAULT_LOCK_OPTIONS, type WithLockOptions } from './lock.interfaces.js';
+import type { ResourceKeys } from './lock.keys.js';
+
+/** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
+export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
+/** Smallest lease accepted: below it, one round trip could outlast the lease. */
+export const MIN_LOCK_TTL_MS = 10;
+
+/** Lock options after validation, defaults filled in. */
+export interface ResolvedLockOptions {
+  readonly ttlMs: number;
+  readonly waitMs: number;
+  readonly fair: boolean;
+  readonly maxHoldMs: number | undefined;
+}
+
+/** Checks lock options and fills in defaults; throws InvalidArgumentError naming the option. */
+export function resolveLockOptions(options: unknown): ResolvedLockOptions {
+  assertOptionsObject('lock options', options);
+  const given = options as WithLockOptions;
+  // Only `undefined` means "the default": null and other junk reach the checks below.
+  const ttlMs = given.ttlMs === undefined ? DEFAULT_LOCK_OPTIONS.ttlMs : given.ttlMs;
+  const waitMs = given.waitMs === undefined ? DEFAULT_LOCK_OPTIONS.waitMs : given.waitMs;
+  const fair = given.fair === undefined ? DEFAULT_LOCK_OPTIONS.fair : given.fair;
+  const maxHoldMs = given.maxHoldMs;
+  assertLease('ttlMs', ttlMs);
+  assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
+  if (maxHoldMs !== undefined) {
+    assertMilliseconds('maxHoldMs', maxHoldMs, { min: MIN_LOCK_TTL_MS, max: MAX_MILLISECONDS });
+  }
+  if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
+  if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
+  return { ttlMs, waitMs, fair, maxHoldMs };
+}
+
+/** Checks a lease (`ttlMs` of an acquire or an `extend()`). */
+export function assertLease(argument: string, ttlMs: unknown): asserts ttlMs is number {
+  assertMilliseconds(argument, ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
+}
+
+/** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */
+export function resourceNames(resource: unknown): string[] {
+  if (!Array.isArray(resource)) {
+    assertName('lock resource', resource);
+    return [resource];
+  }
+  if (resource.length === 0) {
+    throw new InvalidArgumentError('resources', resource, 'expected at least one resource name');
+  }
+  for (const name of resource) assertName('lock resource', name);
+  return [...new Set(resource as string[])].sort();
+}
+
+/** A validated acquire request: the resources, sorted, with their keys and the options. */
+export interface LockRequest extends ResolvedLockOptions {
+  readonly resources: readonly string[];
+  readonly keys: readonly ResourceKeys[];
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import type { RedisConnections } from '../connection/redis-connections.js';
+import { RedisScript } from '../connection/script-runner.js';
+import { inboxOf, resourceKeys, type ResourceKeys } from './lock.keys.js';
+import { acquireLock, extendLock, leaveQueue, releaseLock } from './scripts/lua.generated.js';
+
+const acquireLockScript = new RedisScript(acquireLock);
+const extendLockScript = new RedisScript(extendLock);
+const releaseLockScript = new RedisScript(releaseLock);
+const leaveQueueScript = new RedisScript(leaveQueue);
+
+/** How long a waiter's queue entry lives unless it retries; retries come at most 200 ms apart. */
+export const WAITER_LEASE_MS = 1000;
+
+/** How an acquire attempt treats a busy resource. */
+export interface AcquireMode {
+  /** Join the waiter queue (else give up at once, as `tryAcquire` does). */
+  readonly join: boolean;
+  /** First come, first served. */
+  readonly fair: boolean;
+  /** This token may already be queued (a retry). */
+  readonly queued: boolean;
+}
+
+/** The outcome of one acquire attempt. */
+export type AcquireReply =
+  | { readonly taken: true; readonly fences: number[] }
+  | {
+      readonly taken: false;
+      /** The longest remaining lease among busy resources; -1 unknown. */
+      readonly waitHintMs: number;
+      /** Waiters queued before this one (single resource; 0 otherwise). */
+      readonly ahead: number;
+    };
+
+/** What a release message on an inbox means for the waiter holding `token`. */
+export type ReleaseNotice =
+  /** The lock is free and this waiter is first: retry now. */
+  | { readonly retry: true }
+  /** The lock was handed straight to this waiter, with this fencing token. */
+  | { readonly retry: false; readonly fence: number };
+
+/**
+ * The lock's Redis side: one typed method per script, and the only place that knows the lock's
+ * formats, shared with the scripts:
+ * - token: `[h<leaseMs>:]<instance>:<n>`. `instance` names this service instance (its release
+ *   inbox); the `h` prefix marks a single-resource waiter that may be handed the lock directly,
+ *   with that short lease (includes/waiterChannel.lua, releaseLock-3xN.lua).
+ * - owner value: `<token>#<seconds>.<microseconds>`, the fencing token as Redis TIME gave it
+ *   (includes/owner.lua); a fencing token is seconds * 10^6 + microseconds.
+ * - acquire flags: `w` join, `f` fair, `q` queued ({@link AcquireMode}).
+ * - release message: `<token>` (retry now) or `<token>#<fence>` (handed over).
+ */
+export class LockStore {
+  /** Names this service instance in its tokens and its release inbox. */
+  private readonly instance = `i${randomBytes(12).toString('base64url')}`;
+  private tokenCount = 0;
+
+  constructor(private readonly connections: RedisConnections) {}
+
+  keysOf(resources: readonly string[]): ResourceKeys[] {
+    return resources.map((name) => resourceKeys(this.connections.keys, name));
+  }
+
+  /** Where this instance hears the releases that name its waiters of a resource. */
+  inboxOf(keys: ResourceKeys): string {
+    return inboxOf(keys, this.instance);
+  }
+
+  /**
+   * A token for one acquisition. With `handOverLeaseMs` (a single-resource waiter), a releaser
+   * may pass the lock straight to it with that lease: one hop instead of a wake-up and a retry.
+   */
+  newToken(handOverLeaseMs?: number): string {
+    const handOver = handOverLeaseMs === undefined ? '' : `h${handOverLeaseMs}:`;
+    return `${handOver}${this.instance}:${(this.tokenCount++).toString(36)}`;
+  }
+
+  /** Reads a message of an inbox: `undefined` when it names another waiter. */
+  static readRelease(message: string, token: string): ReleaseNotice | undefined {
+    if (message === token) return { retry: true };
+    if (message.length > token.length && message.startsWith(`${token}#`)) {
+      return { retry: false, fence: Number(message.slice(token.length + 1)) };
+    }
+    return undefined;
+  }
+
+  /** One run of acquireLock: takes every resource, all or nothing, or reports it busy. */
+  acquire(
+    resources: readonly string[],
+    keys: readonly ResourceKeys[],
+    token: string,
+    ttlMs: number,
+    mode: AcquireMode,
+  ): Promise<AcquireReply> {
+    const flags = `${mode.join ? 'w' : ''}${mode.fair ? 'f' : ''}${mode.queued ? 'q' : ''}`;
+    const args = mode.join ? [token, ttlMs, flags, WAITER_LEASE_MS] : [token, ttlMs, flags];
+    return acquireLockScript.run(this.connections.command, lockKeys(keys), args).then(
+      (reply): AcquireReply => {
+        // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
+        if (typeof reply === 'number') return { taken: true, fences: [reply] };
+        const [status, ...rest] = reply as number[];
+        if (status === 1) return { taken: true, fences: rest };
+        return { taken: false, waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
+      },
+      (error: unknown) => {
+        throw this.failure(error, resources, 'acquire');
+      },
+    );
+  }
+
+  /** Renews every resource's lease; false when any is no longer held with the token. */
+  extend(
+    resources: readonly string[],
+    keys: readonly ResourceKeys[],
+    token: string,
+    ttlMs: number,
+  ): Promise<boolean> {
+    const owners = keys.map((k) => k.owner);
+    return extendLockScript.run(this.connections.command, owners, [token, ttlMs]).then(
+      (reply) => reply === 1,
+      (error: unknown) => {
+        throw this.failure(error, resources, 'extend');
+      },
+    );
+  }
+
+  /** Frees what is still held with the token (never another holder's) and serves waiters. */
+  release(
+    resources: readonly string[],
+    keys: readonly ResourceKeys[],
+    token: string,
+  ): Promise<void> {
+    const args = [token, ...keys.map((k) => k.channel)];
+    return releaseLockScript.run(this.connections.command, lockKeys(keys), args).then(
+      () => undefined,
+      (error: unknown) => {
+        throw this.failure(error, resources, 'release');
+      },
+    );
+  }
+
+  /** Removes a waiter that gave up from the queues, waking whoever is now first. */
+  async leaveQueue(keys: readonly ResourceKeys[], token: string): Promise<void> {
+    const queues = keys.flatMap((k) => [k.queue, k.alive]);
+    await leaveQueueScript.run(this.connections.command, queues, [
+      token,
+      ...keys.map((k) => k.channel),
+    ]);
+  }
+
+  /** True if any of the resources is held right now (by anyone). */
+  async isLocked(resources: readonly string[], keys: readonly ResourceKeys[]): Promise<boolean> {
+    const { command } = this.connections;
+    try {
+      const found = await Promise.all(keys.map((k) => command.exists(k.owner)));
+      return found.some((count) => count > 0);
+    } catch (error) {
+      throw this.failure(error, resources, 'check');
+    }
+  }
+
+  /** "Redis is down" and "keys in different cluster slots" become typed errors; others pass. */
+  private failure(error: unknown, resources: readonly string[], action: string): unknown {
+    const unreachable = this.connections.failure(error, `${action} lock ${resources.join(', ')}`);
+    if (unreachable !== error) return unreachable;
+    // Redis says CROSSSLOT; ioredis, when it pipelines, checks the slots itself first.
+    if (error instanceof Error && /CROSSSLOT|belong to the same slot/.test(error.message)) {
+      return new InvalidArgumentError(
+        'resources',
+        resources,
+        'on a Redis Cluster, resources locked together must hash to one slot: give them a common hash tag, e.g. "{stock}:a" and "{stock}:b"',
+      );
+    }
+    return error;
+  }
+}
+
+/** The KEYS of the acquire and release scripts: owner, queue and alive of each resource. */
+function lockKeys(keys: readonly ResourceKeys[]): string[] {
+  if (keys.length === 1) return [keys[0]!.owner, keys[0]!.queue, keys[0]!.alive];
+  return keys.flatMap((k) => [k.owner, k.queue, k.alive]);
+}
