@@ -229,13 +229,12 @@ export class QueueStore {
     for (let i = 0; i < reply.length; i += 5) {
       const id = String(reply[i]);
       const { header, data } = this.decodeRecord(String(reply[i + 2]));
-      const [made = '0'] = String(reply[i + 3]).split('|');
       const history = reply[i + 4] ? (JSON.parse(String(reply[i + 4])) as AttemptError[]) : [];
       dead.push({
         id,
         ...(header.n === undefined ? {} : { name: header.n }),
         data,
-        attemptsMade: Number(made),
+        attemptsMade: Number(reply[i + 3]),
         maxAttempts: header.a,
         diedAt: Number(reply[i + 1]),
         lastError: history.at(-1)?.error,

@@ -2,7 +2,7 @@
   Takes one or more lock resources, all or nothing, and hands out a fencing token for each.
 
   KEYS come in groups of 3, one group per resource (sorted by the caller):
-    KEYS[3i+1] owner key: `<token>#<fencing token>`, expiring after the lease (PX)
+    KEYS[3i+1] owner key: owner value (includes/owner.lua), expiring after the lease (PX)
     KEYS[3i+2] queue: ZSET of waiting tokens, scored by arrival time (microseconds)
     KEYS[3i+3] alive: ZSET of waiting tokens, scored by the time (ms) their entry expires
   ARGV[1] token of this acquisition
@@ -20,15 +20,16 @@
   busy resources (-1: unknown), ahead how many waiters are queued before this one (single
   resource; 0 otherwise).
 ]]
+--- @include "includes/owner"
 local token = ARGV[1]
 local leaseMs = ARGV[2]
 local time = redis.call('TIME')
 
 -- The common case first, before anything else is set up: one resource, nobody waiting. Taking
--- it is a single SET NX, with the owner value fencing.lua describes.
-if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 0 and
-    redis.call('SET', KEYS[1], token .. '#' .. time[1] .. '.' .. time[2], 'NX', 'PX', leaseMs) then
-  return time[1] * 1000000 + time[2]
+-- it is a single SET NX.
+if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 0 then
+  local fence = time[1] * 1000000 + time[2]
+  if redis.call('SET', KEYS[1], ownerValue(token, fence), 'NX', 'PX', leaseMs) then return fence end
 end
 
 --- @include "includes/fencing"

@@ -2,7 +2,7 @@
   Frees the resources held with a token (never another holder's) and serves their waiters.
 
   KEYS come in groups of 3, one group per resource:
-    KEYS[3i+1] owner key: `<token>#<fencing token>`
+    KEYS[3i+1] owner key: owner value (includes/owner.lua)
     KEYS[3i+2] queue: ZSET of waiting tokens, by arrival
     KEYS[3i+3] alive: ZSET of waiting tokens, by entry expiry
   ARGV[1] token of the holder
@@ -13,13 +13,12 @@
   `<token>#<fence>` is published; otherwise the lock is freed and the first waiter's token is
   published, so that waiter retries at once. Returns how many resources were freed.
 ]]
+--- @include "includes/owner"
 local token = ARGV[1]
 
--- The common case first, before anything else is set up: one resource, nobody waiting. The
--- ownership test is holds() from fencing.lua, inlined: the includes cost a closure each per call.
+-- The common case first, before anything else is set up: one resource, nobody waiting.
 if #KEYS == 3 then
-  local value = redis.call('GET', KEYS[1])
-  if not value or string.sub(value, 1, #token + 1) ~= token .. '#' then return 0 end
+  if not holds(redis.call('GET', KEYS[1]), token) then return 0 end
   if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('DEL', KEYS[1]) end
 end
 

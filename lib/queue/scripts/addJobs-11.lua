@@ -26,7 +26,7 @@ for k, id in ipairs(ids) do
     records[#records + 1] = id
     records[#records + 1] = ARGV[i + 1]
     states[#states + 1] = id
-    states[#states + 1] = '0|' .. ARGV[i + 2] .. '|' .. ARGV[i + 3] .. '|'
+    states[#states + 1] = stateValue(0, ARGV[i + 2], ARGV[i + 3], '')
     if delay > 0 then
       delayed[#delayed + 1] = now + delay
       delayed[#delayed + 1] = id

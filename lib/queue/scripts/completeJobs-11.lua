@@ -21,8 +21,8 @@ end
 local states = redis.call('HMGET', stateKey, unpack(ids))
 local statuses, done, record = {}, {}, {}
 for i, id in ipairs(ids) do
-  local held = string.match(states[i] or '', '|(%d*)$')
-  if held and held == tokens[i] then
+  local made, _, _, held = parseState(states[i])
+  if made and held == tokens[i] then
     statuses[i] = 1
     done[#done + 1] = id
     record[#record + 1] = now

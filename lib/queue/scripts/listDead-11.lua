@@ -1,7 +1,7 @@
 -- Lists dead-letter jobs, most recent first.
 --   KEYS: the queue's 11 keys (see includes/queue.lua)
 --   ARGV[1] how many at most
--- Returns {id, diedAt, record, state, errors, ...} (errors may be false).
+-- Returns {id, diedAt, record, attemptsMade, errors, ...} (errors may be false).
 --- @include "includes/queue"
 
 local reply = {}
@@ -11,7 +11,7 @@ for i = 1, #dead, 2 do
   reply[#reply + 1] = id
   reply[#reply + 1] = dead[i + 1]
   reply[#reply + 1] = redis.call('HGET', jobsKey, id)
-  reply[#reply + 1] = redis.call('HGET', stateKey, id)
+  reply[#reply + 1] = readState(id) or 0
   reply[#reply + 1] = redis.call('HGET', errorsKey, id)
 end
 return reply

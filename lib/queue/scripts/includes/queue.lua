@@ -4,7 +4,7 @@
 --   KEYS[2]  active     ZSET  id -> lease deadline (ms, Redis clock)
 --   KEYS[3]  delayed    ZSET  id -> due time (ms, Redis clock)
 --   KEYS[4]  jobs       HASH  id -> record (header JSON, newline, encoded payload), immutable
---   KEYS[5]  state      HASH  id -> "attemptsMade|maxAttempts|priority|claimToken"
+--   KEYS[5]  state      HASH  id -> state (stateValue below)
 --   KEYS[6]  errors     HASH  id -> JSON array of the last attempts' errors
 --   KEYS[7]  dead       ZSET  id -> time it died
 --   KEYS[8]  completed  ZSET  id -> time it completed (bounded)
@@ -27,15 +27,25 @@ local function nowMs()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function readState(id)
-  local s = redis.call('HGET', stateKey, id)
+-- A job's state, `attemptsMade|maxAttempts|priority|claimToken` (the token is empty while the
+-- job is not claimed), is written by stateValue() and read by parseState() only.
+local function stateValue(made, max, pri, token)
+  return made .. '|' .. max .. '|' .. pri .. '|' .. token
+end
+
+-- made, max, pri as numbers and the claim token; nothing for a missing (false) state.
+local function parseState(s)
   if not s then return nil end
   local made, max, pri, token = string.match(s, '^(%d+)|(%d+)|(-?%d+)|(%d*)$')
   return tonumber(made), tonumber(max), tonumber(pri), token
 end
 
+local function readState(id)
+  return parseState(redis.call('HGET', stateKey, id))
+end
+
 local function writeState(id, made, max, pri, token)
-  redis.call('HSET', stateKey, id, made .. '|' .. max .. '|' .. pri .. '|' .. token)
+  redis.call('HSET', stateKey, id, stateValue(made, max, pri, token))
 end
 
 -- At most one token: it wakes one idle worker, which passes it on while jobs remain.
@@ -127,12 +137,12 @@ local function claim(reply, count, leaseMs, now)
         local deadline = now + leaseMs
         local newStates, leases = {}, {}
         for i, id in ipairs(ids) do
-          local made, max, pri = string.match(states[i] or '', '^(%d+)|(%d+)|(-?%d+)|')
+          local made, max, pri = parseState(states[i])
           if made then
-            made = tonumber(made) + 1
+            made = made + 1
             token = token + 1
             newStates[#newStates + 1] = id
-            newStates[#newStates + 1] = made .. '|' .. max .. '|' .. pri .. '|' .. token
+            newStates[#newStates + 1] = stateValue(made, max, pri, token)
             leases[#leases + 1] = deadline
             leases[#leases + 1] = id
             reply[#reply + 1] = id
