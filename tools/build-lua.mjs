@@ -4,6 +4,10 @@
 // - The KEYS a script takes come from its file name: `claimFill-3.lua` takes exactly 3 keys;
 //   `acquireLock-3xN.lua` takes groups of 3, one group per item (N lock resources).
 // - `--- @include "includes/name"` pulls in scripts/includes/name.lua once per script.
+// - `--- @keys wait state` names a script's KEYS in order: the line becomes
+//   `local waitKey, stateKey = KEYS[1], KEYS[2]`, the names go into the module (`keyNames`), so
+//   the caller passes the keys by name in the same order, and their count must match the file
+//   name's.
 // - Run first by `npm run build` (tools/build.mjs), so type checking and tests see the output.
 import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join, relative, dirname, posix, sep } from 'node:path';
@@ -12,6 +16,21 @@ const root = join(dirname(new URL(import.meta.url).pathname), '..');
 const lib = join(root, 'lib');
 const scriptFile = /^([a-z][A-Za-z0-9]*)-(\d+)(xN)?\.lua$/;
 const includeLine = /^--- @include "([^"]+)"\s*$/gm;
+const keysLine = /^--- @keys ((?:[a-z][A-Za-z0-9]* ?)+)\s*$/m;
+
+/** Expands a script's `--- @keys` line into local bindings; returns the Lua and the key names. */
+function bindKeys(source, file, expectedCount) {
+  const match = keysLine.exec(source);
+  if (!match) return { lua: source, keyNames: undefined };
+  const names = match[1].trim().split(' ');
+  if (names.length !== expectedCount) {
+    throw new Error(
+      `${file}: --- @keys names ${names.length} keys, the file name says ${expectedCount}`,
+    );
+  }
+  const binding = `local ${names.map((n) => `${n}Key`).join(', ')} = ${names.map((_, i) => `KEYS[${i + 1}]`).join(', ')}`;
+  return { lua: source.replace(keysLine, binding), keyNames: names };
+}
 
 function scriptFolders(dir) {
   const found = [];
@@ -48,13 +67,19 @@ for (const folder of scriptFolders(lib)) {
     const match = scriptFile.exec(file);
     if (!match) continue;
     const [, name, keys, perItem] = match;
-    const lua = resolveIncludes(readFileSync(join(folder, file), 'utf8'), folder, new Set(), []);
+    const { lua: bound, keyNames } = bindKeys(
+      readFileSync(join(folder, file), 'utf8'),
+      relative(root, join(folder, file)),
+      perItem ? -1 : Number(keys),
+    );
+    const lua = resolveIncludes(bound, folder, new Set(), []);
     lines.push(
       '',
       `export const ${name}: ScriptSource = {`,
       `  name: ${JSON.stringify(name)},`,
       `  numberOfKeys: ${Number(keys)},`,
       ...(perItem ? ['  grouped: true,'] : []),
+      ...(keyNames ? [`  keyNames: ${JSON.stringify(keyNames)},`] : []),
       `  lua: ${JSON.stringify(lua)},`,
       '};',
     );

@@ -12,6 +12,8 @@ export interface ScriptSource {
    * resource): any positive multiple is accepted.
    */
   readonly grouped?: boolean;
+  /** The KEYS by name, in order, when the script names them (`--- @keys` in the .lua file). */
+  readonly keyNames?: readonly string[];
   readonly lua: string;
 }
 

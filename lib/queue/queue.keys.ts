@@ -1,6 +1,7 @@
 import type { KeySpace } from '../connection/key-space.js';
+import type { ScriptSource } from '../connection/script-runner.js';
 
-/** The parts of a queue's keys, in the order every queue script takes them (includes/queue.lua). */
+/** The parts of a queue's keys (includes/queue.lua says what each holds). */
 const QUEUE_KEY_PARTS = [
   'wait',
   'active',
@@ -15,8 +16,10 @@ const QUEUE_KEY_PARTS = [
   'paused',
 ] as const;
 
-/** A queue's keys by part, and in script order (`all`). They share one hash tag. */
-export type QueueKeys = { readonly [P in (typeof QUEUE_KEY_PARTS)[number]]: string } & {
+export type QueueKeyPart = (typeof QUEUE_KEY_PARTS)[number];
+
+/** A queue's keys by part, and all of them (`all`). They share one hash tag. */
+export type QueueKeys = { readonly [P in QueueKeyPart]: string } & {
   readonly all: readonly string[];
 };
 
@@ -26,4 +29,15 @@ export function queueKeys(keys: KeySpace, queue: string): QueueKeys {
   const all = QUEUE_KEY_PARTS.map((part) => keys.under(base, part));
   const byPart = Object.fromEntries(QUEUE_KEY_PARTS.map((part, i) => [part, all[i]!]));
   return Object.freeze({ ...byPart, all }) as unknown as QueueKeys;
+}
+
+/** The keys a script names with `--- @keys`, in its order. */
+export function keysOfScript(keys: QueueKeys, script: ScriptSource): string[] {
+  const names = script.keyNames ?? [];
+  return names.map((name) => {
+    if (!QUEUE_KEY_PARTS.includes(name as QueueKeyPart)) {
+      throw new Error(`Script ${script.name} names an unknown queue key "${name}"`);
+    }
+    return keys[name as QueueKeyPart];
+  });
 }

@@ -3,7 +3,7 @@ import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import { QueuePayloadError } from './queue.errors.js';
 import type { AttemptError, DeadJob, Job, QueueCounts } from './queue.interfaces.js';
-import { queueKeys, type QueueKeys } from './queue.keys.js';
+import { keysOfScript, queueKeys, type QueueKeys } from './queue.keys.js';
 import type { ResolvedJobOptions } from './queue.options.js';
 import {
   addJobs,
@@ -18,16 +18,22 @@ import {
   retryDead,
 } from './scripts/lua.generated.js';
 
-const addJobsScript = new RedisScript(addJobs);
-const claimJobsScript = new RedisScript(claimJobs);
-const completeJobsScript = new RedisScript(completeJobs);
-const failJobScript = new RedisScript(failJob);
-const extendLeasesScript = new RedisScript(extendLeases);
-const releaseJobsScript = new RedisScript(releaseJobs);
-const listDeadScript = new RedisScript(listDead);
-const retryDeadScript = new RedisScript(retryDead);
-const countJobsScript = new RedisScript(countJobs);
-const resumeQueueScript = new RedisScript(resumeQueue);
+const scripts = {
+  addJobs,
+  claimJobs,
+  completeJobs,
+  failJob,
+  extendLeases,
+  releaseJobs,
+  listDead,
+  retryDead,
+  countJobs,
+  resumeQueue,
+};
+type QueueScript = keyof typeof scripts;
+const runners = Object.fromEntries(
+  Object.entries(scripts).map(([name, source]) => [name, new RedisScript(source)]),
+) as Record<QueueScript, RedisScript>;
 
 /** Jobs per `addJobs` script call: one round trip, short enough not to stall Redis. */
 const ADD_BATCH = 1000;
@@ -86,11 +92,21 @@ export class QueueStore {
     reject: (error: unknown) => void;
   }[] = [];
 
+  /** Each script's KEYS, in the order its `--- @keys` line names them. */
+  private readonly scriptKeys: Record<QueueScript, string[]>;
+
   constructor(
     private readonly connections: RedisConnections,
     readonly queue: string,
   ) {
     this.keys = queueKeys(connections.keys, queue);
+    this.scriptKeys = Object.fromEntries(
+      Object.entries(scripts).map(([name, source]) => [name, keysOfScript(this.keys, source)]),
+    ) as Record<QueueScript, string[]>;
+  }
+
+  private run(script: QueueScript, args: readonly (string | number)[]): Promise<unknown> {
+    return runners[script].run(this.connections.command, this.scriptKeys[script], args);
   }
 
   /** Encodes a job for `addJobs`, refusing payloads the codec cannot store or that are too big. */
@@ -141,7 +157,7 @@ export class QueueStore {
   private flushAdds(): void {
     for (const batch of chunks(this.pendingAdds.splice(0), ADD_BATCH)) {
       const args = batch.flatMap(({ job }) => job.args);
-      addJobsScript.run(this.connections.command, this.keys.all, args).then(
+      this.run('addJobs', args).then(
         () => batch.forEach(({ resolve }) => resolve()),
         (error: unknown) => batch.forEach(({ reject }) => reject(error)),
       );
@@ -151,9 +167,8 @@ export class QueueStore {
   async addJobs(jobs: readonly EncodedJob[]): Promise<void> {
     await Promise.all(
       chunks(jobs, ADD_BATCH).map((batch) =>
-        addJobsScript.run(
-          this.connections.command,
-          this.keys.all,
+        this.run(
+          'addJobs',
           batch.flatMap((job) => job.args),
         ),
       ),
@@ -161,10 +176,7 @@ export class QueueStore {
   }
 
   async claimJobs(count: number, leaseMs: number): Promise<ClaimBatch> {
-    const reply = await claimJobsScript.run(this.connections.command, this.keys.all, [
-      count,
-      leaseMs,
-    ]);
+    const reply = await this.run('claimJobs', [count, leaseMs]);
     return this.parseClaim(reply as unknown[], 0);
   }
 
@@ -176,11 +188,7 @@ export class QueueStore {
   ): Promise<ClaimBatch & { statuses: number[] }> {
     const args: (string | number)[] = [keep.count, keep.ms, claim.count, claim.leaseMs];
     for (const { id, token } of held) args.push(id, token);
-    const reply = (await completeJobsScript.run(
-      this.connections.command,
-      this.keys.all,
-      args,
-    )) as unknown[];
+    const reply = (await this.run('completeJobs', args)) as unknown[];
     return {
       statuses: reply.slice(0, held.length).map(Number),
       ...this.parseClaim(reply, held.length),
@@ -194,7 +202,7 @@ export class QueueStore {
     retryDelayMs: number,
     claim: { count: number; leaseMs: number },
   ): Promise<SettleResult> {
-    const reply = (await failJobScript.run(this.connections.command, this.keys.all, [
+    const reply = (await this.run('failJob', [
       id,
       token,
       error,
@@ -211,20 +219,18 @@ export class QueueStore {
     leaseMs: number,
   ): Promise<Set<string>> {
     const args = [leaseMs, ...held.flatMap(({ id, token }) => [id, token])];
-    const lost = await extendLeasesScript.run(this.connections.command, this.keys.all, args);
+    const lost = await this.run('extendLeases', args);
     return new Set((lost as unknown[]).map(String));
   }
 
   /** Hands jobs back to the front of wait; returns how many were still held. */
   async releaseJobs(held: readonly { id: string; token: string }[]): Promise<number> {
     const args = held.flatMap(({ id, token }) => [id, token]);
-    return Number(await releaseJobsScript.run(this.connections.command, this.keys.all, args));
+    return Number(await this.run('releaseJobs', args));
   }
 
   async listDead(limit: number): Promise<DeadJob[]> {
-    const reply = (await listDeadScript.run(this.connections.command, this.keys.all, [
-      limit,
-    ])) as unknown[];
+    const reply = (await this.run('listDead', [limit])) as unknown[];
     const dead: DeadJob[] = [];
     for (let i = 0; i < reply.length; i += 5) {
       const id = String(reply[i]);
@@ -245,11 +251,11 @@ export class QueueStore {
   }
 
   async retryDead(ids: readonly string[]): Promise<number> {
-    return Number(await retryDeadScript.run(this.connections.command, this.keys.all, ids));
+    return Number(await this.run('retryDead', ids));
   }
 
   async countJobs(): Promise<QueueCounts> {
-    const reply = (await countJobsScript.run(this.connections.command, this.keys.all, [])) as [
+    const reply = (await this.run('countJobs', [])) as [
       number,
       number,
       number,
@@ -266,7 +272,7 @@ export class QueueStore {
   }
 
   async resume(): Promise<void> {
-    await resumeQueueScript.run(this.connections.command, this.keys.all, []);
+    await this.run('resumeQueue', []);
   }
 
   private parseClaim(reply: unknown[], offset: number): ClaimBatch {

@@ -1,7 +1,7 @@
 -- Completes the jobs the caller still holds the lease of, keeps a bounded record of
 -- completions, and claims the caller's next jobs, all in one round trip with a fixed number of
 -- Redis calls whatever the batch size.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, active, delayed, jobs, state, errors, dead, completed, seq, wake, paused (see includes/queue.lua)
 --   ARGV[1] how many completed ids to keep
 --   ARGV[2] how long to keep completed ids, in ms
 --   ARGV[3] how many jobs to claim next (0: none)
@@ -10,6 +10,7 @@
 -- Returns {status, ..., nextDueInMs, id, record, attempt, token, ...}: one status per job in
 -- ARGV order, 1 = completed, 0 = refused (the lease expired and the job was handed to someone
 -- else, or it is gone).
+--- @keys wait active delayed jobs state errors dead completed seq wake paused
 --- @include "includes/queue"
 
 local now = nowMs()

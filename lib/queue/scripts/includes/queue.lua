@@ -1,19 +1,17 @@
--- Shared by every queue script. Every script takes the same 11 keys, all under the queue's hash
--- tag (one slot, cluster-safe):
---   KEYS[1]  wait       ZSET  id -> -priority * PRIORITY_SPAN + sequence (lowest first)
---   KEYS[2]  active     ZSET  id -> lease deadline (ms, Redis clock)
---   KEYS[3]  delayed    ZSET  id -> due time (ms, Redis clock)
---   KEYS[4]  jobs       HASH  id -> record (header JSON, newline, encoded payload), immutable
---   KEYS[5]  state      HASH  id -> state (stateValue below)
---   KEYS[6]  errors     HASH  id -> JSON array of the last attempts' errors
---   KEYS[7]  dead       ZSET  id -> time it died
---   KEYS[8]  completed  ZSET  id -> time it completed (bounded)
---   KEYS[9]  seq        STRING counter for FIFO order and claim tokens
---   KEYS[10] wake       LIST  at most one token; idle workers BLPOP it
---   KEYS[11] paused     STRING present while the queue is paused
-local waitKey, activeKey, delayedKey = KEYS[1], KEYS[2], KEYS[3]
-local jobsKey, stateKey, errorsKey = KEYS[4], KEYS[5], KEYS[6]
-local deadKey, completedKey, seqKey, wakeKey, pausedKey = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+-- Shared by every queue script. A queue's keys, all under the queue's hash tag (one slot,
+-- cluster-safe); each script binds those it takes with `--- @keys` (as `waitKey`, ...) and calls
+-- only the functions below whose keys it binds:
+--   wait       ZSET  id -> -priority * PRIORITY_SPAN + sequence (lowest first)
+--   active     ZSET  id -> lease deadline (ms, Redis clock)
+--   delayed    ZSET  id -> due time (ms, Redis clock)
+--   jobs       HASH  id -> record (header JSON, newline, encoded payload), immutable
+--   state      HASH  id -> state (stateValue below)
+--   errors     HASH  id -> JSON array of the last attempts' errors
+--   dead       ZSET  id -> time it died
+--   completed  ZSET  id -> time it completed (bounded)
+--   seq        STRING counter for FIFO order and claim tokens
+--   wake       LIST  at most one token; idle workers BLPOP it
+--   paused     STRING present while the queue is paused
 
 -- Scores are doubles: priority (|p| <= 1000) times 2^42 plus a sequence below 2^42 stays under
 -- 2^53, so every score is an exact integer. Lua would print such numbers with 14 significant

@@ -1,7 +1,8 @@
 -- Moves dead-letter jobs back to wait with a fresh set of attempts (their error history kept).
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, state, dead, seq, wake (see includes/queue.lua)
 --   ARGV: the ids to retry; none = every dead job
 -- Returns how many jobs were moved.
+--- @keys wait state dead seq wake
 --- @include "includes/queue"
 
 local ids = ARGV

@@ -1,8 +1,9 @@
 -- Renews the leases of the jobs a worker still holds.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: active, state (see includes/queue.lua)
 --   ARGV[1] lease in ms from now
 --   ARGV[2..] pairs: job id, claim token
 -- Returns the ids whose lease was lost (expired and handed to someone else, or the job is gone).
+--- @keys active state
 --- @include "includes/queue"
 
 local deadline = nowMs() + tonumber(ARGV[1])

@@ -1,6 +1,7 @@
 -- Counts a queue's jobs by state, in one consistent snapshot.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, active, delayed, completed, dead, paused (see includes/queue.lua)
 -- Returns {waiting, active, delayed, completed, dead, paused (0/1)}.
+--- @keys wait active delayed completed dead paused
 --- @include "includes/queue"
 
 return {

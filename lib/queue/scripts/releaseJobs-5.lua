@@ -1,8 +1,9 @@
 -- Hands jobs a stopping worker still holds back to the front of wait at once (not after lease
 -- expiry). The interrupted attempt is not counted: the job did not fail.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, active, state, seq, wake (see includes/queue.lua)
 --   ARGV: pairs: job id, claim token
 -- Returns how many jobs were handed back.
+--- @keys wait active state seq wake
 --- @include "includes/queue"
 
 local released = 0

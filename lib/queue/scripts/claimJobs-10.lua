@@ -1,10 +1,11 @@
 -- Claims up to ARGV[1] jobs under a lease, after promoting due delayed jobs and recovering
 -- expired leases.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, active, delayed, jobs, state, errors, dead, seq, wake, paused (see includes/queue.lua)
 --   ARGV[1] how many jobs to claim
 --   ARGV[2] lease in ms
 -- Returns {nextDueInMs, id, record, attempt, token, ...}: nextDueInMs is -1 when jobs were
 -- claimed or nothing is scheduled, else how long an idle worker may block.
+--- @keys wait active delayed jobs state errors dead seq wake paused
 --- @include "includes/queue"
 
 return claim({}, tonumber(ARGV[1]), tonumber(ARGV[2]), nowMs())

@@ -1,10 +1,11 @@
 -- Adds jobs, all or none (a script runs atomically), and wakes an idle worker. A fixed number
 -- of Redis calls per batch, whatever its size (at most 1000 jobs: Lua's unpack() limit).
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, delayed, jobs, state, errors, dead, seq, wake (see includes/queue.lua)
 --   ARGV: 5 per job: id, record, maxAttempts, priority, delayMs
 -- A job whose id is still waiting, active or delayed is left as it is (dedup by jobId), and so
 -- is a repeat of an id within the batch; a dead job with that id is replaced by the new one.
 -- Returns how many jobs were added (not deduplicated).
+--- @keys wait delayed jobs state errors dead seq wake
 --- @include "includes/queue"
 
 local now = nowMs()

@@ -1,7 +1,8 @@
 -- Lists dead-letter jobs, most recent first.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: jobs, state, errors, dead (see includes/queue.lua)
 --   ARGV[1] how many at most
 -- Returns {id, diedAt, record, attemptsMade, errors, ...} (errors may be false).
+--- @keys jobs state errors dead
 --- @include "includes/queue"
 
 local reply = {}

@@ -1,7 +1,7 @@
 -- Records a failed attempt if the caller still holds the lease: retries after a delay while
 -- attempts remain, else moves the job to the dead-letter list. Then claims the caller's next
 -- job(s) in the same round trip.
---   KEYS: the queue's 11 keys (see includes/queue.lua)
+--   KEYS: wait, active, delayed, jobs, state, errors, dead, seq, wake, paused (see includes/queue.lua)
 --   ARGV[1] job id
 --   ARGV[2] claim token the worker got with the job
 --   ARGV[3] error message
@@ -10,6 +10,7 @@
 --   ARGV[6] lease in ms for the claimed jobs
 -- Returns {status, nextDueInMs, id, record, attempt, token, ...}: status 1 = will retry,
 -- 2 = dead, 0 = refused (the lease expired and the job was handed to someone else).
+--- @keys wait active delayed jobs state errors dead seq wake paused
 --- @include "includes/queue"
 
 local id, token = ARGV[1], ARGV[2]
