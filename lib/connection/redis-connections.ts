@@ -11,6 +11,7 @@ import type { ResolvedCoordinationOptions } from '../redis-coordination.options.
 import { isConnectionFailure, RedisConnectionError } from './connection.errors.js';
 import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
+import { batchWhileBusy } from './adaptive-batching.js';
 import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
 
@@ -69,7 +70,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   ): Promise<RedisConnections> {
     const { connection } = options;
     const command =
-      connection.kind === 'client' ? connection.client : createClient(options, 'command');
+      connection.kind === 'client' ? connection.client : createClient(options, 'command', logger);
     const connections = new RedisConnections(options, command, logger);
     if (connection.kind !== 'client') {
       connections.adopt(command, 'command');
@@ -183,7 +184,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     const client =
       connection.kind === 'client'
         ? duplicateClient(connection.client, role)
-        : createClient(this.options, role);
+        : createClient(this.options, role, this.logger);
     this.adopt(client, role);
     this.startupHold.track(client);
     try {
@@ -255,7 +256,11 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   }
 }
 
-function createClient(options: ResolvedCoordinationOptions, role: ConnectionRole): RedisClient {
+function createClient(
+  options: ResolvedCoordinationOptions,
+  role: ConnectionRole,
+  logger: LoggerService,
+): RedisClient {
   const { connection } = options;
   const perRole: RedisOptions = {
     lazyConnect: true,
@@ -278,56 +283,10 @@ function createClient(options: ResolvedCoordinationOptions, role: ConnectionRole
     ...perRole,
     enableAutoPipelining: role === 'command' && options.autoPipelining === true,
   });
-  if (role === 'command' && options.autoPipelining === 'adaptive') batchWhileBusy(client);
+  if (role === 'command' && options.autoPipelining === 'adaptive') {
+    batchWhileBusy(client, logger);
+  }
   return client;
-}
-
-/**
- * Adaptive batching on the standalone command connection. A lone command is written at once. A
- * command sent while others await replies, or just after a chunk carrying several replies (the
- * callers those replies wake all send again in the same tick), corks the socket until the next
- * turn of the event loop, so the whole batch leaves in one write.
- *
- * Why not ioredis auto-pipelining for the batches: it allocates a Pipeline per batch and runs one
- * batch at a time, so a lone command written directly splits 64 callers into two groups that
- * alternate for good, doubling the writes. Measured in the `connection` and `lock` benchmarks.
- */
-function batchWhileBusy(client: Redis): void {
-  let replyBurst = false;
-  let corked = false;
-  const endBurst = () => {
-    replyBurst = false;
-  };
-  const onData = () => {
-    if (!replyBurst && client.commandQueue.length > 1) {
-      replyBurst = true;
-      setImmediate(endBurst);
-    }
-  };
-  client.on('connect', () => {
-    // ioredis prepends its reply parser right after emitting 'connect'; prepending one microtask
-    // later puts this listener first, while the queue still counts the chunk's commands.
-    const stream = client.stream;
-    queueMicrotask(() => stream.prependListener('data', onData));
-  });
-  const send = client.sendCommand;
-  client.sendCommand = (command, stream) => {
-    if (
-      (replyBurst || client.commandQueue.length > 0) &&
-      !corked &&
-      stream === undefined &&
-      client.status === 'ready'
-    ) {
-      corked = true;
-      const socket = client.stream;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    return send.call(client, command, stream);
-  };
 }
 
 /**
