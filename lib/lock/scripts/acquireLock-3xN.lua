@@ -27,9 +27,9 @@ local time = redis.call('TIME')
 
 -- The common case first, before anything else is set up: one resource, nobody waiting. Taking
 -- it is a single SET NX.
-if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 0 then
-  local fence = time[1] * 1000000 + time[2]
-  if redis.call('SET', KEYS[1], ownerValue(token, fence), 'NX', 'PX', leaseMs) then return fence end
+if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 0 and
+    redis.call('SET', KEYS[1], ownerValue(token, time[1], time[2]), 'NX', 'PX', leaseMs) then
+  return time[1] * 1000000 + time[2]
 end
 
 --- @include "includes/fencing"
@@ -94,7 +94,7 @@ for i = 0, resources - 1 do
     redis.call('PEXPIRE', owner, leaseMs)
   else
     fence = nextFence(0, seconds, micros)
-    redis.call('SET', owner, ownerValue(token, fence), 'PX', leaseMs)
+    redis.call('SET', owner, ownerValueOf(token, fence), 'PX', leaseMs)
   end
   if queued and redis.call('ZREM', queue, token) == 1 then
     redis.call('ZREM', alive, token)

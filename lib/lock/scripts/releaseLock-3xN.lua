@@ -39,7 +39,7 @@ for i = 0, #KEYS / 3 - 1 do
       local leaseMs = head and string.match(head, '^h(%d+):')
       if leaseMs then
         local handed = nextFence(fenceOf(value), seconds, micros)
-        redis.call('SET', owner, ownerValue(head, handed), 'PX', leaseMs)
+        redis.call('SET', owner, ownerValueOf(head, handed), 'PX', leaseMs)
         redis.call('ZREM', queue, head)
         redis.call('ZREM', alive, head)
         redis.call('PUBLISH', waiterChannel(channel, head), head .. '#' .. string.format('%.0f', handed))

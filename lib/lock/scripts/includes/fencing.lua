@@ -1,5 +1,6 @@
 --[[
-  Shared by acquireLock and releaseLock (which hands the lock straight to a waiter).
+  Shared by acquireLock and releaseLock (which hands the lock straight to a waiter), after
+  includes/owner.lua.
 
   clock(): Redis's time as seconds, microseconds.
   nextFence(previous, seconds, micros): Redis time in microseconds, or previous + 1 if that is not
@@ -16,6 +17,17 @@ end
 
 local function nextFence(previous, seconds, micros)
   return math.max(seconds * 1000000 + micros, previous + 1)
+end
+
+-- The owner value of `token` holding with fencing token `fence` (a number).
+local function ownerValueOf(token, fence)
+  return ownerValue(token, math.floor(fence / 1000000), fence % 1000000)
+end
+
+-- The fencing token stored in an owner value (includes/owner.lua).
+local function fenceOf(value)
+  local seconds, micros = string.match(value, '#(%d+)%.(%d+)$')
+  return seconds * 1000000 + micros
 end
 
 local function dropDeadWaiters(queue, alive, nowMs)
