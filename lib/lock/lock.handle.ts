@@ -5,21 +5,16 @@ import { assertLease, MIN_LOCK_TTL_MS } from './lock.options.js';
 import type { LockStore } from './lock.store.js';
 
 /** Everything a {@link HeldLock} starts from. */
-export interface HeldLockInit {
+export type HeldLockInit = Pick<
+  HeldLock,
+  'resources' | 'keys' | 'token' | 'fencingTokens' | 'ttlMs' | 'acquiredAt'
+> & {
   readonly store: LockStore;
   /** The service's locks held right now: the lock is in it until released or lost. */
   readonly tracker: Set<HeldLock>;
-  readonly resources: readonly string[];
-  /** Redis keys per resource, in the order of `resources`. */
-  readonly keys: readonly ResourceKeys[];
-  readonly token: string;
-  readonly fencingTokens: readonly number[];
-  readonly ttlMs: number;
-  /** `performance.now()` taken before the acquire script was sent. */
-  readonly acquiredAt: number;
   /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
   readonly initialLeaseMs?: number;
-}
+};
 
 /**
  * The state of one acquisition, shared by its outermost {@link Lock} and any reentrant handles.
@@ -28,10 +23,12 @@ export interface HeldLockInit {
  */
 export class HeldLock {
   readonly resources: readonly string[];
+  /** Redis keys per resource, in the order of `resources`. */
   readonly keys: readonly ResourceKeys[];
   readonly token: string;
   readonly fencingTokens: readonly number[];
   readonly ttlMs: number;
+  /** `performance.now()` taken before the acquire script was sent. */
   readonly acquiredAt: number;
   private readonly store: LockStore;
   private readonly tracker: Set<HeldLock>;

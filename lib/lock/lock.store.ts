@@ -96,16 +96,13 @@ export class LockStore {
   ): Promise<AcquireReply> {
     const flags = `${mode.join ? 'w' : ''}${mode.fair ? 'f' : ''}${mode.queued ? 'q' : ''}`;
     const args = mode.join ? [token, ttlMs, flags, WAITER_LEASE_MS] : [token, ttlMs, flags];
-    return acquireLockScript.run(this.connections.command, lockKeys(keys), args).then(
+    return this.run(acquireLockScript, lockKeys(keys), args, resources, 'acquire').then(
       (reply): AcquireReply => {
         // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
         if (typeof reply === 'number') return { taken: true, fences: [reply] };
         const [status, ...rest] = reply as number[];
         if (status === 1) return { taken: true, fences: rest };
         return { taken: false, waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
-      },
-      (error: unknown) => {
-        throw this.failure(error, resources, 'acquire');
       },
     );
   }
@@ -118,11 +115,8 @@ export class LockStore {
     ttlMs: number,
   ): Promise<boolean> {
     const owners = keys.map((k) => k.owner);
-    return extendLockScript.run(this.connections.command, owners, [token, ttlMs]).then(
+    return this.run(extendLockScript, owners, [token, ttlMs], resources, 'extend').then(
       (reply) => reply === 1,
-      (error: unknown) => {
-        throw this.failure(error, resources, 'extend');
-      },
     );
   }
 
@@ -133,11 +127,8 @@ export class LockStore {
     token: string,
   ): Promise<void> {
     const args = [token, ...keys.map((k) => k.channel)];
-    return releaseLockScript.run(this.connections.command, lockKeys(keys), args).then(
+    return this.run(releaseLockScript, lockKeys(keys), args, resources, 'release').then(
       () => undefined,
-      (error: unknown) => {
-        throw this.failure(error, resources, 'release');
-      },
     );
   }
 
@@ -159,6 +150,18 @@ export class LockStore {
     } catch (error) {
       throw this.failure(error, resources, 'check');
     }
+  }
+
+  private run(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    resources: readonly string[],
+    action: string,
+  ): Promise<unknown> {
+    return script.run(this.connections.command, keys, args).catch((error: unknown) => {
+      throw this.failure(error, resources, action);
+    });
   }
 
   /** "Redis is down" and "keys in different cluster slots" become typed errors; others pass. */
