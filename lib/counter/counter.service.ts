@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Cluster } from 'ioredis';
-import { describeValue, InvalidArgumentError } from '../common/coordination.error.js';
-import { assertMilliseconds } from '../common/validate.js';
+import { describeValue } from '../common/coordination.error.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import { CounterValueError } from './counter.errors.js';
@@ -12,13 +11,13 @@ import type {
   HitResult,
   IncrementOptions,
 } from './counter.interfaces.js';
+import { counterKey, rateLimitKeys } from './counter.keys.js';
+import { integerArgument, resolveHitOptions, resolveIncrementTtl } from './counter.options.js';
 import { hitRateLimit, incrementCounter } from './scripts/lua.generated.js';
 
 const incrementCounterScript = new RedisScript(incrementCounter);
 const hitRateLimitScript = new RedisScript(hitRateLimit);
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 /** Above this, increments of a counter go through the exact script (a margin below 2^52). */
 const LARGE_COUNTER = 2 ** 50;
 /** ioredis parses integer replies exactly up to here (its digit loop rounds near 2^53). */
@@ -99,12 +98,14 @@ export class CounterService {
         },
       );
     }
+    let ttlMs: number;
     try {
       integerArgument('by', by);
+      ttlMs = resolveIncrementTtl(options);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return this.incrementExact(name, key, by, options);
+    return this.incrementExact(name, key, by, ttlMs);
   }
 
   /** The script path: exact decimal replies for large counters, TTL set atomically. */
@@ -112,14 +113,15 @@ export class CounterService {
     name: string,
     key: string,
     by: number | bigint,
-    options: IncrementOptions,
+    ttlMs: number,
   ): Promise<CounterValue> {
-    const amount = String(by);
-    const ttlMs = options.ttlMs ?? 0;
-    if (options.ttlMs !== undefined) assertMilliseconds('ttlMs', ttlMs, { min: 1 });
     let reply: unknown;
     try {
-      reply = await incrementCounterScript.run(this.connections.command, [key], [amount, ttlMs]);
+      reply = await incrementCounterScript.run(
+        this.connections.command,
+        [key],
+        [String(by), ttlMs],
+      );
     } catch (error) {
       throw this.refusal(name, error);
     }
@@ -178,23 +180,15 @@ export class CounterService {
    * @throws InvalidArgumentError when `limit`, `windowMs` or `blockMs` is out of range.
    */
   async hit(name: string, options: HitOptions): Promise<HitResult> {
-    const { limit, windowMs, blockMs = 0 } = options;
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new InvalidArgumentError('limit', limit, 'expected an integer >= 1');
-    }
-    assertMilliseconds('windowMs', windowMs, { min: 1 });
-    assertMilliseconds('blockMs', blockMs);
-    const keys = this.connections.keys;
+    const { limit, windowMs, blockMs } = resolveHitOptions(options);
     const id = `${this.hitIdPrefix}:${(this.hitSequence = (this.hitSequence + 1) % 1e15)}`;
     const reply = (await hitRateLimitScript
-      .run(
-        this.connections.command,
-        [
-          keys.key('rate', 'rate limit key', name, 'hits'),
-          keys.key('rate', 'rate limit key', name, 'block'),
-        ],
-        [limit, windowMs, id, blockMs],
-      )
+      .run(this.connections.command, rateLimitKeys(this.connections.keys, name), [
+        limit,
+        windowMs,
+        id,
+        blockMs,
+      ])
       .catch(this.connections.rethrow(`count a hit on rate limit "${name}"`))) as [
       number,
       number,
@@ -237,19 +231,8 @@ export class CounterService {
   }
 
   private counterKey(name: string): string {
-    return this.connections.keys.base('counter', 'counter name', name);
+    return counterKey(this.connections.keys, name);
   }
-}
-
-/** Checks an amount: a safe integer or a bigint in the signed 64-bit range. */
-function integerArgument(argument: string, value: unknown): void {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return;
-  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return;
-  throw new InvalidArgumentError(
-    argument,
-    value,
-    'expected a safe integer or a bigint within the signed 64-bit range',
-  );
 }
 
 /** Parses what Redis returned for a counter: integer reply, decimal string or null. */
