@@ -17,10 +17,7 @@ import {
   type MessageMeta,
   type PublishOptions,
 } from './pubsub.interfaces.js';
-
-const CAPABILITY = 'pubsub';
-/** Characters with a meaning in Redis glob patterns, escaped in the key prefix of a pattern. */
-const GLOB_SPECIAL = /[*?[\]\\]/g;
+import { PubSubKeys } from './pubsub.keys.js';
 
 /**
  * Publishes and receives messages between the app's instances, on Redis.
@@ -50,12 +47,10 @@ export class PubSubService implements BeforeApplicationShutdown {
   private readonly active = new Set<Unsubscribe>();
   /** Durable consumers by `stream\ngroup`: one per group and channel in an app. */
   private readonly consumers = new Map<string, DurableConsumer>();
-  /** What every channel name starts with: `<keyPrefix>{pubsub:`. */
-  private readonly channelHead: string;
+  private readonly keys: PubSubKeys;
 
   constructor(private readonly connections: RedisConnections) {
-    // The Redis channel of name N is `<head>N}`; taken from KeySpace, which owns that format.
-    this.channelHead = connections.keys.base(CAPABILITY, 'channel', '-').slice(0, -2);
+    this.keys = new PubSubKeys(connections.keys);
   }
 
   /**
@@ -96,11 +91,11 @@ export class PubSubService implements BeforeApplicationShutdown {
       throw this.connections.failure(error, `publish on channel "${channel}"`);
     };
     if (!options.durable)
-      return command.publish(this.redisChannel(channel), payload).catch(unreachable);
+      return command.publish(this.keys.channel(channel), payload).catch(unreachable);
     const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
     return (
       command.xadd(
-        this.streamKey(channel),
+        this.keys.stream(channel),
         'MAXLEN',
         '~',
         maxLen,
@@ -212,7 +207,7 @@ export class PubSubService implements BeforeApplicationShutdown {
   async deadLetters(channel: string, count = 100): Promise<DeadLetter[]> {
     assertCount('count', count);
     const entries = (await this.connections.command.xrevrange(
-      this.deadLetterKey(channel),
+      this.keys.deadLetterStream(channel),
       '+',
       '-',
       'COUNT',
@@ -251,7 +246,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     const pattern = typeof selector === 'string' ? undefined : selector.pattern;
     const { codec } = this.connections;
     const listener: MessageListener = (text, redisChannel) => {
-      const channel = redisChannel.slice(this.channelHead.length, -1);
+      const channel = this.keys.channelName(redisChannel);
       let message: unknown;
       let raw = false;
       try {
@@ -295,7 +290,7 @@ export class PubSubService implements BeforeApplicationShutdown {
         "expected 'oldest' or 'latest'",
       );
     }
-    const stream = this.streamKey(channel);
+    const stream = this.keys.stream(channel);
     const key = `${stream}\n${settings.group}`;
     if (this.consumers.has(key)) throw new DuplicateConsumerError(channel, settings.group);
     const consumer = new DurableConsumer(
@@ -305,7 +300,7 @@ export class PubSubService implements BeforeApplicationShutdown {
         group: settings.group,
         channel,
         stream,
-        deadLetterStream: this.deadLetterKey(channel),
+        deadLetterStream: this.keys.deadLetterStream(channel),
         handlerName,
       },
       handler,
@@ -365,29 +360,14 @@ export class PubSubService implements BeforeApplicationShutdown {
     return payload;
   }
 
-  private redisChannel(channel: string): string {
-    return this.connections.keys.base(CAPABILITY, 'channel', channel);
-  }
-
-  private streamKey(channel: string): string {
-    return this.connections.keys.key(CAPABILITY, 'channel', channel, 'stream');
-  }
-
-  private deadLetterKey(channel: string): string {
-    return this.connections.keys.key(CAPABILITY, 'channel', channel, 'dead-letter');
-  }
-
   /** The Redis channel, or the Redis pattern, a selector subscribes to. */
   private redisSelector(selector: ChannelSelector): { channel?: string; pattern?: string } {
-    if (typeof selector === 'string') return { channel: this.redisChannel(selector) };
+    if (typeof selector === 'string') return { channel: this.keys.channel(selector) };
     if (selector === null || typeof selector !== 'object' || !('pattern' in selector)) {
       throw new InvalidArgumentError('channel', selector, 'expected a channel name or { pattern }');
     }
     assertPattern(selector.pattern);
-    // The key prefix must match literally, so its glob characters are escaped.
-    const { prefix } = this.connections.keys;
-    const base = this.connections.keys.base(CAPABILITY, 'channel pattern', selector.pattern);
-    return { pattern: prefix.replace(GLOB_SPECIAL, '\\$&') + base.slice(prefix.length) };
+    return { pattern: this.keys.pattern(selector.pattern) };
   }
 }
 
