@@ -1,23 +1,28 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertCount, assertMilliseconds, assertName } from '../common/validate.js';
+import { assertCount, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
 import { DurableConsumer, PAYLOAD_FIELD } from './durable-consumer.js';
 import { DuplicateConsumerError, MessageTooLargeError } from './pubsub.errors.js';
-import {
-  DEFAULT_PUBSUB_OPTIONS,
-  type BroadcastSubscribeOptions,
-  type ChannelSelector,
-  type DeadLetter,
-  type DurableMessageHandler,
-  type DurableSubscribeOptions,
-  type MessageHandler,
-  type MessageMeta,
-  type PublishOptions,
+import type {
+  BroadcastSubscribeOptions,
+  ChannelSelector,
+  DeadLetter,
+  DurableMessageHandler,
+  DurableSubscribeOptions,
+  MessageHandler,
+  MessageMeta,
+  PublishOptions,
 } from './pubsub.interfaces.js';
 import { PubSubKeys } from './pubsub.keys.js';
+import {
+  resolveBroadcastOptions,
+  resolveDurableOptions,
+  resolveMaxLen,
+  resolveSelector,
+} from './pubsub.options.js';
 
 /**
  * Publishes and receives messages between the app's instances, on Redis.
@@ -80,9 +85,10 @@ export class PubSubService implements BeforeApplicationShutdown {
     // Not `async`: handing back the command's own promise saves microtask hops per message,
     // which lets the command connection batch more publishes per write under load.
     let payload: string;
+    let maxLen = 0;
     try {
       payload = this.encode(channel, message);
-      if (options.durable) assertCount('maxLen', options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen);
+      if (options.durable) maxLen = resolveMaxLen(options);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -92,7 +98,6 @@ export class PubSubService implements BeforeApplicationShutdown {
     };
     if (!options.durable)
       return command.publish(this.keys.channel(channel), payload).catch(unreachable);
-    const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
     return (
       command.xadd(
         this.keys.stream(channel),
@@ -239,10 +244,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     handlerName: string,
   ): Promise<Unsubscribe> {
     const target = this.redisSelector(selector);
-    const onUndecodable = options.onUndecodable ?? DEFAULT_PUBSUB_OPTIONS.onUndecodable;
-    if (onUndecodable !== 'raw' && onUndecodable !== 'skip') {
-      throw new InvalidArgumentError('onUndecodable', onUndecodable, "expected 'raw' or 'skip'");
-    }
+    const { onUndecodable } = resolveBroadcastOptions(options);
     const pattern = typeof selector === 'string' ? undefined : selector.pattern;
     const { codec } = this.connections;
     const listener: MessageListener = (text, redisChannel) => {
@@ -276,20 +278,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     options: DurableSubscribeOptions,
     handlerName: string,
   ): Promise<Unsubscribe> {
-    const settings = { ...DEFAULT_PUBSUB_OPTIONS, ...withoutUndefined(options) };
-    assertName('consumer group', settings.group);
-    assertCount('maxDeliveries', settings.maxDeliveries);
-    assertCount('batchSize', settings.batchSize);
-    assertCount('deadLetterMaxLen', settings.deadLetterMaxLen);
-    assertMilliseconds('claimIdleMs', settings.claimIdleMs, { min: 100 });
-    assertMilliseconds('retryDelayMs', settings.retryDelayMs);
-    if (settings.startFrom !== 'oldest' && settings.startFrom !== 'latest') {
-      throw new InvalidArgumentError(
-        'startFrom',
-        settings.startFrom,
-        "expected 'oldest' or 'latest'",
-      );
-    }
+    const settings = resolveDurableOptions(options);
     const stream = this.keys.stream(channel);
     const key = `${stream}\n${settings.group}`;
     if (this.consumers.has(key)) throw new DuplicateConsumerError(channel, settings.group);
@@ -297,7 +286,6 @@ export class PubSubService implements BeforeApplicationShutdown {
       this.connections,
       {
         ...settings,
-        group: settings.group,
         channel,
         stream,
         deadLetterStream: this.keys.deadLetterStream(channel),
@@ -362,48 +350,11 @@ export class PubSubService implements BeforeApplicationShutdown {
 
   /** The Redis channel, or the Redis pattern, a selector subscribes to. */
   private redisSelector(selector: ChannelSelector): { channel?: string; pattern?: string } {
-    if (typeof selector === 'string') return { channel: this.keys.channel(selector) };
-    if (selector === null || typeof selector !== 'object' || !('pattern' in selector)) {
-      throw new InvalidArgumentError('channel', selector, 'expected a channel name or { pattern }');
-    }
-    assertPattern(selector.pattern);
-    return { pattern: this.keys.pattern(selector.pattern) };
+    const target = resolveSelector(selector);
+    return target.pattern === undefined
+      ? { channel: this.keys.channel(target.channel) }
+      : { pattern: this.keys.pattern(target.pattern) };
   }
-}
-
-/** Refuses patterns Redis would read differently from what was meant. */
-function assertPattern(pattern: unknown): asserts pattern is string {
-  assertName('channel pattern', pattern);
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i];
-    if (char === '\\') {
-      if (i === pattern.length - 1) {
-        throw new InvalidArgumentError('channel pattern', pattern, 'ends with a lone "\\" escape');
-      }
-      i++;
-    } else if (char === '[' && !inClass) {
-      inClass = true;
-      if (pattern[i + 1] === ']') {
-        throw new InvalidArgumentError('channel pattern', pattern, 'has an empty "[]" class');
-      }
-    } else if (char === ']' && inClass) {
-      inClass = false;
-    }
-  }
-  if (inClass) {
-    throw new InvalidArgumentError(
-      'channel pattern',
-      pattern,
-      'has a "[" class that is never closed with "]"',
-    );
-  }
-}
-
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, v]) => v !== undefined),
-  ) as Partial<T>;
 }
 
 function describeSelector(selector: ChannelSelector): string {
