@@ -1,11 +1,11 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertCount, assertName } from '../common/validate.js';
+import { assertCount } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
-import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
-import { DurableConsumer, PAYLOAD_FIELD } from './durable-consumer.js';
-import { DuplicateConsumerError, MessageTooLargeError } from './pubsub.errors.js';
+import type { Unsubscribe } from '../connection/subscription-hub.js';
+import { DurableConsumer } from './durable-consumer.js';
+import { DuplicateConsumerError } from './pubsub.errors.js';
 import type {
   BroadcastSubscribeOptions,
   ChannelSelector,
@@ -16,13 +16,13 @@ import type {
   MessageMeta,
   PublishOptions,
 } from './pubsub.interfaces.js';
-import { PubSubKeys } from './pubsub.keys.js';
 import {
   resolveBroadcastOptions,
   resolveDurableOptions,
   resolveMaxLen,
   resolveSelector,
 } from './pubsub.options.js';
+import { PubSubStore, type ChannelListener } from './pubsub.store.js';
 
 /**
  * Publishes and receives messages between the app's instances, on Redis.
@@ -50,12 +50,12 @@ export class PubSubService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('PubSubService');
   /** Every live subscription, undone at shutdown. */
   private readonly active = new Set<Unsubscribe>();
-  /** Durable consumers by `stream\ngroup`: one per group and channel in an app. */
+  /** Durable consumers by `channel\ngroup`: one per group and channel in an app. */
   private readonly consumers = new Map<string, DurableConsumer>();
-  private readonly keys: PubSubKeys;
+  private readonly store: PubSubStore;
 
   constructor(private readonly connections: RedisConnections) {
-    this.keys = new PubSubKeys(connections.keys);
+    this.store = new PubSubStore(connections);
   }
 
   /**
@@ -84,31 +84,13 @@ export class PubSubService implements BeforeApplicationShutdown {
   ): Promise<number | string> {
     // Not `async`: handing back the command's own promise saves microtask hops per message,
     // which lets the command connection batch more publishes per write under load.
-    let payload: string;
-    let maxLen = 0;
     try {
-      payload = this.encode(channel, message);
-      if (options.durable) maxLen = resolveMaxLen(options);
+      const payload = this.store.encode(channel, message);
+      if (!options.durable) return this.store.publish(channel, payload);
+      return this.store.append(channel, payload, resolveMaxLen(options));
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const { command } = this.connections;
-    const unreachable = (error: unknown) => {
-      throw this.connections.failure(error, `publish on channel "${channel}"`);
-    };
-    if (!options.durable)
-      return command.publish(this.keys.channel(channel), payload).catch(unreachable);
-    return (
-      command.xadd(
-        this.keys.stream(channel),
-        'MAXLEN',
-        '~',
-        maxLen,
-        '*',
-        PAYLOAD_FIELD,
-        payload,
-      ) as Promise<string>
-    ).catch(unreachable);
   }
 
   /**
@@ -176,7 +158,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     selector: ChannelSelector,
     options: BroadcastSubscribeOptions = {},
   ): Observable<T> {
-    this.redisSelector(selector); // bad input fails here, not at the first subscriber
+    resolveSelector(selector); // bad input fails here, not at the first subscriber
     return new Observable<T>((observer) => {
       let off: Unsubscribe | undefined;
       let closed = false;
@@ -211,25 +193,7 @@ export class PubSubService implements BeforeApplicationShutdown {
    */
   async deadLetters(channel: string, count = 100): Promise<DeadLetter[]> {
     assertCount('count', count);
-    const entries = (await this.connections.command.xrevrange(
-      this.keys.deadLetterStream(channel),
-      '+',
-      '-',
-      'COUNT',
-      count,
-    )) as [string, string[]][];
-    return entries.map(([id, fields]) => {
-      const field: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) field[fields[i]!] = fields[i + 1]!;
-      return {
-        id,
-        originalId: field.id!,
-        group: field.group!,
-        payload: field.payload!,
-        error: field.error!,
-        deliveries: Number(field.deliveries),
-      };
-    });
+    return this.store.deadLetters(channel, count);
   }
 
   /** Unsubscribes everything and lets durable handlers that are running finish. */
@@ -243,12 +207,11 @@ export class PubSubService implements BeforeApplicationShutdown {
     options: BroadcastSubscribeOptions,
     handlerName: string,
   ): Promise<Unsubscribe> {
-    const target = this.redisSelector(selector);
+    const target = resolveSelector(selector);
     const { onUndecodable } = resolveBroadcastOptions(options);
-    const pattern = typeof selector === 'string' ? undefined : selector.pattern;
+    const { pattern } = target;
     const { codec } = this.connections;
-    const listener: MessageListener = (text, redisChannel) => {
-      const channel = this.keys.channelName(redisChannel);
+    const listener: ChannelListener = (text, channel) => {
       let message: unknown;
       let raw = false;
       try {
@@ -265,11 +228,7 @@ export class PubSubService implements BeforeApplicationShutdown {
       }
       this.invoke(handler, message, { channel, pattern, raw }, handlerName);
     };
-    const hub = await this.connections.subscriptions();
-    const off = target.pattern
-      ? await hub.psubscribe(target.pattern, listener)
-      : await hub.subscribe(target.channel!, listener);
-    return this.track(off);
+    return this.track(await this.store.subscribe(target, listener));
   }
 
   private async subscribeDurable(
@@ -279,18 +238,13 @@ export class PubSubService implements BeforeApplicationShutdown {
     handlerName: string,
   ): Promise<Unsubscribe> {
     const settings = resolveDurableOptions(options);
-    const stream = this.keys.stream(channel);
-    const key = `${stream}\n${settings.group}`;
+    const redis = this.store.consumer(channel, settings.group);
+    const key = `${channel}\n${settings.group}`;
     if (this.consumers.has(key)) throw new DuplicateConsumerError(channel, settings.group);
     const consumer = new DurableConsumer(
       this.connections,
-      {
-        ...settings,
-        channel,
-        stream,
-        deadLetterStream: this.keys.deadLetterStream(channel),
-        handlerName,
-      },
+      redis,
+      { ...settings, channel, handlerName },
       handler,
       this.logger,
     );
@@ -334,26 +288,6 @@ export class PubSubService implements BeforeApplicationShutdown {
     };
     this.active.add(once);
     return once;
-  }
-
-  private encode(channel: string, message: unknown): string {
-    assertName('channel', channel);
-    const payload = this.connections.codec.encode(message);
-    const limit = this.connections.maxPayloadBytes;
-    // Length in UTF-16 units is a lower bound of the UTF-8 size: skip the count when clearly under.
-    if (payload.length * 3 > limit) {
-      const bytes = Buffer.byteLength(payload);
-      if (bytes > limit) throw new MessageTooLargeError(channel, bytes, limit);
-    }
-    return payload;
-  }
-
-  /** The Redis channel, or the Redis pattern, a selector subscribes to. */
-  private redisSelector(selector: ChannelSelector): { channel?: string; pattern?: string } {
-    const target = resolveSelector(selector);
-    return target.pattern === undefined
-      ? { channel: this.keys.channel(target.channel) }
-      : { pattern: this.keys.pattern(target.pattern) };
   }
 }
 
