@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { LoggerService } from '@nestjs/common';
 import { waitAtMost } from '../common/within.js';
 import {
@@ -7,43 +5,20 @@ import {
   type RedisClient,
   type RedisConnections,
 } from '../connection/redis-connections.js';
-import { RedisScript } from '../connection/script-runner.js';
 import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
-import { claimStale, deadLetter, pruneConsumers, removeConsumer } from './scripts/lua.generated.js';
+import type { ResolvedDurableOptions } from './pubsub.options.js';
+import type { ConsumerStore, Delivery } from './pubsub.store.js';
 
-const claimStaleScript = new RedisScript(claimStale);
-const deadLetterScript = new RedisScript(deadLetter);
-const removeConsumerScript = new RedisScript(removeConsumer);
-const pruneConsumersScript = new RedisScript(pruneConsumers);
-
-/** Field of a stream entry that holds the encoded message. */
-export const PAYLOAD_FIELD = 'd';
 /** Longest a read blocks, so reclaiming runs even when the stream is quiet. */
 const MAX_BLOCK_MS = 5000;
 /** Pause after an unexpected Redis error before reading again. */
 const ERROR_PAUSE_MS = 1000;
 
 /** Settings of one consumer, defaults filled in. */
-export interface DurableConsumerSettings {
+export interface DurableConsumerSettings extends ResolvedDurableOptions {
   channel: string;
-  group: string;
-  stream: string;
-  deadLetterStream: string;
-  maxDeliveries: number;
-  claimIdleMs: number;
-  retryDelayMs: number;
-  batchSize: number;
-  startFrom: 'oldest' | 'latest';
-  deadLetterMaxLen: number;
   /** `Class.method` or the function's name, for logs. */
   handlerName: string;
-}
-
-/** A stream entry as read: id, the encoded message (null if trimmed meanwhile), deliveries. */
-interface Delivery {
-  id: string;
-  payload: string | null;
-  deliveries: number;
 }
 
 /**
@@ -56,9 +31,6 @@ interface Delivery {
  * once idle over twice `claimIdleMs` with nothing pending, is removed from the group.
  */
 export class DurableConsumer {
-  /** Unique per process and subscription, so a restarted process never inherits a dead one's name. */
-  readonly consumer = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  private readonly command: RedisClient;
   private blocking?: RedisClient;
   private stopping = false;
   private loop?: Promise<void>;
@@ -71,16 +43,15 @@ export class DurableConsumer {
 
   constructor(
     private readonly connections: RedisConnections,
+    private readonly redis: ConsumerStore,
     private readonly settings: DurableConsumerSettings,
     private readonly handler: DurableMessageHandler,
     private readonly logger: LoggerService,
-  ) {
-    this.command = connections.command;
-  }
+  ) {}
 
   /** Creates the group if needed and starts reading; resolves once the consumer is reading. */
   async start(): Promise<void> {
-    await this.ensureGroup();
+    await this.redis.createGroup(this.settings.startFrom);
     this.blocking = await this.connections.openBlocking(
       `pubsub:${this.settings.channel}:${this.settings.group}`,
     );
@@ -110,11 +81,8 @@ export class DurableConsumer {
   /** Leaves the group's consumer list tidy; best effort, Redis may be down at shutdown. */
   private async removeConsumer(): Promise<void> {
     if (!this.loop) return; // never started: never joined
-    const { stream, group } = this.settings;
     await this.connections
-      .atShutdown('leaving the consumer group', () =>
-        removeConsumerScript.run(this.command, [stream], [group, this.consumer]),
-      )
+      .atShutdown('leaving the consumer group', () => this.redis.removeConsumer())
       .catch(() => undefined);
   }
 
@@ -131,7 +99,9 @@ export class DurableConsumer {
           this.logger.warn(
             `Consumer group "${this.settings.group}" of channel "${this.settings.channel}" was gone; recreating it`,
           );
-          await this.ensureGroup().catch(() => this.pause(ERROR_PAUSE_MS));
+          await this.redis
+            .createGroup(this.settings.startFrom)
+            .catch(() => this.pause(ERROR_PAUSE_MS));
           continue;
         }
         this.logger.warn(
@@ -142,55 +112,25 @@ export class DurableConsumer {
     }
   }
 
-  private async ensureGroup(): Promise<void> {
-    const { stream, group, startFrom } = this.settings;
-    try {
-      await this.command.xgroup(
-        'CREATE',
-        stream,
-        group,
-        startFrom === 'oldest' ? '0' : '$',
-        'MKSTREAM',
-      );
-    } catch (error) {
-      // Idempotent: another process (or an earlier start) created it.
-      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
-    }
-  }
-
   /** How often stale messages of other consumers are looked for. */
   private get claimEveryMs(): number {
     return Math.max(50, Math.min(MAX_BLOCK_MS, Math.floor(this.settings.claimIdleMs / 2)));
   }
 
-  private async readNew(): Promise<Delivery[]> {
-    const { stream, group, batchSize } = this.settings;
+  private readNew(): Promise<Delivery[]> {
     const blockMs = Math.max(1, Math.min(this.claimEveryMs, this.nextClaimAt - Date.now()));
-    const reply = (await this.blocking!.xreadgroup(
-      'GROUP',
-      group,
-      this.consumer,
-      'COUNT',
-      batchSize,
-      'BLOCK',
-      blockMs,
-      'STREAMS',
-      stream,
-      '>',
-    )) as [string, [string, string[] | null][]][] | null;
-    const entries = reply?.[0]?.[1] ?? [];
-    return entries.map(([id, fields]) => ({ id, payload: payloadOf(fields), deliveries: 1 }));
+    return this.redis.read(this.blocking!, this.settings.batchSize, blockMs);
   }
 
   /** Claims messages idle over `claimIdleMs` on other consumers, and handles them. */
   private async reclaim(): Promise<void> {
-    const { stream, group, claimIdleMs, batchSize, channel } = this.settings;
+    const { group, claimIdleMs, batchSize, channel } = this.settings;
     this.nextClaimAt = Date.now() + this.claimEveryMs;
-    const [cursor, claimed, deleted] = (await claimStaleScript.run(
-      this.command,
-      [stream],
-      [group, this.consumer, claimIdleMs, this.claimCursor, batchSize],
-    )) as [string, [string, string[] | null, number][], string[]];
+    const { cursor, claimed, deleted } = await this.redis.claimStale(
+      claimIdleMs,
+      this.claimCursor,
+      batchSize,
+    );
     this.claimCursor = cursor;
     // More may be waiting: look again at once rather than after the interval.
     if (cursor !== '0-0') this.nextClaimAt = 0;
@@ -205,12 +145,7 @@ export class DurableConsumer {
     this.logger.log(
       `Reclaimed ${claimed.length} message(s) of channel "${channel}" (group "${group}") idle over ${claimIdleMs} ms on another consumer`,
     );
-    const batch = claimed.map(([id, fields, deliveries]) => ({
-      id,
-      payload: payloadOf(fields),
-      deliveries,
-    }));
-    await this.track(this.handleBatch(batch));
+    await this.track(this.handleBatch(claimed));
   }
 
   /**
@@ -221,15 +156,11 @@ export class DurableConsumer {
    * and is recreated by its next read. Failing here only delays the tidying; consuming goes on.
    */
   private async pruneConsumers(): Promise<void> {
-    const { stream, group, claimIdleMs, channel } = this.settings;
+    const { group, claimIdleMs, channel } = this.settings;
     this.nextPruneAt = Date.now() + claimIdleMs;
     const idleOverMs = 2 * claimIdleMs;
     try {
-      const removed = (await pruneConsumersScript.run(
-        this.command,
-        [stream],
-        [group, this.consumer, idleOverMs],
-      )) as string[];
+      const removed = await this.redis.pruneConsumers(idleOverMs);
       if (removed.length === 0) return;
       this.logger.log(
         `Removed ${removed.length} consumer(s) of channel "${channel}" (group "${group}") idle over ${idleOverMs} ms with nothing pending: processes that stopped without leaving the group (${removed.join(', ')})`,
@@ -254,8 +185,7 @@ export class DurableConsumer {
 
   /** XACK; at shutdown bounded, as Redis may be down (unacknowledged messages are redelivered). */
   private acknowledge(ids: string[]): Promise<unknown> {
-    const { stream, group } = this.settings;
-    const xack = () => this.command.xack(stream, group, ...ids);
+    const xack = () => this.redis.acknowledge(ids);
     return this.stopping ? this.connections.atShutdown('acknowledging messages', xack) : xack();
   }
 
@@ -269,7 +199,7 @@ export class DurableConsumer {
       group,
       id: delivery.id,
       deliveries: delivery.deliveries,
-      consumer: this.consumer,
+      consumer: this.redis.consumer,
     };
     if (delivery.deliveries > this.settings.maxDeliveries) {
       // Reclaimed after its last allowed delivery: the consumer died while handling it, maybe
@@ -300,16 +230,18 @@ export class DurableConsumer {
   }
 
   private async moveToDeadLetter(delivery: Delivery, error: unknown): Promise<void> {
-    const { stream, deadLetterStream, group, deadLetterMaxLen, channel } = this.settings;
+    const { group, deadLetterMaxLen, channel } = this.settings;
     const reason = error instanceof Error ? error.message : String(error);
-    const deadId = await deadLetterScript.run(
-      this.command,
-      [stream, deadLetterStream],
-      [group, delivery.id, delivery.payload!, reason, delivery.deliveries, deadLetterMaxLen],
+    const deadId = await this.redis.deadLetter(
+      delivery.id,
+      delivery.payload!,
+      delivery.deliveries,
+      reason,
+      deadLetterMaxLen,
     );
     if (deadId !== null) {
       this.logger.warn(
-        `Message ${delivery.id} of channel "${channel}" (group "${group}") failed ${delivery.deliveries} times; moved to the dead-letter stream as ${String(deadId)}`,
+        `Message ${delivery.id} of channel "${channel}" (group "${group}") failed ${delivery.deliveries} times; moved to the dead-letter stream as ${deadId}`,
       );
     }
   }
@@ -321,7 +253,7 @@ export class DurableConsumer {
    */
   private scheduleRetry(delivery: Delivery): void {
     if (this.stopping) return;
-    const { retryDelayMs, claimIdleMs, stream, group } = this.settings;
+    const { retryDelayMs, claimIdleMs } = this.settings;
     const delay = Math.min(
       retryDelayMs * 2 ** (delivery.deliveries - 1),
       Math.floor(claimIdleMs / 2),
@@ -329,20 +261,11 @@ export class DurableConsumer {
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
       const retry = async () => {
-        // XCLAIM (not JUSTID) counts a delivery, as a redelivery by Redis would.
-        const claimed = (await this.command.call(
-          'XCLAIM',
-          stream,
-          group,
-          this.consumer,
-          0,
-          delivery.id,
-        )) as [string, string[] | null][];
-        // Empty: acknowledged or trimmed meanwhile.
-        if (claimed.length === 0) return;
+        const claimed = await this.redis.claim(delivery.id);
+        if (!claimed) return;
         const next = {
           ...delivery,
-          payload: payloadOf(claimed[0]![1]),
+          payload: claimed.payload,
           deliveries: delivery.deliveries + 1,
         };
         if (await this.handleOne(next)) await this.acknowledge([delivery.id]);
@@ -375,12 +298,4 @@ export class DurableConsumer {
       };
     });
   }
-}
-
-function payloadOf(fields: string[] | null): string | null {
-  if (!fields) return null;
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === PAYLOAD_FIELD) return fields[i + 1] ?? null;
-  }
-  return null;
 }

@@ -1,26 +1,28 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertCount, assertMilliseconds, assertName } from '../common/validate.js';
+import { assertCount } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
-import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
-import { DurableConsumer, PAYLOAD_FIELD } from './durable-consumer.js';
-import { DuplicateConsumerError, MessageTooLargeError } from './pubsub.errors.js';
-import {
-  DEFAULT_PUBSUB_OPTIONS,
-  type BroadcastSubscribeOptions,
-  type ChannelSelector,
-  type DeadLetter,
-  type DurableMessageHandler,
-  type DurableSubscribeOptions,
-  type MessageHandler,
-  type MessageMeta,
-  type PublishOptions,
+import type { Unsubscribe } from '../connection/subscription-hub.js';
+import { DurableConsumer } from './durable-consumer.js';
+import { DuplicateConsumerError } from './pubsub.errors.js';
+import type {
+  BroadcastSubscribeOptions,
+  ChannelSelector,
+  DeadLetter,
+  DurableMessageHandler,
+  DurableSubscribeOptions,
+  MessageHandler,
+  MessageMeta,
+  PublishOptions,
 } from './pubsub.interfaces.js';
-
-const CAPABILITY = 'pubsub';
-/** Characters with a meaning in Redis glob patterns, escaped in the key prefix of a pattern. */
-const GLOB_SPECIAL = /[*?[\]\\]/g;
+import {
+  resolveBroadcastOptions,
+  resolveDurableOptions,
+  resolveMaxLen,
+  resolveSelector,
+} from './pubsub.options.js';
+import { PubSubStore, type ChannelListener } from './pubsub.store.js';
 
 /**
  * Publishes and receives messages between the app's instances, on Redis.
@@ -48,14 +50,12 @@ export class PubSubService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('PubSubService');
   /** Every live subscription, undone at shutdown. */
   private readonly active = new Set<Unsubscribe>();
-  /** Durable consumers by `stream\ngroup`: one per group and channel in an app. */
+  /** Durable consumers by `channel\ngroup`: one per group and channel in an app. */
   private readonly consumers = new Map<string, DurableConsumer>();
-  /** What every channel name starts with: `<keyPrefix>{pubsub:`. */
-  private readonly channelHead: string;
+  private readonly store: PubSubStore;
 
   constructor(private readonly connections: RedisConnections) {
-    // The Redis channel of name N is `<head>N}`; taken from KeySpace, which owns that format.
-    this.channelHead = connections.keys.base(CAPABILITY, 'channel', '-').slice(0, -2);
+    this.store = new PubSubStore(connections);
   }
 
   /**
@@ -84,31 +84,13 @@ export class PubSubService implements BeforeApplicationShutdown {
   ): Promise<number | string> {
     // Not `async`: handing back the command's own promise saves microtask hops per message,
     // which lets the command connection batch more publishes per write under load.
-    let payload: string;
     try {
-      payload = this.encode(channel, message);
-      if (options.durable) assertCount('maxLen', options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen);
+      const payload = this.store.encode(channel, message);
+      if (!options.durable) return this.store.publish(channel, payload);
+      return this.store.append(channel, payload, resolveMaxLen(options));
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const { command } = this.connections;
-    const unreachable = (error: unknown) => {
-      throw this.connections.failure(error, `publish on channel "${channel}"`);
-    };
-    if (!options.durable)
-      return command.publish(this.redisChannel(channel), payload).catch(unreachable);
-    const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
-    return (
-      command.xadd(
-        this.streamKey(channel),
-        'MAXLEN',
-        '~',
-        maxLen,
-        '*',
-        PAYLOAD_FIELD,
-        payload,
-      ) as Promise<string>
-    ).catch(unreachable);
   }
 
   /**
@@ -176,7 +158,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     selector: ChannelSelector,
     options: BroadcastSubscribeOptions = {},
   ): Observable<T> {
-    this.redisSelector(selector); // bad input fails here, not at the first subscriber
+    resolveSelector(selector); // bad input fails here, not at the first subscriber
     return new Observable<T>((observer) => {
       let off: Unsubscribe | undefined;
       let closed = false;
@@ -211,25 +193,7 @@ export class PubSubService implements BeforeApplicationShutdown {
    */
   async deadLetters(channel: string, count = 100): Promise<DeadLetter[]> {
     assertCount('count', count);
-    const entries = (await this.connections.command.xrevrange(
-      this.deadLetterKey(channel),
-      '+',
-      '-',
-      'COUNT',
-      count,
-    )) as [string, string[]][];
-    return entries.map(([id, fields]) => {
-      const field: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) field[fields[i]!] = fields[i + 1]!;
-      return {
-        id,
-        originalId: field.id!,
-        group: field.group!,
-        payload: field.payload!,
-        error: field.error!,
-        deliveries: Number(field.deliveries),
-      };
-    });
+    return this.store.deadLetters(channel, count);
   }
 
   /** Unsubscribes everything and lets durable handlers that are running finish. */
@@ -243,15 +207,11 @@ export class PubSubService implements BeforeApplicationShutdown {
     options: BroadcastSubscribeOptions,
     handlerName: string,
   ): Promise<Unsubscribe> {
-    const target = this.redisSelector(selector);
-    const onUndecodable = options.onUndecodable ?? DEFAULT_PUBSUB_OPTIONS.onUndecodable;
-    if (onUndecodable !== 'raw' && onUndecodable !== 'skip') {
-      throw new InvalidArgumentError('onUndecodable', onUndecodable, "expected 'raw' or 'skip'");
-    }
-    const pattern = typeof selector === 'string' ? undefined : selector.pattern;
+    const target = resolveSelector(selector);
+    const { onUndecodable } = resolveBroadcastOptions(options);
+    const { pattern } = target;
     const { codec } = this.connections;
-    const listener: MessageListener = (text, redisChannel) => {
-      const channel = redisChannel.slice(this.channelHead.length, -1);
+    const listener: ChannelListener = (text, channel) => {
       let message: unknown;
       let raw = false;
       try {
@@ -268,11 +228,7 @@ export class PubSubService implements BeforeApplicationShutdown {
       }
       this.invoke(handler, message, { channel, pattern, raw }, handlerName);
     };
-    const hub = await this.connections.subscriptions();
-    const off = target.pattern
-      ? await hub.psubscribe(target.pattern, listener)
-      : await hub.subscribe(target.channel!, listener);
-    return this.track(off);
+    return this.track(await this.store.subscribe(target, listener));
   }
 
   private async subscribeDurable(
@@ -281,33 +237,14 @@ export class PubSubService implements BeforeApplicationShutdown {
     options: DurableSubscribeOptions,
     handlerName: string,
   ): Promise<Unsubscribe> {
-    const settings = { ...DEFAULT_PUBSUB_OPTIONS, ...withoutUndefined(options) };
-    assertName('consumer group', settings.group);
-    assertCount('maxDeliveries', settings.maxDeliveries);
-    assertCount('batchSize', settings.batchSize);
-    assertCount('deadLetterMaxLen', settings.deadLetterMaxLen);
-    assertMilliseconds('claimIdleMs', settings.claimIdleMs, { min: 100 });
-    assertMilliseconds('retryDelayMs', settings.retryDelayMs);
-    if (settings.startFrom !== 'oldest' && settings.startFrom !== 'latest') {
-      throw new InvalidArgumentError(
-        'startFrom',
-        settings.startFrom,
-        "expected 'oldest' or 'latest'",
-      );
-    }
-    const stream = this.streamKey(channel);
-    const key = `${stream}\n${settings.group}`;
+    const settings = resolveDurableOptions(options);
+    const redis = this.store.consumer(channel, settings.group);
+    const key = `${channel}\n${settings.group}`;
     if (this.consumers.has(key)) throw new DuplicateConsumerError(channel, settings.group);
     const consumer = new DurableConsumer(
       this.connections,
-      {
-        ...settings,
-        group: settings.group,
-        channel,
-        stream,
-        deadLetterStream: this.deadLetterKey(channel),
-        handlerName,
-      },
+      redis,
+      { ...settings, channel, handlerName },
       handler,
       this.logger,
     );
@@ -352,78 +289,6 @@ export class PubSubService implements BeforeApplicationShutdown {
     this.active.add(once);
     return once;
   }
-
-  private encode(channel: string, message: unknown): string {
-    assertName('channel', channel);
-    const payload = this.connections.codec.encode(message);
-    const limit = this.connections.maxPayloadBytes;
-    // Length in UTF-16 units is a lower bound of the UTF-8 size: skip the count when clearly under.
-    if (payload.length * 3 > limit) {
-      const bytes = Buffer.byteLength(payload);
-      if (bytes > limit) throw new MessageTooLargeError(channel, bytes, limit);
-    }
-    return payload;
-  }
-
-  private redisChannel(channel: string): string {
-    return this.connections.keys.base(CAPABILITY, 'channel', channel);
-  }
-
-  private streamKey(channel: string): string {
-    return this.connections.keys.key(CAPABILITY, 'channel', channel, 'stream');
-  }
-
-  private deadLetterKey(channel: string): string {
-    return this.connections.keys.key(CAPABILITY, 'channel', channel, 'dead-letter');
-  }
-
-  /** The Redis channel, or the Redis pattern, a selector subscribes to. */
-  private redisSelector(selector: ChannelSelector): { channel?: string; pattern?: string } {
-    if (typeof selector === 'string') return { channel: this.redisChannel(selector) };
-    if (selector === null || typeof selector !== 'object' || !('pattern' in selector)) {
-      throw new InvalidArgumentError('channel', selector, 'expected a channel name or { pattern }');
-    }
-    assertPattern(selector.pattern);
-    // The key prefix must match literally, so its glob characters are escaped.
-    const { prefix } = this.connections.keys;
-    const base = this.connections.keys.base(CAPABILITY, 'channel pattern', selector.pattern);
-    return { pattern: prefix.replace(GLOB_SPECIAL, '\\$&') + base.slice(prefix.length) };
-  }
-}
-
-/** Refuses patterns Redis would read differently from what was meant. */
-function assertPattern(pattern: unknown): asserts pattern is string {
-  assertName('channel pattern', pattern);
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i];
-    if (char === '\\') {
-      if (i === pattern.length - 1) {
-        throw new InvalidArgumentError('channel pattern', pattern, 'ends with a lone "\\" escape');
-      }
-      i++;
-    } else if (char === '[' && !inClass) {
-      inClass = true;
-      if (pattern[i + 1] === ']') {
-        throw new InvalidArgumentError('channel pattern', pattern, 'has an empty "[]" class');
-      }
-    } else if (char === ']' && inClass) {
-      inClass = false;
-    }
-  }
-  if (inClass) {
-    throw new InvalidArgumentError(
-      'channel pattern',
-      pattern,
-      'has a "[" class that is never closed with "]"',
-    );
-  }
-}
-
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, v]) => v !== undefined),
-  ) as Partial<T>;
 }
 
 function describeSelector(selector: ChannelSelector): string {

@@ -12,7 +12,8 @@
   ARGV[5] most messages to claim
 
   Returns { nextCursor, { { id, fields, deliveries }, ... }, deletedIds } where deletedIds were
-  pending but trimmed from the stream (XAUTOCLAIM dropped them from the pending list).
+  pending but trimmed from the stream (XAUTOCLAIM dropped them from the pending list). fields is
+  the entry as stored: { 'd', <encoded message> } (PAYLOAD_FIELD in pubsub.store.ts).
 ]]
 -- Before Redis 7.2 neither an XREADGROUP that returns nothing nor an XAUTOCLAIM that claims
 -- nothing counts as seeing the consumer: a live consumer of a quiet stream would look idle for

@@ -13,6 +13,9 @@
 
   Returns the dead-letter entry id, or nil when the message was no longer pending in the group
   (another consumer acknowledged it meanwhile): nothing is written then.
+
+  A dead-letter entry has the fields id (ARGV[2]), group, payload, error and deliveries; they
+  are read back by PubSubStore.deadLetters (pubsub.store.ts), which names them in one type.
 ]]
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return nil

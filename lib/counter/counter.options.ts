@@ -1,0 +1,41 @@
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import { assertMilliseconds } from '../common/validate.js';
+import type { HitOptions, IncrementOptions } from './counter.interfaces.js';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Defaults of `hit()` options. */
+export const DEFAULT_HIT_OPTIONS = Object.freeze({ blockMs: 0 });
+
+/** Checks an amount: a safe integer or a bigint in the signed 64-bit range. */
+export function integerArgument(
+  argument: string,
+  value: unknown,
+): asserts value is number | bigint {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return;
+  if (typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX) return;
+  throw new InvalidArgumentError(
+    argument,
+    value,
+    'expected a safe integer or a bigint within the signed 64-bit range',
+  );
+}
+
+/** Checks increment options; returns `ttlMs`, 0 meaning "leave expiry alone". */
+export function resolveIncrementTtl(options: IncrementOptions): number {
+  if (options.ttlMs === undefined) return 0;
+  assertMilliseconds('ttlMs', options.ttlMs, { min: 1 });
+  return options.ttlMs;
+}
+
+/** Checks `hit()` options and fills in defaults; bad input throws a typed error naming it. */
+export function resolveHitOptions(options: HitOptions): Required<HitOptions> {
+  const { limit, windowMs, blockMs = DEFAULT_HIT_OPTIONS.blockMs } = options;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new InvalidArgumentError('limit', limit, 'expected an integer >= 1');
+  }
+  assertMilliseconds('windowMs', windowMs, { min: 1 });
+  assertMilliseconds('blockMs', blockMs);
+  return { limit, windowMs, blockMs };
+}

@@ -1,0 +1,100 @@
+import { InvalidArgumentError } from '../common/coordination.error.js';
+import { assertCount, assertMilliseconds, assertName, assertOneOf } from '../common/validate.js';
+import {
+  DEFAULT_PUBSUB_OPTIONS,
+  type BroadcastSubscribeOptions,
+  type DurableSubscribeOptions,
+  type PublishOptions,
+} from './pubsub.interfaces.js';
+
+/** A checked selector: one channel name, or one pattern. */
+export type ResolvedSelector =
+  { channel: string; pattern?: undefined } | { pattern: string; channel?: undefined };
+
+/** Durable subscription options after validation, defaults filled in. */
+export type ResolvedDurableOptions = Required<DurableSubscribeOptions>;
+
+/** Checks a channel name or `{ pattern }`; bad input throws a typed error naming it. */
+export function resolveSelector(selector: unknown): ResolvedSelector {
+  if (typeof selector === 'string') {
+    assertName('channel', selector);
+    return { channel: selector };
+  }
+  if (selector === null || typeof selector !== 'object' || !('pattern' in selector)) {
+    throw new InvalidArgumentError('channel', selector, 'expected a channel name or { pattern }');
+  }
+  assertPattern(selector.pattern);
+  return { pattern: selector.pattern };
+}
+
+/** The `MAXLEN` of a durable publish. */
+export function resolveMaxLen(options: PublishOptions): number {
+  const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
+  assertCount('maxLen', maxLen);
+  return maxLen;
+}
+
+/** Checks broadcast subscription options and fills in defaults. */
+export function resolveBroadcastOptions(
+  options: BroadcastSubscribeOptions,
+): Required<BroadcastSubscribeOptions> {
+  const onUndecodable = options.onUndecodable ?? DEFAULT_PUBSUB_OPTIONS.onUndecodable;
+  assertOneOf('onUndecodable', onUndecodable, ['raw', 'skip']);
+  return { onUndecodable };
+}
+
+/** Checks durable subscription options and fills in defaults; bad input throws naming it. */
+export function resolveDurableOptions(options: DurableSubscribeOptions): ResolvedDurableOptions {
+  const o = { ...DEFAULT_PUBSUB_OPTIONS, ...withoutUndefined(options) };
+  assertName('consumer group', o.group);
+  assertCount('maxDeliveries', o.maxDeliveries);
+  assertCount('batchSize', o.batchSize);
+  assertCount('deadLetterMaxLen', o.deadLetterMaxLen);
+  assertMilliseconds('claimIdleMs', o.claimIdleMs, { min: 100 });
+  assertMilliseconds('retryDelayMs', o.retryDelayMs);
+  assertOneOf('startFrom', o.startFrom, ['oldest', 'latest']);
+  return {
+    group: o.group,
+    maxDeliveries: o.maxDeliveries,
+    claimIdleMs: o.claimIdleMs,
+    retryDelayMs: o.retryDelayMs,
+    batchSize: o.batchSize,
+    startFrom: o.startFrom,
+    deadLetterMaxLen: o.deadLetterMaxLen,
+  };
+}
+
+/** Refuses patterns Redis would read differently from what was meant. */
+function assertPattern(pattern: unknown): asserts pattern is string {
+  assertName('channel pattern', pattern);
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === '\\') {
+      if (i === pattern.length - 1) {
+        throw new InvalidArgumentError('channel pattern', pattern, 'ends with a lone "\\" escape');
+      }
+      i++;
+    } else if (char === '[' && !inClass) {
+      inClass = true;
+      if (pattern[i + 1] === ']') {
+        throw new InvalidArgumentError('channel pattern', pattern, 'has an empty "[]" class');
+      }
+    } else if (char === ']' && inClass) {
+      inClass = false;
+    }
+  }
+  if (inClass) {
+    throw new InvalidArgumentError(
+      'channel pattern',
+      pattern,
+      'has a "[" class that is never closed with "]"',
+    );
+  }
+}
+
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
