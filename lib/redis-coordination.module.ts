@@ -51,7 +51,6 @@ const connectionsProvider: Provider = {
     CacheService,
   ],
   exports: [
-    RedisConnections,
     RedisHealthIndicator,
     RedisLockService,
     QueueService,

@@ -7,6 +7,7 @@ import {
   InvalidOptionsError,
   RedisConnectionError,
   RedisCoordinationModule,
+  RedisLockService,
   type RedisCoordinationModuleOptions,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
@@ -85,7 +86,7 @@ describe('RedisCoordinationModule', () => {
   it('isGlobal makes its providers visible to feature modules that do not import it', async () => {
     @Injectable()
     class Consumer {
-      constructor(readonly connections: RedisConnections) {}
+      constructor(readonly locks: RedisLockService) {}
     }
     @Module({ providers: [Consumer] })
     class FeatureModule {}
@@ -93,7 +94,7 @@ describe('RedisCoordinationModule', () => {
       RedisCoordinationModule.forRoot({ url: redis.url, isGlobal: true }),
       FeatureModule,
     ]);
-    assert.ok(moduleRef.get(Consumer).connections instanceof RedisConnections);
+    assert.ok(moduleRef.get(Consumer).locks instanceof RedisLockService);
     await closeModule(moduleRef);
   });
 
