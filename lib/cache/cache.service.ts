@@ -3,11 +3,10 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { CodecError } from '../common/codec.js';
 import { LinkedList, type Linked } from '../common/linked-list.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
-import { assertMilliseconds, assertName } from '../common/validate.js';
+import { assertName } from '../common/validate.js';
 import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
-import { CacheOptionsError } from './cache.errors.js';
 import type {
   CacheEntryOptions,
   CacheEvictOptions,
@@ -15,6 +14,7 @@ import type {
   CachedOptions,
   CacheWrapOptions,
 } from './cache.interfaces.js';
+import { checkEntryTtl, resolveFillOptions, type FillOptions } from './cache.options.js';
 import { claimFill, setEntry, storeFill } from './scripts/lua.generated.js';
 import { stableHash } from './stable-hash.js';
 
@@ -33,7 +33,6 @@ const CACHE_OP_TIMEOUT_MS = 1000;
  * connection reports ready or a late reply arrives first).
  */
 const RETRY_AFTER_MS = 1000;
-const DEFAULT_LEASE_MS = 10_000;
 /** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
 const MAX_WARNED_KEYS = 10_000;
 
@@ -44,13 +43,6 @@ interface EntryRef {
   readonly entry: string;
   /** The namespace version counter; the entry key itself when the entry has no namespace. */
   readonly version: string;
-}
-
-/** Resolved options of a fill. */
-interface FillOptions {
-  readonly ttlMs: number;
-  readonly cacheNull: boolean;
-  readonly leaseMs: number;
 }
 
 /** Outcome of one fill, shared by the callers of one process that missed together. */
@@ -157,7 +149,7 @@ export class CacheService implements BeforeApplicationShutdown {
     value: unknown,
     options: CacheEntryOptions & { ttlMs: number },
   ): Promise<void> {
-    assertMilliseconds('ttlMs', options.ttlMs, { min: 1 });
+    checkEntryTtl(options.ttlMs);
     const ref = this.entryRef(key, options.namespace);
     const text = this.connections.codec.encode(value);
     const { command } = this.connections;
@@ -581,39 +573,6 @@ export class CacheService implements BeforeApplicationShutdown {
 /** Runs the method without the cache; always a Promise, like a cached call. */
 function callThrough(loader: () => unknown): Promise<unknown> {
   return Promise.resolve().then(loader);
-}
-
-/** Checks `wrap()`/`@Cached()` options and applies the defaults. */
-export function resolveFillOptions(site: string, options: CacheWrapOptions): FillOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new CacheOptionsError(site, 'expected an options object with ttlMs');
-  }
-  const { ttlMs, cacheNull = false, leaseMs = DEFAULT_LEASE_MS, namespace } = options;
-  for (const [field, value] of [
-    ['ttlMs', ttlMs],
-    ['leaseMs', leaseMs],
-  ] as const) {
-    try {
-      assertMilliseconds(field, value, { min: 1 });
-    } catch (error) {
-      throw new CacheOptionsError(site, (error as Error).message);
-    }
-  }
-  if (typeof cacheNull !== 'boolean') {
-    throw new CacheOptionsError(site, `cacheNull must be a boolean, got ${String(cacheNull)}`);
-  }
-  checkName(site, 'namespace', namespace);
-  return { ttlMs, cacheNull, leaseMs };
-}
-
-/** Checks an optional namespace or fixed key at decoration time. */
-export function checkName(site: string, field: string, value: unknown): void {
-  if (value === undefined) return;
-  try {
-    assertName(field === 'key' ? 'cache key' : 'cache namespace', value);
-  } catch (error) {
-    throw new CacheOptionsError(site, `${field}: ${(error as Error).message}`);
-  }
 }
 
 /** The entry's current text (without version) in a read's reply; null when missing or invalidated. */
