@@ -3,7 +3,6 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { CodecError } from '../common/codec.js';
 import { LinkedList, type Linked } from '../common/linked-list.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
-import { assertName } from '../common/validate.js';
 import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
@@ -14,9 +13,9 @@ import type {
   CachedOptions,
   CacheWrapOptions,
 } from './cache.interfaces.js';
+import { callKey, EntryRef, namespaceVersionKey } from './cache.keys.js';
 import { checkEntryTtl, resolveFillOptions, type FillOptions } from './cache.options.js';
 import { claimFill, setEntry, storeFill } from './scripts/lua.generated.js';
-import { stableHash } from './stable-hash.js';
 
 const claimFillScript = new RedisScript(claimFill);
 const storeFillScript = new RedisScript(storeFill);
@@ -35,15 +34,6 @@ const CACHE_OP_TIMEOUT_MS = 1000;
 const RETRY_AFTER_MS = 1000;
 /** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
 const MAX_WARNED_KEYS = 10_000;
-
-/** Where an entry lives in Redis. */
-interface EntryRef {
-  readonly key: string;
-  readonly namespace: string | undefined;
-  readonly entry: string;
-  /** The namespace version counter; the entry key itself when the entry has no namespace. */
-  readonly version: string;
-}
 
 /** Outcome of one fill, shared by the callers of one process that missed together. */
 interface Fill {
@@ -172,13 +162,13 @@ export class CacheService implements BeforeApplicationShutdown {
    * expire on their own TTL.
    */
   async invalidate(namespace: string): Promise<void> {
-    const version = this.connections.keys.key('cache', 'cache namespace', namespace, 'v');
+    const version = namespaceVersionKey(this.connections.keys, namespace);
     await this.strict(() => this.connections.command.incr(version));
   }
 
   /** @internal The body of `@Cached()`. */
   runCached(call: WrappedCall, options: CachedOptions<unknown[]>, fill: FillOptions): unknown {
-    const key = this.keyOf(call, options.key);
+    const key = callKey(call, options.key);
     if (key === undefined) {
       this.warnOnce(call.name, `${call.name}: arguments have no stable hash; not cached`);
       return callThrough(call.proceed);
@@ -189,7 +179,7 @@ export class CacheService implements BeforeApplicationShutdown {
   /** @internal The body of `@CacheEvict()`: evicts after the method succeeded. */
   async runEvict(call: WrappedCall, options: CacheEvictOptions<unknown[]>): Promise<unknown> {
     const result = await call.proceed();
-    const key = options.key === undefined ? undefined : this.keyOf(call, options.key);
+    const key = options.key === undefined ? undefined : callKey(call, options.key);
     try {
       if (key === undefined) await this.invalidate(options.namespace!);
       else await this.delete(key, { namespace: options.namespace });
@@ -208,30 +198,8 @@ export class CacheService implements BeforeApplicationShutdown {
     this.watchdog = undefined;
   }
 
-  private keyOf(
-    call: WrappedCall,
-    key: string | ((...args: unknown[]) => string) | undefined,
-  ): string | undefined {
-    if (typeof key === 'string') return key;
-    if (key) return key(...call.args);
-    if (call.args.length === 0) return call.name;
-    const hash = stableHash(call.args);
-    return hash === undefined ? undefined : `${call.name}:${hash}`;
-  }
-
   private entryRef(key: string, namespace: string | undefined): EntryRef {
-    const { keys } = this.connections;
-    if (namespace === undefined) {
-      const entry = keys.base('cache', 'cache key', key); // checks the key
-      return { key, namespace, entry, version: entry };
-    }
-    assertName('cache key', key);
-    return {
-      key,
-      namespace,
-      entry: keys.key('cache', 'cache namespace', namespace, `e:${key}`),
-      version: keys.key('cache', 'cache namespace', namespace, 'v'),
-    };
+    return new EntryRef(this.connections.keys, key, namespace);
   }
 
   /**
@@ -291,7 +259,7 @@ export class CacheService implements BeforeApplicationShutdown {
       claim = (await this.guard(() =>
         claimFillScript.run(
           this.connections.command,
-          [ref.entry, this.leaseKey(ref), ref.version],
+          [ref.entry, ref.lease, ref.version],
           [token, options.leaseMs, ref.namespace === undefined ? '0' : '1'],
         ),
       )) as [string, string, number?];
@@ -350,8 +318,8 @@ export class CacheService implements BeforeApplicationShutdown {
     return (await this.guard(() =>
       storeFillScript.run(
         this.connections.command,
-        [ref.entry, this.leaseKey(ref), ref.version],
-        [token, text, version, options.ttlMs, this.channelOf(ref)],
+        [ref.entry, ref.lease, ref.version],
+        [token, text, version, options.ttlMs, ref.fillChannel],
       ),
     )) as string;
   }
@@ -371,9 +339,7 @@ export class CacheService implements BeforeApplicationShutdown {
     this.waiters.add(wake);
     try {
       const hub = await this.guard(() => this.connections.subscriptions());
-      unsubscribe = await this.guard(() =>
-        hub.subscribe(this.channelOf(ref), (text) => wake(text)),
-      );
+      unsubscribe = await this.guard(() => hub.subscribe(ref.fillChannel, (text) => wake(text)));
       const current = await this.readText(ref);
       if (current !== null) return current;
       timer = setTimeout(() => wake(null), boundMs);
@@ -409,18 +375,6 @@ export class CacheService implements BeforeApplicationShutdown {
 
   private unwrap(ref: EntryRef, stored: string): string {
     return ref.namespace === undefined ? stored : stored.slice(stored.indexOf(':') + 1);
-  }
-
-  private leaseKey(ref: EntryRef): string {
-    return ref.namespace === undefined
-      ? this.connections.keys.key('cache', 'cache key', ref.key, 'lease')
-      : this.connections.keys.key('cache', 'cache namespace', ref.namespace, `l:${ref.key}`);
-  }
-
-  private channelOf(ref: EntryRef): string {
-    return ref.namespace === undefined
-      ? this.connections.keys.key('cache', 'cache key', ref.key, 'filled')
-      : this.connections.keys.key('cache', 'cache namespace', ref.namespace, `f:${ref.key}`);
   }
 
   /** The stored value, or {@link UNREADABLE} (warned once per key) when the codec cannot read it. */
