@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CodecError } from '../common/codec.js';
-import { LinkedList, type Linked } from '../common/linked-list.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
-import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
+import { CircuitBreaker } from '../connection/circuit-breaker.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type {
@@ -32,6 +31,8 @@ const CACHE_OP_TIMEOUT_MS = 1000;
  * connection reports ready or a late reply arrives first).
  */
 const RETRY_AFTER_MS = 1000;
+/** What a failed read of an entry could not do. */
+const READ = 'read a cache entry';
 /** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
 const MAX_WARNED_KEYS = 10_000;
 
@@ -45,12 +46,6 @@ interface Fill {
 /** What reading an entry returns: GET's reply, or MGET's of namespace version and entry. */
 type EntryReply = string | null | (string | null)[];
 
-/** A cache operation awaiting Redis. */
-interface PendingOperation extends Linked<PendingOperation> {
-  readonly startedAt: number;
-  readonly fail: (error: Error) => void;
-}
-
 /** What {@link CacheService} `decode` returns for a stored string the codec cannot read. */
 const UNREADABLE = Symbol('unreadable cache entry');
 
@@ -60,9 +55,6 @@ function labelOf(ref: EntryRef): string {
     ? `"${ref.key}"`
     : `"${ref.key}" of namespace "${ref.namespace}"`;
 }
-
-/** Thrown inside the service when the cache is skipped; never leaves it. */
-class CacheUnavailable extends Error {}
 
 /**
  * Caches values in Redis for every instance of the app, with stampede protection: a missing
@@ -93,17 +85,14 @@ export class CacheService implements BeforeApplicationShutdown {
   /** Callers waiting for another instance's fill, woken at shutdown. */
   private readonly waiters = new Set<(message: string | null) => void>();
   private readonly warnedKeys = new Set<string>();
-  /** Cache operations awaiting Redis, oldest first, watched by one timer. */
-  /** Oldest first. */
-  private readonly pending = new LinkedList<PendingOperation>();
-  private watchdog: NodeJS.Timeout | undefined;
-  private unavailableUntil = 0;
+  /** Bounds every cache operation; open while Redis is known to be down. */
+  private readonly breaker: CircuitBreaker;
   private degraded = false;
 
   constructor(private readonly connections: RedisConnections) {
-    // A reconnect ends the pause at once rather than after RETRY_AFTER_MS.
-    connections.command.on('ready', () => {
-      this.unavailableUntil = 0;
+    this.breaker = new CircuitBreaker(connections, {
+      timeoutMs: CACHE_OP_TIMEOUT_MS,
+      retryAfterMs: RETRY_AFTER_MS,
     });
   }
 
@@ -125,7 +114,7 @@ export class CacheService implements BeforeApplicationShutdown {
    */
   async get<T = unknown>(key: string, options: CacheEntryOptions = {}): Promise<CacheHit<T>> {
     const ref = this.entryRef(key, options.namespace);
-    const text = entryText(await this.strict(() => this.sendRead(ref)));
+    const text = entryText(await this.strict(READ, () => this.sendRead(ref)));
     return text === null ? undefined : { value: this.connections.codec.decode(text) as T };
   }
 
@@ -143,7 +132,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const ref = this.entryRef(key, options.namespace);
     const text = this.connections.codec.encode(value);
     const { command } = this.connections;
-    await this.strict(() =>
+    await this.strict('store a cache entry', () =>
       ref.namespace === undefined
         ? command.set(ref.entry, text, 'PX', options.ttlMs)
         : setEntryScript.run(command, [ref.entry, ref.version], [text, options.ttlMs]),
@@ -153,7 +142,10 @@ export class CacheService implements BeforeApplicationShutdown {
   /** Deletes one entry; returns whether it existed. */
   async delete(key: string, options: CacheEntryOptions = {}): Promise<boolean> {
     const ref = this.entryRef(key, options.namespace);
-    return (await this.strict(() => this.connections.command.del(ref.entry))) === 1;
+    return (
+      (await this.strict('delete a cache entry', () => this.connections.command.del(ref.entry))) ===
+      1
+    );
   }
 
   /**
@@ -163,7 +155,7 @@ export class CacheService implements BeforeApplicationShutdown {
    */
   async invalidate(namespace: string): Promise<void> {
     const version = namespaceVersionKey(this.connections.keys, namespace);
-    await this.strict(() => this.connections.command.incr(version));
+    await this.strict('invalidate a cache namespace', () => this.connections.command.incr(version));
   }
 
   /** @internal The body of `@Cached()`. */
@@ -194,8 +186,7 @@ export class CacheService implements BeforeApplicationShutdown {
 
   beforeApplicationShutdown(): void {
     for (const wake of this.waiters) wake(null);
-    clearInterval(this.watchdog);
-    this.watchdog = undefined;
+    this.breaker.close();
   }
 
   private entryRef(key: string, namespace: string | undefined): EntryRef {
@@ -210,10 +201,9 @@ export class CacheService implements BeforeApplicationShutdown {
     // Both checks cost nothing in the common case: no fill in progress, Redis answering.
     const flight = this.flights.size === 0 ? undefined : this.flights.get(ref.entry);
     if (flight) return this.join(ref, flight);
-    if (this.unavailableUntil !== 0 && Date.now() < this.unavailableUntil) {
-      return callThrough(loader);
-    }
-    return this.guard(
+    if (this.breaker.isOpen) return callThrough(loader);
+    return this.breaker.call(
+      READ,
       () => this.sendRead(ref),
       (reply) => {
         if (this.degraded) this.recovered();
@@ -256,7 +246,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const token = randomBytes(9).toString('base64url');
     let claim: [string, string, number?];
     try {
-      claim = (await this.guard(() =>
+      claim = (await this.breaker.call('claim a cache fill', () =>
         claimFillScript.run(
           this.connections.command,
           [ref.entry, ref.lease, ref.version],
@@ -315,7 +305,7 @@ export class CacheService implements BeforeApplicationShutdown {
     version: string,
     options: FillOptions,
   ): Promise<string> {
-    return (await this.guard(() =>
+    return (await this.breaker.call('store a cache fill', () =>
       storeFillScript.run(
         this.connections.command,
         [ref.entry, ref.lease, ref.version],
@@ -338,8 +328,12 @@ export class CacheService implements BeforeApplicationShutdown {
     let timer: NodeJS.Timeout | undefined;
     this.waiters.add(wake);
     try {
-      const hub = await this.guard(() => this.connections.subscriptions());
-      unsubscribe = await this.guard(() => hub.subscribe(ref.fillChannel, (text) => wake(text)));
+      const hub = await this.breaker.call('open the subscriber connection', () =>
+        this.connections.subscriptions(),
+      );
+      unsubscribe = await this.breaker.call('subscribe to a cache fill', () =>
+        hub.subscribe(ref.fillChannel, (text) => wake(text)),
+      );
       const current = await this.readText(ref);
       if (current !== null) return current;
       timer = setTimeout(() => wake(null), boundMs);
@@ -370,7 +364,7 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   private readText(ref: EntryRef): Promise<string | null> {
-    return this.guard(() => this.sendRead(ref), entryText);
+    return this.breaker.call(READ, () => this.sendRead(ref), entryText);
   }
 
   private unwrap(ref: EntryRef, stored: string): string {
@@ -414,92 +408,16 @@ export class CacheService implements BeforeApplicationShutdown {
     return text;
   }
 
-  /**
-   * Runs a cache operation unless Redis is known to be down, bounded by the op timeout, and
-   * settles with `onValue(result)` or `onError(error)` when given. One watchdog timer serves all
-   * operations, and the continuations run in this one promise: a cache hit pays for little
-   * more than its GET.
-   */
-  private guard<T, R = T>(
-    start: () => Promise<T>,
-    onValue?: (value: T) => R | PromiseLike<R>,
-    onError?: (error: unknown) => R | PromiseLike<R>,
-  ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const settle = (outcome: () => R | PromiseLike<R>) => {
-        try {
-          resolve(outcome());
-        } catch (error) {
-          reject(error as Error);
-        }
-      };
-      const fail = onError ? (error: unknown) => settle(() => onError(error)) : reject;
-      // Not sent at all while disconnected: the offline queue would hold it until reconnect.
-      if (this.connections.command.status !== 'ready') {
-        fail(new CacheUnavailable('Redis command connection is not ready'));
-        return;
-      }
-      const pending: PendingOperation = {
-        startedAt: Date.now(),
-        fail,
-        listPrevious: undefined,
-        listNext: undefined,
-      };
-      this.pending.append(pending);
-      this.watchdog ??= setInterval(() => this.expirePending(), CACHE_OP_TIMEOUT_MS / 4).unref();
-      start().then(
-        (value) => {
-          if (!this.pending.delete(pending)) {
-            // Timed out already; a late reply means Redis is answering again: stop skipping it.
-            this.unavailableUntil = 0;
-          } else if (onValue) settle(() => onValue(value));
-          else resolve(value as unknown as R);
-        },
-        (error: unknown) => {
-          if (this.pending.delete(pending)) fail(error);
-        },
-      );
-    });
-  }
-
-  /** Gives up on operations older than the timeout; stops the watchdog when none is left. */
-  private expirePending(): void {
-    const expired = Date.now() - CACHE_OP_TIMEOUT_MS;
-    for (const pending of this.pending) {
-      if (pending.startedAt > expired) break;
-      this.pending.delete(pending);
-      pending.fail(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`));
-    }
-    if (this.pending.size === 0) {
-      clearInterval(this.watchdog);
-      this.watchdog = undefined;
-    }
-  }
-
-  /** Like {@link guard}, for the direct API: a failure is thrown as RedisConnectionError. */
-  private async strict<T>(start: () => Promise<T>): Promise<T> {
-    try {
-      return await this.guard(start);
-    } catch (error) {
-      if (error instanceof CacheUnavailable || isConnectionFailure(error)) {
-        throw new RedisConnectionError(
-          this.connections.target,
-          `Cache unavailable: ${this.describe(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
-    }
+  /** For the direct API: a failure to reach Redis is thrown as RedisConnectionError. */
+  private strict<T>(what: string, start: () => Promise<T>): Promise<T> {
+    return this.breaker.call(what, start).catch(this.connections.rethrow(what));
   }
 
   private noteFailure(ref: EntryRef, error: unknown): void {
-    if (!(error instanceof CacheUnavailable) && !isConnectionFailure(error)) {
+    if (!this.breaker.trip(error)) {
       this.warnOnce(ref.entry, `Cache entry ${labelOf(ref)} skipped: ${this.describe(error)}`);
       return;
     }
-    this.unavailableUntil = Date.now() + RETRY_AFTER_MS;
     if (this.degraded) return;
     this.degraded = true;
     this.logger.warn(

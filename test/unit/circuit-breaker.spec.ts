@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { describe, it } from '@jest/globals';
+import { RedisConnectionError } from '../../lib/index.js';
+import { CircuitBreaker } from '../../lib/connection/circuit-breaker.js';
+import type { RedisConnections } from '../../lib/connection/redis-connections.js';
+
+/** A command connection that is only a status and its events: no Redis needed. */
+function fakeConnections(status = 'ready') {
+  const command = Object.assign(new EventEmitter(), { status });
+  const connections = { command, target: 'redis://app:***@db:6379' };
+  return connections as unknown as Pick<RedisConnections, 'command' | 'target'> & {
+    command: typeof command;
+  };
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('CircuitBreaker', () => {
+  const settings = { timeoutMs: 40, retryAfterMs: 60_000 };
+
+  it('sends nothing while the command connection is not ready', async () => {
+    const connections = fakeConnections('reconnecting');
+    const breaker = new CircuitBreaker(connections, settings);
+    let sent = false;
+    await assert.rejects(
+      breaker.call('read a thing', async () => (sent = true)),
+      (error: unknown) =>
+        error instanceof RedisConnectionError &&
+        /Could not read a thing: the command connection is not ready/.test(error.message) &&
+        error.message.includes('redis://app:***@db:6379'),
+    );
+    assert.equal(sent, false);
+  });
+
+  it('gives up a call without a reply, opens on trip, and closes on the late reply', async () => {
+    const breaker = new CircuitBreaker(fakeConnections(), settings);
+    const reply = deferred<string>();
+    const error = await breaker.call('read a thing', () => reply.promise).catch((e: unknown) => e);
+    assert.ok(error instanceof RedisConnectionError);
+    assert.match(error.message, /Could not read a thing: no reply within 40 ms/);
+    assert.equal(breaker.isOpen, false, 'the caller decides whether to open it');
+    assert.equal(breaker.trip(error), true);
+    assert.equal(breaker.isOpen, true);
+    reply.resolve('late');
+    await reply.promise;
+    assert.equal(breaker.isOpen, false, 'Redis answered: closed before retryAfterMs');
+    breaker.close();
+  });
+
+  it("closes when the connection turns ready; a command's own error does not open it", () => {
+    const connections = fakeConnections();
+    const breaker = new CircuitBreaker(connections, settings);
+    assert.equal(breaker.trip(new Error('WRONGTYPE Operation against a key')), false);
+    assert.equal(breaker.isOpen, false);
+    assert.equal(breaker.trip(new Error('Connection is closed.')), true);
+    connections.command.emit('ready');
+    assert.equal(breaker.isOpen, false);
+  });
+
+  it('settles through the continuations in the same promise', async () => {
+    const breaker = new CircuitBreaker(fakeConnections(), settings);
+    assert.equal(
+      await breaker.call(
+        'read',
+        async () => 2,
+        (value) => value * 21,
+      ),
+      42,
+    );
+    assert.equal(
+      await breaker.call(
+        'read',
+        () => Promise.reject(new Error('refused')),
+        () => 'value',
+        (error) => `fallback: ${(error as Error).message}`,
+      ),
+      'fallback: refused',
+    );
+    await assert.rejects(
+      breaker.call(
+        'read',
+        async () => 1,
+        () => {
+          throw new Error('continuation failed');
+        },
+      ),
+      /continuation failed/,
+    );
+    breaker.close();
+  });
+});
