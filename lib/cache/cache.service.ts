@@ -114,7 +114,7 @@ export class CacheService implements BeforeApplicationShutdown {
    */
   async get<T = unknown>(key: string, options: CacheEntryOptions = {}): Promise<CacheHit<T>> {
     const ref = this.entryRef(key, options.namespace);
-    const text = entryText(await this.strict(READ, () => this.sendRead(ref)));
+    const text = entryText(await this.breaker.call(READ, () => this.sendRead(ref)));
     return text === null ? undefined : { value: this.connections.codec.decode(text) as T };
   }
 
@@ -132,7 +132,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const ref = this.entryRef(key, options.namespace);
     const text = this.connections.codec.encode(value);
     const { command } = this.connections;
-    await this.strict('store a cache entry', () =>
+    await this.breaker.call('store a cache entry', () =>
       ref.namespace === undefined
         ? command.set(ref.entry, text, 'PX', options.ttlMs)
         : setEntryScript.run(command, [ref.entry, ref.version], [text, options.ttlMs]),
@@ -143,8 +143,9 @@ export class CacheService implements BeforeApplicationShutdown {
   async delete(key: string, options: CacheEntryOptions = {}): Promise<boolean> {
     const ref = this.entryRef(key, options.namespace);
     return (
-      (await this.strict('delete a cache entry', () => this.connections.command.del(ref.entry))) ===
-      1
+      (await this.breaker.call('delete a cache entry', () =>
+        this.connections.command.del(ref.entry),
+      )) === 1
     );
   }
 
@@ -155,7 +156,9 @@ export class CacheService implements BeforeApplicationShutdown {
    */
   async invalidate(namespace: string): Promise<void> {
     const version = namespaceVersionKey(this.connections.keys, namespace);
-    await this.strict('invalidate a cache namespace', () => this.connections.command.incr(version));
+    await this.breaker.call('invalidate a cache namespace', () =>
+      this.connections.command.incr(version),
+    );
   }
 
   /** @internal The body of `@Cached()`. */
@@ -406,11 +409,6 @@ export class CacheService implements BeforeApplicationShutdown {
       return undefined;
     }
     return text;
-  }
-
-  /** For the direct API: a failure to reach Redis is thrown as RedisConnectionError. */
-  private strict<T>(what: string, start: () => Promise<T>): Promise<T> {
-    return this.breaker.call(what, start).catch(this.connections.rethrow(what));
   }
 
   private noteFailure(ref: EntryRef, error: unknown): void {

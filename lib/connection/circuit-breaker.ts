@@ -24,8 +24,9 @@ interface PendingCall extends Linked<PendingCall> {
  *
  * - {@link call} sends nothing while the command connection is not ready (ioredis's offline queue
  *   would hold the command until a reconnect) and gives up a call without a reply after
- *   `timeoutMs` (a frozen server); both fail with a {@link RedisConnectionError} saying what was
- *   given up.
+ *   `timeoutMs` (a frozen server). Both, and a call failing because the connection did, fail
+ *   with a {@link RedisConnectionError} saying what could not be done (the shared
+ *   `RedisConnections.failure` mapping); any other error is passed on as it is.
  * - {@link trip} on a connection failure opens the breaker: {@link isOpen} tells callers to skip
  *   Redis for `retryAfterMs`. The connection turning ready, or a late reply to a call given up,
  *   closes it sooner: Redis is answering again.
@@ -40,7 +41,7 @@ export class CircuitBreaker {
   private openUntil = 0;
 
   constructor(
-    private readonly connections: Pick<RedisConnections, 'command' | 'target'>,
+    private readonly connections: Pick<RedisConnections, 'command' | 'target' | 'failure'>,
     private readonly settings: CircuitBreakerSettings,
   ) {
     connections.command.on('ready', () => {
@@ -106,7 +107,7 @@ export class CircuitBreaker {
           else resolve(value as unknown as R);
         },
         (error: unknown) => {
-          if (this.pending.delete(pending)) fail(error);
+          if (this.pending.delete(pending)) fail(this.connections.failure(error, what));
         },
       );
     });

@@ -3,13 +3,18 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from '@jest/globals';
 import { RedisConnectionError } from '../../lib/index.js';
 import { CircuitBreaker } from '../../lib/connection/circuit-breaker.js';
-import type { RedisConnections } from '../../lib/connection/redis-connections.js';
+import { RedisConnections } from '../../lib/connection/redis-connections.js';
 
-/** A command connection that is only a status and its events: no Redis needed. */
+/** A command connection that is only a status and its events, with the real error mapping. */
 function fakeConnections(status = 'ready') {
   const command = Object.assign(new EventEmitter(), { status });
-  const connections = { command, target: 'redis://app:***@db:6379' };
-  return connections as unknown as Pick<RedisConnections, 'command' | 'target'> & {
+  const connections = {
+    command,
+    target: 'redis://app:***@db:6379',
+    redact: (text: string) => text.replace('s3cret', '***'),
+    failure: RedisConnections.prototype.failure,
+  };
+  return connections as unknown as Pick<RedisConnections, 'command' | 'target' | 'failure'> & {
     command: typeof command;
   };
 }
@@ -50,6 +55,24 @@ describe('CircuitBreaker', () => {
     await reply.promise;
     assert.equal(breaker.isOpen, false, 'Redis answered: closed before retryAfterMs');
     breaker.close();
+  });
+
+  it('reports a connection that failed under a call as RedisConnectionError, other errors as they are', async () => {
+    const breaker = new CircuitBreaker(fakeConnections(), settings);
+    await assert.rejects(
+      breaker.call('read a thing', () =>
+        Promise.reject(new Error('Connection is closed. redis://app:s3cret@db')),
+      ),
+      (error: unknown) =>
+        error instanceof RedisConnectionError &&
+        /Could not read a thing: Redis unreachable \(Connection is closed/.test(error.message) &&
+        !error.message.includes('s3cret'),
+    );
+    const wrong = new Error('WRONGTYPE Operation against a key');
+    await assert.rejects(
+      breaker.call('read a thing', () => Promise.reject(wrong)),
+      (error) => error === wrong,
+    );
   });
 
   it("closes when the connection turns ready; a command's own error does not open it", () => {
