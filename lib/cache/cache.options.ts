@@ -10,6 +10,18 @@ export const DEFAULT_CACHE_OPTIONS: Readonly<
   cacheNull: false,
 });
 
+/**
+ * How long one cache operation may take before the call goes through to the method: the
+ * command connection queues commands while Redis is unreachable, and a cache must not make a
+ * method slower than no cache.
+ */
+export const CACHE_OP_TIMEOUT_MS = 1000;
+/**
+ * After Redis failed, calls skip the cache this long before trying it again (less when the
+ * connection reports ready or a late reply arrives first).
+ */
+export const RETRY_AFTER_MS = 1000;
+
 /** `wrap()`/`@Cached()` options after validation, defaults filled in. */
 export interface FillOptions {
   readonly ttlMs: number;

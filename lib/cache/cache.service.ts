@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CodecError } from '../common/codec.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
 import { CircuitBreaker } from '../connection/circuit-breaker.js';
+import type { Unsubscribe } from '../connection/subscription-hub.js';
 import { RedisConnections } from '../connection/redis-connections.js';
-import { RedisScript } from '../connection/script-runner.js';
 import type {
   CacheEntryOptions,
   CacheEvictOptions,
@@ -12,27 +11,16 @@ import type {
   CachedOptions,
   CacheWrapOptions,
 } from './cache.interfaces.js';
-import { callKey, EntryRef, namespaceVersionKey } from './cache.keys.js';
-import { checkEntryTtl, resolveFillOptions, type FillOptions } from './cache.options.js';
-import { claimFill, setEntry, storeFill } from './scripts/lua.generated.js';
+import { callKey, EntryRef } from './cache.keys.js';
+import {
+  CACHE_OP_TIMEOUT_MS,
+  checkEntryTtl,
+  resolveFillOptions,
+  RETRY_AFTER_MS,
+  type FillOptions,
+} from './cache.options.js';
+import { CacheStore, type FillClaim, type FillTicket } from './cache.store.js';
 
-const claimFillScript = new RedisScript(claimFill);
-const storeFillScript = new RedisScript(storeFill);
-const setEntryScript = new RedisScript(setEntry);
-
-/**
- * How long one cache operation may take before the call goes through to the method: the
- * command connection queues commands while Redis is unreachable, and a cache must not make a
- * method slower than no cache.
- */
-const CACHE_OP_TIMEOUT_MS = 1000;
-/**
- * After Redis failed, calls skip the cache this long before trying it again (less when the
- * connection reports ready or a late reply arrives first).
- */
-const RETRY_AFTER_MS = 1000;
-/** What a failed read of an entry could not do. */
-const READ = 'read a cache entry';
 /** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
 const MAX_WARNED_KEYS = 10_000;
 
@@ -42,9 +30,6 @@ interface Fill {
   /** The stored text, when the value was stored: joiners decode their own copy from it. */
   readonly text?: string;
 }
-
-/** What reading an entry returns: GET's reply, or MGET's of namespace version and entry. */
-type EntryReply = string | null | (string | null)[];
 
 /** What {@link CacheService} `decode` returns for a stored string the codec cannot read. */
 const UNREADABLE = Symbol('unreadable cache entry');
@@ -83,10 +68,11 @@ export class CacheService implements BeforeApplicationShutdown {
   /** Fills in progress in this process, by entry key: concurrent misses share one call. */
   private readonly flights = new Map<string, Promise<Fill>>();
   /** Callers waiting for another instance's fill, woken at shutdown. */
-  private readonly waiters = new Set<(message: string | null) => void>();
+  private readonly waiters = new Set<() => void>();
   private readonly warnedKeys = new Set<string>();
   /** Bounds every cache operation; open while Redis is known to be down. */
   private readonly breaker: CircuitBreaker;
+  private readonly store: CacheStore;
   private degraded = false;
 
   constructor(private readonly connections: RedisConnections) {
@@ -94,6 +80,7 @@ export class CacheService implements BeforeApplicationShutdown {
       timeoutMs: CACHE_OP_TIMEOUT_MS,
       retryAfterMs: RETRY_AFTER_MS,
     });
+    this.store = new CacheStore(connections, this.breaker);
   }
 
   /**
@@ -113,8 +100,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * @throws RedisConnectionError when Redis is unreachable.
    */
   async get<T = unknown>(key: string, options: CacheEntryOptions = {}): Promise<CacheHit<T>> {
-    const ref = this.entryRef(key, options.namespace);
-    const text = entryText(await this.breaker.call(READ, () => this.sendRead(ref)));
+    const text = await this.store.read(this.entryRef(key, options.namespace));
     return text === null ? undefined : { value: this.connections.codec.decode(text) as T };
   }
 
@@ -130,23 +116,12 @@ export class CacheService implements BeforeApplicationShutdown {
   ): Promise<void> {
     checkEntryTtl(options.ttlMs);
     const ref = this.entryRef(key, options.namespace);
-    const text = this.connections.codec.encode(value);
-    const { command } = this.connections;
-    await this.breaker.call('store a cache entry', () =>
-      ref.namespace === undefined
-        ? command.set(ref.entry, text, 'PX', options.ttlMs)
-        : setEntryScript.run(command, [ref.entry, ref.version], [text, options.ttlMs]),
-    );
+    await this.store.set(ref, this.connections.codec.encode(value), options.ttlMs);
   }
 
   /** Deletes one entry; returns whether it existed. */
   async delete(key: string, options: CacheEntryOptions = {}): Promise<boolean> {
-    const ref = this.entryRef(key, options.namespace);
-    return (
-      (await this.breaker.call('delete a cache entry', () =>
-        this.connections.command.del(ref.entry),
-      )) === 1
-    );
+    return this.store.delete(this.entryRef(key, options.namespace));
   }
 
   /**
@@ -155,10 +130,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * expire on their own TTL.
    */
   async invalidate(namespace: string): Promise<void> {
-    const version = namespaceVersionKey(this.connections.keys, namespace);
-    await this.breaker.call('invalidate a cache namespace', () =>
-      this.connections.command.incr(version),
-    );
+    await this.store.invalidate(namespace);
   }
 
   /** @internal The body of `@Cached()`. */
@@ -188,7 +160,7 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   beforeApplicationShutdown(): void {
-    for (const wake of this.waiters) wake(null);
+    for (const wake of this.waiters) wake();
     this.breaker.close();
   }
 
@@ -197,20 +169,18 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Hit path: one GET (or one MGET of version and entry), then a miss fills the entry. Not
-   * async, and one `.then` on the read: a hit costs little more than the raw GET.
+   * Hit path: one read, then a miss fills the entry. Not async, and the continuations run in
+   * the read's own promise: a hit costs little more than the raw GET.
    */
   private fetch(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<unknown> {
     // Both checks cost nothing in the common case: no fill in progress, Redis answering.
     const flight = this.flights.size === 0 ? undefined : this.flights.get(ref.entry);
     if (flight) return this.join(ref, flight);
     if (this.breaker.isOpen) return callThrough(loader);
-    return this.breaker.call(
-      READ,
-      () => this.sendRead(ref),
-      (reply) => {
+    return this.store.read(
+      ref,
+      (text) => {
         if (this.degraded) this.recovered();
-        const text = entryText(reply);
         if (text !== null) {
           const value = this.decode(ref, text);
           if (value !== UNREADABLE) return value;
@@ -246,75 +216,49 @@ export class CacheService implements BeforeApplicationShutdown {
 
   /** Computes a missing value once across instances: lease winner computes, others wait. */
   private async fill(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<Fill> {
-    const token = randomBytes(9).toString('base64url');
-    let claim: [string, string, number?];
+    let claim: FillClaim;
     try {
-      claim = (await this.breaker.call('claim a cache fill', () =>
-        claimFillScript.run(
-          this.connections.command,
-          [ref.entry, ref.lease, ref.version],
-          [token, options.leaseMs, ref.namespace === undefined ? '0' : '1'],
-        ),
-      )) as [string, string, number?];
+      claim = await this.store.claimFill(ref, options.leaseMs);
     } catch (error) {
       this.noteFailure(ref, error);
       return { value: await loader() };
     }
-    const [state, detail, leaseLeftMs] = claim;
-    if (state === 'hit') {
-      const text = this.unwrap(ref, detail);
-      const value = this.decode(ref, text);
-      return value === UNREADABLE ? { value: await loader() } : { value, text };
+    if (claim.state === 'hit') {
+      const value = this.decode(ref, claim.text);
+      return value === UNREADABLE ? { value: await loader() } : { value, text: claim.text };
     }
-    if (state === 'won') return this.computeAndStore(ref, loader, options, token, detail);
-    const text = await this.waitForFill(ref, Math.min(options.leaseMs, leaseLeftMs ?? 0));
+    if (claim.state === 'won') return this.computeAndStore(ref, loader, options, claim.ticket);
+    const text = await this.waitForFill(ref, Math.min(options.leaseMs, claim.leaseLeftMs));
     if (text !== null) {
       const value = this.decode(ref, text);
       if (value !== UNREADABLE) return { value, text };
     }
     // The holder failed, stored nothing, or is too slow: compute here, holding no lease.
-    return this.computeAndStore(ref, loader, options, '', detail);
+    return this.computeAndStore(ref, loader, options, claim.ticket);
   }
 
   private async computeAndStore(
     ref: EntryRef,
     loader: () => unknown,
     options: FillOptions,
-    token: string,
-    version: string,
+    ticket: FillTicket,
   ): Promise<Fill> {
     let value: unknown;
     try {
       value = await loader();
     } catch (error) {
       // Not cached; waiters are told at once so they stop waiting and compute themselves.
-      await this.store(ref, token, '', version, options).catch(() => undefined);
+      await this.store.storeFill(ref, ticket, undefined, options.ttlMs).catch(() => undefined);
       throw error;
     }
     const text = this.encode(ref, value, options);
     try {
-      const stored = await this.store(ref, token, text ?? '', version, options);
-      return stored === '' ? { value } : { value, text: this.unwrap(ref, stored) };
+      const stored = await this.store.storeFill(ref, ticket, text, options.ttlMs);
+      return stored === null ? { value } : { value, text: stored };
     } catch (error) {
       this.noteFailure(ref, error);
       return { value };
     }
-  }
-
-  private async store(
-    ref: EntryRef,
-    token: string,
-    text: string,
-    version: string,
-    options: FillOptions,
-  ): Promise<string> {
-    return (await this.breaker.call('store a cache fill', () =>
-      storeFillScript.run(
-        this.connections.command,
-        [ref.entry, ref.lease, ref.version],
-        [token, text, version, options.ttlMs, ref.fillChannel],
-      ),
-    )) as string;
   }
 
   /**
@@ -323,26 +267,22 @@ export class CacheService implements BeforeApplicationShutdown {
    * the stored text, or null when nothing was stored in time.
    */
   private async waitForFill(ref: EntryRef, boundMs: number): Promise<string | null> {
-    let wake!: (message: string | null) => void;
-    const message = new Promise<string | null>((resolve) => {
+    // Woken with the fill's outcome, or with nothing at the bound or at shutdown.
+    let wake!: (filled?: { text: string | null }) => void;
+    const news = new Promise<{ text: string | null } | undefined>((resolve) => {
       wake = resolve;
     });
-    let unsubscribe: (() => Promise<void>) | undefined;
+    let unsubscribe: Unsubscribe | undefined;
     let timer: NodeJS.Timeout | undefined;
     this.waiters.add(wake);
     try {
-      const hub = await this.breaker.call('open the subscriber connection', () =>
-        this.connections.subscriptions(),
-      );
-      unsubscribe = await this.breaker.call('subscribe to a cache fill', () =>
-        hub.subscribe(ref.fillChannel, (text) => wake(text)),
-      );
-      const current = await this.readText(ref);
+      unsubscribe = await this.store.onFill(ref, (text) => wake({ text }));
+      const current = await this.store.read(ref);
       if (current !== null) return current;
-      timer = setTimeout(() => wake(null), boundMs);
-      const text = await message;
-      if (text === null) return await this.readText(ref);
-      return text === '' ? null : this.unwrap(ref, text);
+      timer = setTimeout(() => wake(), boundMs);
+      const filled = await news;
+      // No news: read once more, the holder may have stored it all the same.
+      return filled ? filled.text : await this.store.read(ref);
     } catch (error) {
       this.noteFailure(ref, error);
       return null;
@@ -351,27 +291,6 @@ export class CacheService implements BeforeApplicationShutdown {
       this.waiters.delete(wake);
       void unsubscribe?.().catch(() => undefined);
     }
-  }
-
-  /**
-   * Sends the read of an entry: a GET, or an MGET of namespace version and entry. The caller's
-   * continuation attaches to the reply itself, with no promise in between, so it runs before
-   * anything that awaited a command sent later: after a freeze, the late reply re-enables the
-   * cache before the next call looks.
-   */
-  private sendRead(ref: EntryRef): Promise<EntryReply> {
-    const { command } = this.connections;
-    return ref.namespace === undefined
-      ? command.get(ref.entry)
-      : command.mget(ref.version, ref.entry);
-  }
-
-  private readText(ref: EntryRef): Promise<string | null> {
-    return this.breaker.call(READ, () => this.sendRead(ref), entryText);
-  }
-
-  private unwrap(ref: EntryRef, stored: string): string {
-    return ref.namespace === undefined ? stored : stored.slice(stored.indexOf(':') + 1);
   }
 
   /** The stored value, or {@link UNREADABLE} (warned once per key) when the codec cannot read it. */
@@ -390,9 +309,8 @@ export class CacheService implements BeforeApplicationShutdown {
   /** The text to store, or undefined when the value is not cached (and why, once per key). */
   private encode(ref: EntryRef, value: unknown, options: FillOptions): string | undefined {
     if ((value === null || value === undefined) && !options.cacheNull) return undefined;
-    let text: string;
     try {
-      text = this.connections.codec.encode(value);
+      return this.store.encodeResult(value);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
       this.warnOnce(
@@ -401,14 +319,6 @@ export class CacheService implements BeforeApplicationShutdown {
       );
       return undefined;
     }
-    if (text === '' || Buffer.byteLength(text) > this.connections.maxPayloadBytes) {
-      this.warnOnce(
-        ref.entry,
-        `Result for cache entry ${labelOf(ref)} not cached: its encoded form is empty or over maxPayloadBytes (${this.connections.maxPayloadBytes})`,
-      );
-      return undefined;
-    }
-    return text;
   }
 
   private noteFailure(ref: EntryRef, error: unknown): void {
@@ -443,13 +353,4 @@ export class CacheService implements BeforeApplicationShutdown {
 /** Runs the method without the cache; always a Promise, like a cached call. */
 function callThrough(loader: () => unknown): Promise<unknown> {
   return Promise.resolve().then(loader);
-}
-
-/** The entry's current text (without version) in a read's reply; null when missing or invalidated. */
-function entryText(reply: EntryReply): string | null {
-  if (!Array.isArray(reply)) return reply;
-  const [version, entry] = reply;
-  if (entry === null || entry === undefined) return null;
-  const prefix = `${version ?? '0'}:`;
-  return entry.startsWith(prefix) ? entry.slice(prefix.length) : null;
 }
