@@ -35,7 +35,11 @@ interface PendingCall extends Linked<PendingCall> {
  * promise: a call costs little more than its command.
  */
 export class CircuitBreaker {
-  /** Calls awaiting Redis, oldest first. */
+  /**
+   * Calls awaiting Redis, oldest first. A linked list rather than a Set: one entry per cache
+   * hit, and with a Set the `cache` bench's hits fell from 0.94 to 0.85 of raw ioredis (1 in
+   * flight) and from 1.48 to 1.02 (64 in flight), one run each on a shared machine.
+   */
   private readonly pending = new LinkedList<PendingCall>();
   private watchdog: NodeJS.Timeout | undefined;
   private openUntil = 0;
