@@ -1,8 +1,7 @@
 import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
-import { CacheOptionsError } from './cache.errors.js';
 import type { CacheEvictOptions } from './cache.interfaces.js';
-import { CacheService, checkName } from './cache.service.js';
-import { checkKeyOption } from './cached.decorator.js';
+import { checkEvictOptions } from './cache.options.js';
+import { CacheService } from './cache.service.js';
 
 /**
  * After the method succeeds, evicts one cache entry (`key`, optionally in `namespace`) or, with
@@ -24,14 +23,7 @@ export function CacheEvict<A extends unknown[] = []>(
   );
   return (target, propertyKey, descriptor) => {
     const site = `@CacheEvict() on ${target.constructor.name}.${String(propertyKey)}`;
-    if (typeof options !== 'object' || options === null) {
-      throw new CacheOptionsError(site, 'expected an options object with namespace and/or key');
-    }
-    if (options.namespace === undefined && options.key === undefined) {
-      throw new CacheOptionsError(site, 'give a key, a namespace, or both');
-    }
-    checkName(site, 'namespace', options.namespace);
-    checkKeyOption(site, options.key);
+    checkEvictOptions(site, options as CacheEvictOptions<unknown[]>);
     wrap(target, propertyKey, descriptor);
   };
 }

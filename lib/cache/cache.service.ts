@@ -1,13 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CodecError } from '../common/codec.js';
-import { LinkedList, type Linked } from '../common/linked-list.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
-import { assertMilliseconds, assertName } from '../common/validate.js';
-import { isConnectionFailure, RedisConnectionError } from '../connection/connection.errors.js';
+import { CircuitBreaker } from '../connection/circuit-breaker.js';
+import type { Unsubscribe } from '../connection/subscription-hub.js';
 import { RedisConnections } from '../connection/redis-connections.js';
-import { RedisScript } from '../connection/script-runner.js';
-import { CacheOptionsError } from './cache.errors.js';
 import type {
   CacheEntryOptions,
   CacheEvictOptions,
@@ -15,58 +11,24 @@ import type {
   CachedOptions,
   CacheWrapOptions,
 } from './cache.interfaces.js';
-import { claimFill, setEntry, storeFill } from './scripts/lua.generated.js';
-import { stableHash } from './stable-hash.js';
+import { callKey, EntryRef } from './cache.keys.js';
+import {
+  CACHE_OP_TIMEOUT_MS,
+  checkEntryTtl,
+  resolveFillOptions,
+  RETRY_AFTER_MS,
+  type FillOptions,
+} from './cache.options.js';
+import { CacheStore, type FillClaim, type FillTicket } from './cache.store.js';
 
-const claimFillScript = new RedisScript(claimFill);
-const storeFillScript = new RedisScript(storeFill);
-const setEntryScript = new RedisScript(setEntry);
-
-/**
- * How long one cache operation may take before the call goes through to the method: the
- * command connection queues commands while Redis is unreachable, and a cache must not make a
- * method slower than no cache.
- */
-const CACHE_OP_TIMEOUT_MS = 1000;
-/**
- * After Redis failed, calls skip the cache this long before trying it again (less when the
- * connection reports ready or a late reply arrives first).
- */
-const RETRY_AFTER_MS = 1000;
-const DEFAULT_LEASE_MS = 10_000;
 /** Keys already warned about (non-encodable value…): bounded so a key per call cannot leak. */
 const MAX_WARNED_KEYS = 10_000;
-
-/** Where an entry lives in Redis. */
-interface EntryRef {
-  readonly key: string;
-  readonly namespace: string | undefined;
-  readonly entry: string;
-  /** The namespace version counter; the entry key itself when the entry has no namespace. */
-  readonly version: string;
-}
-
-/** Resolved options of a fill. */
-interface FillOptions {
-  readonly ttlMs: number;
-  readonly cacheNull: boolean;
-  readonly leaseMs: number;
-}
 
 /** Outcome of one fill, shared by the callers of one process that missed together. */
 interface Fill {
   readonly value: unknown;
   /** The stored text, when the value was stored: joiners decode their own copy from it. */
   readonly text?: string;
-}
-
-/** What reading an entry returns: GET's reply, or MGET's of namespace version and entry. */
-type EntryReply = string | null | (string | null)[];
-
-/** A cache operation awaiting Redis. */
-interface PendingOperation extends Linked<PendingOperation> {
-  readonly startedAt: number;
-  readonly fail: (error: Error) => void;
 }
 
 /** What {@link CacheService} `decode` returns for a stored string the codec cannot read. */
@@ -78,9 +40,6 @@ function labelOf(ref: EntryRef): string {
     ? `"${ref.key}"`
     : `"${ref.key}" of namespace "${ref.namespace}"`;
 }
-
-/** Thrown inside the service when the cache is skipped; never leaves it. */
-class CacheUnavailable extends Error {}
 
 /**
  * Caches values in Redis for every instance of the app, with stampede protection: a missing
@@ -109,20 +68,19 @@ export class CacheService implements BeforeApplicationShutdown {
   /** Fills in progress in this process, by entry key: concurrent misses share one call. */
   private readonly flights = new Map<string, Promise<Fill>>();
   /** Callers waiting for another instance's fill, woken at shutdown. */
-  private readonly waiters = new Set<(message: string | null) => void>();
+  private readonly waiters = new Set<() => void>();
   private readonly warnedKeys = new Set<string>();
-  /** Cache operations awaiting Redis, oldest first, watched by one timer. */
-  /** Oldest first. */
-  private readonly pending = new LinkedList<PendingOperation>();
-  private watchdog: NodeJS.Timeout | undefined;
-  private unavailableUntil = 0;
+  /** Bounds every cache operation; open while Redis is known to be down. */
+  private readonly breaker: CircuitBreaker;
+  private readonly store: CacheStore;
   private degraded = false;
 
   constructor(private readonly connections: RedisConnections) {
-    // A reconnect ends the pause at once rather than after RETRY_AFTER_MS.
-    connections.command.on('ready', () => {
-      this.unavailableUntil = 0;
+    this.breaker = new CircuitBreaker(connections, {
+      timeoutMs: CACHE_OP_TIMEOUT_MS,
+      retryAfterMs: RETRY_AFTER_MS,
     });
+    this.store = new CacheStore(connections, this.breaker);
   }
 
   /**
@@ -142,8 +100,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * @throws RedisConnectionError when Redis is unreachable.
    */
   async get<T = unknown>(key: string, options: CacheEntryOptions = {}): Promise<CacheHit<T>> {
-    const ref = this.entryRef(key, options.namespace);
-    const text = entryText(await this.strict(() => this.sendRead(ref)));
+    const text = await this.store.read(this.entryRef(key, options.namespace));
     return text === null ? undefined : { value: this.connections.codec.decode(text) as T };
   }
 
@@ -157,21 +114,14 @@ export class CacheService implements BeforeApplicationShutdown {
     value: unknown,
     options: CacheEntryOptions & { ttlMs: number },
   ): Promise<void> {
-    assertMilliseconds('ttlMs', options.ttlMs, { min: 1 });
+    checkEntryTtl(options.ttlMs);
     const ref = this.entryRef(key, options.namespace);
-    const text = this.connections.codec.encode(value);
-    const { command } = this.connections;
-    await this.strict(() =>
-      ref.namespace === undefined
-        ? command.set(ref.entry, text, 'PX', options.ttlMs)
-        : setEntryScript.run(command, [ref.entry, ref.version], [text, options.ttlMs]),
-    );
+    await this.store.set(ref, this.connections.codec.encode(value), options.ttlMs);
   }
 
   /** Deletes one entry; returns whether it existed. */
   async delete(key: string, options: CacheEntryOptions = {}): Promise<boolean> {
-    const ref = this.entryRef(key, options.namespace);
-    return (await this.strict(() => this.connections.command.del(ref.entry))) === 1;
+    return this.store.delete(this.entryRef(key, options.namespace));
   }
 
   /**
@@ -180,13 +130,12 @@ export class CacheService implements BeforeApplicationShutdown {
    * expire on their own TTL.
    */
   async invalidate(namespace: string): Promise<void> {
-    const version = this.connections.keys.key('cache', 'cache namespace', namespace, 'v');
-    await this.strict(() => this.connections.command.incr(version));
+    await this.store.invalidate(namespace);
   }
 
   /** @internal The body of `@Cached()`. */
   runCached(call: WrappedCall, options: CachedOptions<unknown[]>, fill: FillOptions): unknown {
-    const key = this.keyOf(call, options.key);
+    const key = callKey(call, options.key);
     if (key === undefined) {
       this.warnOnce(call.name, `${call.name}: arguments have no stable hash; not cached`);
       return callThrough(call.proceed);
@@ -197,7 +146,7 @@ export class CacheService implements BeforeApplicationShutdown {
   /** @internal The body of `@CacheEvict()`: evicts after the method succeeded. */
   async runEvict(call: WrappedCall, options: CacheEvictOptions<unknown[]>): Promise<unknown> {
     const result = await call.proceed();
-    const key = options.key === undefined ? undefined : this.keyOf(call, options.key);
+    const key = options.key === undefined ? undefined : callKey(call, options.key);
     try {
       if (key === undefined) await this.invalidate(options.namespace!);
       else await this.delete(key, { namespace: options.namespace });
@@ -211,53 +160,27 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   beforeApplicationShutdown(): void {
-    for (const wake of this.waiters) wake(null);
-    clearInterval(this.watchdog);
-    this.watchdog = undefined;
-  }
-
-  private keyOf(
-    call: WrappedCall,
-    key: string | ((...args: unknown[]) => string) | undefined,
-  ): string | undefined {
-    if (typeof key === 'string') return key;
-    if (key) return key(...call.args);
-    if (call.args.length === 0) return call.name;
-    const hash = stableHash(call.args);
-    return hash === undefined ? undefined : `${call.name}:${hash}`;
+    for (const wake of this.waiters) wake();
+    this.breaker.close();
   }
 
   private entryRef(key: string, namespace: string | undefined): EntryRef {
-    const { keys } = this.connections;
-    if (namespace === undefined) {
-      const entry = keys.base('cache', 'cache key', key); // checks the key
-      return { key, namespace, entry, version: entry };
-    }
-    assertName('cache key', key);
-    return {
-      key,
-      namespace,
-      entry: keys.key('cache', 'cache namespace', namespace, `e:${key}`),
-      version: keys.key('cache', 'cache namespace', namespace, 'v'),
-    };
+    return new EntryRef(this.connections.keys, key, namespace);
   }
 
   /**
-   * Hit path: one GET (or one MGET of version and entry), then a miss fills the entry. Not
-   * async, and one `.then` on the read: a hit costs little more than the raw GET.
+   * Hit path: one read, then a miss fills the entry. Not async, and the continuations run in
+   * the read's own promise: a hit costs little more than the raw GET.
    */
   private fetch(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<unknown> {
     // Both checks cost nothing in the common case: no fill in progress, Redis answering.
     const flight = this.flights.size === 0 ? undefined : this.flights.get(ref.entry);
     if (flight) return this.join(ref, flight);
-    if (this.unavailableUntil !== 0 && Date.now() < this.unavailableUntil) {
-      return callThrough(loader);
-    }
-    return this.guard(
-      () => this.sendRead(ref),
-      (reply) => {
+    if (this.breaker.isOpen) return callThrough(loader);
+    return this.store.read(
+      ref,
+      (text) => {
         if (this.degraded) this.recovered();
-        const text = entryText(reply);
         if (text !== null) {
           const value = this.decode(ref, text);
           if (value !== UNREADABLE) return value;
@@ -293,75 +216,49 @@ export class CacheService implements BeforeApplicationShutdown {
 
   /** Computes a missing value once across instances: lease winner computes, others wait. */
   private async fill(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<Fill> {
-    const token = randomBytes(9).toString('base64url');
-    let claim: [string, string, number?];
+    let claim: FillClaim;
     try {
-      claim = (await this.guard(() =>
-        claimFillScript.run(
-          this.connections.command,
-          [ref.entry, this.leaseKey(ref), ref.version],
-          [token, options.leaseMs, ref.namespace === undefined ? '0' : '1'],
-        ),
-      )) as [string, string, number?];
+      claim = await this.store.claimFill(ref, options.leaseMs);
     } catch (error) {
       this.noteFailure(ref, error);
       return { value: await loader() };
     }
-    const [state, detail, leaseLeftMs] = claim;
-    if (state === 'hit') {
-      const text = this.unwrap(ref, detail);
-      const value = this.decode(ref, text);
-      return value === UNREADABLE ? { value: await loader() } : { value, text };
+    if (claim.state === 'hit') {
+      const value = this.decode(ref, claim.text);
+      return value === UNREADABLE ? { value: await loader() } : { value, text: claim.text };
     }
-    if (state === 'won') return this.computeAndStore(ref, loader, options, token, detail);
-    const text = await this.waitForFill(ref, Math.min(options.leaseMs, leaseLeftMs ?? 0));
+    if (claim.state === 'won') return this.computeAndStore(ref, loader, options, claim.ticket);
+    const text = await this.waitForFill(ref, Math.min(options.leaseMs, claim.leaseLeftMs));
     if (text !== null) {
       const value = this.decode(ref, text);
       if (value !== UNREADABLE) return { value, text };
     }
     // The holder failed, stored nothing, or is too slow: compute here, holding no lease.
-    return this.computeAndStore(ref, loader, options, '', detail);
+    return this.computeAndStore(ref, loader, options, claim.ticket);
   }
 
   private async computeAndStore(
     ref: EntryRef,
     loader: () => unknown,
     options: FillOptions,
-    token: string,
-    version: string,
+    ticket: FillTicket,
   ): Promise<Fill> {
     let value: unknown;
     try {
       value = await loader();
     } catch (error) {
       // Not cached; waiters are told at once so they stop waiting and compute themselves.
-      await this.store(ref, token, '', version, options).catch(() => undefined);
+      await this.store.storeFill(ref, ticket, undefined, options.ttlMs).catch(() => undefined);
       throw error;
     }
     const text = this.encode(ref, value, options);
     try {
-      const stored = await this.store(ref, token, text ?? '', version, options);
-      return stored === '' ? { value } : { value, text: this.unwrap(ref, stored) };
+      const stored = await this.store.storeFill(ref, ticket, text, options.ttlMs);
+      return stored === null ? { value } : { value, text: stored };
     } catch (error) {
       this.noteFailure(ref, error);
       return { value };
     }
-  }
-
-  private async store(
-    ref: EntryRef,
-    token: string,
-    text: string,
-    version: string,
-    options: FillOptions,
-  ): Promise<string> {
-    return (await this.guard(() =>
-      storeFillScript.run(
-        this.connections.command,
-        [ref.entry, this.leaseKey(ref), ref.version],
-        [token, text, version, options.ttlMs, this.channelOf(ref)],
-      ),
-    )) as string;
   }
 
   /**
@@ -370,24 +267,22 @@ export class CacheService implements BeforeApplicationShutdown {
    * the stored text, or null when nothing was stored in time.
    */
   private async waitForFill(ref: EntryRef, boundMs: number): Promise<string | null> {
-    let wake!: (message: string | null) => void;
-    const message = new Promise<string | null>((resolve) => {
+    // Woken with the fill's outcome, or with nothing at the bound or at shutdown.
+    let wake!: (filled?: { text: string | null }) => void;
+    const news = new Promise<{ text: string | null } | undefined>((resolve) => {
       wake = resolve;
     });
-    let unsubscribe: (() => Promise<void>) | undefined;
+    let unsubscribe: Unsubscribe | undefined;
     let timer: NodeJS.Timeout | undefined;
     this.waiters.add(wake);
     try {
-      const hub = await this.guard(() => this.connections.subscriptions());
-      unsubscribe = await this.guard(() =>
-        hub.subscribe(this.channelOf(ref), (text) => wake(text)),
-      );
-      const current = await this.readText(ref);
+      unsubscribe = await this.store.onFill(ref, (text) => wake({ text }));
+      const current = await this.store.read(ref);
       if (current !== null) return current;
-      timer = setTimeout(() => wake(null), boundMs);
-      const text = await message;
-      if (text === null) return await this.readText(ref);
-      return text === '' ? null : this.unwrap(ref, text);
+      timer = setTimeout(() => wake(), boundMs);
+      const filled = await news;
+      // No news: read once more, the holder may have stored it all the same.
+      return filled ? filled.text : await this.store.read(ref);
     } catch (error) {
       this.noteFailure(ref, error);
       return null;
@@ -396,39 +291,6 @@ export class CacheService implements BeforeApplicationShutdown {
       this.waiters.delete(wake);
       void unsubscribe?.().catch(() => undefined);
     }
-  }
-
-  /**
-   * Sends the read of an entry: a GET, or an MGET of namespace version and entry. The caller's
-   * continuation attaches to the reply itself, with no promise in between, so it runs before
-   * anything that awaited a command sent later: after a freeze, the late reply re-enables the
-   * cache before the next call looks.
-   */
-  private sendRead(ref: EntryRef): Promise<EntryReply> {
-    const { command } = this.connections;
-    return ref.namespace === undefined
-      ? command.get(ref.entry)
-      : command.mget(ref.version, ref.entry);
-  }
-
-  private readText(ref: EntryRef): Promise<string | null> {
-    return this.guard(() => this.sendRead(ref), entryText);
-  }
-
-  private unwrap(ref: EntryRef, stored: string): string {
-    return ref.namespace === undefined ? stored : stored.slice(stored.indexOf(':') + 1);
-  }
-
-  private leaseKey(ref: EntryRef): string {
-    return ref.namespace === undefined
-      ? this.connections.keys.key('cache', 'cache key', ref.key, 'lease')
-      : this.connections.keys.key('cache', 'cache namespace', ref.namespace, `l:${ref.key}`);
-  }
-
-  private channelOf(ref: EntryRef): string {
-    return ref.namespace === undefined
-      ? this.connections.keys.key('cache', 'cache key', ref.key, 'filled')
-      : this.connections.keys.key('cache', 'cache namespace', ref.namespace, `f:${ref.key}`);
   }
 
   /** The stored value, or {@link UNREADABLE} (warned once per key) when the codec cannot read it. */
@@ -447,9 +309,8 @@ export class CacheService implements BeforeApplicationShutdown {
   /** The text to store, or undefined when the value is not cached (and why, once per key). */
   private encode(ref: EntryRef, value: unknown, options: FillOptions): string | undefined {
     if ((value === null || value === undefined) && !options.cacheNull) return undefined;
-    let text: string;
     try {
-      text = this.connections.codec.encode(value);
+      return this.store.encodeResult(value);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
       this.warnOnce(
@@ -458,102 +319,13 @@ export class CacheService implements BeforeApplicationShutdown {
       );
       return undefined;
     }
-    if (text === '' || Buffer.byteLength(text) > this.connections.maxPayloadBytes) {
-      this.warnOnce(
-        ref.entry,
-        `Result for cache entry ${labelOf(ref)} not cached: its encoded form is empty or over maxPayloadBytes (${this.connections.maxPayloadBytes})`,
-      );
-      return undefined;
-    }
-    return text;
-  }
-
-  /**
-   * Runs a cache operation unless Redis is known to be down, bounded by the op timeout, and
-   * settles with `onValue(result)` or `onError(error)` when given. One watchdog timer serves all
-   * operations, and the continuations run in this one promise: a cache hit pays for little
-   * more than its GET.
-   */
-  private guard<T, R = T>(
-    start: () => Promise<T>,
-    onValue?: (value: T) => R | PromiseLike<R>,
-    onError?: (error: unknown) => R | PromiseLike<R>,
-  ): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const settle = (outcome: () => R | PromiseLike<R>) => {
-        try {
-          resolve(outcome());
-        } catch (error) {
-          reject(error as Error);
-        }
-      };
-      const fail = onError ? (error: unknown) => settle(() => onError(error)) : reject;
-      // Not sent at all while disconnected: the offline queue would hold it until reconnect.
-      if (this.connections.command.status !== 'ready') {
-        fail(new CacheUnavailable('Redis command connection is not ready'));
-        return;
-      }
-      const pending: PendingOperation = {
-        startedAt: Date.now(),
-        fail,
-        listPrevious: undefined,
-        listNext: undefined,
-      };
-      this.pending.append(pending);
-      this.watchdog ??= setInterval(() => this.expirePending(), CACHE_OP_TIMEOUT_MS / 4).unref();
-      start().then(
-        (value) => {
-          if (!this.pending.delete(pending)) {
-            // Timed out already; a late reply means Redis is answering again: stop skipping it.
-            this.unavailableUntil = 0;
-          } else if (onValue) settle(() => onValue(value));
-          else resolve(value as unknown as R);
-        },
-        (error: unknown) => {
-          if (this.pending.delete(pending)) fail(error);
-        },
-      );
-    });
-  }
-
-  /** Gives up on operations older than the timeout; stops the watchdog when none is left. */
-  private expirePending(): void {
-    const expired = Date.now() - CACHE_OP_TIMEOUT_MS;
-    for (const pending of this.pending) {
-      if (pending.startedAt > expired) break;
-      this.pending.delete(pending);
-      pending.fail(new CacheUnavailable(`no reply within ${CACHE_OP_TIMEOUT_MS} ms`));
-    }
-    if (this.pending.size === 0) {
-      clearInterval(this.watchdog);
-      this.watchdog = undefined;
-    }
-  }
-
-  /** Like {@link guard}, for the direct API: a failure is thrown as RedisConnectionError. */
-  private async strict<T>(start: () => Promise<T>): Promise<T> {
-    try {
-      return await this.guard(start);
-    } catch (error) {
-      if (error instanceof CacheUnavailable || isConnectionFailure(error)) {
-        throw new RedisConnectionError(
-          this.connections.target,
-          `Cache unavailable: ${this.describe(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
-    }
   }
 
   private noteFailure(ref: EntryRef, error: unknown): void {
-    if (!(error instanceof CacheUnavailable) && !isConnectionFailure(error)) {
+    if (!this.breaker.trip(error)) {
       this.warnOnce(ref.entry, `Cache entry ${labelOf(ref)} skipped: ${this.describe(error)}`);
       return;
     }
-    this.unavailableUntil = Date.now() + RETRY_AFTER_MS;
     if (this.degraded) return;
     this.degraded = true;
     this.logger.warn(
@@ -581,46 +353,4 @@ export class CacheService implements BeforeApplicationShutdown {
 /** Runs the method without the cache; always a Promise, like a cached call. */
 function callThrough(loader: () => unknown): Promise<unknown> {
   return Promise.resolve().then(loader);
-}
-
-/** Checks `wrap()`/`@Cached()` options and applies the defaults. */
-export function resolveFillOptions(site: string, options: CacheWrapOptions): FillOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new CacheOptionsError(site, 'expected an options object with ttlMs');
-  }
-  const { ttlMs, cacheNull = false, leaseMs = DEFAULT_LEASE_MS, namespace } = options;
-  for (const [field, value] of [
-    ['ttlMs', ttlMs],
-    ['leaseMs', leaseMs],
-  ] as const) {
-    try {
-      assertMilliseconds(field, value, { min: 1 });
-    } catch (error) {
-      throw new CacheOptionsError(site, (error as Error).message);
-    }
-  }
-  if (typeof cacheNull !== 'boolean') {
-    throw new CacheOptionsError(site, `cacheNull must be a boolean, got ${String(cacheNull)}`);
-  }
-  checkName(site, 'namespace', namespace);
-  return { ttlMs, cacheNull, leaseMs };
-}
-
-/** Checks an optional namespace or fixed key at decoration time. */
-export function checkName(site: string, field: string, value: unknown): void {
-  if (value === undefined) return;
-  try {
-    assertName(field === 'key' ? 'cache key' : 'cache namespace', value);
-  } catch (error) {
-    throw new CacheOptionsError(site, `${field}: ${(error as Error).message}`);
-  }
-}
-
-/** The entry's current text (without version) in a read's reply; null when missing or invalidated. */
-function entryText(reply: EntryReply): string | null {
-  if (!Array.isArray(reply)) return reply;
-  const [version, entry] = reply;
-  if (entry === null || entry === undefined) return null;
-  const prefix = `${version ?? '0'}:`;
-  return entry.startsWith(prefix) ? entry.slice(prefix.length) : null;
 }

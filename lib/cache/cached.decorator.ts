@@ -1,7 +1,7 @@
 import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
-import { CacheOptionsError } from './cache.errors.js';
 import type { CachedOptions } from './cache.interfaces.js';
-import { CacheService, checkName, resolveFillOptions } from './cache.service.js';
+import { checkKeyOption, resolveFillOptions, type FillOptions } from './cache.options.js';
+import { CacheService } from './cache.service.js';
 
 /**
  * Caches a method's result in Redis for `ttlMs`, shared by every instance of the app. Works on
@@ -30,23 +30,11 @@ export function Cached<A extends unknown[] = []>(
   const wrap = createWrappingDecorator(CacheService, 'Cached', (cache, call) =>
     cache.runCached(call, options as CachedOptions<unknown[]>, fill),
   );
-  let fill: ReturnType<typeof resolveFillOptions>;
+  let fill: FillOptions;
   return (target, propertyKey, descriptor) => {
     const site = `@Cached() on ${target.constructor.name}.${String(propertyKey)}`;
     fill = resolveFillOptions(site, options);
     checkKeyOption(site, options.key);
     wrap(target, propertyKey, descriptor);
   };
-}
-
-/** Checks a `key` option: a usable fixed string or a function. */
-export function checkKeyOption(site: string, key: unknown): void {
-  if (key === undefined || typeof key === 'function') return;
-  if (typeof key !== 'string') {
-    throw new CacheOptionsError(
-      site,
-      `key must be a string or a function of the method's arguments, got ${typeof key}`,
-    );
-  }
-  checkName(site, 'key', key);
 }

@@ -7,9 +7,12 @@
   KEYS[3]  the namespace version counter (the entry key again when the entry has no namespace)
   ARGV[1]  lease token, unique to this caller
   ARGV[2]  lease duration in ms
-  ARGV[3]  "1" when the entry is namespaced (stored as "<version>:<value>"), else "0"
+  ARGV[3]  "1" when the entry is namespaced, else "0"
 
-  Returns { 'hit', stored text } when a current entry exists,
+  Entry format (described in cache.store.ts): the text as it is without namespace,
+  "<namespace version>:<text>" in a namespace; a missing version counter reads as "0".
+
+  Returns { 'hit', stored entry } when a current entry exists (with its version prefix),
           { 'won', version } when this caller took the lease and must compute and store,
           { 'wait', version, lease ms left } when another caller holds the lease.
   The version is "" for an entry without namespace.

@@ -1,9 +1,10 @@
 --[[
-  Stores a namespaced cache entry under the namespace's current version.
+  Stores a namespaced cache entry under the namespace's current version, as
+  "<namespace version>:<text>" (the entry format, described in cache.store.ts).
 
   KEYS[1]  the entry
   KEYS[2]  the namespace version counter
-  ARGV[1]  encoded value
+  ARGV[1]  the codec's text of the value
   ARGV[2]  time to live in ms
 
   Returns "OK".

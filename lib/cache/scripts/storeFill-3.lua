@@ -7,13 +7,15 @@
   KEYS[2]  the entry's fill lease
   KEYS[3]  the namespace version counter (the entry key again when the entry has no namespace)
   ARGV[1]  lease token of this caller ("" when it holds none)
-  ARGV[2]  encoded value; "" stores nothing (the method threw or its result is not cached)
+  ARGV[2]  the codec's text of the value; "" stores nothing (the method threw or its result is
+           not cached)
   ARGV[3]  namespace version read when the fill began ("" when the entry has no namespace)
   ARGV[4]  time to live of the entry in ms
   ARGV[5]  fill channel to publish on
 
-  Returns the stored text (what a read of the entry now returns), or "" when nothing was
-  stored. The same text is published, so waiters need no second read.
+  Returns the stored entry, "<namespace version>:<text>" in a namespace (the entry format,
+  described in cache.store.ts), or "" when nothing was stored. The same is published, so
+  waiters need no second read.
 ]]
 local stored = ''
 if ARGV[2] ~= '' then
