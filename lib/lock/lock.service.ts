@@ -154,9 +154,10 @@ export class RedisLockService implements BeforeApplicationShutdown {
   }
 
   private request(resource: unknown, options: LockOptions): LockRequest {
-    const settings = resolveLockOptions(options);
+    const { ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options);
     const resources = resourceNames(resource);
-    return { ...settings, resources, keys: this.store.keysOf(resources) };
+    // Spelled out: spreading the options object here cost more than the rest of acquire's client work.
+    return { resources, keys: this.store.keysOf(resources), ttlMs, waitMs, fair, maxHoldMs };
   }
 
   /** Acquires per `options`; `wait` false returns null at once when busy. */

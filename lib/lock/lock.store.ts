@@ -96,7 +96,12 @@ export class LockStore {
   ): Promise<AcquireReply> {
     const flags = `${mode.join ? 'w' : ''}${mode.fair ? 'f' : ''}${mode.queued ? 'q' : ''}`;
     const args = mode.join ? [token, ttlMs, flags, WAITER_LEASE_MS] : [token, ttlMs, flags];
-    return this.run(acquireLockScript, lockKeys(keys), args, resources, 'acquire').then(
+    return this.run(
+      acquireLockScript,
+      lockKeys(keys),
+      args,
+      resources,
+      'acquire',
       (reply): AcquireReply => {
         // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
         if (typeof reply === 'number') return { taken: true, fences: [reply] };
@@ -115,7 +120,12 @@ export class LockStore {
     ttlMs: number,
   ): Promise<boolean> {
     const owners = keys.map((k) => k.owner);
-    return this.run(extendLockScript, owners, [token, ttlMs], resources, 'extend').then(
+    return this.run(
+      extendLockScript,
+      owners,
+      [token, ttlMs],
+      resources,
+      'extend',
       (reply) => reply === 1,
     );
   }
@@ -127,9 +137,7 @@ export class LockStore {
     token: string,
   ): Promise<void> {
     const args = [token, ...keys.map((k) => k.channel)];
-    return this.run(releaseLockScript, lockKeys(keys), args, resources, 'release').then(
-      () => undefined,
-    );
+    return this.run(releaseLockScript, lockKeys(keys), args, resources, 'release', () => undefined);
   }
 
   /** Removes a waiter that gave up from the queues, waking whoever is now first. */
@@ -152,14 +160,19 @@ export class LockStore {
     }
   }
 
-  private run(
+  /**
+   * Runs a script and parses its reply; a Redis error becomes {@link failure}'s. One `.then` for
+   * both, not `async`: acquire and release are the lock's hot path.
+   */
+  private run<T>(
     script: RedisScript,
     keys: readonly string[],
     args: readonly (string | number)[],
     resources: readonly string[],
     action: string,
-  ): Promise<unknown> {
-    return script.run(this.connections.command, keys, args).catch((error: unknown) => {
+    parse: (reply: unknown) => T,
+  ): Promise<T> {
+    return script.run(this.connections.command, keys, args).then(parse, (error: unknown) => {
       throw this.failure(error, resources, action);
     });
   }
