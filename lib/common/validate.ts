@@ -3,12 +3,20 @@ import { InvalidArgumentError, InvalidKeyError } from './coordination.error.js';
 /** Longest name (resource, queue, channel, cache key) accepted, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 1024;
 
-/** Throws {@link InvalidKeyError} unless `value` is a usable non-empty name. */
+/** Throws {@link InvalidKeyError} unless `value` is a usable non-empty, well-formed name. */
 export function assertName(kind: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') throw new InvalidKeyError(kind, value, 'expected a string');
   if (value.length === 0) throw new InvalidKeyError(kind, value, 'must not be empty');
   if (value.length > MAX_NAME_LENGTH) {
     throw new InvalidKeyError(kind, value, `longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  if (!value.isWellFormed()) {
+    // Encoded to UTF-8 a lone surrogate becomes U+FFFD: 'x\uD800' would be the key of 'x\uFFFD'.
+    throw new InvalidKeyError(
+      kind,
+      value,
+      'contains a lone UTF-16 surrogate (malformed text), which Redis would store as U+FFFD, colliding with other names',
+    );
   }
 }
 

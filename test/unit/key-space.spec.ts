@@ -45,4 +45,16 @@ describe('KeySpace', () => {
       );
     });
   }
+
+  it('refuses names with a lone UTF-16 surrogate, which Redis would store as U+FFFD', () => {
+    for (const name of ['x\uD800', '\uDC00x', 'a\uD800b']) {
+      assert.throws(
+        () => keys.base('lock', 'lock resource', name),
+        (e) => e instanceof InvalidKeyError && /lone UTF-16 surrogate/.test(e.message),
+      );
+    }
+    // A surrogate pair is a well-formed character.
+    assert.equal(keys.base('lock', 'lock resource', 'x\uD83D\uDE00'), 'app:{lock:x\uD83D\uDE00}');
+    assert.equal(keys.base('lock', 'lock resource', 'x\uFFFD'), 'app:{lock:x\uFFFD}');
+  });
 });

@@ -38,6 +38,11 @@ describe('lock bad input', () => {
       (e) => e instanceof InvalidKeyError && /42.*expected a string/.test(e.message),
     );
     await assert.rejects(call(null), InvalidKeyError);
+    // 'x\uD800' would be stored as 'x\uFFFD' and so be the same lock.
+    await assert.rejects(
+      call('x\uD800'),
+      (e) => e instanceof InvalidKeyError && /lone UTF-16 surrogate/.test(e.message),
+    );
     await assert.rejects(call(['a', 7]), InvalidKeyError);
     await assert.rejects(call('x'.repeat(2000)), /longer than 1024/);
     await assert.rejects(
