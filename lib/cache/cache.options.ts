@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertMilliseconds, assertName } from '../common/validate.js';
 import { CacheOptionsError } from './cache.errors.js';
 import type { CacheEvictOptions, CacheWrapOptions } from './cache.interfaces.js';
@@ -89,12 +90,19 @@ export function checkName(site: string, field: 'key' | 'namespace', value: unkno
   );
 }
 
-/**
- * Checks the TTL given to `set()`.
- * @throws InvalidArgumentError, as the shared checks do for a direct call's argument.
- */
-export function checkEntryTtl(ttlMs: unknown): asserts ttlMs is number {
-  assertMilliseconds('ttlMs', ttlMs, { min: 1 });
+/** Checks the options of `CacheService.set()`: an object with `ttlMs`. */
+export function checkSetOptions(options: unknown): asserts options is { ttlMs: number } {
+  if (typeof options !== 'object' || options === null) {
+    throw new CacheOptionsError('CacheService.set()', 'expected an options object with ttlMs');
+  }
+  assertMilliseconds('ttlMs', (options as { ttlMs?: unknown }).ttlMs, { min: 1 });
+}
+
+/** Checks the loader of `CacheService.wrap()`: it computes the value on a miss. */
+export function checkLoader(loader: unknown): asserts loader is () => unknown {
+  if (typeof loader !== 'function') {
+    throw new InvalidArgumentError('loader', loader, 'expected a function that computes the value');
+  }
 }
 
 /** Runs a shared check, rethrowing its error as a CacheOptionsError that names the site. */

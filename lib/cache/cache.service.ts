@@ -12,7 +12,8 @@ import type {
 import { callKey, EntryRef } from './cache.keys.js';
 import {
   CACHE_OP_TIMEOUT_MS,
-  checkEntryTtl,
+  checkLoader,
+  checkSetOptions,
   resolveFillOptions,
   RETRY_AFTER_MS,
   type FillOptions,
@@ -73,6 +74,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * @throws CacheOptionsError when the options are invalid.
    */
   async wrap<T>(key: string, loader: () => T | Promise<T>, options: CacheWrapOptions): Promise<T> {
+    checkLoader(loader);
     const fill = resolveFillOptions('CacheService.wrap()', options);
     return (await this.fetch(this.entryRef(key, options.namespace), loader, fill)) as T;
   }
@@ -97,7 +99,7 @@ export class CacheService implements BeforeApplicationShutdown {
     value: unknown,
     options: CacheEntryOptions & { ttlMs: number },
   ): Promise<void> {
-    checkEntryTtl(options.ttlMs);
+    checkSetOptions(options);
     const ref = this.entryRef(key, options.namespace);
     await this.store.set(ref, this.connections.codec.encode(value), options.ttlMs);
   }

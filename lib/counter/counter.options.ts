@@ -8,6 +8,13 @@ const INT64_MAX = 2n ** 63n - 1n;
 /** Defaults of `hit()` options. */
 export const DEFAULT_HIT_OPTIONS = Object.freeze({ blockMs: 0 });
 
+/** Checks the names of `getMany()`: an array (each name is checked as its key is built). */
+export function assertCounterNames(names: unknown): asserts names is readonly string[] {
+  if (!Array.isArray(names)) {
+    throw new InvalidArgumentError('names', names, 'expected an array of counter names');
+  }
+}
+
 /** Checks an amount: a safe integer or a bigint in the signed 64-bit range. */
 export function integerArgument(
   argument: string,

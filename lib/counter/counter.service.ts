@@ -6,7 +6,12 @@ import type {
   HitResult,
   IncrementOptions,
 } from './counter.interfaces.js';
-import { integerArgument, resolveHitOptions, resolveIncrementTtl } from './counter.options.js';
+import {
+  assertCounterNames,
+  integerArgument,
+  resolveHitOptions,
+  resolveIncrementTtl,
+} from './counter.options.js';
 import { CounterStore } from './counter.store.js';
 
 /**
@@ -87,7 +92,8 @@ export class CounterService {
    * `MGET`; on a cluster the counters live in different slots, so it is one `GET` per counter,
    * sent together (ioredis pipelines them per node).
    */
-  getMany(names: readonly string[]): Promise<CounterValue[]> {
+  async getMany(names: readonly string[]): Promise<CounterValue[]> {
+    assertCounterNames(names);
     return this.store.getMany(names);
   }
 

@@ -5,6 +5,7 @@ import {
   CacheEvict,
   CacheOptionsError,
   CacheService,
+  InvalidArgumentError,
   Cached,
   InvalidKeyError,
   RedisCoordinationModule,
@@ -127,6 +128,17 @@ describe('cache options are checked', () => {
       await assert.rejects(
         cache.wrap('k', () => 1, { ttlMs: -5 }),
         CacheOptionsError,
+      );
+      await assert.rejects(
+        cache.set('k', 1, undefined as unknown as { ttlMs: number }),
+        (e) =>
+          e instanceof CacheOptionsError && /expected an options object with ttlMs/.test(e.message),
+      );
+      // Refused even when the entry is cached: a wrong loader is a bug, found at once.
+      await cache.set('k', 1, { ttlMs: 60_000 });
+      await assert.rejects(
+        cache.wrap('k', 'not a function' as unknown as () => number, { ttlMs: 1000 }),
+        (e) => e instanceof InvalidArgumentError && /loader/.test(e.message),
       );
     });
   });

@@ -106,6 +106,11 @@ describe('CounterService', () => {
     await assert.rejects(counters.increment('', 1), /Invalid counter name/);
     await assert.rejects(counters.hit('x', { limit: 0, windowMs: 1000 }), InvalidArgumentError);
     await assert.rejects(counters.hit('x', { limit: 1, windowMs: 0 }), InvalidArgumentError);
+    await assert.rejects(
+      counters.getMany('abc' as unknown as string[]),
+      (e) =>
+        e instanceof InvalidArgumentError && /names "abc".*array of counter names/.test(e.message),
+    );
     assert.equal(await counters.get('x'), 0);
   });
 
