@@ -86,6 +86,10 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   const keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_COORDINATION_OPTIONS.keyPrefix;
   if (typeof keyPrefix !== 'string') {
     problems.push(`keyPrefix must be a string, got ${describeValue(keyPrefix)}`);
+  } else if (keyPrefix === '') {
+    problems.push(
+      `keyPrefix must not be empty: the library's keys would mix with the app's own (default "${DEFAULT_REDIS_COORDINATION_OPTIONS.keyPrefix}")`,
+    );
   } else if (/[{}]/.test(keyPrefix)) {
     problems.push(
       `keyPrefix "${keyPrefix}" must not contain { or }: the library adds its own hash tags`,

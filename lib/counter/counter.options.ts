@@ -1,9 +1,12 @@
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertMilliseconds } from '../common/validate.js';
+import { assertInteger, assertMilliseconds } from '../common/validate.js';
 import type { HitOptions, IncrementOptions } from './counter.interfaces.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+
+/** Largest `hit()` limit: each hit allowed in the window is one entry in Redis. */
+export const MAX_HIT_LIMIT = 1_000_000;
 
 /** Defaults of `hit()` options. */
 export const DEFAULT_HIT_OPTIONS = Object.freeze({ blockMs: 0 });
@@ -39,9 +42,8 @@ export function resolveIncrementTtl(options: IncrementOptions): number {
 /** Checks `hit()` options and fills in defaults; bad input throws a typed error naming it. */
 export function resolveHitOptions(options: HitOptions): Required<HitOptions> {
   const { limit, windowMs, blockMs = DEFAULT_HIT_OPTIONS.blockMs } = options;
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new InvalidArgumentError('limit', limit, 'expected an integer >= 1');
-  }
+  // Every hit allowed in a window is kept in Redis until the window passes it.
+  assertInteger('limit', limit, 1, MAX_HIT_LIMIT);
   assertMilliseconds('windowMs', windowMs, { min: 1 });
   assertMilliseconds('blockMs', blockMs);
   return { limit, windowMs, blockMs };

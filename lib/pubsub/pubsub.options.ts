@@ -1,11 +1,20 @@
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertCount, assertMilliseconds, assertName, assertOneOf } from '../common/validate.js';
+import {
+  assertCount,
+  assertInteger,
+  assertMilliseconds,
+  assertName,
+  assertOneOf,
+} from '../common/validate.js';
 import {
   DEFAULT_PUBSUB_OPTIONS,
   type BroadcastSubscribeOptions,
   type DurableSubscribeOptions,
   type PublishOptions,
 } from './pubsub.interfaces.js';
+
+/** Largest `batchSize`: messages one XREADGROUP reads and one consumer holds at once. */
+export const MAX_BATCH_SIZE = 10_000;
 
 /** A checked selector: one channel name, or one pattern. */
 export type ResolvedSelector =
@@ -48,7 +57,7 @@ export function resolveDurableOptions(options: DurableSubscribeOptions): Resolve
   const o = { ...DEFAULT_PUBSUB_OPTIONS, ...withoutUndefined(options) };
   assertName('consumer group', o.group);
   assertCount('maxDeliveries', o.maxDeliveries);
-  assertCount('batchSize', o.batchSize);
+  assertInteger('batchSize', o.batchSize, 1, MAX_BATCH_SIZE);
   assertCount('deadLetterMaxLen', o.deadLetterMaxLen);
   assertMilliseconds('claimIdleMs', o.claimIdleMs, { min: 100 });
   assertMilliseconds('retryDelayMs', o.retryDelayMs);

@@ -100,6 +100,7 @@ describe('resolveOptions', () => {
     ],
     ['a keyPrefix with a hash tag', { keyPrefix: 'app{1}:' }, /must not contain \{ or \}/],
     ['a keyPrefix that is not a string', { keyPrefix: 5 }, /keyPrefix must be a string/],
+    ['an empty keyPrefix', { keyPrefix: '' }, /keyPrefix must not be empty/],
     [
       'a negative connect timeout',
       { connectTimeoutMs: -1 },

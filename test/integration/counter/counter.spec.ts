@@ -107,6 +107,10 @@ describe('CounterService', () => {
     await assert.rejects(counters.hit('x', { limit: 0, windowMs: 1000 }), InvalidArgumentError);
     await assert.rejects(counters.hit('x', { limit: 1, windowMs: 0 }), InvalidArgumentError);
     await assert.rejects(
+      counters.hit('x', { limit: 1e12, windowMs: 1000 }),
+      (e) => e instanceof InvalidArgumentError && /limit .*from 1 to 1000000/.test(e.message),
+    );
+    await assert.rejects(
       counters.getMany('abc' as unknown as string[]),
       (e) =>
         e instanceof InvalidArgumentError && /names "abc".*array of counter names/.test(e.message),

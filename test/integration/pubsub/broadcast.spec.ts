@@ -214,6 +214,10 @@ describe('PubSubService broadcast', () => {
       InvalidArgumentError,
     );
     await assert.rejects(
+      pubsub.subscribe('c', () => undefined, { group: 'g', batchSize: 1e9 }),
+      (e) => e instanceof InvalidArgumentError && /batchSize .*from 1 to 10000/.test(e.message),
+    );
+    await assert.rejects(
       pubsub.subscribe('c', () => undefined, { group: '' }),
       InvalidKeyError,
     );
