@@ -70,7 +70,7 @@ export class PubSubStore {
   publish(channel: string, payload: string): Promise<number> {
     return this.connections.command
       .publish(this.keys.channel(channel), payload)
-      .catch(this.unreachable(channel));
+      .catch(this.connections.rethrow(`publish on channel "${channel}"`));
   }
 
   /** `XADD MAXLEN ~`; resolves to the entry id. Not async (hot path). */
@@ -85,7 +85,7 @@ export class PubSubStore {
         PAYLOAD_FIELD,
         payload,
       ) as Promise<string>
-    ).catch(this.unreachable(channel));
+    ).catch(this.connections.rethrow(`publish on channel "${channel}"`));
   }
 
   /**
@@ -136,12 +136,6 @@ export class PubSubStore {
       this.keys.deadLetterStream(channel),
       group,
     );
-  }
-
-  private unreachable(channel: string): (error: unknown) => never {
-    return (error) => {
-      throw this.connections.failure(error, `publish on channel "${channel}"`);
-    };
   }
 }
 
