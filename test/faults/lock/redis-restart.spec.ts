@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import {
   LockLostError,
   RedisConnectionError,
@@ -69,6 +71,34 @@ describeWithRedisServer('lock across a Redis restart', () => {
       const error = await locks.acquire('down', { waitMs: 60_000 }).catch((e: unknown) => e);
       assert.ok(error instanceof RedisConnectionError, String(error));
       assert.match(error.message, /Could not acquire lock down: Redis unreachable/);
+    } finally {
+      await server.restart();
+    }
+  });
+
+  it('fails a waiter with RedisConnectionError, not a timeout, when Redis goes down while it waits', async () => {
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({
+        url: server.url,
+        keyPrefix: 'wd:',
+        redis: { maxRetriesPerRequest: 1 },
+      }),
+    ]);
+    const locks = moduleRef.get(RedisLockService);
+    await locks.acquire('wait-down', { ttlMs: 60_000 });
+    const waiting = locks.acquire('wait-down', { waitMs: 60_000 }).catch((e: unknown) => e);
+    // Down only once the waiter is queued, so it is a retry of the waiter that fails.
+    const raw = new Redis(server.url);
+    try {
+      while ((await raw.exists('wd:{lock:wait-down}:queue')) === 0) await sleep(5);
+    } finally {
+      raw.disconnect();
+    }
+    await server.stop();
+    try {
+      const error = await waiting;
+      assert.ok(error instanceof RedisConnectionError, String(error));
+      assert.match(error.message, /Could not acquire lock wait-down: Redis unreachable/);
     } finally {
       await server.restart();
     }
