@@ -17,9 +17,24 @@ export class RedisConnectionError extends RedisCoordinationError {
   }
 }
 
-/** ioredis error texts that mean the connection, not the command, failed. */
+/**
+ * Redis answered a command with an error that is not about reaching it: a permission the ACL
+ * user lacks (`NOPERM`), a full Redis (`OOM`), a key of the wrong type, a failed script. The
+ * message says what could not be done and Redis' reply; the `cause` carries that reply's text
+ * only, never the command or its arguments.
+ */
+export class RedisCommandError extends RedisCoordinationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('REDIS_COMMAND', message, options);
+  }
+}
+
+/**
+ * ioredis error texts that mean the connection, not the command, failed. A refused password
+ * (rotated under a running app) is one: no command can run until the app is given the new one.
+ */
 const CONNECTION_FAILURE =
-  /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Reached the max retries per request|Command timed out|CLUSTERDOWN|LOADING|MASTERDOWN|None of startup nodes is available|Failed to refresh slots cache/;
+  /WRONGPASS|NOAUTH|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Reached the max retries per request|Command timed out|CLUSTERDOWN|LOADING|MASTERDOWN|None of startup nodes is available|Failed to refresh slots cache/;
 
 /** True when `error` says Redis was unreachable rather than that a command was wrong. */
 export function isConnectionFailure(error: unknown): boolean {

@@ -8,7 +8,12 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import { waitAtMost, within } from '../common/within.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
-import { isConnectionFailure, RedisConnectionError } from './connection.errors.js';
+import {
+  isConnectionFailure,
+  RedisCommandError,
+  RedisConnectionError,
+} from './connection.errors.js';
+import { describeValue, RedisCoordinationError } from '../common/coordination.error.js';
 import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
 import { batchWhileBusy } from './adaptive-batching.js';
@@ -29,6 +34,14 @@ const FATAL_CONNECT_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH/i
  * `QUIT`) or for a consumer loop to notice it must stop, before it moves on.
  */
 export const SHUTDOWN_WAIT_MS = 2000;
+
+/**
+ * ioredis `commandTimeout` of the connections the module opens, unless the `redis` options set
+ * one: without it a command waits in ioredis's offline queue through 20 reconnect attempts
+ * (over a minute and a half) while Redis is down, and forever while it is frozen. Long enough
+ * that no command the library sends (scripts on at most a few thousand entries) comes near it.
+ */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * Owns the module's Redis connections, by role:
@@ -118,7 +131,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   /** The shared subscriber connection, opened on first use. */
   subscriptions(): Promise<SubscriptionHub> {
     this.hub ??= this.openOwned('subscriber').then(
-      (client) => new SubscriptionHub(client, this.logger),
+      (client) =>
+        new SubscriptionHub(client, this.logger, (error, action) => this.failure(error, action)),
       (error: unknown) => {
         this.hub = undefined;
         throw error;
@@ -141,21 +155,28 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * The error a capability should throw for `error`: a connection failure (Redis down, frozen,
-   * failing over) becomes a {@link RedisConnectionError} saying what could not be done, with the
-   * target and cause redacted; any other error is returned as it is. One mapping for every
-   * capability, so "Redis is down" always looks the same to callers.
+   * The error a capability should throw for `error`, so that no raw client error reaches a
+   * caller: a connection failure (Redis down, frozen, failing over, refusing the credentials)
+   * becomes a {@link RedisConnectionError} and any other Redis error a {@link RedisCommandError},
+   * both saying what could not be done; the library's own errors pass as they are. The cause
+   * keeps only the redacted message: ioredis errors carry the failed command's arguments, which
+   * for a reconnect are `HELLO 3 AUTH <user> <password>`.
    */
   failure(error: unknown, action: string): unknown {
-    if (error instanceof RedisConnectionError || !isConnectionFailure(error)) return error;
-    const cause = new Error(this.redact((error as Error).message));
-    return new RedisConnectionError(
-      this.target,
-      `Could not ${action}: Redis unreachable (${cause.message})`,
-      {
-        cause,
-      },
+    if (error instanceof RedisCoordinationError) return error;
+    const cause = new Error(
+      this.redact(error instanceof Error ? error.message : describeValue(error)),
     );
+    if (isConnectionFailure(error)) {
+      return new RedisConnectionError(
+        this.target,
+        `Could not ${action}: Redis unreachable (${cause.message})`,
+        { cause },
+      );
+    }
+    return new RedisCommandError(`Could not ${action}: Redis refused it (${cause.message})`, {
+      cause,
+    });
   }
 
   /** For `.catch()` off the hot path: rethrows what {@link failure} makes of the error. */
@@ -262,22 +283,22 @@ function createClient(
   logger: LoggerService,
 ): RedisClient {
   const { connection } = options;
+  if (connection.kind === 'client') throw new Error('cannot create a client for a given client');
+  const given =
+    connection.kind === 'cluster' ? connection.options.redisOptions : connection.options;
   const perRole: RedisOptions = {
     lazyConnect: true,
     connectionName: `${options.keyPrefix}${role}`.replace(/[^\w:.-]/g, '_'),
-    ...roleOptions(role),
+    ...roleOptions(role, given?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS),
   };
   if (connection.kind === 'cluster') {
-    const cluster = new Cluster(connection.nodes, {
+    return new Cluster(connection.nodes, {
       ...connection.options,
       lazyConnect: true,
       enableAutoPipelining: role === 'command' && options.autoPipelining !== false,
       redisOptions: { ...connection.options.redisOptions, ...perRole },
     });
-    return cluster;
   }
-  if (connection.kind !== 'standalone')
-    throw new Error(`cannot create a ${connection.kind} client`);
   const client = new Redis({
     ...connection.options,
     ...perRole,
@@ -298,30 +319,31 @@ function createClient(
  * disconnects only when it expects nothing more (after QUIT's reply, or a connection that is
  * down or blocking), so there is nothing to wait for.
  */
-function roleOptions(role: ConnectionRole): RedisOptions {
-  if (role === 'command') return { disconnectTimeout: 0 };
+function roleOptions(role: ConnectionRole, commandTimeout: number | undefined): RedisOptions {
+  if (role === 'command') return { disconnectTimeout: 0, commandTimeout };
   return {
     disconnectTimeout: 0,
-    // Blocking and subscriber connections legitimately wait forever on one request, and a
-    // blocking command as long as it asks to: a `commandTimeout` meant for the command
-    // connection would cut every idle consumer's block short.
+    // A subscriber connection legitimately waits forever on one request, and a blocking command
+    // as long as it asks to: the command connection's `commandTimeout` would cut every idle
+    // consumer's block short.
     maxRetriesPerRequest: null,
-    ...(role.startsWith('blocking') ? { commandTimeout: undefined } : {}),
+    commandTimeout: role.startsWith('blocking') ? undefined : commandTimeout,
   };
 }
 
 function duplicateClient(client: RedisClient, role: ConnectionRole): RedisClient {
   if (client instanceof Cluster) {
+    const { redisOptions } = client.options;
     return client.duplicate(undefined, {
       lazyConnect: true,
       enableAutoPipelining: false,
-      redisOptions: { ...client.options.redisOptions, ...roleOptions(role) },
+      redisOptions: { ...redisOptions, ...roleOptions(role, redisOptions?.commandTimeout) },
     });
   }
   return client.duplicate({
     lazyConnect: true,
     enableAutoPipelining: false,
-    ...roleOptions(role),
+    ...roleOptions(role, client.options.commandTimeout),
     connectionName: role,
   });
 }

@@ -37,6 +37,8 @@ export class SubscriptionHub {
   constructor(
     private readonly client: RedisClient,
     private readonly logger: LoggerService,
+    /** What to throw for a failed SUBSCRIBE (the module's shared mapping of Redis errors). */
+    private readonly failure: (error: unknown, action: string) => unknown,
   ) {
     client.on('message', (channel: string, message: string) =>
       this.dispatch(this.channels.get(channel), message, channel),
@@ -82,7 +84,7 @@ export class SubscriptionHub {
       subscription.listeners.delete(listener);
       if (subscription.listeners.size === 0 && registry.get(name) === subscription)
         registry.delete(name);
-      throw error;
+      throw this.failure(error, `${subscribe} to "${name}"`);
     }
     let removed = false;
     return async () => {

@@ -147,7 +147,8 @@ export class CounterStore {
     if (!(error instanceof Error) || !VALUE_REFUSED.test(error.message)) {
       return this.connections.failure(error, `increment counter "${name}"`);
     }
-    return new CounterValueError(name, error.message.replace(/ script:.*$/s, ''), { cause: error });
+    // No cause: the message is Redis' whole reply, and the raw error carries the command.
+    return new CounterValueError(name, error.message.replace(/ script:.*$/s, ''));
   }
 
   /** Checks a fast-path INCRBY reply: trusted only while small enough to be exact. */

@@ -153,11 +153,11 @@ export class LockWaiter {
 
   /**
    * Gives up this waiter's place at once, so the queue does not stall until the entry expires,
-   * and passes on a lock that may have been handed to it meanwhile.
+   * and passes on a lock that may have been handed to it meanwhile (or taken by a retry whose
+   * reply was lost).
    */
   private async giveUp(): Promise<void> {
-    const { resources, keys } = this.request;
-    await this.store.leaveQueue(keys, this.token).catch(() => undefined);
-    await this.store.release(resources, keys, this.token).catch(() => undefined);
+    const { resources, keys, ttlMs } = this.request;
+    await this.store.abandon(resources, keys, this.token, ttlMs);
   }
 }

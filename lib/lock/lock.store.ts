@@ -13,6 +13,9 @@ const leaveQueueScript = new RedisScript(leaveQueue);
 /** How long a waiter's queue entry lives unless it retries; retries come at most 200 ms apart. */
 export const WAITER_LEASE_MS = 1000;
 
+/** Pause between tries to free an abandoned token while Redis cannot be reached. */
+const ABANDON_RETRY_MS = 1000;
+
 /** How an acquire attempt treats a busy resource. */
 export interface AcquireMode {
   /** Join the waiter queue (else give up at once, as `tryAcquire` does). */
@@ -149,6 +152,33 @@ export class LockStore {
     ]);
   }
 
+  /**
+   * Gives up everything `token` may hold or wait for: its queue places and any resource held with
+   * it. For an acquire whose reply never came (timed out, connection lost), Redis may still run
+   * it: a frozen server when it wakes, a dropped connection if it had delivered it. Sent now, the
+   * release follows that acquire on the connection, so it undoes it either way; while Redis cannot
+   * be reached it is tried again until `leaseMs` (the longest the acquire could hold) has passed.
+   * Resolves after the first try, whatever its outcome.
+   */
+  async abandon(
+    resources: readonly string[],
+    keys: readonly ResourceKeys[],
+    token: string,
+    leaseMs: number,
+  ): Promise<void> {
+    const until = Date.now() + leaseMs;
+    const attempt = (): Promise<void> =>
+      Promise.all([this.leaveQueue(keys, token), this.release(resources, keys, token)]).then(
+        () => undefined,
+        () => {
+          const remainingMs = until - Date.now();
+          if (remainingMs <= 0 || this.connections.command.status === 'end') return;
+          setTimeout(() => void attempt(), Math.min(ABANDON_RETRY_MS, remainingMs)).unref();
+        },
+      );
+    await attempt();
+  }
+
   /** True if any of the resources is held right now (by anyone). */
   async isLocked(resources: readonly string[], keys: readonly ResourceKeys[]): Promise<boolean> {
     const { command } = this.connections;
@@ -177,10 +207,8 @@ export class LockStore {
     });
   }
 
-  /** "Redis is down" and "keys in different cluster slots" become typed errors; others pass. */
+  /** "Keys in different cluster slots" becomes InvalidArgumentError; the rest is the shared mapping. */
   private failure(error: unknown, resources: readonly string[], action: string): unknown {
-    const unreachable = this.connections.failure(error, `${action} lock ${resources.join(', ')}`);
-    if (unreachable !== error) return unreachable;
     // Redis says CROSSSLOT; ioredis, when it pipelines, checks the slots itself first.
     if (error instanceof Error && /CROSSSLOT|belong to the same slot/.test(error.message)) {
       return new InvalidArgumentError(
@@ -189,7 +217,7 @@ export class LockStore {
         'on a Redis Cluster, resources locked together must hash to one slot: give them a common hash tag, e.g. "{stock}:a" and "{stock}:b"',
       );
     }
-    return error;
+    return this.connections.failure(error, `${action} lock ${resources.join(', ')}`);
   }
 }
 

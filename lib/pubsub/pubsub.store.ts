@@ -105,13 +105,12 @@ export class PubSubStore {
 
   /** `XREVRANGE` of the dead-letter stream: the newest `count` entries, newest first. */
   async deadLetters(channel: string, count: number): Promise<DeadLetter[]> {
-    const entries = (await this.connections.command.xrevrange(
-      this.keys.deadLetterStream(channel),
-      '+',
-      '-',
-      'COUNT',
-      count,
-    )) as [string, string[]][];
+    const entries = (await this.connections.command
+      .xrevrange(this.keys.deadLetterStream(channel), '+', '-', 'COUNT', count)
+      .catch(this.connections.rethrow(`read the dead letters of channel "${channel}"`))) as [
+      string,
+      string[],
+    ][];
     return entries.map(([id, fields]) => {
       const field = {} as Record<DeadLetterField, string>;
       for (let i = 0; i < fields.length; i += 2) {
@@ -131,7 +130,7 @@ export class PubSubStore {
   /** A new consumer of a group on a channel's stream, with a name of its own. */
   consumer(channel: string, group: string): ConsumerStore {
     return new ConsumerStore(
-      this.connections.command,
+      this.connections,
       this.keys.stream(channel),
       this.keys.deadLetterStream(channel),
       group,
@@ -141,18 +140,23 @@ export class PubSubStore {
 
 /**
  * One consumer of a consumer group on a channel's stream: a typed method per command and script
- * it runs, keys built once. Errors are Redis' own: the consumer loop logs them and goes on.
+ * it runs, keys built once. Creating the group (a caller awaits it) throws the module's typed
+ * errors; the loop's own calls keep Redis' errors, which it logs by message and retries.
  */
 export class ConsumerStore {
   /** Unique per process and subscription: a restarted process never inherits a dead one's name. */
   readonly consumer = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
+  private readonly command: RedisClient;
+
   constructor(
-    private readonly command: RedisClient,
+    private readonly connections: RedisConnections,
     private readonly stream: string,
     private readonly deadLetterStream: string,
     private readonly group: string,
-  ) {}
+  ) {
+    this.command = connections.command;
+  }
 
   /** `XGROUP CREATE … MKSTREAM`; a group that already exists is left as it is. */
   async createGroup(startFrom: 'oldest' | 'latest'): Promise<void> {
@@ -166,7 +170,8 @@ export class ConsumerStore {
       );
     } catch (error) {
       // Idempotent: another process (or an earlier start) created it.
-      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
+      if (error instanceof Error && error.message.startsWith('BUSYGROUP')) return;
+      throw this.connections.failure(error, `create consumer group "${this.group}"`);
     }
   }
 

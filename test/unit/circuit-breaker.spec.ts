@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
 import { describe, it } from '@jest/globals';
-import { RedisConnectionError } from '../../lib/index.js';
+import { RedisCommandError, RedisConnectionError } from '../../lib/index.js';
 import { CircuitBreaker } from '../../lib/connection/circuit-breaker.js';
 import { RedisConnections } from '../../lib/connection/redis-connections.js';
 
@@ -57,7 +58,7 @@ describe('CircuitBreaker', () => {
     breaker.close();
   });
 
-  it('reports a connection that failed under a call as RedisConnectionError, other errors as they are', async () => {
+  it('reports a connection that failed under a call as RedisConnectionError, a refused command as RedisCommandError', async () => {
     const breaker = new CircuitBreaker(fakeConnections(), settings);
     await assert.rejects(
       breaker.call('read a thing', () =>
@@ -68,10 +69,15 @@ describe('CircuitBreaker', () => {
         /Could not read a thing: Redis unreachable \(Connection is closed/.test(error.message) &&
         !error.message.includes('s3cret'),
     );
-    const wrong = new Error('WRONGTYPE Operation against a key');
+    const wrong = Object.assign(new Error('WRONGTYPE Operation against a key'), {
+      command: { name: 'get', args: ['s3cret'] },
+    });
     await assert.rejects(
       breaker.call('read a thing', () => Promise.reject(wrong)),
-      (error) => error === wrong,
+      (error: unknown) =>
+        error instanceof RedisCommandError &&
+        /Could not read a thing: Redis refused it \(WRONGTYPE/.test(error.message) &&
+        !inspect(error, { depth: 10, showHidden: true }).includes('s3cret'),
     );
   });
 
@@ -102,7 +108,7 @@ describe('CircuitBreaker', () => {
         () => 'value',
         (error) => `fallback: ${(error as Error).message}`,
       ),
-      'fallback: refused',
+      'fallback: Could not read: Redis refused it (refused)',
     );
     await assert.rejects(
       breaker.call(

@@ -45,6 +45,43 @@ describeWithRedisServer('commandTimeout', () => {
     }
   });
 
+  it('undoes a lock acquire that timed out when Redis runs it after all', async () => {
+    const moduleRef = await app(300);
+    const locks = moduleRef.get(RedisLockService);
+    await (await locks.acquire('r')).release(); // Redis knows the scripts: no NOSCRIPT round trip
+    server.pause();
+    try {
+      await assert.rejects(locks.acquire('r', { ttlMs: 60_000 }), RedisConnectionError);
+    } finally {
+      server.resume();
+    }
+    // Redis now runs the acquire it held, then the release sent after it on the same connection,
+    // then this check: the lock is free, not held for the 60 s lease by nobody.
+    assert.equal(await locks.isLocked('r'), false);
+  });
+
+  it('has a default that fails calls while Redis is down, instead of holding them through every reconnect', async () => {
+    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
+    await server.stop();
+    try {
+      const calls = [
+        moduleRef.get(RedisLockService).acquire('r', { waitMs: 1000 }),
+        moduleRef.get(CounterService).increment('c'),
+        moduleRef.get(QueueService).add('q', 1),
+        moduleRef.get(PubSubService).publish('ch', 1),
+      ];
+      for (const outcome of await Promise.allSettled(calls)) {
+        assert.equal(outcome.status, 'rejected');
+        const error = (outcome as PromiseRejectedResult).reason as Error;
+        assert.ok(error instanceof RedisConnectionError, String(error));
+        // Given up by the timeout, not after ioredis's 20 reconnect attempts (over 90 s).
+        assert.match(error.message, /Command timed out/);
+      }
+    } finally {
+      await server.restart();
+    }
+  });
+
   // Connections the module opens itself, and duplicates of a client the app gives it.
   for (const given of [false, true]) {
     it(`leaves the blocking waits of idle consumers alone (${given ? 'given client' : 'url'})`, async () => {
