@@ -61,6 +61,23 @@ export interface ClaimedJob {
   timeoutMs?: number;
 }
 
+/** How many entries of a bounded list (completed, dead) to keep, and for how long. */
+export interface Retention {
+  count: number;
+  ms: number;
+}
+
+/**
+ * The jobs to claim in a call, and the dead list's bounds, applied if the call buries jobs
+ * (expired leases found while claiming, or the failed job).
+ */
+export interface ClaimRequest {
+  /** How many jobs to claim (0: none). */
+  count: number;
+  leaseMs: number;
+  keepDead: Retention;
+}
+
 /** A claim's outcome: the jobs, or how long an idle worker may block before looking again. */
 export interface ClaimBatch {
   jobs: ClaimedJob[];
@@ -175,18 +192,18 @@ export class QueueStore {
     );
   }
 
-  async claimJobs(count: number, leaseMs: number): Promise<ClaimBatch> {
-    const reply = await this.run('claimJobs', [count, leaseMs]);
+  async claimJobs(claim: ClaimRequest): Promise<ClaimBatch> {
+    const reply = await this.run('claimJobs', claimArgs(claim));
     return this.parseClaim(reply as unknown[], 0);
   }
 
   /** Completes jobs (one status each, in order: 1 done, 0 refused) and claims the next ones. */
   async completeJobs(
     held: readonly { id: string; token: string }[],
-    keep: { count: number; ms: number },
-    claim: { count: number; leaseMs: number },
+    keepCompleted: Retention,
+    claim: ClaimRequest,
   ): Promise<ClaimBatch & { statuses: number[] }> {
-    const args: (string | number)[] = [keep.count, keep.ms, claim.count, claim.leaseMs];
+    const args: (string | number)[] = [keepCompleted.count, keepCompleted.ms, ...claimArgs(claim)];
     for (const { id, token } of held) args.push(id, token);
     const reply = (await this.run('completeJobs', args)) as unknown[];
     return {
@@ -200,15 +217,14 @@ export class QueueStore {
     token: string,
     error: string,
     retryDelayMs: number,
-    claim: { count: number; leaseMs: number },
+    claim: ClaimRequest,
   ): Promise<SettleResult> {
     const reply = (await this.run('failJob', [
       id,
       token,
       error,
       retryDelayMs,
-      claim.count,
-      claim.leaseMs,
+      ...claimArgs(claim),
     ])) as unknown[];
     return { status: Number(reply[0]), ...this.parseClaim(reply, 1) };
   }
@@ -307,6 +323,11 @@ export class QueueStore {
       data: this.connections.codec.decode(record.slice(split + 1)),
     };
   }
+}
+
+/** A claim's ARGV, in the order every claiming script takes them. */
+function claimArgs({ count, leaseMs, keepDead }: ClaimRequest): number[] {
+  return [count, leaseMs, keepDead.count, keepDead.ms];
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -10,7 +10,7 @@ import {
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
-import type { ClaimBatch, ClaimedJob, QueueStore } from './queue.store.js';
+import type { ClaimBatch, ClaimRequest, ClaimedJob, QueueStore } from './queue.store.js';
 
 /** Longest an idle worker blocks before looking again; bounds the damage of a lost wake-up. */
 const MAX_BLOCK_MS = 5000;
@@ -165,7 +165,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         continue;
       }
       try {
-        const batch = await this.store.claimJobs(Math.min(free, MAX_CLAIM), this.options.leaseMs);
+        const batch = await this.store.claimJobs(this.claimFor(Math.min(free, MAX_CLAIM)));
         this.startAll(batch);
         if (batch.jobs.length === 0) await this.block(batch.nextDueInMs);
         retryMs = RETRY_MIN_MS;
@@ -264,8 +264,12 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     });
   }
 
-  private claimFor(slots: number): { count: number; leaseMs: number } {
-    return { count: this.stopping ? 0 : slots, leaseMs: this.options.leaseMs };
+  private claimFor(slots: number): ClaimRequest {
+    return {
+      count: this.stopping ? 0 : slots,
+      leaseMs: this.options.leaseMs,
+      keepDead: { count: this.options.keepDeadCount, ms: this.options.keepDeadMs },
+    };
   }
 
   /** Frees the slots of settled jobs and fills them with the jobs claimed in the same call. */
