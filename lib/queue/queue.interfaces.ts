@@ -131,13 +131,19 @@ export interface AttemptError {
 export interface DeadJob<T = unknown> {
   id: string;
   name?: string;
-  data: T;
+  /** The payload; `undefined` when the record cannot be decoded (see `decodeError`). */
+  data: T | undefined;
   attemptsMade: number;
   maxAttempts: number;
   /** When it died (ms since the epoch, Redis clock). */
   diedAt: number;
   lastError?: string;
   history: AttemptError[];
+  /**
+   * Set when the stored record cannot be decoded (missing, corrupt, or refused by the codec): a
+   * `CodecError` message. `data` and `name` are then absent; the rest is listed as usual.
+   */
+  decodeError?: string;
 }
 
 /** An entry of `QueueService.addBulk()`. */

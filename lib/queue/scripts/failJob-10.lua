@@ -9,6 +9,8 @@
 --   ARGV[5] how many jobs to claim next (0: none)
 --   ARGV[6] lease in ms for the claimed jobs
 --   ARGV[7] how many dead jobs to keep, ARGV[8] for how long in ms
+--   ARGV[9] 1: dead at once whatever attempts remain (its record cannot be decoded, so no retry
+--           can succeed), else 0
 -- Returns {status, nextDueInMs, id, record, attempt, token, ...}: status 1 = will retry,
 -- 2 = dead, 0 = refused (the lease expired and the job was handed to someone else).
 --- @keys wait active delayed jobs state errors dead seq wake paused
@@ -22,7 +24,7 @@ local made, max, pri, held = readState(id)
 if made and held == token then
   redis.call('ZREM', activeKey, id)
   recordError(id, made, ARGV[3], now)
-  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now)
+  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now, ARGV[9] == '1')
   if status == 2 then trimDead(keep, now) end
 end
 return claim({ status }, tonumber(ARGV[5]), tonumber(ARGV[6]), now, keep)

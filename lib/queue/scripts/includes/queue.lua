@@ -61,7 +61,11 @@ end
 local function recordError(id, attempt, message, at)
   local raw = redis.call('HGET', errorsKey, id)
   local history = {}
-  if raw then history = cjson.decode(raw) end
+  -- An unreadable history (written by hand) is dropped: failing here would stop every claim.
+  if raw then
+    local ok, decoded = pcall(cjson.decode, raw)
+    if ok and type(decoded) == 'table' then history = decoded end
+  end
   history[#history + 1] = { attempt = attempt, error = message, at = at }
   while #history > MAX_HISTORY do table.remove(history, 1) end
   redis.call('HSET', errorsKey, id, cjson.encode(history))
@@ -91,11 +95,12 @@ local function trimDead(keep, now)
   end
 end
 
--- A failed attempt: retry after `delay` ms while attempts remain, else dead. Returns 1 (will
--- retry) or 2 (dead); after a 2 the caller trims the dead list.
-local function retryOrBury(id, made, max, pri, delay, now)
+-- A failed attempt: retry after `delay` ms while attempts remain, else dead; `final` buries it
+-- whatever attempts remain. Returns 1 (will retry) or 2 (dead); after a 2 the caller trims the
+-- dead list.
+local function retryOrBury(id, made, max, pri, delay, now, final)
   writeState(id, made, max, pri, '')
-  if made >= max then
+  if final or made >= max then
     redis.call('ZADD', deadKey, now, id)
     return 2
   end
@@ -125,7 +130,7 @@ local function promoteAndRecover(now, keep)
     local made, max, pri = readState(id)
     if made then
       recordError(id, made, 'lease expired: the worker crashed, froze or lost Redis', now)
-      if retryOrBury(id, made, max, pri, 0, now) == 2 then buried = true end
+      if retryOrBury(id, made, max, pri, 0, now, false) == 2 then buried = true end
     end
   end
   if buried then trimDead(keep, now) end
