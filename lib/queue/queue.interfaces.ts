@@ -83,6 +83,16 @@ export interface WorkerOptions {
   keepCompletedCount?: number;
   /** How long to keep completed job ids, in ms. @default 86400000 (one day) */
   keepCompletedMs?: number;
+  /**
+   * How many dead-letter jobs to keep (record, state and errors): when a job dies, the oldest
+   * beyond this count are deleted, so a failing queue cannot fill Redis. @default 10000
+   */
+  keepDeadCount?: number;
+  /**
+   * Dead-letter jobs that died this long ago (ms) or longer are deleted when another job dies
+   * (no sweeper runs). @default 15552000000 (180 days)
+   */
+  keepDeadMs?: number;
 }
 
 /** The defaults of {@link WorkerOptions}. */
@@ -92,6 +102,9 @@ export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.
   drainTimeoutMs: 10_000,
   keepCompletedCount: 1000,
   keepCompletedMs: 24 * 3600 * 1000,
+  // Sidekiq's bounds for its dead set: enough to inspect an incident, never unbounded.
+  keepDeadCount: 10_000,
+  keepDeadMs: 180 * 24 * 3600 * 1000,
 });
 
 /** How many jobs a queue holds in each state. */
@@ -101,6 +114,7 @@ export interface QueueCounts {
   delayed: number;
   /** Completed jobs still recorded (bounded by `keepCompletedCount`/`keepCompletedMs`). */
   completed: number;
+  /** Dead-letter jobs (bounded by `keepDeadCount`/`keepDeadMs`). */
   dead: number;
   paused: boolean;
 }
@@ -117,13 +131,19 @@ export interface AttemptError {
 export interface DeadJob<T = unknown> {
   id: string;
   name?: string;
-  data: T;
+  /** The payload; `undefined` when the record cannot be decoded (see `decodeError`). */
+  data: T | undefined;
   attemptsMade: number;
   maxAttempts: number;
   /** When it died (ms since the epoch, Redis clock). */
   diedAt: number;
   lastError?: string;
   history: AttemptError[];
+  /**
+   * Set when the stored record cannot be decoded (missing, corrupt, or refused by the codec): a
+   * `CodecError` message. `data` and `name` are then absent; the rest is listed as usual.
+   */
+  decodeError?: string;
 }
 
 /** An entry of `QueueService.addBulk()`. */

@@ -88,6 +88,8 @@ export function resolveWorkerOptions(options: unknown = {}): Required<WorkerOpti
   assertMilliseconds('drainTimeoutMs', o.drainTimeoutMs);
   assertInteger('keepCompletedCount', o.keepCompletedCount, 0);
   assertMilliseconds('keepCompletedMs', o.keepCompletedMs);
+  assertInteger('keepDeadCount', o.keepDeadCount, 0);
+  assertMilliseconds('keepDeadMs', o.keepDeadMs);
   return o;
 }
 

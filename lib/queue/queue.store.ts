@@ -1,4 +1,5 @@
 import { CodecError } from '../common/codec.js';
+import { describeValue } from '../common/coordination.error.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import { QueuePayloadError } from './queue.errors.js';
@@ -61,9 +62,35 @@ export interface ClaimedJob {
   timeoutMs?: number;
 }
 
+/** How many entries of a bounded list (completed, dead) to keep, and for how long. */
+export interface Retention {
+  count: number;
+  ms: number;
+}
+
+/**
+ * The jobs to claim in a call, and the dead list's bounds, applied if the call buries jobs
+ * (expired leases found while claiming, or the failed job).
+ */
+export interface ClaimRequest {
+  /** How many jobs to claim (0: none). */
+  count: number;
+  leaseMs: number;
+  keepDead: Retention;
+}
+
+/** A claimed job whose record cannot be decoded: it must be dead-lettered, not run. */
+export interface UndecodableJob {
+  id: string;
+  token: string;
+  error: CodecError;
+}
+
 /** A claim's outcome: the jobs, or how long an idle worker may block before looking again. */
 export interface ClaimBatch {
   jobs: ClaimedJob[];
+  /** Claimed jobs whose record cannot be decoded (corrupt, missing, refused by the codec). */
+  undecodable: UndecodableJob[];
   /** -1: nothing scheduled; else ms until a delayed job is due or a lease expires. */
   nextDueInMs: number;
 }
@@ -175,18 +202,18 @@ export class QueueStore {
     );
   }
 
-  async claimJobs(count: number, leaseMs: number): Promise<ClaimBatch> {
-    const reply = await this.run('claimJobs', [count, leaseMs]);
+  async claimJobs(claim: ClaimRequest): Promise<ClaimBatch> {
+    const reply = await this.run('claimJobs', claimArgs(claim));
     return this.parseClaim(reply as unknown[], 0);
   }
 
   /** Completes jobs (one status each, in order: 1 done, 0 refused) and claims the next ones. */
   async completeJobs(
     held: readonly { id: string; token: string }[],
-    keep: { count: number; ms: number },
-    claim: { count: number; leaseMs: number },
+    keepCompleted: Retention,
+    claim: ClaimRequest,
   ): Promise<ClaimBatch & { statuses: number[] }> {
-    const args: (string | number)[] = [keep.count, keep.ms, claim.count, claim.leaseMs];
+    const args: (string | number)[] = [keepCompleted.count, keepCompleted.ms, ...claimArgs(claim)];
     for (const { id, token } of held) args.push(id, token);
     const reply = (await this.run('completeJobs', args)) as unknown[];
     return {
@@ -195,20 +222,21 @@ export class QueueStore {
     };
   }
 
+  /** Fails an attempt: retried after `retryDelayMs`, or dead at once with `'never'`. */
   async failJob(
     id: string,
     token: string,
     error: string,
-    retryDelayMs: number,
-    claim: { count: number; leaseMs: number },
+    retryDelayMs: number | 'never',
+    claim: ClaimRequest,
   ): Promise<SettleResult> {
     const reply = (await this.run('failJob', [
       id,
       token,
       error,
-      retryDelayMs,
-      claim.count,
-      claim.leaseMs,
+      retryDelayMs === 'never' ? 0 : retryDelayMs,
+      ...claimArgs(claim),
+      retryDelayMs === 'never' ? 1 : 0,
     ])) as unknown[];
     return { status: Number(reply[0]), ...this.parseClaim(reply, 1) };
   }
@@ -229,22 +257,29 @@ export class QueueStore {
     return Number(await this.run('releaseJobs', args));
   }
 
+  /** Lists dead jobs; one whose record cannot be decoded is listed with `decodeError`. */
   async listDead(limit: number): Promise<DeadJob[]> {
     const reply = (await this.run('listDead', [limit])) as unknown[];
     const dead: DeadJob[] = [];
-    for (let i = 0; i < reply.length; i += 5) {
+    for (let i = 0; i < reply.length; i += 6) {
       const id = String(reply[i]);
-      const { header, data } = this.decodeRecord(String(reply[i + 2]));
-      const history = reply[i + 4] ? (JSON.parse(String(reply[i + 4])) as AttemptError[]) : [];
+      let decoded: { header?: RecordHeader; data?: unknown; decodeError?: string };
+      try {
+        decoded = this.decodeRecord(id, reply[i + 2]);
+      } catch (error) {
+        decoded = { decodeError: (error as CodecError).message };
+      }
+      const history = parseHistory(reply[i + 5]);
       dead.push({
         id,
-        ...(header.n === undefined ? {} : { name: header.n }),
-        data,
+        ...(decoded.header?.n === undefined ? {} : { name: decoded.header.n }),
+        data: decoded.data,
         attemptsMade: Number(reply[i + 3]),
-        maxAttempts: header.a,
+        maxAttempts: Number(reply[i + 4]),
         diedAt: Number(reply[i + 1]),
         lastError: history.at(-1)?.error,
         history,
+        ...(decoded.decodeError === undefined ? {} : { decodeError: decoded.decodeError }),
       });
     }
     return dead;
@@ -277,9 +312,18 @@ export class QueueStore {
 
   private parseClaim(reply: unknown[], offset: number): ClaimBatch {
     const jobs: ClaimedJob[] = [];
+    const undecodable: UndecodableJob[] = [];
     for (let i = offset + 1; i < reply.length; i += 4) {
       const id = String(reply[i]);
-      const { header, data } = this.decodeRecord(String(reply[i + 1]));
+      let decoded: { header: RecordHeader; data: unknown };
+      try {
+        decoded = this.decodeRecord(id, reply[i + 1]);
+      } catch (error) {
+        // Already claimed: the worker dead-letters it at once instead of holding its lease.
+        undecodable.push({ id, token: String(reply[i + 3]), error: error as CodecError });
+        continue;
+      }
+      const { header, data } = decoded;
       jobs.push({
         job: {
           queue: this.queue,
@@ -297,16 +341,68 @@ export class QueueStore {
         ...(header.x === undefined ? {} : { timeoutMs: header.x }),
       });
     }
-    return { jobs, nextDueInMs: Number(reply[offset]) };
+    return { jobs, undecodable, nextDueInMs: Number(reply[offset]) };
   }
 
-  private decodeRecord(record: string): { header: RecordHeader; data: unknown } {
+  /**
+   * Reads a stored record (nil when missing). Throws {@link CodecError} if it is missing, its
+   * header is not one this library wrote, or the codec refuses the payload (written by hand or
+   * by another codec): one such record must not stop a whole queue.
+   */
+  private decodeRecord(id: string, record: unknown): { header: RecordHeader; data: unknown } {
+    const fail = (problem: string, cause?: unknown) =>
+      new CodecError(`Cannot decode job ${id} of queue "${this.queue}": ${problem}`, { cause });
+    if (typeof record !== 'string') throw fail('its record is missing');
     const split = record.indexOf('\n');
-    return {
-      header: JSON.parse(record.slice(0, split)) as RecordHeader,
-      data: this.connections.codec.decode(record.slice(split + 1)),
-    };
+    let header: unknown;
+    try {
+      header = split < 0 ? undefined : JSON.parse(record.slice(0, split));
+    } catch {
+      header = undefined;
+    }
+    if (!isRecordHeader(header)) throw fail('its record does not start with a valid header');
+    let data: unknown;
+    try {
+      data = this.connections.codec.decode(record.slice(split + 1));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : describeValue(error);
+      throw fail(`the codec refused its payload (${reason})`, error);
+    }
+    return { header, data };
   }
+}
+
+/** True for a header this library wrote: the worker relies on each field's type. */
+function isRecordHeader(value: unknown): value is RecordHeader {
+  if (value === null || typeof value !== 'object') return false;
+  const { n, a, b, x, t } = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(a) &&
+    typeof t === 'number' &&
+    (n === undefined || typeof n === 'string') &&
+    (x === undefined || Number.isSafeInteger(x)) &&
+    (b === undefined ||
+      (Array.isArray(b) &&
+        (b[0] === 'fixed' || b[0] === 'exponential') &&
+        typeof b[1] === 'number' &&
+        typeof b[2] === 'number'))
+  );
+}
+
+/** A job's error history; an unreadable one (written by hand) reads as empty. */
+function parseHistory(raw: unknown): AttemptError[] {
+  if (typeof raw !== 'string') return [];
+  try {
+    const history: unknown = JSON.parse(raw);
+    return Array.isArray(history) ? (history as AttemptError[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A claim's ARGV, in the order every claiming script takes them. */
+function claimArgs({ count, leaseMs, keepDead }: ClaimRequest): number[] {
+  return [count, leaseMs, keepDead.count, keepDead.ms];
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { LoggerService } from '@nestjs/common';
+import type { CodecError } from '../common/codec.js';
 import { describeValue } from '../common/coordination.error.js';
 import { waitAtMost } from '../common/within.js';
 import {
@@ -10,7 +11,13 @@ import {
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
-import type { ClaimBatch, ClaimedJob, QueueStore } from './queue.store.js';
+import type {
+  ClaimBatch,
+  ClaimRequest,
+  ClaimedJob,
+  QueueStore,
+  UndecodableJob,
+} from './queue.store.js';
 
 /** Longest an idle worker blocks before looking again; bounds the damage of a lost wake-up. */
 const MAX_BLOCK_MS = 5000;
@@ -42,6 +49,11 @@ export interface JobWorkerEvents {
    * the process was frozen): Redis refused the completion; another worker runs the job.
    */
   lost: [job: Job];
+  /**
+   * A claimed job's stored record could not be decoded (corrupt, missing, or refused by the
+   * codec): it went to the dead-letter list at once, without running, with this error.
+   */
+  undecodable: [jobId: string, error: CodecError];
 }
 
 /**
@@ -73,6 +85,8 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   /** Handlers running now; their jobs stay in `running` until the outcome is recorded. */
   private handlersRunning = 0;
   private wakeHandled?: () => void;
+  /** Undecodable jobs being dead-lettered; shutdown waits for them a while. */
+  private readonly burials = new Set<Promise<void>>();
 
   /** @internal Created by `QueueService.process()`. */
   constructor(
@@ -151,6 +165,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         );
       }
     }
+    await waitAtMost(Promise.all(this.burials), SHUTDOWN_WAIT_MS);
     clearInterval(this.renewTimer);
     this.closed = true;
     this.onClosed();
@@ -165,9 +180,11 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         continue;
       }
       try {
-        const batch = await this.store.claimJobs(Math.min(free, MAX_CLAIM), this.options.leaseMs);
+        const batch = await this.store.claimJobs(this.claimFor(Math.min(free, MAX_CLAIM)));
         this.startAll(batch);
-        if (batch.jobs.length === 0) await this.block(batch.nextDueInMs);
+        if (batch.jobs.length === 0 && batch.undecodable.length === 0) {
+          await this.block(batch.nextDueInMs);
+        }
         retryMs = RETRY_MIN_MS;
       } catch (error) {
         if (this.stopping) break;
@@ -210,6 +227,25 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
       this.running.set(claimed.job.id, entry);
       void this.run(entry);
     }
+    for (const job of batch.undecodable) {
+      const burial = this.buryUndecodable(job).finally(() => this.burials.delete(burial));
+      this.burials.add(burial);
+    }
+  }
+
+  /**
+   * Dead-letters a claimed job whose record cannot be decoded, at once: no attempt could read it,
+   * and holding it until its lease expired would only delay the jobs behind it. It takes no slot.
+   */
+  private async buryUndecodable({ id, token, error }: UndecodableJob): Promise<void> {
+    const settled = await this.untilRecorded(`the decode failure of job ${id}`, () =>
+      this.store.failJob(id, token, describeError(error), 'never', this.claimFor(0)),
+    );
+    if (settled?.status !== 2) return;
+    this.logger.warn(
+      `Queue "${this.queue}": job ${id} moved to the dead-letter list without running: ${error.message}`,
+    );
+    this.emit('undecodable', id, error);
   }
 
   private async run(entry: Running): Promise<void> {
@@ -264,8 +300,12 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     });
   }
 
-  private claimFor(slots: number): { count: number; leaseMs: number } {
-    return { count: this.stopping ? 0 : slots, leaseMs: this.options.leaseMs };
+  private claimFor(slots: number): ClaimRequest {
+    return {
+      count: this.stopping ? 0 : slots,
+      leaseMs: this.options.leaseMs,
+      keepDead: { count: this.options.keepDeadCount, ms: this.options.keepDeadMs },
+    };
   }
 
   /** Frees the slots of settled jobs and fills them with the jobs claimed in the same call. */

@@ -3,9 +3,11 @@
 --   KEYS: wait, active, delayed, jobs, state, errors, dead, seq, wake, paused (see includes/queue.lua)
 --   ARGV[1] how many jobs to claim
 --   ARGV[2] lease in ms
+--   ARGV[3] how many dead jobs to keep, ARGV[4] for how long in ms (if expired leases bury any)
 -- Returns {nextDueInMs, id, record, attempt, token, ...}: nextDueInMs is -1 when jobs were
 -- claimed or nothing is scheduled, else how long an idle worker may block.
 --- @keys wait active delayed jobs state errors dead seq wake paused
 --- @include "includes/queue"
 
-return claim({}, tonumber(ARGV[1]), tonumber(ARGV[2]), nowMs())
+local keep = { count = tonumber(ARGV[3]), ms = tonumber(ARGV[4]) }
+return claim({}, tonumber(ARGV[1]), tonumber(ARGV[2]), nowMs(), keep)

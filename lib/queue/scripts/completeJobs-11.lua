@@ -6,7 +6,8 @@
 --   ARGV[2] how long to keep completed ids, in ms
 --   ARGV[3] how many jobs to claim next (0: none)
 --   ARGV[4] lease in ms for the claimed jobs
---   ARGV[5..] pairs: job id, claim token the worker got with it
+--   ARGV[5] how many dead jobs to keep, ARGV[6] for how long in ms (if expired leases bury any)
+--   ARGV[7..] pairs: job id, claim token the worker got with it
 -- Returns {status, ..., nextDueInMs, id, record, attempt, token, ...}: one status per job in
 -- ARGV order, 1 = completed, 0 = refused (the lease expired and the job was handed to someone
 -- else, or it is gone).
@@ -15,7 +16,7 @@
 
 local now = nowMs()
 local ids, tokens = {}, {}
-for i = 5, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   ids[#ids + 1] = ARGV[i]
   tokens[#tokens + 1] = ARGV[i + 1]
 end
@@ -42,4 +43,5 @@ if #done > 0 then
   redis.call('ZREMRANGEBYRANK', completedKey, 0, -tonumber(ARGV[1]) - 1)
   redis.call('ZREMRANGEBYSCORE', completedKey, '-inf', now - tonumber(ARGV[2]))
 end
-return claim(statuses, tonumber(ARGV[3]), tonumber(ARGV[4]), now)
+local keep = { count = tonumber(ARGV[5]), ms = tonumber(ARGV[6]) }
+return claim(statuses, tonumber(ARGV[3]), tonumber(ARGV[4]), now, keep)

@@ -13,7 +13,8 @@ import {
   type JobWorker,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
-import { QueueStore } from '../../../lib/queue/queue.store.js';
+import { DEFAULT_WORKER_OPTIONS } from '../../../lib/queue/queue.interfaces.js';
+import { QueueStore, type ClaimRequest } from '../../../lib/queue/queue.store.js';
 import { closeStartedModules, startModule } from '../../support/nest.js';
 import { itOnPrivateRedis, keysUnder, uniqueKeyPrefix } from '../../support/redis.js';
 import { useTestRedis } from '../../support/hooks.js';
@@ -42,6 +43,12 @@ describe('QueueService', () => {
     const worker = queue.process(...args);
     workers.push(worker);
     return worker;
+  }
+
+  /** A claim for QueueStore calls made by hand, with the default dead-list bounds. */
+  function claimOf(count: number, leaseMs: number): ClaimRequest {
+    const { keepDeadCount, keepDeadMs } = DEFAULT_WORKER_OPTIONS;
+    return { count, leaseMs, keepDead: { count: keepDeadCount, ms: keepDeadMs } };
   }
 
   it('runs an added job once, records its completion, keeps all keys under one hash tag', async () => {
@@ -298,14 +305,14 @@ describe('QueueService', () => {
   it('refuses completion, failure and renewal with the token of an expired claim', async () => {
     const store = new QueueStore(connections, 'tokens');
     await queue.add('tokens', 'x', { attempts: 5 });
-    const [first] = (await store.claimJobs(1, 50)).jobs;
+    const [first] = (await store.claimJobs(claimOf(1, 50))).jobs;
     await new Promise((resolve) => setTimeout(resolve, 80)); // the 50 ms lease expires
-    const [second] = (await store.claimJobs(1, 60_000)).jobs; // recovers it, claims it again
+    const [second] = (await store.claimJobs(claimOf(1, 60_000))).jobs; // recovers it, claims it again
     assert.equal(second!.job.id, first!.job.id);
     assert.equal(second!.job.attempt, 2);
     const stale = { id: first!.job.id, token: first!.token };
     const keep = { count: 10, ms: 60_000 };
-    const noClaim = { count: 0, leaseMs: 1000 };
+    const noClaim = claimOf(0, 1000);
     assert.deepEqual((await store.completeJobs([stale], keep, noClaim)).statuses, [0]);
     assert.equal((await store.failJob(stale.id, stale.token, 'late', 0, noClaim)).status, 0);
     assert.deepEqual([...(await store.extendLeases([stale], 1000))], [stale.id]);
@@ -318,9 +325,9 @@ describe('QueueService', () => {
   it('counts an expired lease as an attempt: the last one dead-letters the job', async () => {
     const store = new QueueStore(connections, 'expiry');
     const id = await queue.add('expiry', 'x', { attempts: 1 });
-    assert.equal((await store.claimJobs(1, 30)).jobs.length, 1);
+    assert.equal((await store.claimJobs(claimOf(1, 30))).jobs.length, 1);
     await new Promise((resolve) => setTimeout(resolve, 60)); // the worker "crashed"
-    const next = await store.claimJobs(1, 1000);
+    const next = await store.claimJobs(claimOf(1, 1000));
     assert.equal(next.jobs.length, 0);
     const [dead] = await queue.dead('expiry');
     assert.equal(dead!.id, id);

@@ -7,7 +7,7 @@
 --   jobs       HASH  id -> record (header JSON, newline, encoded payload), immutable
 --   state      HASH  id -> state (stateValue below)
 --   errors     HASH  id -> JSON array of the last attempts' errors
---   dead       ZSET  id -> time it died
+--   dead       ZSET  id -> time it died (bounded: trimDead)
 --   completed  ZSET  id -> time it completed (bounded)
 --   seq        STRING counter for FIFO order and claim tokens
 --   wake       LIST  at most one token; idle workers BLPOP it
@@ -61,16 +61,46 @@ end
 local function recordError(id, attempt, message, at)
   local raw = redis.call('HGET', errorsKey, id)
   local history = {}
-  if raw then history = cjson.decode(raw) end
+  -- An unreadable history (written by hand) is dropped: failing here would stop every claim.
+  if raw then
+    local ok, decoded = pcall(cjson.decode, raw)
+    if ok and type(decoded) == 'table' then history = decoded end
+  end
   history[#history + 1] = { attempt = attempt, error = message, at = at }
   while #history > MAX_HISTORY do table.remove(history, 1) end
   redis.call('HSET', errorsKey, id, cjson.encode(history))
 end
 
--- A failed attempt: retry after `delay` ms while attempts remain, else dead. Returns 1 or 2.
-local function retryOrBury(id, made, max, pri, delay, now)
+-- Most dead jobs one trim drops, so a burial stays short even right after keepDeadCount was
+-- lowered under a long list; each later burial trims again until the bound holds.
+local TRIM_BATCH = 1000
+
+-- Removes every trace of dead jobs: entry, record, state (attempts, and the id's dedup) and
+-- errors, so a trimmed job leaves nothing behind.
+local function forgetDead(ids)
+  redis.call('ZREM', deadKey, unpack(ids))
+  redis.call('HDEL', jobsKey, unpack(ids))
+  redis.call('HDEL', stateKey, unpack(ids))
+  redis.call('HDEL', errorsKey, unpack(ids))
+end
+
+-- Keeps the newest `keep.count` dead jobs, and none that died `keep.ms` or more ago. Run by the
+-- scripts that bury jobs, right after they do: the list never needs a sweeper.
+local function trimDead(keep, now)
+  local old = redis.call('ZRANGEBYSCORE', deadKey, '-inf', now - keep.ms, 'LIMIT', 0, TRIM_BATCH)
+  if #old > 0 then forgetDead(old) end
+  local excess = redis.call('ZCARD', deadKey) - keep.count
+  if excess > 0 then
+    forgetDead(redis.call('ZRANGE', deadKey, 0, math.min(excess, TRIM_BATCH) - 1))
+  end
+end
+
+-- A failed attempt: retry after `delay` ms while attempts remain, else dead; `final` buries it
+-- whatever attempts remain. Returns 1 (will retry) or 2 (dead); after a 2 the caller trims the
+-- dead list.
+local function retryOrBury(id, made, max, pri, delay, now, final)
   writeState(id, made, max, pri, '')
-  if made >= max then
+  if final or made >= max then
     redis.call('ZADD', deadKey, now, id)
     return 2
   end
@@ -84,8 +114,9 @@ local function retryOrBury(id, made, max, pri, delay, now)
 end
 
 -- Moves due delayed jobs to wait, and jobs whose lease expired (worker crashed or frozen) back
--- to wait with their attempt counted, so any live worker recovers them.
-local function promoteAndRecover(now)
+-- to wait with their attempt counted, so any live worker recovers them. `keep` bounds the dead
+-- list if that buries jobs.
+local function promoteAndRecover(now, keep)
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     redis.call('ZREM', delayedKey, id)
@@ -93,14 +124,16 @@ local function promoteAndRecover(now)
     if made then enqueue(id, pri, false) end
   end
   local expired = redis.call('ZRANGEBYSCORE', activeKey, '-inf', now, 'LIMIT', 0, 100)
+  local buried = false
   for _, id in ipairs(expired) do
     redis.call('ZREM', activeKey, id)
     local made, max, pri = readState(id)
     if made then
       recordError(id, made, 'lease expired: the worker crashed, froze or lost Redis', now)
-      retryOrBury(id, made, max, pri, 0, now)
+      if retryOrBury(id, made, max, pri, 0, now, false) == 2 then buried = true end
     end
   end
+  if buried then trimDead(keep, now) end
 end
 
 -- Milliseconds until the next delayed job is due or the next lease expires; -1 when neither.
@@ -116,13 +149,14 @@ end
 
 -- Claims up to `count` jobs under a lease, with a fixed number of Redis calls per claim whatever
 -- the count. Appends {nextDueIn, id, record, attempt, token, ...} to `reply`; nextDueIn is
--- computed only when nothing was claimed (the worker will block), else -1.
-local function claim(reply, count, leaseMs, now)
+-- computed only when nothing was claimed (the worker will block), else -1. `keep` = { count, ms }
+-- bounds the dead list if recovering expired leases buries jobs.
+local function claim(reply, count, leaseMs, now, keep)
   local claimed = 0
   local head = #reply + 1
   reply[head] = -1
   if count > 0 then
-    promoteAndRecover(now)
+    promoteAndRecover(now, keep)
     if redis.call('EXISTS', pausedKey) == 0 then
       local popped = redis.call('ZPOPMIN', waitKey, count)
       local ids = {}
