@@ -43,8 +43,11 @@ const BIGINT_OVER = 10n ** BigInt(MAX_BIGINT_DIGITS);
 const MAX_NUMERIC_KEYS = 4096;
 /** The same for BigInts alone: a BigInt compare walks its digits, up to 4096 of them. */
 const MAX_BIGINT_KEYS = 256;
-/** What the encoder writes for BigInts: nothing else reaches the parser. */
+/** What the encoder writes for BigInts and Dates: nothing else reaches the parsers. */
 const BIGINT_TEXT = /^-?(?:0|[1-9][0-9]*)$/;
+const ISO_DATE =
+  /^(?:[0-9]{4}|[+-][0-9]{6})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
+const SPECIAL_NUMBERS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
 const DEPTH_LIMIT = `nested over ${MAX_DEPTH} deep`;
 const BIGINT_LIMIT = `with a BigInt of over ${MAX_BIGINT_DIGITS} digits`;
 const NUMERIC_KEYS_LIMIT = keysLimit('numbers or BigInts', MAX_NUMERIC_KEYS);
@@ -219,24 +222,30 @@ function fromTagged(node: unknown, depth: number, budget: HashBudget): unknown {
       if (!BIGINT_TEXT.test(v)) throw malformed('a BigInt that is not decimal digits');
       return BigInt(v);
     case 'f':
+      if (typeof v !== 'string' || !SPECIAL_NUMBERS.has(v)) throw malformed('an unknown number');
       return Number(v);
     case 'd':
-      return new Date(v === null ? Number.NaN : (v as string));
+      if (v === null) return new Date(Number.NaN);
+      if (typeof v !== 'string' || !ISO_DATE.test(v)) throw malformed('a Date not in ISO form');
+      return new Date(v);
     case 'm': {
       checkDepth(depth);
+      if (!Array.isArray(v)) throw malformed('a Map without an entry list');
       const count = budget.table();
-      const entries = (v as [unknown, unknown][]).map(([k, value]): [unknown, unknown] => {
-        const key = fromTagged(k, depth + 1, budget);
+      const entries = v.map((entry: unknown): [unknown, unknown] => {
+        if (!Array.isArray(entry) || entry.length !== 2) throw malformed('a Map entry not a pair');
+        const key = fromTagged(entry[0], depth + 1, budget);
         count(typeof key);
-        return [key, fromTagged(value, depth + 1, budget)];
+        return [key, fromTagged(entry[1], depth + 1, budget)];
       });
       return new Map(entries);
     }
     case 's': {
       checkDepth(depth);
+      if (!Array.isArray(v)) throw malformed('a Set without a member list');
       const count = budget.table();
       return new Set(
-        (v as unknown[]).map((item) => {
+        v.map((item: unknown) => {
           const member = fromTagged(item, depth + 1, budget);
           count(typeof member);
           return member;
@@ -244,12 +253,18 @@ function fromTagged(node: unknown, depth: number, budget: HashBudget): unknown {
       );
     }
     case 'b':
-      return Buffer.from(v as string, 'base64');
+      // Buffer.from() of an object allocates its `length`: 38 bytes could ask for gigabytes.
+      if (typeof v !== 'string') throw malformed('bytes that are not base64 text');
+      return Buffer.from(v, 'base64');
     case 'o':
       checkDepth(depth);
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+        throw malformed('a wrapped object that is not an object');
+      }
       return reviveObject(v as Record<string, unknown>, depth, budget);
     default:
-      throw malformed(`unknown tag "${tagged[TAG]}"`);
+      // The tag is stored text, maybe megabytes of it: a few characters identify it.
+      throw malformed(`unknown tag ${JSON.stringify(String(tagged[TAG]).slice(0, 16))}`);
   }
 }
 

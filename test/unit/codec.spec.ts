@@ -225,4 +225,53 @@ describe('JsonCodec limits', () => {
     // The worst case before the limit: 25 000 such BigInts (1 MB) in one Set, 2.6 s to decode.
     refused(() => codec.decode(`#${setText(stored(colliding(25_000)))}`), bigintsLimit);
   });
+
+  it('reads only the special numbers the encoder writes', () => {
+    for (const v of ['"1"', '"0x10"', '"nan"', '" Infinity"', '5']) {
+      refused(() => codec.decode(`#{"$t":"f","v":${v}}`), /unknown number/);
+    }
+  });
+
+  it('round-trips Dates across the whole range and refuses one not in ISO form', () => {
+    // The first and last Dates there are, and each side of the 4-digit years.
+    for (const iso of [
+      '-271821-04-20T00:00:00.000Z',
+      '-000001-12-31T23:59:59.999Z',
+      '0000-01-01T00:00:00.000Z',
+      '9999-12-31T23:59:59.999Z',
+      '+010000-01-01T00:00:00.000Z',
+      '+275760-09-13T00:00:00.000Z',
+    ]) {
+      assert.equal((roundTrip(new Date(iso)) as Date).toISOString(), iso);
+    }
+    for (const v of ['"2024-05-01"', '"May 1, 2024"', '0', `"${'2'.repeat(1_000_000)}"`]) {
+      refused(() => codec.decode(`#{"$t":"d","v":${v}}`), /Date not in ISO form/);
+    }
+  });
+
+  it('round-trips large byte arrays and refuses bytes that are not base64 text', () => {
+    // Linear and smaller than their stored form: maxPayloadBytes alone bounds them.
+    const bytes = Buffer.alloc(700_000, 0xa5);
+    assert.deepEqual(roundTrip(bytes), bytes);
+    // Buffer.from({ length }) would allocate `length` bytes (a 38-byte text could ask for GBs).
+    for (const v of ['{"length":3}', '[1,2,3]', '3']) {
+      refused(() => codec.decode(`#{"$t":"b","v":${v}}`), /bytes that are not base64 text/);
+    }
+  });
+
+  it('refuses Maps, Sets and wrapped objects whose stored shape is wrong', () => {
+    refused(() => codec.decode('#{"$t":"m","v":"ab"}'), /Map without an entry list/);
+    for (const entry of ['[1]', '[1,2,3]', '"ab"']) {
+      refused(() => codec.decode(`#{"$t":"m","v":[${entry}]}`), /Map entry not a pair/);
+    }
+    refused(() => codec.decode('#{"$t":"s","v":"abc"}'), /Set without a member list/);
+    for (const v of ['"ab"', '[1]', 'null']) {
+      refused(() => codec.decode(`#{"$t":"o","v":${v}}`), /wrapped object that is not an object/);
+    }
+  });
+
+  it('names an unknown tag in a few characters, however long it is', () => {
+    const text = `#{"$t":"${'x'.repeat(100_000)}"}`;
+    refused(() => codec.decode(text), /^Cannot decode a stored value: unknown tag "x{16}"$/);
+  });
 });
