@@ -195,15 +195,17 @@ function toTagged(value: unknown, depth: number, ancestors: object[], budget: Ha
   }
 }
 
+/**
+ * Revives a node of JSON.parse's result. Arrays and objects are revived in place: the tree is
+ * ours, and copying it made 1 MB of `[]` or `{}` nodes decode over twice as slowly as it parses.
+ */
 function fromTagged(node: unknown, depth: number, budget: HashBudget): unknown {
   if (node === null || typeof node !== 'object') return node;
   // Depth counts as in toTagged: one level per array, object, Map and Set, none per leaf tag.
   if (Array.isArray(node)) {
     checkDepth(depth);
-    // A loop: map() with a closure took ~1.7x as long over 1 MB of tagged nodes.
-    const out: unknown[] = new Array(node.length);
-    for (let i = 0; i < node.length; i++) out[i] = fromTagged(node[i], depth + 1, budget);
-    return out;
+    for (let i = 0; i < node.length; i++) node[i] = fromTagged(node[i], depth + 1, budget);
+    return node;
   }
   const tagged = node as Tagged;
   const v = tagged.v;
@@ -273,11 +275,12 @@ function reviveObject(
   depth: number,
   budget: HashBudget,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
   for (const key of Object.keys(node)) {
-    if (key !== '__proto__') out[key] = fromTagged(node[key], depth + 1, budget);
+    // JSON.parse made `__proto__` an own data property: deleting it leaves the prototype alone.
+    if (key === '__proto__') delete node[key];
+    else node[key] = fromTagged(node[key], depth + 1, budget);
   }
-  return out;
+  return node;
 }
 
 function checkDepth(depth: number): void {
