@@ -207,12 +207,13 @@ function fromTagged(node: unknown, depth: number, budget: HashBudget): unknown {
     for (let i = 0; i < node.length; i++) node[i] = fromTagged(node[i], depth + 1, budget);
     return node;
   }
-  const tagged = node as Tagged;
-  const v = tagged.v;
-  switch (tagged[TAG]) {
-    case undefined:
-      checkDepth(depth);
-      return reviveObject(node as Record<string, unknown>, depth, budget);
+  const tag = (node as Tagged)[TAG];
+  if (tag === undefined) {
+    checkDepth(depth);
+    return reviveObject(node as Record<string, unknown>, depth, budget);
+  }
+  const v = (node as Tagged).v;
+  switch (tag) {
     case 'u':
       return undefined;
     case 'n':
@@ -266,7 +267,7 @@ function fromTagged(node: unknown, depth: number, budget: HashBudget): unknown {
       return reviveObject(v as Record<string, unknown>, depth, budget);
     default:
       // The tag is stored text, maybe megabytes of it: a few characters identify it.
-      throw malformed(`unknown tag ${JSON.stringify(String(tagged[TAG]).slice(0, 16))}`);
+      throw malformed(`unknown tag ${JSON.stringify(String(tag).slice(0, 16))}`);
   }
 }
 
@@ -275,7 +276,9 @@ function reviveObject(
   depth: number,
   budget: HashBudget,
 ): Record<string, unknown> {
-  for (const key of Object.keys(node)) {
+  // for...in, not Object.keys(), which made 1 MB of `{}` nodes revive 5x as slowly.
+  for (const key in node) {
+    if (!Object.hasOwn(node, key)) continue; // enumerable properties someone added to a prototype
     // JSON.parse made `__proto__` an own data property: deleting it leaves the prototype alone.
     if (key === '__proto__') delete node[key];
     else node[key] = fromTagged(node[key], depth + 1, budget);

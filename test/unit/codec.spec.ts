@@ -110,6 +110,21 @@ describe('JsonCodec', () => {
     assert.equal(({} as { polluted?: boolean }).polluted, undefined);
     assert.equal(Object.assign({}, plain).polluted, undefined);
   });
+
+  it('does not copy enumerable properties of Object.prototype into decoded objects', () => {
+    Object.defineProperty(Object.prototype, 'inherited', {
+      value: 1,
+      enumerable: true,
+      configurable: true,
+    });
+    try {
+      const value = codec.decode('#{"a":{"$t":"u"},"b":{"c":1}}') as Record<string, unknown>;
+      assert.deepEqual(Object.keys(value), ['a', 'b']);
+      assert.deepEqual(Object.keys(value.b as object), ['c']);
+    } finally {
+      delete (Object.prototype as { inherited?: number }).inherited;
+    }
+  });
 });
 
 // Stored text may come from anyone who can write to Redis, and decoding runs on the event loop:
