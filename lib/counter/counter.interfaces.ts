@@ -40,3 +40,24 @@ export interface HitResult {
   /** Ms left of a block started by a denied hit (`blockMs`); 0 when not blocked. */
   blockedForMs: number;
 }
+
+/** One request as `@nestjs/throttler` asks to count it (internal: see hitThrottler-2.lua). */
+export interface ThrottlerHitOptions {
+  /** How long a counted hit lives, and the length of the record's window, in ms (>= 0). */
+  ttlMs: number;
+  /** Hits allowed while they live (any number; <= 0 allows none). */
+  limit: number;
+  /** How long the hit over `limit` blocks the record, in ms; 0 for no block. */
+  blockMs: number;
+}
+
+/** What hitThrottler-2.lua decided, in ms. */
+export interface ThrottlerHitResult {
+  /** The throttler's `totalHits`: live hits, plus one for a request denied without a block. */
+  totalHits: number;
+  /** Ms until the record's window ends. */
+  windowMs: number;
+  blocked: boolean;
+  /** Ms until a denied request may pass; 0 when allowed. */
+  waitMs: number;
+}

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertInteger, assertMilliseconds } from '../common/validate.js';
-import type { HitOptions, IncrementOptions } from './counter.interfaces.js';
+import { assertInteger, assertMilliseconds, MAX_MILLISECONDS } from '../common/validate.js';
+import type { HitOptions, IncrementOptions, ThrottlerHitOptions } from './counter.interfaces.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -47,4 +47,32 @@ export function resolveHitOptions(options: HitOptions): Required<HitOptions> {
   assertMilliseconds('windowMs', windowMs, { min: 1 });
   assertMilliseconds('blockMs', blockMs);
   return { limit, windowMs, blockMs };
+}
+
+/**
+ * Brings what `@nestjs/throttler` passes to its storage into the script's ranges without
+ * refusing any number, as its in-memory storage accepts them all (a refusal would be a 500 on
+ * every request): times become whole ms (the Redis clock's unit), a negative time acts as 0, a
+ * limit <= 0 denies every request either way. Only a non-number is refused.
+ */
+export function resolveThrottlerHit(
+  ttl: number,
+  limit: number,
+  blockDuration: number,
+): ThrottlerHitOptions {
+  for (const [argument, value] of [
+    ['ttl', ttl],
+    ['limit', limit],
+    ['blockDuration', blockDuration],
+  ] as const) {
+    if (typeof value !== 'number' || Number.isNaN(value)) {
+      throw new InvalidArgumentError(argument, value, 'expected a number');
+    }
+  }
+  const ms = (value: number) => Math.min(Math.max(Math.ceil(value), 0), MAX_MILLISECONDS);
+  return {
+    ttlMs: ms(ttl),
+    limit: Math.min(Math.max(limit, 0), Number.MAX_SAFE_INTEGER),
+    blockMs: ms(blockDuration),
+  };
 }

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { CounterService } from './counter.service.js';
+import { RedisConnections } from '../connection/redis-connections.js';
+import { resolveThrottlerHit } from './counter.options.js';
+import { CounterStore } from './counter.store.js';
 
 /**
  * What `@nestjs/throttler` (v6) asks of a storage, declared here structurally so the library
@@ -7,22 +9,24 @@ import { CounterService } from './counter.service.js';
  */
 export interface ThrottlerStorageRecordLike {
   totalHits: number;
-  /** Seconds until the window frees a hit. */
+  /** Seconds until the record's window ends (the `X-RateLimit-Reset` header). */
   timeToExpire: number;
   isBlocked: boolean;
-  /** Seconds until the block ends. */
+  /** Seconds until a denied request may pass (the `Retry-After` header); 0 when allowed. */
   timeToBlockExpire: number;
 }
 
 /**
- * `@nestjs/throttler` storage backed by {@link CounterService.hit}: every instance of the app
- * shares one exact sliding window per throttler and tracker, so a limit of N lets N requests
+ * `@nestjs/throttler` storage on Redis: every instance of the app shares one exact record per
+ * throttler and tracker (one atomic script per request), so a limit of N lets N requests
  * through in total, not N per instance.
  *
- * Differences from the throttler's in-memory storage: the window slides (a request is allowed
- * as soon as the oldest counted one is `ttl` old), and a denied request starts a block of
- * `blockDuration` ms only when the throttler asks for one (its default `blockDuration` equals
- * `ttl`).
+ * It follows the throttler's own in-memory storage (v6), so swapping it in changes nothing but
+ * where the count lives: a counted hit lives `ttl`; the hit over `limit` blocks the client for
+ * `blockDuration` (the throttler defaults it to `ttl`), after which the client starts a fresh
+ * count; with `blockDuration: 0`, a request over the limit waits for the oldest hit to expire.
+ * `limit: 0` denies every request (after a block, one passes, as in memory), and `ttl: 0`
+ * counts nothing beyond the request itself.
  *
  * @example
  * ThrottlerModule.forRootAsync({
@@ -35,7 +39,11 @@ export interface ThrottlerStorageRecordLike {
  */
 @Injectable()
 export class RedisThrottlerStorage {
-  constructor(private readonly counters: CounterService) {}
+  private readonly store: CounterStore;
+
+  constructor(connections: RedisConnections) {
+    this.store = new CounterStore(connections);
+  }
 
   /** Counts one request; the signature of `ThrottlerStorage.increment` in `@nestjs/throttler`. */
   async increment(
@@ -45,20 +53,15 @@ export class RedisThrottlerStorage {
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecordLike> {
-    const result = await this.counters.hit(`throttler:${throttlerName}:${key}`, {
-      limit,
-      windowMs: ttl,
-      blockMs: blockDuration,
-    });
-    const blocked = !result.allowed;
+    const hit = await this.store.hitThrottler(
+      `${throttlerName}:${key}`,
+      resolveThrottlerHit(ttl, limit, blockDuration),
+    );
     return {
-      // The throttler reports `limit - totalHits` as remaining and treats > limit as over.
-      totalHits: blocked ? result.count + 1 : result.count,
-      timeToExpire: Math.ceil(result.resetInMs / 1000),
-      isBlocked: blocked,
-      timeToBlockExpire: blocked
-        ? Math.ceil(Math.max(result.blockedForMs, result.resetInMs) / 1000)
-        : 0,
+      totalHits: hit.totalHits,
+      timeToExpire: Math.ceil(hit.windowMs / 1000),
+      isBlocked: hit.blocked,
+      timeToBlockExpire: Math.ceil(hit.waitMs / 1000),
     };
   }
 }
