@@ -41,6 +41,24 @@ export interface HitResult {
   blockedForMs: number;
 }
 
+/** Options of `RedisThrottlerStorage.withOptions()`. */
+export interface RedisThrottlerStorageOptions {
+  /**
+   * What a request gets while Redis cannot be reached (stopped, unreachable, or no reply within
+   * a second):
+   * - `'allow'` (fail open): it passes unthrottled. A warning is logged when the outage is
+   *   noticed, and a line when throttling resumes.
+   * - `'reject'` (fail closed): it fails with 503 Service Unavailable
+   *   (`ServiceUnavailableException`); the same lines are logged.
+   *
+   * Either way the request waits for no reconnect: while Redis is known to be down, the
+   * storage skips it for a second before trying again.
+   * @default 'allow' (the throttler usually guards every route: failing closed would turn a
+   * Redis outage into an outage of the whole app)
+   */
+  whenRedisDown?: 'allow' | 'reject';
+}
+
 /** One request as `@nestjs/throttler` asks to count it (internal: see hitThrottler-2.lua). */
 export interface ThrottlerHitOptions {
   /** How long a counted hit lives, and the length of the record's window, in ms (>= 0). */

@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from '@jest/globals';
-import { RedisCoordinationModule, RedisThrottlerStorage } from '../../../lib/index.js';
+import {
+  InvalidArgumentError,
+  RedisCoordinationModule,
+  RedisThrottlerStorage,
+} from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 
 /**
  * RedisThrottlerStorage called as ThrottlerGuard calls it, for what the HTTP specs
- * (throttler.spec.ts) do not reach: the path without a block and the records it returns.
+ * (throttler.spec.ts) do not reach: the path without a block, the records it returns, and the
+ * options' checks.
  */
 describe('RedisThrottlerStorage.increment', () => {
   const redis = useTestRedis();
@@ -44,5 +49,20 @@ describe('RedisThrottlerStorage.increment', () => {
       record = await hit();
     }
     assert.ok(record.totalHits <= 2, `${record.totalHits} hits once the first expired`);
+  });
+
+  it('withOptions() refuses an unknown policy or option when the app starts', async () => {
+    const storage = await start();
+    assert.throws(
+      () => storage.withOptions({ whenRedisDown: 'retry' as 'allow' }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && /whenRedisDown "retry"/.test(error.message),
+    );
+    assert.throws(
+      () => storage.withOptions({ whenRedisDwn: 'reject' } as never),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && /options.whenRedisDwn/.test(error.message),
+    );
+    assert.ok(storage.withOptions({ whenRedisDown: 'reject' }) instanceof RedisThrottlerStorage);
   });
 });
