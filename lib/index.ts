@@ -91,6 +91,7 @@ export type {
   HitOptions,
   HitResult,
   IncrementOptions,
+  RedisThrottlerStorageOptions,
 } from './counter/counter.interfaces.js';
 export {
   RedisThrottlerStorage,

@@ -40,3 +40,42 @@ export interface HitResult {
   /** Ms left of a block started by a denied hit (`blockMs`); 0 when not blocked. */
   blockedForMs: number;
 }
+
+/** Options of `RedisThrottlerStorage.withOptions()`. */
+export interface RedisThrottlerStorageOptions {
+  /**
+   * What a request gets while Redis cannot be reached (stopped, unreachable, or no reply within
+   * a second):
+   * - `'allow'` (fail open): it passes unthrottled. A warning is logged when the outage is
+   *   noticed, and a line when throttling resumes.
+   * - `'reject'` (fail closed): it fails with 503 Service Unavailable
+   *   (`ServiceUnavailableException`); the same lines are logged.
+   *
+   * Either way the request waits for no reconnect: while Redis is known to be down, the
+   * storage skips it for a second before trying again.
+   * @default 'allow' (the throttler usually guards every route: failing closed would turn a
+   * Redis outage into an outage of the whole app)
+   */
+  whenRedisDown?: 'allow' | 'reject';
+}
+
+/** One request as `@nestjs/throttler` asks to count it (internal: see hitThrottler-2.lua). */
+export interface ThrottlerHitOptions {
+  /** How long a counted hit lives, and the length of the record's window, in ms (>= 0). */
+  ttlMs: number;
+  /** Hits allowed while they live (any number; <= 0 allows none). */
+  limit: number;
+  /** How long the hit over `limit` blocks the record, in ms; 0 for no block. */
+  blockMs: number;
+}
+
+/** What hitThrottler-2.lua decided, in ms. */
+export interface ThrottlerHitResult {
+  /** The throttler's `totalHits`: live hits, plus one for a request denied without a block. */
+  totalHits: number;
+  /** Ms until the record's window ends. */
+  windowMs: number;
+  blocked: boolean;
+  /** Ms until a denied request may pass; 0 when allowed. */
+  waitMs: number;
+}

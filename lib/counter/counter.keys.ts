@@ -10,3 +10,12 @@ export function rateLimitKeys(keys: KeySpace, name: string): [hits: string, bloc
   const base = keys.base('rate', 'rate limit key', name);
   return [keys.under(base, 'hits'), keys.under(base, 'block')];
 }
+
+/**
+ * The keys of one `@nestjs/throttler` record, in hitThrottler-2.lua's order; they share one
+ * hash tag.
+ */
+export function throttlerKeys(keys: KeySpace, name: string): [hits: string, state: string] {
+  const base = keys.base('throttler', 'throttler key', name);
+  return [keys.under(base, 'hits'), keys.under(base, 'state')];
+}

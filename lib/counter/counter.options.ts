@@ -1,6 +1,17 @@
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertInteger, assertMilliseconds } from '../common/validate.js';
-import type { HitOptions, IncrementOptions } from './counter.interfaces.js';
+import {
+  assertInteger,
+  assertKnownKeys,
+  assertMilliseconds,
+  assertOneOf,
+  MAX_MILLISECONDS,
+} from '../common/validate.js';
+import type {
+  HitOptions,
+  IncrementOptions,
+  RedisThrottlerStorageOptions,
+  ThrottlerHitOptions,
+} from './counter.interfaces.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -10,6 +21,18 @@ export const MAX_HIT_LIMIT = 1_000_000;
 
 /** Defaults of `hit()` options. */
 export const DEFAULT_HIT_OPTIONS = Object.freeze({ blockMs: 0 });
+
+/** Defaults of {@link RedisThrottlerStorageOptions}. */
+export const DEFAULT_THROTTLER_STORAGE_OPTIONS: Readonly<Required<RedisThrottlerStorageOptions>> =
+  Object.freeze({ whenRedisDown: 'allow' });
+
+/**
+ * How long the throttler storage waits for Redis before it applies `whenRedisDown`: a request
+ * must not hang on a frozen Redis, nor on ioredis's offline queue while it reconnects.
+ */
+export const THROTTLER_TIMEOUT_MS = 1000;
+/** After Redis failed, the throttler storage skips it this long (less once it is ready again). */
+export const THROTTLER_RETRY_AFTER_MS = 1000;
 
 /** Checks the names of `getMany()`: an array (each name is checked as its key is built). */
 export function assertCounterNames(names: unknown): asserts names is readonly string[] {
@@ -47,4 +70,42 @@ export function resolveHitOptions(options: HitOptions): Required<HitOptions> {
   assertMilliseconds('windowMs', windowMs, { min: 1 });
   assertMilliseconds('blockMs', blockMs);
   return { limit, windowMs, blockMs };
+}
+
+/**
+ * Brings what `@nestjs/throttler` passes to its storage into the script's ranges without
+ * refusing any number, as its in-memory storage accepts them all (a refusal would be a 500 on
+ * every request): times become whole ms (the Redis clock's unit), a negative time acts as 0, a
+ * limit <= 0 denies every request either way. Only a non-number is refused.
+ */
+export function resolveThrottlerHit(
+  ttl: number,
+  limit: number,
+  blockDuration: number,
+): ThrottlerHitOptions {
+  for (const [argument, value] of [
+    ['ttl', ttl],
+    ['limit', limit],
+    ['blockDuration', blockDuration],
+  ] as const) {
+    if (typeof value !== 'number' || Number.isNaN(value)) {
+      throw new InvalidArgumentError(argument, value, 'expected a number');
+    }
+  }
+  const ms = (value: number) => Math.min(Math.max(Math.ceil(value), 0), MAX_MILLISECONDS);
+  return {
+    ttlMs: ms(ttl),
+    limit: Math.min(Math.max(limit, 0), Number.MAX_SAFE_INTEGER),
+    blockMs: ms(blockDuration),
+  };
+}
+
+/** Checks `RedisThrottlerStorage.withOptions()`'s options and fills in defaults. */
+export function resolveThrottlerStorageOptions(
+  options: RedisThrottlerStorageOptions,
+): Required<RedisThrottlerStorageOptions> {
+  assertKnownKeys('options', options, Object.keys(DEFAULT_THROTTLER_STORAGE_OPTIONS));
+  const { whenRedisDown = DEFAULT_THROTTLER_STORAGE_OPTIONS.whenRedisDown } = options;
+  assertOneOf('whenRedisDown', whenRedisDown, ['allow', 'reject']);
+  return { whenRedisDown };
 }

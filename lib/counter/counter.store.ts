@@ -4,12 +4,19 @@ import { describeValue } from '../common/coordination.error.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import { CounterValueError } from './counter.errors.js';
-import type { CounterValue, HitOptions, HitResult } from './counter.interfaces.js';
-import { counterKey, rateLimitKeys } from './counter.keys.js';
-import { hitRateLimit, incrementCounter } from './scripts/lua.generated.js';
+import type {
+  CounterValue,
+  HitOptions,
+  HitResult,
+  ThrottlerHitOptions,
+  ThrottlerHitResult,
+} from './counter.interfaces.js';
+import { counterKey, rateLimitKeys, throttlerKeys } from './counter.keys.js';
+import { hitRateLimit, hitThrottler, incrementCounter } from './scripts/lua.generated.js';
 
 const incrementCounterScript = new RedisScript(incrementCounter);
 const hitRateLimitScript = new RedisScript(hitRateLimit);
+const hitThrottlerScript = new RedisScript(hitThrottler);
 
 /** Above this, increments of a counter go through the exact script (a margin below 2^52). */
 const LARGE_COUNTER = 2 ** 50;
@@ -123,9 +130,8 @@ export class CounterStore {
     { limit, windowMs, blockMs }: Required<HitOptions>,
   ): Promise<HitResult> {
     const keys = rateLimitKeys(this.connections.keys, name);
-    const id = `${this.hitIdPrefix}:${(this.hitSequence = (this.hitSequence + 1) % 1e15)}`;
     const reply = (await hitRateLimitScript
-      .run(this.connections.command, keys, [limit, windowMs, id, blockMs])
+      .run(this.connections.command, keys, [limit, windowMs, this.nextHitId(), blockMs])
       .catch(this.connections.rethrow(`count a hit on rate limit "${name}"`))) as [
       number,
       number,
@@ -140,6 +146,27 @@ export class CounterStore {
       resetInMs,
       blockedForMs,
     };
+  }
+
+  /**
+   * hitThrottler-2.lua: counts one request as `@nestjs/throttler`'s in-memory storage would,
+   * on one record shared by every instance.
+   */
+  async hitThrottler(
+    name: string,
+    { ttlMs, limit, blockMs }: ThrottlerHitOptions,
+  ): Promise<ThrottlerHitResult> {
+    const keys = throttlerKeys(this.connections.keys, name);
+    const reply = (await hitThrottlerScript
+      .run(this.connections.command, keys, [ttlMs, limit, blockMs, this.nextHitId()])
+      .catch(this.connections.rethrow(`count a hit on throttler key "${name}"`))) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const [totalHits, windowMs, blocked, waitMs] = reply;
+    return { totalHits, windowMs, blocked: blocked === 1, waitMs };
   }
 
   /** What an increment throws: a typed error for a refused value or an unreachable Redis. */
@@ -161,6 +188,11 @@ export class CounterStore {
       name,
       `the increment by ${by} was applied, but the new value is beyond 2^52 and its integer reply cannot be read exactly; read it with get(). Later increments of this counter return exact values (bigint beyond Number.MAX_SAFE_INTEGER)`,
     );
+  }
+
+  /** A member no other hit of any process uses. */
+  private nextHitId(): string {
+    return `${this.hitIdPrefix}:${(this.hitSequence = (this.hitSequence + 1) % 1e15)}`;
   }
 
   private rememberLarge(key: string): void {
