@@ -1,7 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { JsonCodec, type Codec } from './common/codec.js';
 import { InvalidOptionsError, describeValue } from './common/coordination.error.js';
-import { MAX_MILLISECONDS } from './common/validate.js';
+import { MAX_MILLISECONDS, optionNames, unknownOption } from './common/validate.js';
 import {
   describeCluster,
   describeSentinel,
@@ -9,7 +9,9 @@ import {
 } from './connection/redis-target.js';
 import {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
+  type ClusterConnectionOptions,
   type RedisCoordinationModuleOptions,
+  type SentinelConnectionOptions,
 } from './interfaces/redis-coordination-options.interface.js';
 
 /** How to open connections, decided once from the options. */
@@ -32,18 +34,25 @@ export interface ResolvedCoordinationOptions {
   maxPayloadBytes: number;
 }
 
-const KNOWN_OPTIONS = new Set<string>([
-  'url',
-  'redis',
-  'sentinel',
-  'cluster',
-  'client',
-  'keyPrefix',
-  'connectTimeoutMs',
-  'autoPipelining',
-  'codec',
-  'maxPayloadBytes',
-]);
+const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
+  url: true,
+  redis: true,
+  sentinel: true,
+  cluster: true,
+  client: true,
+  keyPrefix: true,
+  connectTimeoutMs: true,
+  autoPipelining: true,
+  codec: true,
+  maxPayloadBytes: true,
+});
+const CLUSTER_OPTIONS = optionNames<ClusterConnectionOptions>({ nodes: true, options: true });
+const SENTINEL_OPTIONS = optionNames<SentinelConnectionOptions>({
+  sentinels: true,
+  name: true,
+  sentinelUsername: true,
+  sentinelPassword: true,
+});
 const MAX_PREFIX_LENGTH = 128;
 
 /**
@@ -56,11 +65,9 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   }
   const options = input as RedisCoordinationModuleOptions;
   const problems: string[] = [];
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      problems.push(`unknown option "${key}" (known: ${[...KNOWN_OPTIONS].join(', ')})`);
-    }
-  }
+  checkKnown('', options, KNOWN_OPTIONS, problems);
+  checkKnown('cluster.', options.cluster, CLUSTER_OPTIONS, problems);
+  checkKnown('sentinel.', options.sentinel, SENTINEL_OPTIONS, problems);
 
   const sources = (['url', 'sentinel', 'cluster', 'client'] as const).filter(
     (key) => options[key] !== undefined,
@@ -231,6 +238,19 @@ function resolveConnection(
     target: describeStandalone(merged),
     secrets: [merged.password ?? ''],
   };
+}
+
+/** Adds a problem for each key of `value` (when an object) that is not a known option. */
+function checkKnown(
+  path: string,
+  value: unknown,
+  known: readonly string[],
+  problems: string[],
+): void {
+  if (!isRecord(value)) return;
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) problems.push(`"${path}${key}": ${unknownOption(key, known)}`);
+  }
 }
 
 /** Parses a redis:// or rediss:// URL into ioredis options; returns a problem text when invalid. */

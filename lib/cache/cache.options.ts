@@ -1,7 +1,17 @@
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertMilliseconds, assertName } from '../common/validate.js';
+import {
+  assertKnownKeys,
+  assertMilliseconds,
+  assertName,
+  optionNames,
+} from '../common/validate.js';
 import { CacheOptionsError } from './cache.errors.js';
-import type { CacheEvictOptions, CacheWrapOptions } from './cache.interfaces.js';
+import type {
+  CachedOptions,
+  CacheEntryOptions,
+  CacheEvictOptions,
+  CacheWrapOptions,
+} from './cache.interfaces.js';
 
 /** The defaults of {@link CacheWrapOptions}. */
 export const DEFAULT_CACHE_OPTIONS: Readonly<
@@ -23,6 +33,26 @@ export const CACHE_OP_TIMEOUT_MS = 1000;
  */
 export const RETRY_AFTER_MS = 1000;
 
+const WRAP_OPTION_NAMES = optionNames<CacheWrapOptions>({
+  ttlMs: true,
+  namespace: true,
+  cacheNull: true,
+  leaseMs: true,
+});
+export const CACHED_OPTION_NAMES = optionNames<CachedOptions>({
+  ttlMs: true,
+  namespace: true,
+  cacheNull: true,
+  leaseMs: true,
+  key: true,
+});
+const ENTRY_OPTION_NAMES = optionNames<CacheEntryOptions>({ namespace: true });
+const SET_OPTION_NAMES = optionNames<CacheEntryOptions & { ttlMs: number }>({
+  namespace: true,
+  ttlMs: true,
+});
+const EVICT_OPTION_NAMES = optionNames<CacheEvictOptions>({ namespace: true, key: true });
+
 /** `wrap()`/`@Cached()` options after validation, defaults filled in. */
 export interface FillOptions {
   readonly ttlMs: number;
@@ -31,13 +61,18 @@ export interface FillOptions {
 }
 
 /**
- * Checks `wrap()`/`@Cached()` options and applies the defaults.
+ * Checks `wrap()`/`@Cached()` options (`names`: those the site takes) and applies the defaults.
  * @throws CacheOptionsError naming `site` and the field.
  */
-export function resolveFillOptions(site: string, options: CacheWrapOptions): FillOptions {
+export function resolveFillOptions(
+  site: string,
+  options: CacheWrapOptions,
+  names: readonly string[] = WRAP_OPTION_NAMES,
+): FillOptions {
   if (typeof options !== 'object' || options === null) {
     throw new CacheOptionsError(site, 'expected an options object with ttlMs');
   }
+  asOptionsError(site, '', () => assertKnownKeys('options', options, names));
   const {
     ttlMs,
     cacheNull = DEFAULT_CACHE_OPTIONS.cacheNull,
@@ -63,6 +98,7 @@ export function checkEvictOptions(site: string, options: CacheEvictOptions<unkno
   if (typeof options !== 'object' || options === null) {
     throw new CacheOptionsError(site, 'expected an options object with namespace and/or key');
   }
+  asOptionsError(site, '', () => assertKnownKeys('options', options, EVICT_OPTION_NAMES));
   if (options.namespace === undefined && options.key === undefined) {
     throw new CacheOptionsError(site, 'give a key, a namespace, or both');
   }
@@ -95,7 +131,13 @@ export function checkSetOptions(options: unknown): asserts options is { ttlMs: n
   if (typeof options !== 'object' || options === null) {
     throw new CacheOptionsError('CacheService.set()', 'expected an options object with ttlMs');
   }
+  assertKnownKeys('options', options, SET_OPTION_NAMES);
   assertMilliseconds('ttlMs', (options as { ttlMs?: unknown }).ttlMs, { min: 1 });
+}
+
+/** Refuses `get()`/`delete()` options with a key other than `namespace`. */
+export function checkEntryOptions(options: unknown): asserts options is CacheEntryOptions {
+  assertKnownKeys('options', options, ENTRY_OPTION_NAMES);
 }
 
 /** Checks the loader of `CacheService.wrap()`: it computes the value on a miss. */

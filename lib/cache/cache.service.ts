@@ -13,6 +13,7 @@ import { callKey, EntryRef } from './cache.keys.js';
 import {
   CACHE_OP_TIMEOUT_MS,
   checkLoader,
+  checkEntryOptions,
   checkSetOptions,
   resolveFillOptions,
   RETRY_AFTER_MS,
@@ -85,6 +86,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * @throws RedisConnectionError when Redis is unreachable.
    */
   async get<T = unknown>(key: string, options: CacheEntryOptions = {}): Promise<CacheHit<T>> {
+    checkEntryOptions(options);
     const text = await this.store.read(this.entryRef(key, options.namespace));
     return text === null ? undefined : { value: this.connections.codec.decode(text) as T };
   }
@@ -106,6 +108,7 @@ export class CacheService implements BeforeApplicationShutdown {
 
   /** Deletes one entry; returns whether it existed. */
   async delete(key: string, options: CacheEntryOptions = {}): Promise<boolean> {
+    checkEntryOptions(options);
     return this.store.delete(this.entryRef(key, options.namespace));
   }
 

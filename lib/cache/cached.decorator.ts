@@ -1,6 +1,11 @@
 import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
 import type { CachedOptions } from './cache.interfaces.js';
-import { checkKeyOption, resolveFillOptions, type FillOptions } from './cache.options.js';
+import {
+  CACHED_OPTION_NAMES,
+  checkKeyOption,
+  resolveFillOptions,
+  type FillOptions,
+} from './cache.options.js';
 import { CacheService } from './cache.service.js';
 
 /**
@@ -33,7 +38,7 @@ export function Cached<A extends unknown[] = []>(
   let fill: FillOptions;
   return (target, propertyKey, descriptor) => {
     const site = `@Cached() on ${target.constructor.name}.${String(propertyKey)}`;
-    fill = resolveFillOptions(site, options);
+    fill = resolveFillOptions(site, options, CACHED_OPTION_NAMES);
     checkKeyOption(site, options.key);
     wrap(target, propertyKey, descriptor);
   };

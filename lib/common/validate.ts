@@ -83,22 +83,77 @@ export function assertOptionsObject(
   }
 }
 
-/** Refuses anything but a plain object whose keys are all known, naming the first unknown one. */
+/**
+ * The option names of `T`, written once as `{ name: true, … }` so that the compiler checks the
+ * list against the interface: a name missing or misspelt is a type error.
+ */
+export function optionNames<T extends object>(names: {
+  readonly [K in keyof Required<T>]: true;
+}): readonly string[] {
+  return Object.freeze(Object.keys(names));
+}
+
+/**
+ * Refuses anything but a plain object whose keys are all known, naming the first unknown one
+ * and the known option it most likely means: `{ ttl: 1000 }` must not silently mean the default.
+ */
 export function assertKnownKeys(
   argument: string,
   value: unknown,
   known: readonly string[],
 ): asserts value is Record<string, unknown> {
   assertOptionsObject(argument, value);
-  for (const key of Object.keys(value)) {
+  // for…in: this runs on every lock acquire and publish, most often over an empty object.
+  for (const key in value) {
     if (!known.includes(key)) {
-      throw new InvalidArgumentError(
-        `${argument}.${key}`,
-        value[key],
-        `unknown option (known: ${known.join(', ')})`,
-      );
+      throw new InvalidArgumentError(`${argument}.${key}`, value[key], unknownOption(key, known));
     }
   }
+}
+
+/** "unknown option (did you mean "ttlMs"? known: …)": the suggestion when one is close enough. */
+export function unknownOption(key: string, known: readonly string[]): string {
+  const likely = closestName(key, known);
+  const hint = likely === undefined ? '' : `did you mean "${likely}"? `;
+  return `unknown option (${hint}known: ${known.join(', ')})`;
+}
+
+/**
+ * The known name `key` was most likely meant to be: the same but for case or a unit suffix
+ * (`ttl`, `TTLms` for `ttlMs`), else the nearest within a few typos.
+ */
+function closestName(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const prefixed = known.find((name) => {
+    const candidate = name.toLowerCase();
+    return candidate.startsWith(lower) || lower.startsWith(candidate);
+  });
+  if (prefixed !== undefined && lower.length >= 3) return prefixed;
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  for (const name of known) {
+    const distance = editDistance(lower, name.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = rows[i]!;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
+      }
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 /** Upper bound for any duration option: one year, far beyond any sane lease, wait or TTL. */

@@ -5,6 +5,7 @@ import {
   assertMilliseconds,
   assertOneOf,
   MAX_MILLISECONDS,
+  optionNames,
 } from '../common/validate.js';
 import type {
   HitOptions,
@@ -55,6 +56,14 @@ export function integerArgument(
   );
 }
 
+const INCREMENT_OPTION_NAMES = optionNames<IncrementOptions>({ ttlMs: true });
+const HIT_OPTION_NAMES = optionNames<HitOptions>({ limit: true, windowMs: true, blockMs: true });
+
+/** Refuses increment options with a key that is not one (e.g. `ttl` for `ttlMs`). */
+export function assertIncrementOptions(options: unknown): asserts options is IncrementOptions {
+  assertKnownKeys('increment options', options, INCREMENT_OPTION_NAMES);
+}
+
 /** Checks increment options; returns `ttlMs`, 0 meaning "leave expiry alone". */
 export function resolveIncrementTtl(options: IncrementOptions): number {
   if (options.ttlMs === undefined) return 0;
@@ -64,6 +73,7 @@ export function resolveIncrementTtl(options: IncrementOptions): number {
 
 /** Checks `hit()` options and fills in defaults; bad input throws a typed error naming it. */
 export function resolveHitOptions(options: HitOptions): Required<HitOptions> {
+  assertKnownKeys('hit options', options, HIT_OPTION_NAMES);
   const { limit, windowMs, blockMs = DEFAULT_HIT_OPTIONS.blockMs } = options;
   // Every hit allowed in a window is kept in Redis until the window passes it.
   assertInteger('limit', limit, 1, MAX_HIT_LIMIT);

@@ -9,6 +9,7 @@ import type {
 import {
   assertCounterNames,
   integerArgument,
+  assertIncrementOptions,
   resolveHitOptions,
   resolveIncrementTtl,
 } from './counter.options.js';
@@ -62,6 +63,7 @@ export class CounterService {
     // Not async: the hot path adds a single `.then` to the INCRBY promise.
     try {
       const key = this.store.counterKey(name);
+      assertIncrementOptions(options);
       if (typeof by === 'number' && Number.isSafeInteger(by) && options.ttlMs === undefined) {
         return this.store.increment(name, key, by);
       }

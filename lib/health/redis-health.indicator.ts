@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
+import { assertKnownKeys, assertMilliseconds } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 
 /** One entry of a health check, in the shape `@nestjs/terminus` aggregates. */
@@ -26,10 +27,10 @@ export type RedisHealthResult = Record<
 export class RedisHealthIndicator {
   constructor(private readonly connections: RedisConnections) {}
 
-  async isHealthy(
-    key = 'redis',
-    { timeoutMs = 1000 }: { timeoutMs?: number } = {},
-  ): Promise<RedisHealthResult> {
+  async isHealthy(key = 'redis', options: { timeoutMs?: number } = {}): Promise<RedisHealthResult> {
+    assertKnownKeys('health check options', options, ['timeoutMs']);
+    const { timeoutMs = 1000 } = options;
+    assertMilliseconds('timeoutMs', timeoutMs, { min: 1 });
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -3,16 +3,33 @@ import {
   assertMilliseconds,
   assertName,
   assertOneOf,
-  assertOptionsObject,
+  assertKnownKeys,
   MAX_MILLISECONDS,
+  optionNames,
 } from '../common/validate.js';
-import { DEFAULT_LOCK_OPTIONS, type WithLockOptions } from './lock.interfaces.js';
+import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './lock.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
 
 /** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
 export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
 /** Smallest lease accepted: below it, one round trip could outlast the lease. */
 export const MIN_LOCK_TTL_MS = 10;
+
+/** The options of `acquire()`, `tryAcquire()` and `using()`. */
+export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
+  ttlMs: true,
+  waitMs: true,
+  fair: true,
+  maxHoldMs: true,
+});
+/** The options of `@WithLock()`: the lock's, and what to do when it is busy. */
+export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
+  ttlMs: true,
+  waitMs: true,
+  fair: true,
+  maxHoldMs: true,
+  onBusy: true,
+});
 
 /** Lock options after validation, defaults filled in. */
 export interface ResolvedLockOptions {
@@ -22,9 +39,15 @@ export interface ResolvedLockOptions {
   readonly maxHoldMs: number | undefined;
 }
 
-/** Checks lock options and fills in defaults; throws InvalidArgumentError naming the option. */
-export function resolveLockOptions(options: unknown): ResolvedLockOptions {
-  assertOptionsObject('lock options', options);
+/**
+ * Checks lock options (`names`: those the call takes) and fills in defaults; throws
+ * InvalidArgumentError naming the option.
+ */
+export function resolveLockOptions(
+  options: unknown,
+  names: readonly string[] = LOCK_OPTION_NAMES,
+): ResolvedLockOptions {
+  assertKnownKeys('lock options', options, names);
   const given = options as WithLockOptions;
   // Only `undefined` means "the default": null and other junk reach the checks below.
   const ttlMs = given.ttlMs === undefined ? DEFAULT_LOCK_OPTIONS.ttlMs : given.ttlMs;

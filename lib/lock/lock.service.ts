@@ -7,7 +7,12 @@ import { lockContext, type LockFrame } from './lock.context.js';
 import { LockBusyError, LockTimeoutError } from './lock.errors.js';
 import { HeldLock, Lock } from './lock.handle.js';
 import type { LockOptions, WithLockOptions } from './lock.interfaces.js';
-import { resolveLockOptions, resourceNames, type LockRequest } from './lock.options.js';
+import {
+  resolveLockOptions,
+  resourceNames,
+  WITH_LOCK_OPTION_NAMES,
+  type LockRequest,
+} from './lock.options.js';
 import { LockStore } from './lock.store.js';
 import { HANDOVER_LEASE_MS, LockWaiter, type GrantedLock } from './lock-waiter.js';
 import { ReleaseNotifier } from './release-notifier.js';
@@ -105,7 +110,12 @@ export class RedisLockService implements BeforeApplicationShutdown {
   ): Promise<unknown> {
     const onBusy = options.onBusy ?? 'wait';
     const wait = onBusy === 'wait';
-    const lock = await this.take(resource, wait ? options : { ...options, waitMs: 0 }, wait);
+    const lock = await this.take(
+      resource,
+      wait ? options : { ...options, waitMs: 0 },
+      wait,
+      WITH_LOCK_OPTION_NAMES,
+    );
     if (!lock) {
       if (onBusy === 'skip') return undefined;
       throw new LockBusyError(resourceNames(resource));
@@ -154,16 +164,25 @@ export class RedisLockService implements BeforeApplicationShutdown {
     }
   }
 
-  private request(resource: unknown, options: LockOptions): LockRequest {
-    const { ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options);
+  private request(
+    resource: unknown,
+    options: LockOptions,
+    names: readonly string[] | undefined,
+  ): LockRequest {
+    const { ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options, names);
     const resources = resourceNames(resource);
     // Spelled out: spreading the options object here cost more than the rest of acquire's client work.
     return { resources, keys: this.store.keysOf(resources), ttlMs, waitMs, fair, maxHoldMs };
   }
 
-  /** Acquires per `options`; `wait` false returns null at once when busy. */
-  private async take(resource: unknown, options: LockOptions, wait: boolean): Promise<Lock | null> {
-    const request = this.request(resource, options);
+  /** Acquires per `options` (of `names`); `wait` false returns null at once when busy. */
+  private async take(
+    resource: unknown,
+    options: LockOptions,
+    wait: boolean,
+    names?: readonly string[],
+  ): Promise<Lock | null> {
+    const request = this.request(resource, options, names);
     const reentered = this.reenter(request);
     if (reentered) return reentered;
     const { resources, keys, ttlMs, fair } = request;

@@ -1,7 +1,7 @@
 import { createWrappingDecorator, type KeyedMethodDecorator } from '../common/method-wrapper.js';
 import { assertName } from '../common/validate.js';
 import type { WithLockOptions } from './lock.interfaces.js';
-import { resolveLockOptions } from './lock.options.js';
+import { resolveLockOptions, WITH_LOCK_OPTION_NAMES } from './lock.options.js';
 import { RedisLockService } from './lock.service.js';
 
 /** The lock resource(s) of `@WithLock`: fixed, or computed from the method's first arguments. */
@@ -31,7 +31,8 @@ export function WithLock<A extends unknown[] = []>(
   resource: LockResource<A>,
   options: WithLockOptions = {},
 ): KeyedMethodDecorator<A> {
-  resolveLockOptions(options); // bad options fail when the class is defined, not at the first call
+  // Bad options fail when the class is defined, not at the first call.
+  resolveLockOptions(options, WITH_LOCK_OPTION_NAMES);
   if (typeof resource === 'string') assertName('lock resource', resource);
   const resolve =
     typeof resource === 'function' ? resource : (): string | readonly string[] => resource;

@@ -2,13 +2,14 @@ import type { PipeTransform, Type } from '@nestjs/common';
 import { assignMetadata } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { appendMethodMetadata } from '../common/handler-discovery.js';
-import { assertName } from '../common/validate.js';
+import { assertName, assertOptionsObject } from '../common/validate.js';
 import { MESSAGE_ARGS_METADATA, ON_MESSAGE_METADATA } from '../redis-coordination.constants.js';
 import type {
   BroadcastSubscribeOptions,
   ChannelSelector,
   DurableSubscribeOptions,
 } from './pubsub.interfaces.js';
+import { resolveBroadcastOptions, resolveDurableOptions } from './pubsub.options.js';
 
 /** One `@OnMessage` on a method. */
 export interface OnMessageMetadata {
@@ -48,6 +49,9 @@ export function OnMessage(
   options: BroadcastSubscribeOptions | DurableSubscribeOptions = {},
 ): MethodDecorator {
   // Caught when the class is defined, not when the app boots.
+  assertOptionsObject('options', options as unknown);
+  if ('group' in options && options.group !== undefined) resolveDurableOptions(options);
+  else resolveBroadcastOptions(options as BroadcastSubscribeOptions);
   if (typeof selector === 'string') assertName('channel', selector);
   else if (selector !== null && typeof selector === 'object' && 'pattern' in selector) {
     assertName('channel pattern', selector.pattern);

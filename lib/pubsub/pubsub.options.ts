@@ -4,7 +4,9 @@ import {
   assertInteger,
   assertMilliseconds,
   assertName,
+  assertKnownKeys,
   assertOneOf,
+  optionNames,
 } from '../common/validate.js';
 import {
   DEFAULT_PUBSUB_OPTIONS,
@@ -36,6 +38,28 @@ export function resolveSelector(selector: unknown): ResolvedSelector {
   return { pattern: selector.pattern };
 }
 
+const PUBLISH_OPTION_NAMES = optionNames<PublishOptions>({ durable: true, maxLen: true });
+/** `subscribe()` also takes `handlerName`, which names the handler in logs. */
+const BROADCAST_OPTION_NAMES = optionNames<BroadcastSubscribeOptions & { handlerName?: string }>({
+  onUndecodable: true,
+  handlerName: true,
+});
+const DURABLE_OPTION_NAMES = optionNames<DurableSubscribeOptions & { handlerName?: string }>({
+  group: true,
+  maxDeliveries: true,
+  claimIdleMs: true,
+  retryDelayMs: true,
+  batchSize: true,
+  startFrom: true,
+  deadLetterMaxLen: true,
+  handlerName: true,
+});
+
+/** Refuses publish options with a key that is not one (e.g. `maxLength` for `maxLen`). */
+export function assertPublishOptions(options: unknown): asserts options is PublishOptions {
+  assertKnownKeys('publish options', options, PUBLISH_OPTION_NAMES);
+}
+
 /** The `MAXLEN` of a durable publish. */
 export function resolveMaxLen(options: PublishOptions): number {
   const maxLen = options.maxLen ?? DEFAULT_PUBSUB_OPTIONS.maxLen;
@@ -47,6 +71,7 @@ export function resolveMaxLen(options: PublishOptions): number {
 export function resolveBroadcastOptions(
   options: BroadcastSubscribeOptions,
 ): Required<BroadcastSubscribeOptions> {
+  assertKnownKeys('subscribe options', options, BROADCAST_OPTION_NAMES);
   const onUndecodable = options.onUndecodable ?? DEFAULT_PUBSUB_OPTIONS.onUndecodable;
   assertOneOf('onUndecodable', onUndecodable, ['raw', 'skip']);
   return { onUndecodable };
@@ -54,6 +79,7 @@ export function resolveBroadcastOptions(
 
 /** Checks durable subscription options and fills in defaults; bad input throws naming it. */
 export function resolveDurableOptions(options: DurableSubscribeOptions): ResolvedDurableOptions {
+  assertKnownKeys('subscribe options', options, DURABLE_OPTION_NAMES);
   const o = { ...DEFAULT_PUBSUB_OPTIONS, ...withoutUndefined(options) };
   assertName('consumer group', o.group);
   assertCount('maxDeliveries', o.maxDeliveries);

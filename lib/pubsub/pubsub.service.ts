@@ -17,6 +17,7 @@ import type {
   PublishOptions,
 } from './pubsub.interfaces.js';
 import {
+  assertPublishOptions,
   resolveBroadcastOptions,
   resolveDurableOptions,
   resolveMaxLen,
@@ -85,6 +86,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     // Not `async`: handing back the command's own promise saves microtask hops per message,
     // which lets the command connection batch more publishes per write under load.
     try {
+      assertPublishOptions(options);
       const payload = this.store.encode(channel, message);
       if (!options.durable) return this.store.publish(channel, payload);
       return this.store.append(channel, payload, resolveMaxLen(options));

@@ -6,6 +6,7 @@ import {
   assertKnownKeys,
   assertMilliseconds,
   assertName,
+  optionNames,
 } from '../common/validate.js';
 import {
   DEFAULT_JOB_OPTIONS,
@@ -26,16 +27,16 @@ export interface ResolvedJobOptions {
   timeoutMs?: number;
 }
 
-const JOB_OPTION_KEYS = [
-  'jobId',
-  'name',
-  'delayMs',
-  'priority',
-  'attempts',
-  'backoff',
-  'timeoutMs',
-] as const;
-const BACKOFF_KEYS = ['type', 'delayMs', 'jitter'] as const;
+const JOB_OPTION_KEYS = optionNames<JobOptions>({
+  jobId: true,
+  name: true,
+  delayMs: true,
+  priority: true,
+  attempts: true,
+  backoff: true,
+  timeoutMs: true,
+});
+const BACKOFF_KEYS = optionNames<BackoffOptions>({ type: true, delayMs: true, jitter: true });
 const WORKER_OPTION_KEYS = Object.keys(DEFAULT_WORKER_OPTIONS) as (keyof WorkerOptions)[];
 
 export const MAX_PRIORITY = 1000;

@@ -81,7 +81,16 @@ describe('resolveOptions', () => {
 
   const bad: Array<[string, unknown, RegExp]> = [
     ['not an object', 'redis://x', /options must be an object/],
-    ['an unknown option (typo)', { urll: 'redis://x' }, /unknown option "urll"/],
+    [
+      'an unknown option (typo)',
+      { urll: 'redis://x' },
+      /"urll": unknown option \(did you mean "url"\? known: url, redis/,
+    ],
+    [
+      'an unknown sentinel option (typo)',
+      { sentinel: { sentinels: [{ port: 1 }], name: 'm', sentinelPasword: 'x' } },
+      /"sentinel.sentinelPasword": unknown option \(did you mean "sentinelPassword"\?/,
+    ],
     [
       'two connection sources',
       { url: 'redis://x', cluster: { nodes: [{ port: 1 }] } },
