@@ -132,7 +132,9 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   subscriptions(): Promise<SubscriptionHub> {
     this.hub ??= this.openOwned('subscriber').then(
       (client) =>
-        new SubscriptionHub(client, this.logger, (error, action) => this.failure(error, action)),
+        new SubscriptionHub(client, this.logger, (error, action, ifNoPerm) =>
+          this.failure(error, action, ifNoPerm),
+        ),
       (error: unknown) => {
         this.hub = undefined;
         throw error;
@@ -160,9 +162,10 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
    * becomes a {@link RedisConnectionError} and any other Redis error a {@link RedisCommandError},
    * both saying what could not be done; the library's own errors pass as they are. The cause
    * keeps only the redacted message: ioredis errors carry the failed command's arguments, which
-   * for a reconnect are `HELLO 3 AUTH <user> <password>`.
+   * for a reconnect are `HELLO 3 AUTH <user> <password>`. `ifNoPerm` is appended when the ACL
+   * refused the command (`NOPERM`): what the user must grant.
    */
-  failure(error: unknown, action: string): unknown {
+  failure(error: unknown, action: string, ifNoPerm?: string): unknown {
     if (error instanceof RedisCoordinationError) return error;
     const cause = new Error(
       this.redact(error instanceof Error ? error.message : describeValue(error)),
@@ -174,9 +177,11 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
         { cause },
       );
     }
-    return new RedisCommandError(`Could not ${action}: Redis refused it (${cause.message})`, {
-      cause,
-    });
+    const advice = ifNoPerm && cause.message.startsWith('NOPERM') ? `; ${ifNoPerm}` : '';
+    return new RedisCommandError(
+      `Could not ${action}: Redis refused it (${cause.message})${advice}`,
+      { cause },
+    );
   }
 
   /** For `.catch()` off the hot path: rethrows what {@link failure} makes of the error. */

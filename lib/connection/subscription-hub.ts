@@ -38,7 +38,7 @@ export class SubscriptionHub {
     private readonly client: RedisClient,
     private readonly logger: LoggerService,
     /** What to throw for a failed SUBSCRIBE (the module's shared mapping of Redis errors). */
-    private readonly failure: (error: unknown, action: string) => unknown,
+    private readonly failure: (error: unknown, action: string, ifNoPerm?: string) => unknown,
   ) {
     client.on('message', (channel: string, message: string) =>
       this.dispatch(this.channels.get(channel), message, channel),
@@ -84,7 +84,8 @@ export class SubscriptionHub {
       subscription.listeners.delete(listener);
       if (subscription.listeners.size === 0 && registry.get(name) === subscription)
         registry.delete(name);
-      throw this.failure(error, `${subscribe} to "${name}"`);
+      const ifNoPerm = subscribe === 'psubscribe' ? patternGrantAdvice(name) : undefined;
+      throw this.failure(error, `${subscribe} to "${name}"`, ifNoPerm);
     }
     let removed = false;
     return async () => {
@@ -113,4 +114,12 @@ export class SubscriptionHub {
       }
     }
   }
+}
+
+/**
+ * What to grant when the ACL refuses a pattern. Redis compares a PSUBSCRIBE pattern with the
+ * user's channel rules as a string, not as a glob: `&coord:*` allows the pattern `coord:*` only.
+ */
+function patternGrantAdvice(pattern: string): string {
+  return `Redis checks a pattern subscription against the ACL user's channel rules literally, so a rule such as &<keyPrefix>* does not cover it: add the rule &${pattern} (this exact pattern) or allchannels to the user`;
 }
