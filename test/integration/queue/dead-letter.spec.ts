@@ -1,46 +1,27 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { afterEach, beforeEach, describe, it } from '@jest/globals';
+import { beforeEach, describe, it } from '@jest/globals';
 import {
   CodecError,
   InvalidArgumentError,
   QueueService,
-  RedisCoordinationModule,
   type Job,
   type JobWorker,
 } from '../../../lib/index.js';
 import { within } from '../../../lib/common/within.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { QueueStore } from '../../../lib/queue/queue.store.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { keysUnder, uniqueKeyPrefix } from '../../support/redis.js';
-import { useTestRedis } from '../../support/hooks.js';
+import { keysUnder } from '../../support/redis.js';
+import { useQueueApp } from './queue-app.js';
 
 describe('QueueService dead-letter list', () => {
+  const app = useQueueApp();
+  const { redis } = app;
   let prefix: string;
   let queue: QueueService;
   let connections: RedisConnections;
-  const workers: JobWorker[] = [];
-
-  const redis = useTestRedis();
-  beforeEach(async () => {
-    prefix = uniqueKeyPrefix();
-    const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix }),
-    ]);
-    queue = moduleRef.get(QueueService);
-    connections = moduleRef.get(RedisConnections);
-  });
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((worker) => worker.close()));
-    await closeStartedModules();
-  });
-
-  function start(...args: Parameters<QueueService['process']>): JobWorker {
-    const worker = queue.process(...args);
-    workers.push(worker);
-    return worker;
-  }
+  beforeEach(() => void ({ prefix, queue, connections } = app));
+  const start = app.start;
 
   function key(name: string, part: string): string {
     return `${prefix}{queue:${name}}:${part}`;

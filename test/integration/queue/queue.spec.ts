@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { afterEach, beforeEach, describe, it } from '@jest/globals';
+import { beforeEach, describe, it } from '@jest/globals';
 import {
   InvalidArgumentError,
   InvalidKeyError,
@@ -8,42 +8,22 @@ import {
   QueuePayloadError,
   QueueService,
   QueueShutdownError,
-  RedisCoordinationModule,
   type Job,
-  type JobWorker,
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { DEFAULT_WORKER_OPTIONS } from '../../../lib/queue/queue.interfaces.js';
 import { QueueStore, type ClaimRequest } from '../../../lib/queue/queue.store.js';
-import { closeStartedModules, startModule } from '../../support/nest.js';
-import { itOnPrivateRedis, keysUnder, uniqueKeyPrefix } from '../../support/redis.js';
-import { useTestRedis } from '../../support/hooks.js';
+import { itOnPrivateRedis, keysUnder } from '../../support/redis.js';
+import { useQueueApp } from './queue-app.js';
 
 describe('QueueService', () => {
+  const app = useQueueApp();
+  const { redis } = app;
   let prefix: string;
   let queue: QueueService;
   let connections: RedisConnections;
-  const workers: JobWorker[] = [];
-
-  const redis = useTestRedis();
-  beforeEach(async () => {
-    prefix = uniqueKeyPrefix();
-    const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix }),
-    ]);
-    queue = moduleRef.get(QueueService);
-    connections = moduleRef.get(RedisConnections);
-  });
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((worker) => worker.close()));
-    await closeStartedModules();
-  });
-
-  function start(...args: Parameters<QueueService['process']>): JobWorker {
-    const worker = queue.process(...args);
-    workers.push(worker);
-    return worker;
-  }
+  beforeEach(() => void ({ prefix, queue, connections } = app));
+  const start = app.start;
 
   /** A claim for QueueStore calls made by hand, with the default dead-list bounds. */
   function claimOf(count: number, leaseMs: number): ClaimRequest {
