@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { beforeEach, describe, it } from '@jest/globals';
-import {
-  CodecError,
-  InvalidArgumentError,
-  QueueService,
-  type Job,
-  type JobWorker,
-} from '../../../lib/index.js';
+import { describe, it } from '@jest/globals';
+import { CodecError, InvalidArgumentError, type Job, type JobWorker } from '../../../lib/index.js';
 import { within } from '../../../lib/common/within.js';
-import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { QueueStore } from '../../../lib/queue/queue.store.js';
 import { keysUnder } from '../../support/redis.js';
 import { useQueueApp } from './queue-app.js';
@@ -17,14 +10,9 @@ import { useQueueApp } from './queue-app.js';
 describe('QueueService dead-letter list', () => {
   const app = useQueueApp();
   const { redis } = app;
-  let prefix: string;
-  let queue: QueueService;
-  let connections: RedisConnections;
-  beforeEach(() => void ({ prefix, queue, connections } = app));
-  const start = app.start;
 
   function key(name: string, part: string): string {
-    return `${prefix}{queue:${name}}:${part}`;
+    return `${app.prefix}{queue:${name}}:${part}`;
   }
 
   /** Resolves once the worker has dead-lettered `count` jobs in all. */
@@ -63,12 +51,12 @@ describe('QueueService dead-letter list', () => {
     // About 9 s on 2 cores (1.7 s of it adding): one failJob round trip per job.
     const total = 100_000;
     for (let i = 0; i < total; i += 10_000) {
-      await queue.addBulk(
+      await app.queue.addBulk(
         'flood',
         Array.from({ length: 10_000 }, (_, j) => ({ data: i + j })),
       );
     }
-    const worker = start(
+    const worker = app.start(
       'flood',
       () => {
         throw new Error('always');
@@ -76,15 +64,15 @@ describe('QueueService dead-letter list', () => {
       { concurrency: 1000, keepDeadCount: 1000 },
     );
     await deadOutcomes(worker, total);
-    const counts = await queue.counts('flood');
+    const counts = await app.queue.counts('flood');
     assert.deepEqual([counts.waiting, counts.active, counts.dead], [0, 0, 1000]);
     const dead = await assertOnlyDeadJobsStored('flood');
     assert.equal(dead.length, 1000);
     // The newest were kept: the last jobs to fail.
-    const listed = await queue.dead<number>('flood', { limit: 10_000 });
+    const listed = await app.queue.dead<number>('flood', { limit: 10_000 });
     assert.equal(listed.length, 1000);
     assert.ok(listed.every((job) => job.lastError === 'Error: always'));
-    const parts = (await keysUnder(redis.client, prefix)).map((k) =>
+    const parts = (await keysUnder(redis.client, app.prefix)).map((k) =>
       k.slice(k.lastIndexOf(':') + 1),
     );
     assert.deepEqual(
@@ -95,53 +83,53 @@ describe('QueueService dead-letter list', () => {
   });
 
   it('drops dead jobs older than keepDeadMs when another job dies', async () => {
-    const worker = start(
+    const worker = app.start(
       'aging',
       () => {
         throw new Error('no');
       },
       { keepDeadMs: 300 },
     );
-    const first = await queue.add('aging', 'first');
+    const first = await app.queue.add('aging', 'first');
     await once(worker, 'failed');
     assert.deepEqual(await assertOnlyDeadJobsStored('aging'), [first]);
     await new Promise((resolve) => setTimeout(resolve, 350));
-    const second = await queue.add('aging', 'second');
+    const second = await app.queue.add('aging', 'second');
     await once(worker, 'failed');
     assert.deepEqual(await assertOnlyDeadJobsStored('aging'), [second]);
     assert.deepEqual(
-      (await queue.dead('aging')).map((job) => job.data),
+      (await app.queue.dead('aging')).map((job) => job.data),
       ['second'],
     );
   });
 
   it('trims the dead list when expired leases bury jobs too', async () => {
-    const store = new QueueStore(connections, 'crashed');
-    await queue.addBulk('crashed', [{ data: 1 }, { data: 2 }, { data: 3 }]);
+    const store = new QueueStore(app.connections, 'crashed');
+    await app.queue.addBulk('crashed', [{ data: 1 }, { data: 2 }, { data: 3 }]);
     const keepDead = { count: 1, ms: 60_000 };
     assert.equal((await store.claimJobs({ count: 3, leaseMs: 30, keepDead })).jobs.length, 3);
     await new Promise((resolve) => setTimeout(resolve, 60)); // the worker "crashed"
     await store.claimJobs({ count: 1, leaseMs: 1000, keepDead }); // buries all three
     const [kept] = await assertOnlyDeadJobsStored('crashed');
     assert.ok(kept);
-    assert.equal((await queue.counts('crashed')).dead, 1);
+    assert.equal((await app.queue.counts('crashed')).dead, 1);
   });
 
   it('refuses bad keepDeadCount and keepDeadMs with a typed error naming them', () => {
     assert.throws(
-      () => queue.process('bad', () => 1, { keepDeadCount: -1 }),
+      () => app.queue.process('bad', () => 1, { keepDeadCount: -1 }),
       (error: Error) =>
         error instanceof InvalidArgumentError && /keepDeadCount/.test(error.message),
     );
     assert.throws(
-      () => queue.process('bad', () => 1, { keepDeadMs: 1.5 }),
+      () => app.queue.process('bad', () => 1, { keepDeadMs: 1.5 }),
       (error: Error) => error instanceof InvalidArgumentError && /keepDeadMs/.test(error.message),
     );
   });
 
   it('dead-letters a job whose record cannot be decoded at once, and the jobs behind it run', async () => {
-    await queue.pause('poison');
-    const [before, garbage, refused, missing, after] = await queue.addBulk(
+    await app.queue.pause('poison');
+    const [before, garbage, refused, missing, after] = await app.queue.addBulk(
       'poison',
       ['before', 'garbage', 'refused', 'missing', 'after'].map((data) => ({
         data,
@@ -156,20 +144,20 @@ describe('QueueService dead-letter list', () => {
     await redis.client.hdel(jobs, missing!);
     // Concurrency 1: undecodable jobs come both from a claim of its own and from the claim made
     // with a completion. The 60 s lease must not be waited out.
-    const worker = start('poison', (job) => job.data, { leaseMs: 60_000 });
+    const worker = app.start('poison', (job) => job.data, { leaseMs: 60_000 });
     const completed: unknown[] = [];
     worker.on('completed', (job: Job) => completed.push(job.data));
     const undecodable = new Map<string, CodecError>();
     worker.on('undecodable', (id, error) => undecodable.set(id, error));
-    await queue.resume('poison');
+    await app.queue.resume('poison');
     await eventually('two jobs run, three dead-lettered', () => {
       return completed.length === 2 && undecodable.size === 3;
     });
     assert.deepEqual(completed, ['before', 'after']);
     assert.ok([...undecodable.values()].every((error) => error instanceof CodecError));
-    const counts = await queue.counts('poison');
+    const counts = await app.queue.counts('poison');
     assert.deepEqual([counts.waiting, counts.active, counts.dead], [0, 0, 3]);
-    const dead = new Map((await queue.dead('poison')).map((job) => [job.id, job]));
+    const dead = new Map((await app.queue.dead('poison')).map((job) => [job.id, job]));
     assert.match(dead.get(garbage!)!.decodeError!, /does not start with a valid header/);
     assert.match(dead.get(refused!)!.decodeError!, /codec refused its payload.*unknown tag "zz"/);
     assert.match(dead.get(missing!)!.decodeError!, /record is missing/);
@@ -186,18 +174,18 @@ describe('QueueService dead-letter list', () => {
   });
 
   it('dead() lists a dead job whose record or history became unreadable, with the others', async () => {
-    const worker = start('listing', () => {
+    const worker = app.start('listing', () => {
       throw new Error('bad');
     });
     const died = deadOutcomes(worker, 2);
-    const [spoiled, intact] = await queue.addBulk('listing', [
+    const [spoiled, intact] = await app.queue.addBulk('listing', [
       { data: 'spoiled', opts: { name: 'x' } },
       { data: 'intact' },
     ]);
     await died;
     await redis.client.hset(key('listing', 'jobs'), spoiled!, 'garbage');
     await redis.client.hset(key('listing', 'errors'), intact!, 'not json');
-    const dead = new Map((await queue.dead('listing')).map((job) => [job.id, job]));
+    const dead = new Map((await app.queue.dead('listing')).map((job) => [job.id, job]));
     const first = dead.get(spoiled!)!;
     assert.equal(first.data, undefined);
     assert.equal(first.name, undefined);
@@ -211,44 +199,44 @@ describe('QueueService dead-letter list', () => {
   });
 
   it('retryDead of an undecodable job: dead again at once while unreadable, runs once repaired', async () => {
-    await queue.pause('again');
-    const [id] = await queue.addBulk('again', [{ data: { n: 1 }, opts: { attempts: 2 } }]);
+    await app.queue.pause('again');
+    const [id] = await app.queue.addBulk('again', [{ data: { n: 1 }, opts: { attempts: 2 } }]);
     const jobs = key('again', 'jobs');
     const good = (await redis.client.hget(jobs, id!))!;
     await redis.client.hset(jobs, id!, 'garbage');
-    const worker = start('again', (job) => job.data, { leaseMs: 60_000 });
-    await queue.resume('again');
+    const worker = app.start('again', (job) => job.data, { leaseMs: 60_000 });
+    await app.queue.resume('again');
     await bounded('first burial', once(worker, 'undecodable'));
-    assert.equal(await queue.retryDead('again', [id!]), 1);
+    assert.equal(await app.queue.retryDead('again', [id!]), 1);
     await bounded('second burial', once(worker, 'undecodable'));
-    const [dead] = await queue.dead('again');
+    const [dead] = await app.queue.dead('again');
     assert.equal(dead!.id, id);
     assert.deepEqual([dead!.attemptsMade, dead!.maxAttempts], [1, 2]);
     assert.equal(dead!.history.length, 2);
     assert.ok(dead!.history.every((entry) => entry.error.startsWith('CodecError: ')));
 
     await redis.client.hset(jobs, id!, good);
-    assert.equal(await queue.retryDead('again', [id!]), 1);
+    assert.equal(await app.queue.retryDead('again', [id!]), 1);
     const [job] = (await bounded('the repaired job runs', once(worker, 'completed'))) as [Job];
     assert.deepEqual([job.id, job.data, job.attempt], [id, { n: 1 }, 1]);
-    assert.equal((await queue.counts('again')).dead, 0);
+    assert.equal((await app.queue.counts('again')).dead, 0);
   });
 
   it('an unreadable error history does not stop failing or claiming', async () => {
-    const worker = start(
+    const worker = app.start(
       'history',
       () => {
         throw new Error('no');
       },
       { leaseMs: 60_000 },
     );
-    await queue.pause('history');
-    const id = await queue.add('history', 1, { attempts: 2 });
+    await app.queue.pause('history');
+    const id = await app.queue.add('history', 1, { attempts: 2 });
     await redis.client.hset(key('history', 'errors'), id, 'not json');
     const died = deadOutcomes(worker, 1);
-    await queue.resume('history');
+    await app.queue.resume('history');
     await bounded('the job dies after two attempts', died);
-    const [dead] = await queue.dead('history');
+    const [dead] = await app.queue.dead('history');
     assert.deepEqual(
       dead!.history.map((entry) => entry.error),
       ['Error: no', 'Error: no'],
