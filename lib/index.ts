@@ -108,3 +108,17 @@ export type {
   CacheEvictOptions,
   CacheHit,
 } from './cache/cache.interfaces.js';
+export { LiveConfigService } from './config/live-config.service.js';
+export { OnConfigChange } from './config/on-config-change.decorator.js';
+export {
+  ConfigNotLoadedError,
+  ConfigValidationError,
+  ConfigVersionConflictError,
+} from './config/live-config.errors.js';
+export type {
+  ConfigChange,
+  ConfigValidator,
+  ConfigValue,
+  LiveConfigOptions,
+  SetConfigOptions,
+} from './config/live-config.interfaces.js';

@@ -6,3 +6,5 @@ export const QUEUE_WORKER_METADATA = 'nestjs-redis-coordination:queue-worker';
 export const ON_MESSAGE_METADATA = 'nestjs-redis-coordination:on-message';
 /** Parameter metadata of `@MessagePayload()`/`@MessageContext()`, read by Nest's pipes. */
 export const MESSAGE_ARGS_METADATA = 'nestjs-redis-coordination:message-args';
+/** Method metadata of `@OnConfigChange` (an array of keys: the decorator stacks). */
+export const ON_CONFIG_CHANGE_METADATA = 'nestjs-redis-coordination:on-config-change';

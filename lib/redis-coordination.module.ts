@@ -2,6 +2,8 @@ import { Logger, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { CacheService } from './cache/cache.service.js';
 import { HandlerDiscovery } from './common/handler-discovery.js';
+import { LiveConfigExplorer } from './config/live-config.explorer.js';
+import { LiveConfigService } from './config/live-config.service.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import { CounterService } from './counter/counter.service.js';
 import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
@@ -49,6 +51,8 @@ const connectionsProvider: Provider = {
     CounterService,
     RedisThrottlerStorage,
     CacheService,
+    LiveConfigService,
+    LiveConfigExplorer,
   ],
   exports: [
     RedisHealthIndicator,
@@ -58,6 +62,7 @@ const connectionsProvider: Provider = {
     CounterService,
     RedisThrottlerStorage,
     CacheService,
+    LiveConfigService,
   ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

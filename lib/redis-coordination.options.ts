@@ -1,5 +1,9 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { JsonCodec, type Codec } from './common/codec.js';
+import {
+  resolveLiveConfigOptions,
+  type ResolvedLiveConfigOptions,
+} from './config/live-config.options.js';
 import { InvalidOptionsError, describeValue } from './common/coordination.error.js';
 import { MAX_MILLISECONDS, optionNames, unknownOption } from './common/validate.js';
 import {
@@ -32,6 +36,7 @@ export interface ResolvedCoordinationOptions {
   autoPipelining: boolean | 'adaptive';
   codec: Codec;
   maxPayloadBytes: number;
+  liveConfig: ResolvedLiveConfigOptions;
 }
 
 const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
@@ -45,6 +50,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   autoPipelining: true,
   codec: true,
   maxPayloadBytes: true,
+  liveConfig: true,
 });
 const CLUSTER_OPTIONS = optionNames<ClusterConnectionOptions>({ nodes: true, options: true });
 const SENTINEL_OPTIONS = optionNames<SentinelConnectionOptions>({
@@ -135,6 +141,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     problems.push('codec must have encode(value) and decode(text) methods');
   }
 
+  const liveConfig = resolveLiveConfigOptions(options.liveConfig, problems);
   const resolved = resolveConnection(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return {
@@ -144,6 +151,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     autoPipelining,
     codec,
     maxPayloadBytes,
+    liveConfig,
   };
 }
 

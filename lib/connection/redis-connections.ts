@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
+import type { ResolvedLiveConfigOptions } from '../config/live-config.options.js';
 import { waitAtMost, within } from '../common/within.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
 import {
@@ -61,6 +62,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly keys: KeySpace;
   readonly codec: Codec;
   readonly maxPayloadBytes: number;
+  /** The module option `liveConfig`, checked. */
+  readonly liveConfig: ResolvedLiveConfigOptions;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
@@ -74,6 +77,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.keys = new KeySpace(options.keyPrefix);
     this.codec = options.codec;
     this.maxPayloadBytes = options.maxPayloadBytes;
+    this.liveConfig = options.liveConfig;
   }
 
   /** Opens the command connection and waits until Redis is ready (or fails with the cause). */

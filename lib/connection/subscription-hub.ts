@@ -33,6 +33,7 @@ interface Subscription {
 export class SubscriptionHub {
   private readonly channels = new Map<string, Subscription>();
   private readonly patterns = new Map<string, Subscription>();
+  private readonly resubscribed = new Set<() => void>();
 
   constructor(
     private readonly client: RedisClient,
@@ -51,7 +52,17 @@ export class SubscriptionHub {
       this.logger.log(
         `Subscriber connection restored: re-subscribed to ${this.channels.size} channel(s) and ${this.patterns.size} pattern(s)`,
       );
+      this.announceResubscribed();
     });
+  }
+
+  /**
+   * Calls `listener` each time the connection is back after a loss and listening again: messages
+   * published meanwhile are lost, so whoever keeps state from them must read it again.
+   */
+  onResubscribed(listener: () => void): () => void {
+    this.resubscribed.add(listener);
+    return () => this.resubscribed.delete(listener);
   }
 
   /** Listens to one channel; resolves once Redis confirmed the subscription. */
@@ -99,6 +110,22 @@ export class SubscriptionHub {
         await waitAtMost(this.client[unsubscribe](name), UNSUBSCRIBE_WAIT_MS);
       }
     };
+  }
+
+  /**
+   * ioredis emits `ready` before it sends the re-subscriptions; a PING queued behind them is
+   * answered once they are active, and only then can a re-read miss nothing.
+   */
+  private announceResubscribed(): void {
+    if (this.resubscribed.size === 0) return;
+    setImmediate(() => {
+      this.client.ping().then(
+        () => {
+          for (const listener of this.resubscribed) listener();
+        },
+        () => undefined, // lost again: the next `ready` announces it
+      );
+    });
   }
 
   private dispatch(subscription: Subscription | undefined, message: string, channel: string): void {

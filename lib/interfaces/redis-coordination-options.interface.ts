@@ -1,5 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
+import type { LiveConfigOptions } from '../config/live-config.interfaces.js';
 
 /** Where a Redis Sentinel deployment is, and which master group to follow. */
 export interface SentinelConnectionOptions {
@@ -87,6 +88,11 @@ export interface RedisCoordinationModuleOptions {
    * @default 1048576 (1 MiB)
    */
   maxPayloadBytes?: number;
+  /**
+   * Live configuration: `keys` are loaded before the app serves and kept current; `validate`
+   * refuses values at `set()` and never lets one into a running instance.
+   */
+  liveConfig?: LiveConfigOptions;
 }
 
 /** The defaults, in one place. */

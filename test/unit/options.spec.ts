@@ -87,6 +87,21 @@ describe('resolveOptions', () => {
       /"urll": unknown option \(did you mean "url"\? known: url, redis/,
     ],
     [
+      'live configuration keys that are not an array',
+      { liveConfig: { keys: 'flags' } },
+      /liveConfig.keys must be an array of key names, got "flags"/,
+    ],
+    [
+      'an unknown live configuration option',
+      { liveConfig: { key: ['flags'] } },
+      /liveConfig.key .*unknown option \(did you mean "keys"\?/,
+    ],
+    [
+      'a live configuration validate that is not a function',
+      { liveConfig: { validate: true } },
+      /liveConfig.validate must be a function/,
+    ],
+    [
       'an unknown sentinel option (typo)',
       { sentinel: { sentinels: [{ port: 1 }], name: 'm', sentinelPasword: 'x' } },
       /"sentinel.sentinelPasword": unknown option \(did you mean "sentinelPassword"\?/,

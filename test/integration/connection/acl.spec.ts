@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import {
   CacheService,
   CounterService,
+  LiveConfigService,
   PubSubService,
   QueueService,
   RedisCommandError,
@@ -38,6 +39,7 @@ const SCRIPT_FOLDERS: Record<string, string> = {
   'pub/sub': 'pubsub',
   counters: 'counter',
   cache: 'cache',
+  live: 'config',
 };
 /** The pattern subscribed below, and the channel rule it needs (see the README). */
 const PATTERN = 'orders.*';
@@ -242,6 +244,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       products: moduleRef.get(ProductService),
       calls: moduleRef.get(CallLog),
       health: moduleRef.get(RedisHealthIndicator),
+      config: moduleRef.get(LiveConfigService),
     };
   }
 
@@ -483,6 +486,13 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       const first = await a.products.find('1');
       assert.deepEqual(await b.products.find('1'), first);
       assert.equal(a.calls.count('find') + b.calls.count('find'), 1);
+    });
+
+    it('live configuration: load, compare-and-set, seen on the other instance', async () => {
+      await Promise.all([a.config.load('flags'), b.config.load('flags')]);
+      const version = await a.config.set('flags', { on: true }, { expectVersion: 0 });
+      await eventually('b sees it', () => b.config.entry('flags').version === version);
+      assert.deepEqual(b.config.get('flags'), { on: true });
     });
 
     it('health check', async () => {

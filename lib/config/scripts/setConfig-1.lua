@@ -1,0 +1,21 @@
+--[[
+  Sets a live configuration value, at an expected version when asked, and announces it.
+
+  KEYS[1]  the value's hash: `version` (0 when never set) and `value` (the encoded value)
+  ARGV[1]  the encoded value
+  ARGV[2]  the version the caller expects to replace, or "" to replace any
+  ARGV[3]  the channel every instance listens on for this key
+
+  Returns {1, new version}, or {0, current version} when the expected version is not current
+  (nothing written). The announcement is `<version>:<encoded value>`, published in the same step,
+  so no instance can read a version that is never announced.
+]]
+--- @keys entry
+local current = tonumber(redis.call('HGET', entryKey, 'version') or '0')
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= current then
+  return {0, current}
+end
+local version = current + 1
+redis.call('HSET', entryKey, 'version', version, 'value', ARGV[1])
+redis.call('PUBLISH', ARGV[3], version .. ':' .. ARGV[1])
+return {1, version}
