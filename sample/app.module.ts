@@ -13,6 +13,8 @@ import { SEED_PRODUCTS } from './products/product.js';
 import { ProductRepository } from './products/product.repository.js';
 import { ProductsController } from './products/products.controller.js';
 import { ProductsService } from './products/products.service.js';
+import { SettingsController } from './settings/settings.controller.js';
+import { SETTINGS_KEY, validateSettings } from './settings/shop-settings.js';
 import { StatsController } from './stats/stats.controller.js';
 
 @Module({
@@ -24,6 +26,7 @@ import { StatsController } from './stats/stats.controller.js';
       useFactory: (config: ConfigService) => ({
         url: config.get<string>('REDIS_URL', 'redis://127.0.0.1:6379'),
         keyPrefix: config.get<string>('KEY_PREFIX', 'shop:'),
+        liveConfig: { keys: [SETTINGS_KEY], validate: validateSettings },
       }),
       isGlobal: true,
     }),
@@ -34,6 +37,7 @@ import { StatsController } from './stats/stats.controller.js';
     OrdersQueryController,
     StatsController,
     HealthController,
+    SettingsController,
   ],
   providers: [
     instanceProvider,

@@ -97,6 +97,20 @@ export async function runDuoScenario(
       tooMany.every((r) => Number(r.headers.get('retry-after')) >= 1),
     `${limited.filter((r) => r.status === 201).length} accepted, ${tooMany.length}×429 with Retry-After ${tooMany.map((r) => r.headers.get('retry-after')).join(',')}`,
   );
+  // A live setting changed through one instance is in force on every other one.
+  const closed = await put(url(0, '/settings'), { ordersOpen: false });
+  const closedEverywhere = await eventually(
+    () => Promise.all(baseUrls.map((_, i) => getJson(url(i, '/settings')))),
+    (views) => views.every((v) => v.version === closed.version),
+  );
+  const refused = await post(url(1, '/orders'), { productId: 'mug', quantity: 1 });
+  await put(url(1, '/settings'), { ordersOpen: true });
+  check(
+    'a setting changed on one instance is in force on the others (orders closed: 503)',
+    closedEverywhere.every((v) => v.settings.ordersOpen === false) && refused.status === 503,
+    `${closedEverywhere.map((v) => `${v.servedBy}: v${v.version} open=${v.settings.ordersOpen}`).join('; ')}; order → ${refused.status}`,
+  );
+
   const health = await Promise.all(baseUrls.map((_, i) => getJson(url(i, '/health'))));
   check(
     'health is ok on every instance',
@@ -127,6 +141,17 @@ async function post(
     body: await response.json().catch(() => undefined),
     headers: response.headers,
   };
+}
+
+/** PUTs JSON and returns the reply's JSON (the settings endpoint answers `{ version }`). */
+async function put(url: string, body: unknown): Promise<{ version: number }> {
+  const response = await fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`PUT ${url}: ${response.status}`);
+  return response.json() as Promise<{ version: number }>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON of the sample's own API

@@ -10,7 +10,8 @@ import {
   BadRequestException,
 } from '@nestjs/common';
 import type { Response } from 'express';
-import { CounterService } from 'nestjs-redis-coordination';
+import { CounterService, LiveConfigService } from 'nestjs-redis-coordination';
+import { SETTINGS_KEY, type ShopSettings } from '../settings/shop-settings.js';
 import { OrdersService } from './orders.service.js';
 
 /** Orders per client in any sliding 10-second window, across all instances. */
@@ -21,6 +22,7 @@ export class OrdersController {
   constructor(
     private readonly orders: OrdersService,
     private readonly counters: CounterService,
+    private readonly config: LiveConfigService,
   ) {}
 
   @Post()
@@ -35,6 +37,9 @@ export class OrdersController {
       throw new BadRequestException(
         'expected { "productId": string, "quantity": positive integer }',
       );
+    }
+    if (this.config.get<ShopSettings>(SETTINGS_KEY)?.ordersOpen === false) {
+      throw new HttpException('Ordering is closed for maintenance', HttpStatus.SERVICE_UNAVAILABLE);
     }
     const rate = await this.counters.hit(`orders:${clientId ?? ip}`, ORDER_LIMIT);
     response.setHeader('X-RateLimit-Remaining', rate.remaining);
