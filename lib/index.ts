@@ -122,3 +122,10 @@ export type {
   LiveConfigOptions,
   SetConfigOptions,
 } from './config/live-config.interfaces.js';
+export { ServiceRegistry } from './registry/registry.service.js';
+export { NoInstanceAvailableError } from './registry/registry.errors.js';
+export type {
+  PickOptions,
+  RegistryOptions,
+  ServiceInstance,
+} from './registry/registry.interfaces.js';

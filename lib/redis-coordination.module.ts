@@ -4,6 +4,7 @@ import { CacheService } from './cache/cache.service.js';
 import { HandlerDiscovery } from './common/handler-discovery.js';
 import { LiveConfigExplorer } from './config/live-config.explorer.js';
 import { LiveConfigService } from './config/live-config.service.js';
+import { ServiceRegistry } from './registry/registry.service.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import { CounterService } from './counter/counter.service.js';
 import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
@@ -53,6 +54,7 @@ const connectionsProvider: Provider = {
     CacheService,
     LiveConfigService,
     LiveConfigExplorer,
+    ServiceRegistry,
   ],
   exports: [
     RedisHealthIndicator,
@@ -63,6 +65,7 @@ const connectionsProvider: Provider = {
     RedisThrottlerStorage,
     CacheService,
     LiveConfigService,
+    ServiceRegistry,
   ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

@@ -4,6 +4,10 @@ import {
   resolveLiveConfigOptions,
   type ResolvedLiveConfigOptions,
 } from './config/live-config.options.js';
+import {
+  resolveRegistryOptions,
+  type ResolvedRegistryOptions,
+} from './registry/registry.options.js';
 import { InvalidOptionsError, describeValue } from './common/coordination.error.js';
 import { MAX_MILLISECONDS, optionNames, unknownOption } from './common/validate.js';
 import {
@@ -37,6 +41,7 @@ export interface ResolvedCoordinationOptions {
   codec: Codec;
   maxPayloadBytes: number;
   liveConfig: ResolvedLiveConfigOptions;
+  registry: ResolvedRegistryOptions | undefined;
 }
 
 const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
@@ -51,6 +56,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   codec: true,
   maxPayloadBytes: true,
   liveConfig: true,
+  registry: true,
 });
 const CLUSTER_OPTIONS = optionNames<ClusterConnectionOptions>({ nodes: true, options: true });
 const SENTINEL_OPTIONS = optionNames<SentinelConnectionOptions>({
@@ -142,6 +148,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   }
 
   const liveConfig = resolveLiveConfigOptions(options.liveConfig, problems);
+  const registry = resolveRegistryOptions(options.registry, problems);
   const resolved = resolveConnection(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return {
@@ -152,6 +159,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     codec,
     maxPayloadBytes,
     liveConfig,
+    registry,
   };
 }
 

@@ -7,6 +7,7 @@ import {
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import type { ResolvedLiveConfigOptions } from '../config/live-config.options.js';
+import type { ResolvedRegistryOptions } from '../registry/registry.options.js';
 import { waitAtMost, within } from '../common/within.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
 import {
@@ -64,6 +65,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly maxPayloadBytes: number;
   /** The module option `liveConfig`, checked. */
   readonly liveConfig: ResolvedLiveConfigOptions;
+  /** The module option `registry`, checked: this app's own registration, if any. */
+  readonly registry: ResolvedRegistryOptions | undefined;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
@@ -78,6 +81,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.codec = options.codec;
     this.maxPayloadBytes = options.maxPayloadBytes;
     this.liveConfig = options.liveConfig;
+    this.registry = options.registry;
   }
 
   /** Opens the command connection and waits until Redis is ready (or fails with the cause). */

@@ -1,6 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import type { LiveConfigOptions } from '../config/live-config.interfaces.js';
+import type { RegistryOptions } from '../registry/registry.interfaces.js';
 
 /** Where a Redis Sentinel deployment is, and which master group to follow. */
 export interface SentinelConnectionOptions {
@@ -93,6 +94,8 @@ export interface RedisCoordinationModuleOptions {
    * refuses values at `set()` and never lets one into a running instance.
    */
   liveConfig?: LiveConfigOptions;
+  /** Registers this app as an instance of a service in the {@link ServiceRegistry}. */
+  registry?: RegistryOptions;
 }
 
 /** The defaults, in one place. */

@@ -16,6 +16,7 @@ import {
   RedisHealthIndicator,
   RedisLockService,
   RedisThrottlerStorage,
+  ServiceRegistry,
   type DurableMessageMeta,
   type Job,
   type MessageMeta,
@@ -40,6 +41,7 @@ const SCRIPT_FOLDERS: Record<string, string> = {
   counters: 'counter',
   cache: 'cache',
   live: 'config',
+  service: 'registry',
 };
 /** The pattern subscribed below, and the channel rule it needs (see the README). */
 const PATTERN = 'orders.*';
@@ -493,6 +495,24 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       const version = await a.config.set('flags', { on: true }, { expectVersion: 0 });
       await eventually('b sees it', () => b.config.entry('flags').version === version);
       assert.deepEqual(b.config.get('flags'), { on: true });
+    });
+
+    it('service registry: an instance registers, is listed and picked, and deregisters', async () => {
+      const registered = await startModule([
+        RedisCoordinationModule.forRoot({
+          url: `redis://${acl.user}:${acl.password}@127.0.0.1:${server.port}`,
+          registry: { service: 'billing', address: 'http://10.0.0.1:3000' },
+        }),
+      ]);
+      const registry = a.moduleRef.get(ServiceRegistry);
+      const id = registered.get(ServiceRegistry).instanceId;
+      assert.deepEqual(
+        (await registry.instances('billing')).map((i) => i.id),
+        [id],
+      );
+      assert.equal((await registry.pick('billing')).address, 'http://10.0.0.1:3000');
+      await closeModule(registered);
+      assert.deepEqual(await registry.instances('billing'), []);
     });
 
     it('health check', async () => {

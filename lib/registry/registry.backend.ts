@@ -1,0 +1,22 @@
+import type { Unsubscribe } from '../connection/subscription-hub.js';
+
+/** An instance's record as stored: its id and the JSON written at registration. */
+export interface StoredInstance {
+  readonly id: string;
+  readonly record: string;
+}
+
+/**
+ * What {@link ServiceRegistry} needs from where registrations live: leases renewed by
+ * heartbeat, removal, the live list, and change notices. Redis ({@link RegistryStore}) is the
+ * first backend; ZooKeeper's ephemeral nodes fit the same shape.
+ */
+export interface RegistryBackend {
+  /** Registers or renews `id` for `ttlMs`; true when it was not registered (announced). */
+  register(service: string, id: string, record: string, ttlMs: number): Promise<boolean>;
+  deregister(service: string, id: string): Promise<void>;
+  /** The live instances; those whose lease ran out are removed (and announced) on the way. */
+  list(service: string): Promise<StoredInstance[]>;
+  /** Calls `listener` on every announced change of the service's instances. */
+  watch(service: string, listener: () => void): Promise<Unsubscribe>;
+}

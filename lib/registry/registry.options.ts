@@ -1,0 +1,62 @@
+import { describeValue } from '../common/coordination.error.js';
+import {
+  assertKnownKeys,
+  assertMilliseconds,
+  assertName,
+  assertOneOf,
+  optionNames,
+} from '../common/validate.js';
+import type { PickOptions, RegistryOptions } from './registry.interfaces.js';
+
+/** The defaults of {@link RegistryOptions}. */
+export const DEFAULT_REGISTRY_OPTIONS = Object.freeze({ ttlMs: 10_000 });
+/** Below this a heartbeat every third of the lease cannot be kept on a busy machine. */
+const MIN_TTL_MS = 1000;
+
+const REGISTRY_OPTION_NAMES = optionNames<RegistryOptions>({
+  service: true,
+  address: true,
+  metadata: true,
+  ttlMs: true,
+});
+const PICK_OPTION_NAMES = optionNames<PickOptions>({ strategy: true });
+
+/** Module option `registry` after validation. */
+export type ResolvedRegistryOptions = Required<RegistryOptions>;
+
+/** Checks the module option `registry`, adding a line to `problems` for each fault. */
+export function resolveRegistryOptions(
+  input: unknown,
+  problems: string[],
+): ResolvedRegistryOptions | undefined {
+  if (input === undefined) return undefined;
+  const before = problems.length;
+  const check = (what: () => void) => {
+    try {
+      what();
+    } catch (error) {
+      problems.push(`registry: ${(error as Error).message}`);
+    }
+  };
+  check(() => assertKnownKeys('registry', input, REGISTRY_OPTION_NAMES));
+  if (problems.length > before) return undefined;
+  const given = input as RegistryOptions;
+  const { service, address, metadata = {}, ttlMs = DEFAULT_REGISTRY_OPTIONS.ttlMs } = given;
+  check(() => assertName('service name', service));
+  check(() => assertName('address', address));
+  check(() => assertMilliseconds('ttlMs', ttlMs, { min: MIN_TTL_MS }));
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    problems.push(`registry.metadata must be an object, got ${describeValue(metadata)}`);
+  } else {
+    check(() => JSON.stringify(metadata));
+  }
+  return problems.length > before ? undefined : { service, address, metadata, ttlMs };
+}
+
+/** Checks `pick()` options and fills in the default strategy. */
+export function resolvePickOptions(options: unknown): Required<PickOptions> {
+  assertKnownKeys('pick options', options, PICK_OPTION_NAMES);
+  const { strategy = 'round-robin' } = options as PickOptions;
+  assertOneOf('strategy', strategy, ['round-robin', 'random']);
+  return { strategy };
+}

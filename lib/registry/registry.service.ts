@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import {
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { Observable } from 'rxjs';
+import { assertMilliseconds, assertName } from '../common/validate.js';
+import { RedisConnections } from '../connection/redis-connections.js';
+import type { RegistryBackend } from './registry.backend.js';
+import { NoInstanceAvailableError } from './registry.errors.js';
+import type { PickOptions, ServiceInstance } from './registry.interfaces.js';
+import { resolvePickOptions } from './registry.options.js';
+import { RegistryStore } from './registry.store.js';
+
+/**
+ * How often `observe()` re-reads the list besides announcements: reading removes instances whose
+ * lease ran out (a crashed process announces nothing), so they leave every view within a second
+ * of their lease's end.
+ */
+const REFRESH_MS = 1000;
+
+/**
+ * Which instances of a service are alive. With the module option `registry`, this app registers
+ * itself once it listens (at bootstrap without an HTTP server), renews the registration every
+ * third of its `ttlMs`, and deregisters first thing at shutdown; a crashed instance drops out when
+ * its lease ends.
+ *
+ * @example
+ * const billing = await registry.pick('billing');
+ * await fetch(`${billing.address}/invoices`, { method: 'POST', body });
+ */
+@Injectable()
+export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  /** This process's instance id, in its registration. */
+  readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly logger = new Logger('ServiceRegistry');
+  private readonly backend: RegistryBackend;
+  /** Instance id -> `performance.now()` until which `pick()` skips it. */
+  private readonly down = new Map<string, number>();
+  private readonly nextPick = new Map<string, number>();
+  private heartbeat?: NodeJS.Timeout;
+  private registered = false;
+  private failing = false;
+
+  constructor(
+    private readonly connections: RedisConnections,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
+  ) {
+    this.backend = new RegistryStore(connections);
+  }
+
+  /** Registers once the HTTP server listens, so no one is sent to an instance not serving yet. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.connections.registry) return;
+    const server = this.httpServer();
+    if (server && !server.listening) {
+      server.once('listening', () => void this.register());
+      return;
+    }
+    await this.register();
+  }
+
+  /** The live instances of `service`, in id order. */
+  async instances(service: string): Promise<ServiceInstance[]> {
+    assertName('service name', service);
+    const found: ServiceInstance[] = [];
+    for (const { id, record } of await this.backend.list(service)) {
+      try {
+        const { address, metadata, registeredAt } = JSON.parse(record) as ServiceInstance;
+        found.push({ id, service, address, metadata, registeredAt });
+      } catch {
+        this.logger.warn(`Skipped instance ${id} of service "${service}": unreadable record`);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The live instances of `service` now, then again on every change (a registration, a
+   * deregistration, a lease that ran out).
+   */
+  observe(service: string): Observable<ServiceInstance[]> {
+    assertName('service name', service);
+    return new Observable<ServiceInstance[]>((subscriber) => {
+      let last: string | undefined;
+      let reading = false;
+      let again = false;
+      const refresh = async () => {
+        if (reading) return void (again = true);
+        reading = true;
+        try {
+          const now = await this.instances(service);
+          const shown = JSON.stringify(now);
+          if (shown !== last) {
+            last = shown;
+            subscriber.next(now);
+          }
+        } catch (error) {
+          this.logger.warn(
+            `Could not read the instances of service "${service}": ${(error as Error).message}; trying again`,
+          );
+        } finally {
+          reading = false;
+          if (again) {
+            again = false;
+            void refresh();
+          }
+        }
+      };
+      const timer = setInterval(() => void refresh(), REFRESH_MS).unref();
+      let unwatch: (() => Promise<void>) | undefined;
+      let closed = false;
+      this.backend
+        .watch(service, () => void refresh())
+        .then(
+          (off) => {
+            if (closed) void off();
+            else unwatch = off;
+          },
+          () => undefined, // no subscriber connection: the periodic read still keeps the view
+        );
+      void refresh();
+      return () => {
+        closed = true;
+        clearInterval(timer);
+        void unwatch?.();
+      };
+    });
+  }
+
+  /**
+   * One live instance of `service` not marked down: in turn (`round-robin`, the default) or at
+   * random.
+   * @throws NoInstanceAvailableError when there is none.
+   */
+  async pick(service: string, options: PickOptions = {}): Promise<ServiceInstance> {
+    const { strategy } = resolvePickOptions(options);
+    const live = await this.instances(service);
+    const now = performance.now();
+    const usable = live.filter((instance) => (this.down.get(instance.id) ?? 0) <= now);
+    if (usable.length === 0) throw new NoInstanceAvailableError(service, live.length);
+    if (strategy === 'random') return usable[Math.floor(Math.random() * usable.length)]!;
+    const turn = this.nextPick.get(service) ?? 0;
+    this.nextPick.set(service, turn + 1);
+    return usable[turn % usable.length]!;
+  }
+
+  /** Makes `pick()` on this instance skip `instance` for `forMs` (it failed you). */
+  markDown(instance: Pick<ServiceInstance, 'id'>, forMs: number): void {
+    assertMilliseconds('forMs', forMs);
+    this.down.set(instance.id, performance.now() + forMs);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const options = this.connections.registry;
+    if (!options || !this.registered) return;
+    this.registered = false;
+    await this.connections
+      .atShutdown('deregistering this instance', () =>
+        this.backend.deregister(options.service, this.instanceId),
+      )
+      .catch((error: unknown) =>
+        this.logger.warn(
+          `${(error as Error).message}; the registration ends with its lease (${options.ttlMs} ms)`,
+        ),
+      );
+  }
+
+  private async register(): Promise<void> {
+    const options = this.connections.registry!;
+    const record = JSON.stringify({
+      address: options.address,
+      metadata: options.metadata,
+      registeredAt: Date.now(),
+    });
+    const renew = async () => {
+      try {
+        const added = await this.backend.register(
+          options.service,
+          this.instanceId,
+          record,
+          options.ttlMs,
+        );
+        if (added && this.registered) {
+          this.logger.warn(
+            `Instance ${this.instanceId} of service "${options.service}" was registered again: its lease had run out (heartbeats missed)`,
+          );
+        }
+        this.registered = true;
+        if (this.failing) this.logger.log(`Heartbeats of service "${options.service}" resumed`);
+        this.failing = false;
+      } catch (error) {
+        if (!this.failing) {
+          this.logger.warn(
+            `Heartbeat of service "${options.service}" failed: ${(error as Error).message}; retrying`,
+          );
+        }
+        this.failing = true;
+      }
+    };
+    await renew();
+    this.heartbeat = setInterval(() => void renew(), Math.floor(options.ttlMs / 3)).unref();
+    this.logger.log(
+      `Registered ${this.instanceId} as an instance of service "${options.service}" at ${options.address}`,
+    );
+  }
+
+  private httpServer():
+    { listening: boolean; once(event: 'listening', fn: () => void): void } | undefined {
+    try {
+      return this.adapterHost?.httpAdapter?.getHttpServer() as never;
+    } catch {
+      return undefined; // an application context without HTTP
+    }
+  }
+}
