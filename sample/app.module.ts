@@ -13,6 +13,7 @@ import { SEED_PRODUCTS } from './products/product.js';
 import { ProductRepository } from './products/product.repository.js';
 import { ProductsController } from './products/products.controller.js';
 import { ProductsService } from './products/products.service.js';
+import { PeersController } from './peers/peers.controller.js';
 import { SettingsController } from './settings/settings.controller.js';
 import { SETTINGS_KEY, validateSettings } from './settings/shop-settings.js';
 import { StatsController } from './stats/stats.controller.js';
@@ -27,6 +28,8 @@ import { StatsController } from './stats/stats.controller.js';
         url: config.get<string>('REDIS_URL', 'redis://127.0.0.1:6379'),
         keyPrefix: config.get<string>('KEY_PREFIX', 'shop:'),
         liveConfig: { keys: [SETTINGS_KEY], validate: validateSettings },
+        // Registered at the address it listens on, once it listens.
+        registry: { service: 'shop', ttlMs: 5_000 },
       }),
       isGlobal: true,
     }),
@@ -38,6 +41,7 @@ import { StatsController } from './stats/stats.controller.js';
     StatsController,
     HealthController,
     SettingsController,
+    PeersController,
   ],
   providers: [
     instanceProvider,

@@ -97,6 +97,18 @@ export async function runDuoScenario(
       tooMany.every((r) => Number(r.headers.get('retry-after')) >= 1),
     `${limited.filter((r) => r.status === 201).length} accepted, ${tooMany.length}×429 with Retry-After ${tooMany.map((r) => r.headers.get('retry-after')).join(',')}`,
   );
+  // The instances find each other in the registry, at the addresses they listen on.
+  const views = await eventually(
+    () => Promise.all(baseUrls.map((_, i) => getJson(url(i, '/peers')))),
+    (all) => all.every((v) => v.peers.length === baseUrls.length),
+  );
+  const expected = baseUrls.map((u) => u.replace('localhost', '127.0.0.1')).sort();
+  check(
+    'every instance finds all the others in the service registry',
+    views.every((v) => JSON.stringify(v.peers) === JSON.stringify(expected)),
+    views.map((v) => `${v.servedBy}: ${v.peers.join(' ')}`).join('; '),
+  );
+
   // A live setting changed through one instance is in force on every other one.
   const closed = await put(url(0, '/settings'), { ordersOpen: false });
   const closedEverywhere = await eventually(

@@ -13,7 +13,11 @@ export interface ServiceInstance {
 /** Module option `registry`: registers this app as an instance of `service`. */
 export interface RegistryOptions {
   service: string;
-  address: string;
+  /**
+   * Where others reach this instance. Default: where its HTTP server listens
+   * (`http://<host>:<port>`, the machine's host name when it listens on every interface).
+   */
+  address?: string;
   /** JSON-serialisable facts about the instance (version, zone, weight, …). */
   metadata?: Record<string, unknown>;
   /**

@@ -22,7 +22,8 @@ const REGISTRY_OPTION_NAMES = optionNames<RegistryOptions>({
 const PICK_OPTION_NAMES = optionNames<PickOptions>({ strategy: true });
 
 /** Module option `registry` after validation. */
-export type ResolvedRegistryOptions = Required<RegistryOptions>;
+export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, 'address'>> &
+  Pick<RegistryOptions, 'address'>;
 
 /** Checks the module option `registry`, adding a line to `problems` for each fault. */
 export function resolveRegistryOptions(
@@ -43,7 +44,7 @@ export function resolveRegistryOptions(
   const given = input as RegistryOptions;
   const { service, address, metadata = {}, ttlMs = DEFAULT_REGISTRY_OPTIONS.ttlMs } = given;
   check(() => assertName('service name', service));
-  check(() => assertName('address', address));
+  if (address !== undefined) check(() => assertName('address', address));
   check(() => assertMilliseconds('ttlMs', ttlMs, { min: MIN_TTL_MS }));
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
     problems.push(`registry.metadata must be an object, got ${describeValue(metadata)}`);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:net';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
@@ -10,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Observable } from 'rxjs';
+import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertMilliseconds, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type { RegistryBackend } from './registry.backend.js';
@@ -60,10 +62,10 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
     if (!this.connections.registry) return;
     const server = this.httpServer();
     if (server && !server.listening) {
-      server.once('listening', () => void this.register());
+      server.once('listening', () => void this.register(server));
       return;
     }
-    await this.register();
+    await this.register(server);
   }
 
   /** The live instances of `service`, in id order. */
@@ -173,10 +175,18 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
       );
   }
 
-  private async register(): Promise<void> {
+  private async register(server: HttpServer | undefined): Promise<void> {
     const options = this.connections.registry!;
+    const address = options.address ?? listeningAddress(server);
+    if (address === undefined) {
+      throw new InvalidArgumentError(
+        'registry.address',
+        undefined,
+        'the app has no HTTP server listening to take it from: give the address others reach it at',
+      );
+    }
     const record = JSON.stringify({
-      address: options.address,
+      address,
       metadata: options.metadata,
       registeredAt: Date.now(),
     });
@@ -208,16 +218,31 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
     await renew();
     this.heartbeat = setInterval(() => void renew(), Math.floor(options.ttlMs / 3)).unref();
     this.logger.log(
-      `Registered ${this.instanceId} as an instance of service "${options.service}" at ${options.address}`,
+      `Registered ${this.instanceId} as an instance of service "${options.service}" at ${address}`,
     );
   }
 
-  private httpServer():
-    { listening: boolean; once(event: 'listening', fn: () => void): void } | undefined {
+  private httpServer(): HttpServer | undefined {
     try {
-      return this.adapterHost?.httpAdapter?.getHttpServer() as never;
+      return this.adapterHost?.httpAdapter?.getHttpServer() as HttpServer | undefined;
     } catch {
       return undefined; // an application context without HTTP
     }
   }
+}
+
+/** What the registry needs of Node's `http.Server`. */
+type HttpServer = Pick<Server, 'listening' | 'once' | 'address'>;
+
+/** `http://<host>:<port>` of a listening server; the host name when it listens everywhere. */
+function listeningAddress(server: HttpServer | undefined): string | undefined {
+  const bound = server?.listening ? server.address() : null;
+  if (bound === null || bound === undefined || typeof bound === 'string') return undefined;
+  const everywhere = bound.address === '::' || bound.address === '0.0.0.0';
+  const host = everywhere
+    ? hostname()
+    : bound.family === 'IPv6'
+      ? `[${bound.address}]`
+      : bound.address;
+  return `http://${host}:${bound.port}`;
 }

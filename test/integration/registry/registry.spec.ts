@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { firstValueFrom, skip } from 'rxjs';
 import {
+  InvalidArgumentError,
   InvalidOptionsError,
   NoInstanceAvailableError,
   RedisCoordinationModule,
@@ -99,6 +100,14 @@ describe('ServiceRegistry', () => {
       return true;
     });
     await assert.rejects(registry.pick('nobody'), /No live instance of service "nobody"/);
+  });
+
+  it('takes the address from the HTTP server it listens on; without one it must be given', async () => {
+    await assert.rejects(instance(uniqueKeyPrefix(), { service: 'billing' }), (error) => {
+      assert.ok(error instanceof InvalidArgumentError, String(error));
+      assert.match(error.message, /registry\.address .*no HTTP server listening/);
+      return true;
+    });
   });
 
   it('refuses bad registry options at start, listing each', async () => {
