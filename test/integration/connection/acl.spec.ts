@@ -110,13 +110,24 @@ function luaFiles(dir: string): string[] {
   });
 }
 
+/** The .lua files of a scripts folder and the shared ones they include (tools/build-lua.mjs). */
+function scriptsWithIncludes(folder: string): string[] {
+  const files = new Set(luaFiles(folder));
+  for (const file of files) {
+    for (const [, name] of readFileSync(file, 'utf8').matchAll(/^--- @include "([^"]+)"/gm)) {
+      files.add(join(folder, `${name}.lua`));
+    }
+  }
+  return [...files];
+}
+
 /**
  * The commands the Lua scripts of lib/<folder>/scripts call, named as an ACL rule names them:
  * `xgroup|delconsumer` for a subcommand of a command the README grants by subcommand.
  */
 function scriptCommands(folder: string, bySubcommand: ReadonlySet<string>): Set<string> {
   const found = new Set<string>();
-  for (const file of luaFiles(join(root, 'lib', folder, 'scripts'))) {
+  for (const file of scriptsWithIncludes(join(root, 'lib', folder, 'scripts'))) {
     const lua = readFileSync(file, 'utf8');
     const calls = [...lua.matchAll(/redis\.p?call\(\s*'([A-Za-z]+)'(?:\s*,\s*'([A-Za-z]+)')?/g)];
     // A command name that is not a literal would escape this check.
