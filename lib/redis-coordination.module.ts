@@ -17,6 +17,7 @@ import {
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
+import { SemaphoreService } from './semaphore/semaphore.service.js';
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,
@@ -28,8 +29,8 @@ const connectionsProvider: Provider = {
 };
 
 /**
- * Distributed coordination on Redis for a Nest app: one import gives locks, queues, pub/sub,
- * counters and caching, all sharing the module's connections.
+ * Distributed coordination on Redis for a Nest app: one import gives locks, semaphores, queues,
+ * pub/sub, counters and caching, all sharing the module's connections.
  *
  * @example
  * // app.module.ts: `@Module({ imports: [coordination] })`
@@ -49,6 +50,7 @@ const connectionsProvider: Provider = {
     CounterService,
     RedisThrottlerStorage,
     CacheService,
+    SemaphoreService,
   ],
   exports: [
     RedisHealthIndicator,
@@ -58,6 +60,7 @@ const connectionsProvider: Provider = {
     CounterService,
     RedisThrottlerStorage,
     CacheService,
+    SemaphoreService,
   ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

@@ -1,0 +1,21 @@
+--[[
+  Counts the permits of a semaphore held right now.
+
+  KEYS:
+    holders  ZSET of the holders' tokens, scored by when their lease ends (ms, Redis time)
+    alive    ZSET of waiting tokens, by entry expiry (ms)
+    limit    the number of permits the semaphore is in use with
+  ARGV[1] limit: the number of permits the caller gives the semaphore
+
+  Returns the number of holders whose lease has not ended, or {-1, limitInUse} when the
+  semaphore is in use (a live holder or waiter) with another limit.
+]]
+--- @keys holders alive limit
+local time = redis.call('TIME')
+local nowMs = time[1] * 1000 + math.floor(time[2] / 1000)
+local held = redis.call('ZCOUNT', holdersKey, '(' .. nowMs, '+inf')
+local stored = redis.call('GET', limitKey)
+if stored and stored ~= ARGV[1] and (held > 0 or redis.call('ZCOUNT', aliveKey, '(' .. nowMs, '+inf') > 0) then
+  return { -1, stored }
+end
+return held
