@@ -16,9 +16,9 @@ export interface HeldPermitInit extends LeaseInit<HeldPermit> {
 export class HeldPermit extends Lease<PermitLostError> {
   readonly semaphore: string;
   readonly limit: number;
+  readonly token: string;
   private readonly backend: SemaphoreBackend;
   private readonly where: unknown;
-  private readonly token: string;
 
   constructor(init: HeldPermitInit) {
     super(init);

@@ -81,7 +81,7 @@ describe('SemaphoreService', () => {
   });
 
   it('stops counting a permit whose lease ran out, tells its holder, and never frees the next holder’s', async () => {
-    const { semaphores } = await start();
+    const { semaphores, key } = await start();
     const stale = await semaphores.acquire('lease', { limit: 1, ttlMs: 50 });
     const reason = await new Promise((resolve) =>
       stale.signal.addEventListener('abort', () => resolve(stale.signal.reason)),
@@ -97,6 +97,31 @@ describe('SemaphoreService', () => {
     await fresh.extend(10_000);
     assert.equal(fresh.lost, false);
     await fresh.release();
+    // Redis lost the permit (as after a restart): the next renewal tells the holder.
+    const vanished = await semaphores.acquire('lease', { limit: 1 });
+    await redis.client.del(key('lease', 'holders'));
+    await assert.rejects(vanished.extend(1000), PermitLostError);
+    assert.ok(vanished.signal.reason instanceof PermitLostError);
+  });
+
+  it('keeps counting a long lease after a shorter one is granted', async () => {
+    const { semaphores, key } = await start();
+    const long = await semaphores.acquire('mixed', { limit: 2, ttlMs: 5000 });
+    const short = await semaphores.acquire('mixed', { limit: 2, ttlMs: 50 });
+    // The keys live as long as the longest lease, not the latest: the long holder keeps counting.
+    for (const part of ['holders', 'limit']) {
+      const pttl = await redis.client.pttl(key('mixed', part));
+      assert.ok(pttl > 1000, `${part} PTTL ${pttl}`);
+    }
+    await new Promise((resolve) => short.signal.addEventListener('abort', resolve));
+    const shortEnd = Number(await redis.client.zscore(key('mixed', 'holders'), short.held.token));
+    await until(async () => Number((await redis.client.time())[0]) * 1000 > shortEnd + 1);
+    await long.extend(3000);
+    assert.ok((await redis.client.pttl(key('mixed', 'holders'))) > 3000, 'extend never shortens');
+    assert.equal(await semaphores.available('mixed', { limit: 2 }), 1);
+    // The short lease ended: its permit is free again, though the holders' key lives on.
+    const next = await semaphores.acquire('mixed', { limit: 2, waitMs: 0 });
+    await Promise.all([long.release(), next.release()]);
   });
 
   it('wakes the first waiter on its own instance’s inbox when a permit is released', async () => {
