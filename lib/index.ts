@@ -51,7 +51,6 @@ export {
   DEFAULT_SEMAPHORE_OPTIONS,
   type SemaphoreOptions,
   type WithSemaphoreOptions,
-  type SemaphoreLimitOptions,
   type SemaphoreBusyPolicy,
 } from './semaphore/semaphore.interfaces.js';
 export { WithSemaphore, type SemaphoreName } from './semaphore/with-semaphore.decorator.js';

@@ -46,9 +46,3 @@ export interface WithSemaphoreOptions extends SemaphoreOptions {
    */
   onBusy?: SemaphoreBusyPolicy;
 }
-
-/** Options of `SemaphoreService.available()`. */
-export interface SemaphoreLimitOptions {
-  /** The semaphore's number of permits, as its holders give it. */
-  limit: number;
-}

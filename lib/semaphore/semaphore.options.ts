@@ -10,7 +10,6 @@ import {
 } from '../common/validate.js';
 import {
   DEFAULT_SEMAPHORE_OPTIONS,
-  type SemaphoreLimitOptions,
   type SemaphoreOptions,
   type WithSemaphoreOptions,
 } from './semaphore.interfaces.js';
@@ -36,7 +35,6 @@ export const WITH_SEMAPHORE_OPTION_NAMES = optionNames<WithSemaphoreOptions>({
   maxHoldMs: true,
   onBusy: true,
 });
-const LIMIT_OPTION_NAMES = optionNames<SemaphoreLimitOptions>({ limit: true });
 
 /** Semaphore options after validation, defaults filled in. */
 export interface ResolvedSemaphoreOptions {
@@ -68,12 +66,6 @@ export function resolveSemaphoreOptions(
   }
   if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
   return { limit, ttlMs, waitMs, maxHoldMs };
-}
-
-/** Checks the options of `available()`; returns the limit. */
-export function resolveLimitOption(options: unknown): number {
-  assertKnownKeys('semaphore options', options, LIMIT_OPTION_NAMES);
-  return assertLimit(options.limit);
 }
 
 function assertLimit(limit: unknown): number {

@@ -8,13 +8,8 @@ import {
   SemaphoreLimitMismatchError,
   SemaphoreTimeoutError,
 } from './semaphore.errors.js';
-import type {
-  SemaphoreLimitOptions,
-  SemaphoreOptions,
-  WithSemaphoreOptions,
-} from './semaphore.interfaces.js';
+import type { SemaphoreOptions, WithSemaphoreOptions } from './semaphore.interfaces.js';
 import {
-  resolveLimitOption,
   resolveSemaphoreOptions,
   SEMAPHORE_OPTION_NAMES,
   WITH_SEMAPHORE_OPTION_NAMES,
@@ -86,11 +81,12 @@ export class SemaphoreService implements BeforeApplicationShutdown {
 
   /**
    * How many of the semaphore's `limit` permits are not held right now (by anyone, this process
-   * included). Waiters in line may take them first. Throws {@link SemaphoreLimitMismatchError}
-   * if the semaphore is in use with another limit.
+   * included). Waiters in line may take them first. Only `limit` counts here; the other options
+   * are accepted (and checked) so that one options object serves every call. Throws
+   * {@link SemaphoreLimitMismatchError} if the semaphore is in use with another limit.
    */
-  async available(name: string, options: SemaphoreLimitOptions): Promise<number> {
-    const limit = resolveLimitOption(options);
+  async available(name: string, options: SemaphoreOptions): Promise<number> {
+    const { limit } = resolveSemaphoreOptions(options);
     const reply = await this.backend.count(this.backend.locate(name), limit);
     if (reply.status === 'mismatch') {
       throw new SemaphoreLimitMismatchError(name, limit, reply.limitInUse);

@@ -15,6 +15,7 @@ import {
   RedisHealthIndicator,
   RedisLockService,
   RedisThrottlerStorage,
+  SemaphoreService,
   type DurableMessageMeta,
   type Job,
   type MessageMeta,
@@ -34,6 +35,7 @@ const README_HEADING = '#### ACL: a least-privilege user';
 /** Where each capability of the README list keeps its scripts (lib/<folder>/scripts). */
 const SCRIPT_FOLDERS: Record<string, string> = {
   locks: 'lock',
+  semaphores: 'semaphore',
   queues: 'queue',
   'pub/sub': 'pubsub',
   counters: 'counter',
@@ -245,6 +247,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
     return {
       moduleRef,
       locks: moduleRef.get(RedisLockService),
+      semaphores: moduleRef.get(SemaphoreService),
       queue: moduleRef.get(QueueService),
       pubsub: moduleRef.get(PubSubService),
       counters: moduleRef.get(CounterService),
@@ -319,6 +322,28 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       );
       assert.equal(result, 'held');
       assert.equal(await b.locks.isLocked('report'), false);
+    });
+
+    it('semaphores: acquire, available, extend, a waiter woken by the release, using', async () => {
+      const options = { limit: 1, ttlMs: 10_000 };
+      const held = await a.semaphores.acquire('render', options);
+      assert.equal(await b.semaphores.available('render', options), 0);
+      await held.extend(20_000);
+      assert.ok((await admin.pttl('coord:{semaphore:render}:holders')) > 10_000);
+      const waiter = b.semaphores.acquire('render', { ...options, waitMs: 5000 });
+      await eventually(
+        'b queued',
+        async () => (await admin.zcard('coord:{semaphore:render}:queue')) === 1,
+      );
+      await held.release();
+      await (await waiter).release();
+      assert.equal(
+        await a.semaphores.using('render', { limit: 1 }, async () =>
+          b.semaphores.available('render', { limit: 1 }),
+        ),
+        0,
+      );
+      assert.equal(await b.semaphores.available('render', { limit: 1 }), 1);
     });
 
     it('queues: add, addBulk, pause, resume, a job done, one retried, one dead, retryDead', async () => {

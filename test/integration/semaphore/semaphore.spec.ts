@@ -297,7 +297,8 @@ describe('SemaphoreService', () => {
       semaphores.using('checked', { limit: 1, fair: true } as never, () => undefined),
       InvalidArgumentError,
     );
-    await assert.rejects(semaphores.available('checked', { limit: 1, ttlMs: 5 } as never), /ttlMs/);
+    await assert.rejects(semaphores.available('checked', { limit: 1, ttlMs: 5 }), /ttlMs 5/);
+    await assert.rejects(semaphores.available('checked', {} as never), /limit undefined/);
     await assert.rejects(semaphores.acquire('', { limit: 1 }), InvalidKeyError);
     await assert.rejects(semaphores.available(42 as never, { limit: 1 }), InvalidKeyError);
     assert.throws(
