@@ -1,7 +1,7 @@
 import type { KeySpace } from '../connection/key-space.js';
 
 /** The keys the acquire and release scripts take, in their `--- @keys` order. */
-export const PERMIT_KEY_PARTS = ['holders', 'queue', 'alive', 'limit'] as const;
+export const PERMIT_KEY_PARTS = ['holders', 'queue', 'alive'] as const;
 
 type PermitKeyPart = (typeof PERMIT_KEY_PARTS)[number];
 
@@ -24,15 +24,13 @@ export function semaphoreKeys(keys: KeySpace, name: string): SemaphoreKeys {
   const holders = keys.under(base, 'holders');
   const queue = keys.under(base, 'queue');
   const alive = keys.under(base, 'alive');
-  const limit = keys.under(base, 'limit');
   return {
     name,
     holders,
     queue,
     alive,
-    limit,
     channel: keys.under(base, 'released'),
-    permit: [holders, queue, alive, limit],
+    permit: [holders, queue, alive],
   };
 }
 

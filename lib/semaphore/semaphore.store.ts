@@ -33,7 +33,8 @@ const TAKEN: PermitReply = Object.freeze({ status: 'taken' });
  * shared with the scripts:
  * - token: `<instance>:<n>`, `instance` naming this service instance (its release inbox,
  *   lib/common/lua/waiterQueue.lua);
- * - the limit is stored as the caller wrote it (decimal digits) and compared as text;
+ * - the limit is stored as the member `#<limit>` of the holders (scored +inf), the limit
+ *   written as the caller wrote it (decimal digits) and compared as text;
  * - acquire flag `w`: join the queue; release flag `q`: leave the queue too;
  * - release message: the token of a waiter that should retry now.
  */
@@ -75,7 +76,7 @@ export class SemaphoreStore implements SemaphoreBackend<SemaphoreKeys> {
   extend(keys: SemaphoreKeys, token: string, ttlMs: number): Promise<boolean> {
     return this.run(
       extendPermitScript,
-      [keys.holders, keys.limit],
+      [keys.holders],
       [token, ttlMs],
       keys,
       'renew a permit of',
@@ -111,7 +112,7 @@ export class SemaphoreStore implements SemaphoreBackend<SemaphoreKeys> {
   count(keys: SemaphoreKeys, limit: number): Promise<CountReply> {
     return this.run(
       countPermitsScript,
-      [keys.holders, keys.alive, keys.limit],
+      [keys.holders, keys.alive],
       [limit],
       keys,
       'count the permits of',

@@ -3,10 +3,11 @@
   it busy and, if asked, queues the caller.
 
   KEYS:
-    holders  ZSET of the holders' tokens, scored by when their lease ends (ms, Redis time)
+    holders  ZSET of the holders' tokens, scored by when their lease ends (ms, Redis time), and
+             the limit the semaphore is in use with as the member `#<limit>`, scored +inf: it
+             lives as long as the holders (and waiters) and needs no key of its own
     queue    ZSET of waiting tokens, by arrival (us)
     alive    ZSET of waiting tokens, by when their entry expires unless the waiter retries (ms)
-    limit    the number of permits the semaphore is in use with; outlives its holders and waiters
   ARGV[1] token of this acquisition
   ARGV[2] limit: the number of permits the caller gives the semaphore
   ARGV[3] lease in milliseconds
@@ -22,55 +23,68 @@
   ahead how many waiters are before this one; {-1, limitInUse} when the semaphore is in use (a
   live holder or waiter) with another limit, changing nothing.
 ]]
---- @keys holders queue alive limit
+--- @keys holders queue alive
 local token, limit, leaseMs = ARGV[1], ARGV[2], ARGV[3]
+local marker = '#' .. limit
 local time = redis.call('TIME')
 local nowMs = time[1] * 1000 + math.floor(time[2] / 1000)
 
-local stored = redis.call('GET', limitKey)
-if stored and stored ~= limit then
+-- The highest-scored member is the limit marker, when there is one (tokens never start with #).
+local top = redis.call('ZRANGE', holdersKey, -1, -1)[1]
+local marked = top == marker
+if top and not marked and string.byte(top, 1) == 35 then
   redis.call('ZREMRANGEBYSCORE', holdersKey, '-inf', nowMs)
-  if redis.call('EXISTS', holdersKey) == 1 or redis.call('ZCOUNT', aliveKey, '(' .. nowMs, '+inf') > 0 then
-    return { -1, stored }
+  if redis.call('ZCARD', holdersKey) > 1 or redis.call('ZCOUNT', aliveKey, '(' .. nowMs, '+inf') > 0 then
+    return { -1, string.sub(top, 2) }
   end
-  stored = false -- left over by holders and waiters now gone: the caller's limit replaces it
+  -- Left over by holders and waiters now gone: the caller's limit replaces it.
+  redis.call('DEL', holdersKey)
+  top = nil
 end
 
--- The holders and the limit live at least as long as this lease. PEXPIRE GT never shortens a
--- TTL; a key just created has none for GT to compare with.
-local function take(held)
-  redis.call('ZADD', holdersKey, nowMs + leaseMs, token)
-  if held == 0 then
-    redis.call('PEXPIRE', holdersKey, leaseMs)
+local held = 0
+if top then
+  redis.call('ZREMRANGEBYSCORE', holdersKey, '-inf', nowMs)
+  held = redis.call('ZCARD', holdersKey)
+  if marked then held = held - 1 end
+end
+-- Whether the holders' key still exists, with the TTL every write here gives it.
+local existed = marked or held > 0
+
+-- Adds `token` scored `score` (and the marker if missing), and keeps the holders at least `ms`
+-- more: PEXPIRE GT never shortens a TTL, and a key just created has none to compare with.
+local function hold(score, ms)
+  if marked then
+    redis.call('ZADD', holdersKey, score, token)
   else
-    redis.call('PEXPIRE', holdersKey, leaseMs, 'GT')
+    redis.call('ZADD', holdersKey, score, token, 'inf', marker)
   end
-  if stored then
-    redis.call('PEXPIRE', limitKey, leaseMs, 'GT')
+  if existed then
+    redis.call('PEXPIRE', holdersKey, ms, 'GT')
   else
-    redis.call('SET', limitKey, limit, 'PX', leaseMs)
+    redis.call('PEXPIRE', holdersKey, ms)
   end
-  return 1
 end
 
-redis.call('ZREMRANGEBYSCORE', holdersKey, '-inf', nowMs)
-local held = redis.call('ZCARD', holdersKey)
 local free = tonumber(limit) - held
 local waiting = redis.call('EXISTS', queueKey) == 1
 -- The common case: a permit free and nobody waiting.
-if free > 0 and not waiting then return take(held) end
+if free > 0 and not waiting then
+  hold(nowMs + leaseMs, leaseMs)
+  return 1
+end
 
 --- @include "../../common/lua/waiterQueue"
 if waiting then dropDeadWaiters(queueKey, aliveKey, nowMs) end
-if redis.call('ZSCORE', holdersKey, token) then return take(held) end
 local rank = redis.call('ZRANK', queueKey, token)
 local place = rank or redis.call('ZCARD', queueKey)
-if place < free then
+if place < free or redis.call('ZSCORE', holdersKey, token) then
   if rank then
     redis.call('ZREM', queueKey, token)
     redis.call('ZREM', aliveKey, token)
   end
-  return take(held)
+  hold(nowMs + leaseMs, leaseMs)
+  return 1
 end
 
 local waitHint = -1
@@ -84,10 +98,12 @@ if ARGV[4] == 'w' then
   redis.call('ZADD', aliveKey, nowMs + waiterLeaseMs, token)
   redis.call('PEXPIRE', queueKey, waiterLeaseMs)
   redis.call('PEXPIRE', aliveKey, waiterLeaseMs)
-  if stored then
-    redis.call('PEXPIRE', limitKey, waiterLeaseMs, 'GT')
+  -- The limit outlives the waiters too.
+  if not marked then redis.call('ZADD', holdersKey, 'inf', marker) end
+  if existed then
+    redis.call('PEXPIRE', holdersKey, waiterLeaseMs, 'GT')
   else
-    redis.call('SET', limitKey, limit, 'PX', waiterLeaseMs)
+    redis.call('PEXPIRE', holdersKey, waiterLeaseMs)
   end
 end
 return { 0, waitHint, place }
