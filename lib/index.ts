@@ -38,6 +38,22 @@ export {
 } from './lock/lock.interfaces.js';
 export { WithLock, type LockResource } from './lock/with-lock.decorator.js';
 export type { KeyedMethodDecorator } from './common/method-wrapper.js';
+export { SemaphoreService } from './semaphore/semaphore.service.js';
+export { Permit } from './semaphore/semaphore.permit.js';
+export { MAX_SEMAPHORE_LIMIT } from './semaphore/semaphore.options.js';
+export {
+  SemaphoreBusyError,
+  SemaphoreTimeoutError,
+  PermitLostError,
+  SemaphoreLimitMismatchError,
+} from './semaphore/semaphore.errors.js';
+export {
+  DEFAULT_SEMAPHORE_OPTIONS,
+  type SemaphoreOptions,
+  type WithSemaphoreOptions,
+  type SemaphoreBusyPolicy,
+} from './semaphore/semaphore.interfaces.js';
+export { WithSemaphore, type SemaphoreName } from './semaphore/with-semaphore.decorator.js';
 export { QueueService } from './queue/queue.service.js';
 export { JobWorker, type JobWorkerEvents } from './queue/queue.worker.js';
 export { QueueWorker, type QueueWorkerOptions } from './queue/queue-worker.decorator.js';

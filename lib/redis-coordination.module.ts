@@ -20,6 +20,7 @@ import {
   REDIS_COORDINATION_OPTIONS,
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
+import { SemaphoreService } from './semaphore/semaphore.service.js';
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,
@@ -31,8 +32,8 @@ const connectionsProvider: Provider = {
 };
 
 /**
- * Distributed coordination on Redis for a Nest app: one import gives locks, queues, pub/sub,
- * counters and caching, all sharing the module's connections.
+ * Distributed coordination on Redis for a Nest app: one import gives locks, semaphores, queues,
+ * pub/sub, counters and caching, all sharing the module's connections.
  *
  * @example
  * // app.module.ts: `@Module({ imports: [coordination] })`
@@ -55,6 +56,7 @@ const connectionsProvider: Provider = {
     LiveConfigService,
     LiveConfigExplorer,
     ServiceRegistry,
+    SemaphoreService,
   ],
   exports: [
     RedisHealthIndicator,
@@ -66,6 +68,7 @@ const connectionsProvider: Provider = {
     CacheService,
     LiveConfigService,
     ServiceRegistry,
+    SemaphoreService,
   ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

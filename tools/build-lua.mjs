@@ -3,7 +3,9 @@
 //
 // - The KEYS a script takes come from its file name: `claimFill-3.lua` takes exactly 3 keys;
 //   `acquireLock-3xN.lua` takes groups of 3, one group per item (N lock resources).
-// - `--- @include "includes/name"` pulls in scripts/includes/name.lua once per script.
+// - `--- @include "includes/name"` pulls in scripts/includes/name.lua once per script; the path is
+//   relative to the scripts folder, so Lua shared by capabilities (lib/common/lua/) is
+//   `--- @include "../../common/lua/name"`.
 // - `--- @keys wait state` names a script's KEYS in order: the line becomes
 //   `local waitKey, stateKey = KEYS[1], KEYS[2]`, the names go into the module (`keyNames`), so
 //   the caller passes the keys by name in the same order, and their count must match the file

@@ -1,12 +1,10 @@
 import { performance } from 'node:perf_hooks';
+import { PollingSleep, WAITER_LEASE_MS } from '../common/waiter-polling.js';
+import type { ReleaseNotifier } from '../connection/release-notifier.js';
 import { LockTimeoutError } from './lock.errors.js';
 import type { LockRequest } from './lock.options.js';
-import { LockStore, WAITER_LEASE_MS, type ReleaseNotice } from './lock.store.js';
-import type { ReleaseNotifier } from './release-notifier.js';
+import { LockStore, type ReleaseNotice } from './lock.store.js';
 
-/** Fallback polling (a lost release message, an expired lease): first and longest interval. */
-const POLL_MIN_MS = 5;
-const POLL_MAX_MS = 200;
 /**
  * Lease of a lock handed straight to a waiter; the waiter then extends it to its `ttlMs`. Kept
  * short so a waiter that died just before its turn holds the others up about as long as its
@@ -36,15 +34,13 @@ export interface BusyHint {
  *
  * The releaser names the first waiter in the queue on this instance's inbox: that waiter alone
  * retries at once or, waiting for one resource, is handed the lock with its fencing token. The
- * others keep their place in the queue and poll with a growing backoff, so a release costs one
- * wake-up, not one per waiter, and a lost message costs at most one poll interval.
+ * others keep their place in the queue and poll ({@link PollingSleep}).
  */
 export class LockWaiter {
   private readonly deadline: number;
   /** The last inbox message that named this waiter. */
   private notice: ReleaseNotice | undefined;
-  private wake: (() => void) | undefined;
-  private backoffMs = POLL_MIN_MS;
+  private readonly polling = new PollingSleep();
   private hintMs: number;
   /**
    * When the last attempt that found the lock busy was sent: a lock handed over later started
@@ -104,7 +100,7 @@ export class LockWaiter {
     const notice = LockStore.readRelease(message, this.token);
     if (!notice) return;
     this.notice = notice;
-    this.wake?.();
+    this.polling.wakeUp();
   }
 
   /** One more attempt, unless this waiter was told to wait its turn. */
@@ -139,16 +135,7 @@ export class LockWaiter {
   private async sleep(): Promise<void> {
     if (this.notice) return;
     const remaining = this.deadline - performance.now();
-    let delay = Math.min(this.backoffMs * (0.75 + Math.random() * 0.5), remaining);
-    if (this.hintMs >= 0) delay = Math.min(delay, this.hintMs + 1);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await new Promise<boolean>((resolve) => {
-      this.wake = () => resolve(false);
-      timer = setTimeout(() => resolve(true), Math.max(1, delay));
-    });
-    clearTimeout(timer);
-    this.wake = undefined;
-    if (timedOut) this.backoffMs = Math.min(this.backoffMs * 2, POLL_MAX_MS);
+    await this.polling.sleep(this.hintMs >= 0 ? Math.min(remaining, this.hintMs + 1) : remaining);
   }
 
   /**

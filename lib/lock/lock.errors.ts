@@ -1,31 +1,18 @@
-import { IntrinsicException } from '@nestjs/common';
-import { markCoordinationError, RedisCoordinationError } from '../common/coordination.error.js';
+import { ConflictError } from '../common/conflict.error.js';
+import { RedisCoordinationError } from '../common/coordination.error.js';
 
 /**
  * The resource is held by someone else. Thrown at once by `@WithLock(..., { onBusy: 'throw' })`;
- * its subclass {@link LockTimeoutError} after waiting. Shaped like an `http-errors` 409 error
- * (`status`, `statusCode`, `expose`), so Nest's exception filter answers an HTTP request with
- * `409 Conflict` instead of `500`; and a Nest `IntrinsicException`, so that filter does not log
- * an expected conflict as an ERROR with a stack trace. `instanceof RedisCoordinationError` holds.
+ * its subclass {@link LockTimeoutError} after waiting. An HTTP request answers `409 Conflict`
+ * and Nest does not log it as an error (see {@link ConflictError}).
  */
-export class LockBusyError extends IntrinsicException {
-  /** Stable machine-readable code: `'LOCK_BUSY'`, or `'LOCK_TIMEOUT'` for the subclass. */
-  readonly code: string;
-  /** HTTP status for Nest's exception filter: 409 Conflict. */
-  readonly status = 409;
-  readonly statusCode = 409;
-  /** Lets the HTTP response carry this message (it names only the resources). */
-  readonly expose = true;
-
+export class LockBusyError extends ConflictError {
   constructor(
     readonly resources: readonly string[],
     message = `Lock ${describeResources(resources)} is held by another owner; retry later or wait with waitMs`,
     code = 'LOCK_BUSY',
   ) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-    markCoordinationError(this);
+    super(message, code);
   }
 }
 

@@ -1,7 +1,6 @@
-import { performance } from 'node:perf_hooks';
+import { Lease } from '../common/lease.js';
 import { LockLostError } from './lock.errors.js';
 import type { ResourceKeys } from './lock.keys.js';
-import { assertLease, MIN_LOCK_TTL_MS } from './lock.options.js';
 import type { LockStore } from './lock.store.js';
 
 /** Everything a {@link HeldLock} starts from. */
@@ -17,204 +16,37 @@ export type HeldLockInit = Pick<
 };
 
 /**
- * The state of one acquisition, shared by its outermost {@link Lock} and any reentrant handles.
- * Times are on the monotonic clock (`performance.now()`), so a wall-clock jump neither shortens
- * nor stretches what the holder believes about its lease.
+ * The state of one acquisition, shared by its outermost {@link Lock} and any reentrant handles:
+ * its lease (renewal, expiry, `signal`) is kept by {@link Lease}.
  */
-export class HeldLock {
+export class HeldLock extends Lease<LockLostError> {
   readonly resources: readonly string[];
   /** Redis keys per resource, in the order of `resources`. */
   readonly keys: readonly ResourceKeys[];
   readonly token: string;
   readonly fencingTokens: readonly number[];
-  readonly ttlMs: number;
-  /** `performance.now()` taken before the acquire script was sent. */
-  readonly acquiredAt: number;
   private readonly store: LockStore;
-  private readonly tracker: Set<HeldLock>;
-  /** When the lease ends as far as this process can prove; a bit before Redis expires the key. */
-  private leaseUntil: number;
-  private controller?: AbortController;
-  private expiryTimer?: NodeJS.Timeout;
-  private renewTimer?: NodeJS.Timeout;
-  private topUpTimer?: NodeJS.Timeout;
-  private watching = false;
-  private holdUntil = Infinity;
-  /** The watchdog stopped because the next renewal would pass `maxHoldMs`. */
-  private capped = false;
-  private lastRenewalError?: unknown;
-  private lostError?: LockLostError;
-  private released = false;
 
   constructor(init: HeldLockInit) {
+    super(init);
     this.store = init.store;
-    this.tracker = init.tracker;
     this.resources = init.resources;
     this.keys = init.keys;
     this.token = init.token;
     this.fencingTokens = init.fencingTokens;
-    this.ttlMs = init.ttlMs;
-    this.acquiredAt = init.acquiredAt;
-    this.leaseUntil = leaseEnd(init.acquiredAt, init.initialLeaseMs ?? init.ttlMs);
-    this.tracker.add(this);
   }
 
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.lostError) this.controller.abort(this.lostError);
-      else if (!this.released) this.armExpiry();
-    }
-    return this.controller.signal;
-  }
-
-  get lost(): boolean {
-    return this.lostError !== undefined;
-  }
-
-  get isReleased(): boolean {
-    return this.released;
-  }
-
-  /** Renews about every ttl/3 (with jitter) until {@link stopWatchdog} or the lock is lost. */
-  startWatchdog(maxHoldMs: number | undefined): void {
-    if (this.watching || this.released || this.lostError) return;
-    this.watching = true;
-    if (maxHoldMs !== undefined) this.holdUntil = this.acquiredAt + maxHoldMs;
-    void this.signal; // the expiry timer must run while the watchdog does
-    this.scheduleRenewal(this.renewalInterval());
-  }
-
-  /**
-   * For a lock handed over with a short lease: extends it to `ttlMs` after `delayMs`, unless it
-   * is released first (short critical sections then cost no extra round trip).
-   */
-  scheduleTopUp(delayMs: number): void {
-    this.topUpTimer = setTimeout(() => {
-      if (!this.released && !this.lostError) void this.extend(this.ttlMs).catch(() => undefined);
-    }, delayMs).unref();
-  }
-
-  stopWatchdog(): void {
-    this.watching = false;
-    clearTimeout(this.renewTimer);
-  }
-
-  async extend(ttlMs: number): Promise<void> {
-    assertLease('ttlMs', ttlMs);
-    if (this.lostError) throw this.lostError;
-    if (this.released) throw new LockLostError(this.resources, 'it was already released');
-    const sentAt = performance.now();
-    if (!(await this.renewLease(ttlMs))) {
-      throw this.lose('it is no longer held with this token (its lease ran out or Redis lost it)');
-    }
-    this.setLease(sentAt, ttlMs);
-  }
-
-  release(): Promise<void> {
-    if (this.released) return Promise.resolve();
-    this.released = true;
-    this.stopWatchdog();
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.topUpTimer);
-    this.tracker.delete(this);
-    return this.store.release(this.resources, this.keys, this.token);
-  }
-
-  /** Marks the lock lost and aborts its signal; returns the error (the first one if already lost). */
-  lose(reason: string, cause?: unknown): LockLostError {
-    if (this.lostError) return this.lostError;
-    this.lostError = new LockLostError(this.resources, reason, cause ? { cause } : undefined);
-    this.tracker.delete(this);
-    this.stopWatchdog();
-    clearTimeout(this.expiryTimer);
-    clearTimeout(this.topUpTimer);
-    this.controller?.abort(this.lostError);
-    return this.lostError;
-  }
-
-  private renewLease(ttlMs: number): Promise<boolean> {
+  protected renewLease(ttlMs: number): Promise<boolean> {
     return this.store.extend(this.resources, this.keys, this.token, ttlMs);
   }
 
-  private setLease(sentAt: number, ttlMs: number): void {
-    if (this.lostError || this.released) return;
-    this.leaseUntil = leaseEnd(sentAt, ttlMs);
-    if (this.controller) this.armExpiry();
+  protected freeLease(): Promise<void> {
+    return this.store.release(this.resources, this.keys, this.token);
   }
 
-  private armExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    const delay = Math.max(0, this.leaseUntil - performance.now());
-    this.expiryTimer = setTimeout(() => this.onLeaseEnd(), Math.ceil(delay)).unref();
+  protected lostError(reason: string, cause?: unknown): LockLostError {
+    return new LockLostError(this.resources, reason, cause ? { cause } : undefined);
   }
-
-  private onLeaseEnd(): void {
-    if (this.released || this.lostError) return;
-    if (performance.now() < this.leaseUntil) {
-      this.armExpiry();
-      return;
-    }
-    const reason = this.capped
-      ? `it reached maxHoldMs (${Math.round(this.holdUntil - this.acquiredAt)} ms)`
-      : this.watching
-        ? 'its lease ran out before a renewal was confirmed (Redis unreachable or the process paused)'
-        : `its ${this.ttlMs} ms lease ran out`;
-    this.lose(reason, this.lastRenewalError);
-  }
-
-  private scheduleRenewal(delayMs: number): void {
-    clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => void this.renew(), delayMs).unref();
-  }
-
-  private renewalInterval(): number {
-    // ±10% jitter keeps many holders from renewing in lockstep.
-    return Math.max(1, Math.round((this.ttlMs / 3) * (0.9 + Math.random() * 0.2)));
-  }
-
-  private async renew(): Promise<void> {
-    if (!this.watching) return;
-    const sentAt = performance.now();
-    if (sentAt >= this.leaseUntil) {
-      // Woken late (the process was paused): the lease may already belong to someone else.
-      this.lose('its lease ran out while the process could not renew it (paused or blocked)');
-      return;
-    }
-    const ttlMs = Math.min(this.ttlMs, Math.floor(this.holdUntil - sentAt));
-    if (ttlMs < MIN_LOCK_TTL_MS) {
-      this.capped = true; // maxHoldMs reached: let the lease run out
-      this.stopWatchdog();
-      return;
-    }
-    try {
-      const renewed = await this.renewLease(ttlMs);
-      if (!this.watching) return;
-      if (!renewed) {
-        this.lose('renewal found it gone (it expired, or Redis restarted or failed over)');
-        return;
-      }
-      this.lastRenewalError = undefined;
-      this.setLease(sentAt, ttlMs);
-      if (ttlMs < this.ttlMs) {
-        this.capped = true;
-        this.stopWatchdog();
-      } else this.scheduleRenewal(this.renewalInterval());
-    } catch (error) {
-      if (!this.watching) return;
-      // Redis unreachable: try again soon; the expiry timer aborts if the lease runs out first.
-      this.lastRenewalError = error;
-      this.scheduleRenewal(Math.max(MIN_LOCK_TTL_MS, Math.min(1000, this.ttlMs / 10)));
-    }
-  }
-}
-
-/**
- * The end of a lease that started at `sentAt`, minus a drift allowance: Redis expires keys with
- * ~1 ms precision and clocks run at slightly different rates (the redlock drift term).
- */
-function leaseEnd(sentAt: number, ttlMs: number): number {
-  return sentAt + ttlMs - (Math.ceil(ttlMs * 0.01) + 2);
 }
 
 /**

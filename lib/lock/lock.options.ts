@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../common/coordination.error.js';
+import { assertLease, MAX_LEASE_MS, MIN_LEASE_MS } from '../common/lease.js';
 import {
   assertMilliseconds,
   assertName,
@@ -11,9 +12,9 @@ import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './
 import type { ResourceKeys } from './lock.keys.js';
 
 /** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
-export const MAX_LOCK_TTL_MS = 24 * 3600 * 1000;
+export const MAX_LOCK_TTL_MS = MAX_LEASE_MS;
 /** Smallest lease accepted: below it, one round trip could outlast the lease. */
-export const MIN_LOCK_TTL_MS = 10;
+export const MIN_LOCK_TTL_MS = MIN_LEASE_MS;
 
 /** The options of `acquire()`, `tryAcquire()` and `using()`. */
 export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
@@ -62,11 +63,6 @@ export function resolveLockOptions(
   if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
   if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
   return { ttlMs, waitMs, fair, maxHoldMs };
-}
-
-/** Checks a lease (`ttlMs` of an acquire or an `extend()`). */
-export function assertLease(argument: string, ttlMs: unknown): asserts ttlMs is number {
-  assertMilliseconds(argument, ttlMs, { min: MIN_LOCK_TTL_MS, max: MAX_LOCK_TTL_MS });
 }
 
 /** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */

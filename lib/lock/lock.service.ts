@@ -15,7 +15,7 @@ import {
 } from './lock.options.js';
 import { LockStore } from './lock.store.js';
 import { HANDOVER_LEASE_MS, LockWaiter, type GrantedLock } from './lock-waiter.js';
-import { ReleaseNotifier } from './release-notifier.js';
+import { ReleaseNotifier } from '../connection/release-notifier.js';
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../common/coordination.error.js';
+import { WAITER_LEASE_MS } from '../common/waiter-polling.js';
+import { retryInBackground } from '../connection/background-retry.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import { inboxOf, resourceKeys, type ResourceKeys } from './lock.keys.js';
@@ -9,12 +11,6 @@ const acquireLockScript = new RedisScript(acquireLock);
 const extendLockScript = new RedisScript(extendLock);
 const releaseLockScript = new RedisScript(releaseLock);
 const leaveQueueScript = new RedisScript(leaveQueue);
-
-/** How long a waiter's queue entry lives unless it retries; retries come at most 200 ms apart. */
-export const WAITER_LEASE_MS = 1000;
-
-/** Pause between tries to free an abandoned token while Redis cannot be reached. */
-const ABANDON_RETRY_MS = 1000;
 
 /** How an acquire attempt treats a busy resource. */
 export interface AcquireMode {
@@ -160,23 +156,17 @@ export class LockStore {
    * be reached it is tried again until `leaseMs` (the longest the acquire could hold) has passed.
    * Resolves after the first try, whatever its outcome.
    */
-  async abandon(
+  abandon(
     resources: readonly string[],
     keys: readonly ResourceKeys[],
     token: string,
     leaseMs: number,
   ): Promise<void> {
-    const until = Date.now() + leaseMs;
-    const attempt = (): Promise<void> =>
-      Promise.all([this.leaveQueue(keys, token), this.release(resources, keys, token)]).then(
-        () => undefined,
-        () => {
-          const remainingMs = until - Date.now();
-          if (remainingMs <= 0 || this.connections.command.status === 'end') return;
-          setTimeout(() => void attempt(), Math.min(ABANDON_RETRY_MS, remainingMs)).unref();
-        },
-      );
-    await attempt();
+    return retryInBackground(
+      () => Promise.all([this.leaveQueue(keys, token), this.release(resources, keys, token)]),
+      leaseMs,
+      () => this.connections.command.status === 'end',
+    );
   }
 
   /** True if any of the resources is held right now (by anyone). */

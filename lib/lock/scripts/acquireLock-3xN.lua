@@ -33,6 +33,7 @@ if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 0 and
 end
 
 --- @include "includes/fencing"
+--- @include "../../common/lua/waiterQueue"
 local flags = ARGV[3]
 local seconds, micros = tonumber(time[1]), tonumber(time[2])
 local join = string.find(flags, 'w', 1, true) ~= nil

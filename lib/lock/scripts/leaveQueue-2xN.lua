@@ -9,7 +9,7 @@
 
   Returns how many queue entries were removed.
 ]]
---- @include "includes/waiterChannel"
+--- @include "../../common/lua/waiterQueue"
 local token = ARGV[1]
 local removed = 0
 for i = 1, #KEYS, 2 do

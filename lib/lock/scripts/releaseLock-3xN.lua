@@ -23,7 +23,7 @@ if #KEYS == 3 then
 end
 
 --- @include "includes/fencing"
---- @include "includes/waiterChannel"
+--- @include "../../common/lua/waiterQueue"
 local freed = 0
 for i = 0, #KEYS / 3 - 1 do
   local owner, queue, alive = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]

@@ -7,6 +7,7 @@ import {
   RedisConnectionError,
   RedisCoordinationModule,
   RedisLockService,
+  SemaphoreService,
 } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
@@ -33,6 +34,7 @@ describeWithRedisServer('Redis down, every capability', () => {
     const queue = moduleRef.get(QueueService);
     const pubsub = moduleRef.get(PubSubService);
     const locks = moduleRef.get(RedisLockService);
+    const semaphores = moduleRef.get(SemaphoreService);
     await counters.increment('down-test');
     await server.stop();
 
@@ -51,6 +53,14 @@ describeWithRedisServer('Redis down, every capability', () => {
       [/publish on channel "news"/, () => pubsub.publish('news', { n: 1 })],
       [/publish on channel "orders"/, () => pubsub.publish('orders', { n: 1 }, { durable: true })],
       [/acquire lock down-lock/, () => locks.tryAcquire('down-lock')],
+      [
+        /take a permit of semaphore down-sem/,
+        () => semaphores.acquire('down-sem', { limit: 1, waitMs: 0 }),
+      ],
+      [
+        /count the permits of semaphore down-sem/,
+        () => semaphores.available('down-sem', { limit: 1 }),
+      ],
     ];
     for (const [action, call] of calls) {
       await assert.rejects(call(), (error: unknown) => {

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { it } from '@jest/globals';
 import {
   LockLostError,
+  PermitLostError,
   PubSubService,
   QueueService,
   RedisCoordinationModule,
   RedisLockService,
+  SemaphoreService,
 } from '../../../lib/index.js';
 import { closeModule, startModule } from '../../support/nest.js';
 import { describeWithRedisServer, uniqueKeyPrefix } from '../../support/redis.js';
@@ -34,10 +36,11 @@ describeWithRedisServer('Shutting down while Redis is unreachable', () => {
   ];
   for (const { name, cut, restore } of outages) {
     // The timeout only turns a shutdown that hangs into a failure.
-    it(`closes an app holding a lock, subscribed to channels and running jobs while Redis is ${name}; nothing is lost`, async () => {
+    it(`closes an app holding a lock and a permit, subscribed to channels and running jobs while Redis is ${name}; nothing is lost`, async () => {
       const prefix = uniqueKeyPrefix();
       const first = await app(prefix);
       const lock = await first.get(RedisLockService).acquire('report', { ttlMs: 3000 });
+      const permit = await first.get(SemaphoreService).acquire('render', { limit: 1, ttlMs: 3000 });
       const pubsub = first.get(PubSubService);
       await pubsub.subscribe('orders', () => undefined, { group: 'g' });
       await pubsub.subscribe('news', () => undefined);
@@ -61,6 +64,7 @@ describeWithRedisServer('Shutting down while Redis is unreachable', () => {
         await restore(); // also if closing throws, for the tests after this one
       }
       assert.ok(lock.signal.reason instanceof LockLostError);
+      assert.ok(permit.signal.reason instanceof PermitLostError);
 
       // Back: the job cut short runs again once its lease is over, and the lock is free again
       // (freed at shutdown, or at the end of its lease); neither needed the closed app.
@@ -71,6 +75,10 @@ describeWithRedisServer('Shutting down while Redis is unreachable', () => {
       assert.equal(await redone, 'slow');
       const relock = await second.get(RedisLockService).acquire('report', { waitMs: 10_000 });
       await relock.release();
+      const again = await second
+        .get(SemaphoreService)
+        .acquire('render', { limit: 1, waitMs: 10_000 });
+      await again.release();
     }, 60_000);
   }
 

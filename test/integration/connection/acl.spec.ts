@@ -16,6 +16,7 @@ import {
   RedisHealthIndicator,
   RedisLockService,
   RedisThrottlerStorage,
+  SemaphoreService,
   ServiceRegistry,
   type DurableMessageMeta,
   type Job,
@@ -36,6 +37,7 @@ const README_HEADING = '#### ACL: a least-privilege user';
 /** Where each capability of the README list keeps its scripts (lib/<folder>/scripts). */
 const SCRIPT_FOLDERS: Record<string, string> = {
   locks: 'lock',
+  semaphores: 'semaphore',
   queues: 'queue',
   'pub/sub': 'pubsub',
   counters: 'counter',
@@ -114,13 +116,24 @@ function luaFiles(dir: string): string[] {
   });
 }
 
+/** The .lua files of a scripts folder and the shared ones they include (tools/build-lua.mjs). */
+function scriptsWithIncludes(folder: string): string[] {
+  const files = new Set(luaFiles(folder));
+  for (const file of files) {
+    for (const [, name] of readFileSync(file, 'utf8').matchAll(/^--- @include "([^"]+)"/gm)) {
+      files.add(join(folder, `${name}.lua`));
+    }
+  }
+  return [...files];
+}
+
 /**
  * The commands the Lua scripts of lib/<folder>/scripts call, named as an ACL rule names them:
  * `xgroup|delconsumer` for a subcommand of a command the README grants by subcommand.
  */
 function scriptCommands(folder: string, bySubcommand: ReadonlySet<string>): Set<string> {
   const found = new Set<string>();
-  for (const file of luaFiles(join(root, 'lib', folder, 'scripts'))) {
+  for (const file of scriptsWithIncludes(join(root, 'lib', folder, 'scripts'))) {
     const lua = readFileSync(file, 'utf8');
     const calls = [...lua.matchAll(/redis\.p?call\(\s*'([A-Za-z]+)'(?:\s*,\s*'([A-Za-z]+)')?/g)];
     // A command name that is not a literal would escape this check.
@@ -238,6 +251,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
     return {
       moduleRef,
       locks: moduleRef.get(RedisLockService),
+      semaphores: moduleRef.get(SemaphoreService),
       queue: moduleRef.get(QueueService),
       pubsub: moduleRef.get(PubSubService),
       counters: moduleRef.get(CounterService),
@@ -313,6 +327,28 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       );
       assert.equal(result, 'held');
       assert.equal(await b.locks.isLocked('report'), false);
+    });
+
+    it('semaphores: acquire, available, extend, a waiter woken by the release, using', async () => {
+      const options = { limit: 1, ttlMs: 10_000 };
+      const held = await a.semaphores.acquire('render', options);
+      assert.equal(await b.semaphores.available('render', options), 0);
+      await held.extend(20_000);
+      assert.ok((await admin.pttl('coord:{semaphore:render}:holders')) > 10_000);
+      const waiter = b.semaphores.acquire('render', { ...options, waitMs: 5000 });
+      await eventually(
+        'b queued',
+        async () => (await admin.zcard('coord:{semaphore:render}:queue')) === 1,
+      );
+      await held.release();
+      await (await waiter).release();
+      assert.equal(
+        await a.semaphores.using('render', { limit: 1 }, async () =>
+          b.semaphores.available('render', { limit: 1 }),
+        ),
+        0,
+      );
+      assert.equal(await b.semaphores.available('render', { limit: 1 }), 1);
     });
 
     it('queues: add, addBulk, pause, resume, a job done, one retried, one dead, retryDead', async () => {

@@ -10,6 +10,7 @@ import {
   RedisCoordinationModule,
   RedisHealthIndicator,
   RedisLockService,
+  SemaphoreService,
 } from '../../../lib/index.js';
 import { CapturingLogger, closeModule, startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
@@ -62,6 +63,8 @@ describeWithRedisServer('a rotated password', () => {
       await pubsub.subscribe('durable', () => undefined, { group: 'g' });
       await pubsub.subscribe('broadcast', () => undefined);
       const held = await locks.acquire('held');
+      const semaphores = moduleRef.get(SemaphoreService);
+      const permit = await semaphores.acquire('held', { limit: 2 });
 
       server.cli('ACL', 'SETUSER', 'app', 'resetpass', `>${NEW_PASSWORD}`);
       server.cli('CLIENT', 'KILL', 'USER', 'app');
@@ -72,6 +75,11 @@ describeWithRedisServer('a rotated password', () => {
         'lock.isLocked': () => locks.isLocked('r'),
         'lock.extend': () => held.extend(),
         'lock.release': () => held.release(),
+        'semaphore.acquire': () => semaphores.acquire('s', { limit: 1, waitMs: 1000 }),
+        'semaphore.available': () => semaphores.available('s', { limit: 1 }),
+        'semaphore.using': () => semaphores.using('s', { limit: 1 }, () => undefined),
+        'permit.extend': () => permit.extend(),
+        'permit.release': () => permit.release(),
         'counter.increment': () => counters.increment('c'),
         'counter.increment (script)': () => counters.increment('c', 1, { ttlMs: 1000 }),
         'counter.get': () => counters.get('c'),

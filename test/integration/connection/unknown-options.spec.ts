@@ -15,7 +15,9 @@ import {
   RedisHealthIndicator,
   RedisLockService,
   RedisThrottlerStorage,
+  SemaphoreService,
   WithLock,
+  WithSemaphore,
 } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { useTestRedis } from '../../support/hooks.js';
@@ -49,6 +51,31 @@ describe('an unknown option key', () => {
       undefined,
     ],
     '@WithLock': [() => WithLock('r', { onbusy: 'skip' } as never), 'onbusy', 'onBusy'],
+    'semaphore.acquire': [
+      () => semaphore().acquire('s', { limit: 1, ttl: 1000 } as never),
+      'ttl',
+      'ttlMs',
+    ],
+    'semaphore.using': [
+      () => semaphore().using('s', { limit: 1, wait: 10 } as never, noop),
+      'wait',
+      'waitMs',
+    ],
+    'semaphore.available': [
+      () => semaphore().available('s', { limits: 1 } as never),
+      'limits',
+      'limit',
+    ],
+    'semaphore.acquire with a @WithSemaphore option': [
+      () => semaphore().acquire('s', { limit: 1, onBusy: 'skip' } as never),
+      'onBusy',
+      undefined,
+    ],
+    '@WithSemaphore': [
+      () => WithSemaphore('s', { limit: 1, onbusy: 'skip' } as never),
+      'onbusy',
+      'onBusy',
+    ],
     'counter.increment': [
       () => moduleRef.get(CounterService).increment('c', 1, { ttl: 1000 } as never),
       'ttl',
@@ -141,6 +168,7 @@ describe('an unknown option key', () => {
     ],
   };
   const lock = () => moduleRef.get(RedisLockService);
+  const semaphore = () => moduleRef.get(SemaphoreService);
 
   for (const [name, [call, key, likely]] of Object.entries(cases)) {
     it(`is refused by ${name}, naming ${key}${likely ? ` and ${likely}` : ''}`, async () => {

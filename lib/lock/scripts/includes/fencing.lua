@@ -7,8 +7,6 @@
   larger. Two acquisitions of one resource are always a round trip or more apart, so the clock
   alone keeps tokens increasing across holders (even after Redis restarted empty); previous + 1
   covers a hand-over within one script.
-  dropDeadWaiters(queue, alive, nowMs): waiters that stopped retrying (crashed, paused, gave up)
-  lose their place.
 ]]
 local function clock()
   local time = redis.call('TIME')
@@ -28,12 +26,4 @@ end
 local function fenceOf(value)
   local seconds, micros = string.match(value, '#(%d+)%.(%d+)$')
   return seconds * 1000000 + micros
-end
-
-local function dropDeadWaiters(queue, alive, nowMs)
-  local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', nowMs)
-  if #dead > 0 then
-    redis.call('ZREM', alive, unpack(dead))
-    redis.call('ZREM', queue, unpack(dead))
-  end
 end

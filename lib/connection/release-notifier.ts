@@ -1,5 +1,5 @@
-import type { RedisConnections } from '../connection/redis-connections.js';
-import type { Unsubscribe } from '../connection/subscription-hub.js';
+import type { RedisConnections } from './redis-connections.js';
+import type { Unsubscribe } from './subscription-hub.js';
 
 /** How long a release channel stays subscribed after its last waiter left. */
 const LINGER_MS = 5000;
@@ -11,9 +11,9 @@ interface Watch {
 }
 
 /**
- * Lets lock waiters hear releases on the app's shared subscriber connection. A channel stays
- * subscribed for a few seconds after its last waiter left, so a resource under steady contention
- * costs no SUBSCRIBE/UNSUBSCRIBE round trip per wait.
+ * Lets waiters (for a lock, for a semaphore permit) hear releases on the app's shared subscriber
+ * connection. A channel stays subscribed for a few seconds after its last waiter left, so a
+ * resource under steady contention costs no SUBSCRIBE/UNSUBSCRIBE round trip per wait.
  */
 export class ReleaseNotifier {
   private readonly watches = new Map<string, Watch>();

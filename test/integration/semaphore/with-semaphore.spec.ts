@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { Controller, Get, Injectable, type INestApplication, Param } from '@nestjs/common';
+import { Cron } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import {
+  RedisCoordinationModule,
+  SemaphoreBusyError,
+  SemaphoreService,
+  SemaphoreTimeoutError,
+  WithSemaphore,
+} from '../../../lib/index.js';
+import { CapturingLogger, startModule } from '../../support/nest.js';
+import { uniqueKeyPrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
+
+@Injectable()
+class Renderer {
+  runs = 0;
+
+  @Cron('0 * * * *')
+  @WithSemaphore('render', { limit: 1, onBusy: 'skip', ttlMs: 1000 })
+  async sweep(): Promise<string> {
+    this.runs++;
+    return 'ran';
+  }
+
+  @WithSemaphore('render', { limit: 1, onBusy: 'throw' })
+  @Cron('30 * * * *')
+  async strict(): Promise<string> {
+    return 'ran';
+  }
+
+  @WithSemaphore('render', { limit: 1, waitMs: 100 })
+  async patient(): Promise<string> {
+    return 'ran';
+  }
+
+  @WithSemaphore((tenant: string) => `export:${tenant}`, { limit: 2 })
+  async exportFor(tenant: string, rows: number): Promise<string> {
+    return `${tenant}:${rows}`;
+  }
+}
+
+@Controller('render')
+class RenderController {
+  @Get(':id/before')
+  @WithSemaphore('http-render', { limit: 1, onBusy: 'throw' })
+  before(@Param('id') id: string) {
+    return { id };
+  }
+
+  @WithSemaphore('http-render', { limit: 1, waitMs: 50 })
+  @Get(':id/after')
+  after(@Param('id') id: string) {
+    return { id };
+  }
+}
+
+class TypedNames {
+  // @ts-expect-error the name function reads a string, the method's first parameter is a number
+  @WithSemaphore((id: string) => id, { limit: 1 })
+  async byNumber(n: number) {
+    return n;
+  }
+}
+void TypedNames;
+
+describe('@WithSemaphore', () => {
+  const redis = useTestRedis();
+  closeModulesAfterEach();
+
+  async function start(keyPrefix = uniqueKeyPrefix()) {
+    const moduleRef = await startModule(
+      [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix })],
+      { providers: [Renderer] },
+    );
+    return { renderer: moduleRef.get(Renderer), semaphores: moduleRef.get(SemaphoreService) };
+  }
+
+  it('applies onBusy: skip, throw and wait', async () => {
+    const { renderer, semaphores } = await start();
+    assert.equal(await renderer.sweep(), 'ran');
+    const held = await semaphores.acquire('render', { limit: 1 });
+    assert.equal(await renderer.sweep(), undefined);
+    assert.equal(renderer.runs, 1, 'skipped without running');
+    await assert.rejects(
+      renderer.strict(),
+      (e) =>
+        e instanceof SemaphoreBusyError &&
+        !(e instanceof SemaphoreTimeoutError) &&
+        e.code === 'SEMAPHORE_BUSY' &&
+        /"render" has no free permit \(limit 1\)/.test(e.message),
+    );
+    await assert.rejects(renderer.patient(), SemaphoreTimeoutError);
+    await held.release();
+    assert.equal(await renderer.strict(), 'ran');
+    assert.equal(await renderer.patient(), 'ran');
+    assert.equal(await semaphores.available('render', { limit: 1 }), 1, 'each call released');
+  });
+
+  it('names the semaphore from the arguments', async () => {
+    const { renderer, semaphores } = await start();
+    const held = await semaphores.acquire('export:acme', { limit: 2 });
+    assert.equal(await renderer.exportFor('acme', 3), 'acme:3');
+    assert.equal(await semaphores.available('export:acme', { limit: 2 }), 1);
+    await held.release();
+  });
+
+  it('keeps other decorators’ metadata in either order', () => {
+    for (const method of [Renderer.prototype.sweep, Renderer.prototype.strict]) {
+      assert.ok(
+        Reflect.getMetadataKeys(method).some((key) => String(key).includes('SCHEDULE')),
+        `cron metadata on ${method.name}`,
+      );
+    }
+  });
+
+  it('keeps two apps in one process apart', async () => {
+    const a = await start();
+    const b = await start();
+    const held = await a.semaphores.acquire('render', { limit: 1 });
+    await assert.rejects(a.renderer.strict(), SemaphoreBusyError);
+    assert.equal(await b.renderer.strict(), 'ran', 'app b has its own Redis keys');
+    await held.release();
+  });
+
+  describe('in an HTTP controller', () => {
+    const logger = new CapturingLogger();
+    let app: INestApplication;
+    let semaphores: SemaphoreService;
+    beforeAll(async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: uniqueKeyPrefix() }),
+        ],
+        controllers: [RenderController],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger });
+      await app.init();
+      semaphores = app.get(SemaphoreService);
+    });
+    afterAll(() => app.close());
+
+    for (const order of ['before', 'after']) {
+      it(`answers 409 Conflict while busy, 200 once free (@WithSemaphore ${order} @Get)`, async () => {
+        const held = await semaphores.acquire('http-render', { limit: 1 });
+        const busy = await request(app.getHttpServer()).get(`/render/9/${order}`);
+        assert.equal(busy.status, 409, JSON.stringify(busy.body));
+        assert.match(String(busy.body.message), /http-render/);
+        // No free permit is an expected conflict, not a server error: nothing is logged for it.
+        assert.deepEqual(
+          logger.lines.filter((line) => /http-render|Semaphore(Busy|Timeout)Error/.test(line)),
+          [],
+        );
+        await held.release();
+        const free = await request(app.getHttpServer()).get(`/render/9/${order}`);
+        assert.equal(free.status, 200);
+        assert.deepEqual(free.body, { id: '9' });
+      });
+    }
+  });
+});
