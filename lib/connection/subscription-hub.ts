@@ -33,6 +33,7 @@ interface Subscription {
 export class SubscriptionHub {
   private readonly channels = new Map<string, Subscription>();
   private readonly patterns = new Map<string, Subscription>();
+  private readonly reconnectListeners = new Set<() => void>();
 
   constructor(
     private readonly client: RedisClient,
@@ -47,11 +48,22 @@ export class SubscriptionHub {
       this.dispatch(this.patterns.get(pattern), message, channel),
     );
     client.on('ready', () => {
+      for (const listener of this.reconnectListeners) listener();
       if (this.channels.size + this.patterns.size === 0) return;
       this.logger.log(
         `Subscriber connection restored: re-subscribed to ${this.channels.size} channel(s) and ${this.patterns.size} pattern(s)`,
       );
     });
+  }
+
+  /**
+   * Calls `listener` each time the connection is ready again after a disconnect: messages
+   * published meanwhile were lost, so whoever derives state from them must re-read it.
+   * Returns the function that removes the listener.
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Listens to one channel; resolves once Redis confirmed the subscription. */

@@ -11,7 +11,7 @@ export type HeldLockInit = Pick<
 > & {
   readonly store: LockStore;
   /** The service's locks held right now: the lock is in it until released or lost. */
-  readonly tracker: Set<HeldLock>;
+  readonly tracker?: Set<HeldLock>;
   /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
   readonly initialLeaseMs?: number;
 };
@@ -31,7 +31,7 @@ export class HeldLock {
   /** `performance.now()` taken before the acquire script was sent. */
   readonly acquiredAt: number;
   private readonly store: LockStore;
-  private readonly tracker: Set<HeldLock>;
+  private readonly tracker: Set<HeldLock> | undefined;
   /** When the lease ends as far as this process can prove; a bit before Redis expires the key. */
   private leaseUntil: number;
   private controller?: AbortController;
@@ -56,7 +56,7 @@ export class HeldLock {
     this.ttlMs = init.ttlMs;
     this.acquiredAt = init.acquiredAt;
     this.leaseUntil = leaseEnd(init.acquiredAt, init.initialLeaseMs ?? init.ttlMs);
-    this.tracker.add(this);
+    this.tracker?.add(this);
   }
 
   get signal(): AbortSignal {
@@ -74,6 +74,18 @@ export class HeldLock {
 
   get isReleased(): boolean {
     return this.released;
+  }
+
+  /**
+   * True while the lease is held as far as this process can prove. Past the lease's end on the
+   * monotonic clock it marks the lock lost first (aborting `signal`), even if the expiry timer
+   * has not fired yet: a process resumed after a pause runs I/O callbacks before overdue timers.
+   */
+  confirmLease(): boolean {
+    if (this.released || this.lostError) return false;
+    if (performance.now() < this.leaseUntil) return true;
+    this.onLeaseEnd();
+    return this.lostError === undefined;
   }
 
   /** Renews about every ttl/3 (with jitter) until {@link stopWatchdog} or the lock is lost. */
@@ -117,7 +129,7 @@ export class HeldLock {
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
-    this.tracker.delete(this);
+    this.tracker?.delete(this);
     return this.store.release(this.resources, this.keys, this.token);
   }
 
@@ -125,7 +137,7 @@ export class HeldLock {
   lose(reason: string, cause?: unknown): LockLostError {
     if (this.lostError) return this.lostError;
     this.lostError = new LockLostError(this.resources, reason, cause ? { cause } : undefined);
-    this.tracker.delete(this);
+    this.tracker?.delete(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
