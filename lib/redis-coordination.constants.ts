@@ -6,3 +6,9 @@ export const QUEUE_WORKER_METADATA = 'nestjs-redis-coordination:queue-worker';
 export const ON_MESSAGE_METADATA = 'nestjs-redis-coordination:on-message';
 /** Parameter metadata of `@MessagePayload()`/`@MessageContext()`, read by Nest's pipes. */
 export const MESSAGE_ARGS_METADATA = 'nestjs-redis-coordination:message-args';
+/** Method metadata of `@Leader` (an array of election names: the decorator stacks). */
+export const LEADER_METADATA = 'nestjs-redis-coordination:leader';
+/** Method metadata of `@OnElected` (an array of election names). */
+export const ON_ELECTED_METADATA = 'nestjs-redis-coordination:on-elected';
+/** Method metadata of `@OnRevoked` (an array of election names). */
+export const ON_REVOKED_METADATA = 'nestjs-redis-coordination:on-revoked';

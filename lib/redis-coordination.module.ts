@@ -5,6 +5,8 @@ import { HandlerDiscovery } from './common/handler-discovery.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import { CounterService } from './counter/counter.service.js';
 import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
+import { ElectionExplorer } from './election/election.explorer.js';
+import { LeaderElectionService } from './election/election.service.js';
 import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import { RedisLockService } from './lock/lock.service.js';
@@ -29,7 +31,7 @@ const connectionsProvider: Provider = {
 
 /**
  * Distributed coordination on Redis for a Nest app: one import gives locks, queues, pub/sub,
- * counters and caching, all sharing the module's connections.
+ * counters, caching and leader election, all sharing the module's connections.
  *
  * @example
  * // app.module.ts: `@Module({ imports: [coordination] })`
@@ -49,6 +51,8 @@ const connectionsProvider: Provider = {
     CounterService,
     RedisThrottlerStorage,
     CacheService,
+    LeaderElectionService,
+    ElectionExplorer,
   ],
   exports: [
     RedisHealthIndicator,
@@ -58,6 +62,7 @@ const connectionsProvider: Provider = {
     CounterService,
     RedisThrottlerStorage,
     CacheService,
+    LeaderElectionService,
   ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}
