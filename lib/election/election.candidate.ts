@@ -73,10 +73,21 @@ export class Candidate {
   }
 
   private async campaign(first?: { resolve(): void; reject(error: unknown): void }): Promise<void> {
+    const leaving = firstAborted(this.leaving.signal).then(() => undefined);
     while (!this.leaving.signal.aborted) {
       let next: Promise<void>;
       try {
-        const attempt = await this.candidacy.attempt();
+        const pending = this.candidacy.attempt();
+        // Leaving does not wait for an attempt Redis is slow to answer (shutdown is bounded);
+        // a term it wins after all is given straight back.
+        const attempt = await Promise.race([pending, leaving]);
+        if (!attempt) {
+          void pending.then(
+            (late) => (late.elected ? this.lead(late.lease) : undefined),
+            () => undefined,
+          );
+          break;
+        }
         this.recovered();
         next = attempt.elected
           ? this.lead(attempt.lease)
@@ -98,13 +109,14 @@ export class Candidate {
       first = undefined;
       await next;
     }
+    first?.resolve();
   }
 
   /** Holds the term until it is lost or this instance leaves, then resigns it. */
   private async lead(lease: LeaderLease): Promise<void> {
     const left = 'this instance left the election';
     if (this.leaving.signal.aborted) {
-      await lease.resign(left); // elected while leaving: straight back, nobody was told
+      await lease.resign(left); // elected while leaving: straight back, nobody is told
       return;
     }
     this.latest = lease;

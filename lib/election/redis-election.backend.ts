@@ -135,13 +135,13 @@ class RedisCandidacy implements Candidacy {
         return undefined;
       });
     await this.listening;
+    this.changed = false; // from here on, a change means this attempt may have come too early
     const { store } = this.backend;
     const sitOutUntil = this.backend.mayCampaignAt(this.leaseMs);
     if (performance.now() < sitOutUntil) {
       this.retryAt = sitOutUntil;
       return { elected: false };
     }
-    this.changed = false;
     const token = store.locks.newToken();
     const sentAt = performance.now();
     const reply = await store
