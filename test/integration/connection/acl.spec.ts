@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import {
   CacheService,
   CounterService,
+  LeaderElectionService,
   PubSubService,
   QueueService,
   RedisCommandError,
@@ -38,6 +39,7 @@ const SCRIPT_FOLDERS: Record<string, string> = {
   'pub/sub': 'pubsub',
   counters: 'counter',
   cache: 'cache',
+  elections: 'election',
 };
 /** The pattern subscribed below, and the channel rule it needs (see the README). */
 const PATTERN = 'orders.*';
@@ -242,6 +244,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       products: moduleRef.get(ProductService),
       calls: moduleRef.get(CallLog),
       health: moduleRef.get(RedisHealthIndicator),
+      elections: moduleRef.get(LeaderElectionService),
     };
   }
 
@@ -483,6 +486,24 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       const first = await a.products.find('1');
       assert.deepEqual(await b.products.find('1'), first);
       assert.equal(a.calls.count('find') + b.calls.count('find'), 1);
+    });
+
+    it('elections: join, observe, a hand-over on leave', async () => {
+      const seen: (string | null)[] = [];
+      const watching = b.elections
+        .observe('sweeper')
+        .subscribe(({ leader }) => void seen.push(leader));
+      const first = await a.elections.join('sweeper', { leaseMs: 60_000 });
+      const second = await b.elections.join('sweeper', { leaseMs: 60_000 });
+      assert.equal(first.isLeader, true);
+      await eventually('a seen leading', () => seen.at(-1) === a.elections.instanceId);
+      const term = first.term!;
+      await first.leave();
+      await eventually('b elected', () => second.isLeader);
+      await eventually('b seen leading', () => seen.at(-1) === b.elections.instanceId);
+      assert.ok(second.term! > term);
+      watching.unsubscribe();
+      await second.leave();
     });
 
     it('health check', async () => {
