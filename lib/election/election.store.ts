@@ -64,17 +64,6 @@ export class ElectionStore {
       : { taken: false, remainingMs: reply.waitHintMs };
   }
 
-  /**
-   * Frees the lease if `token` still holds it (never another leader's) and announces the
-   * change; both commands go out together, in this order, on the command connection.
-   */
-  async resign(label: string, keys: ElectionKeys, token: string, term: number): Promise<void> {
-    await Promise.all([
-      this.locks.release([label], [keys.lease], token),
-      this.announce(label, keys, term),
-    ]);
-  }
-
   /** Tells the election's listeners that its leader may have changed. */
   async announce(label: string, keys: ElectionKeys, term: number): Promise<void> {
     await this.connections.command

@@ -237,10 +237,11 @@ class RedisLeaderLease implements LeaderLease {
     const { store } = this.backend;
     const what = `hand over ${label(this.name)}`;
     await this.backend.handOver(what, async () => {
-      await Promise.all([
-        this.held.release(),
-        store.announce(label(this.name), this.keys, this.term),
-      ]);
+      // One after the other: sent together, a release that Redis answers NOSCRIPT (its first
+      // after a restart) is sent again behind the announcement, and candidates woken by it would
+      // find the lease still held and wait for it to run out.
+      await this.held.release();
+      await store.announce(label(this.name), this.keys, this.term);
     });
   }
 

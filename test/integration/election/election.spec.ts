@@ -14,6 +14,7 @@ import {
 } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { electionKeys } from '../../../lib/election/election.keys.js';
+import { acquireLock } from '../../../lib/lock/scripts/lua.generated.js';
 import { closeModule, startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
@@ -93,6 +94,11 @@ describe('LeaderElectionService', () => {
     const c = await services[2]!.join('handover', { leaseMs: DAY_MS });
     assert.equal(a.isLeader, true);
     const { term, signal } = { term: a.term!, signal: a.signal };
+    // Redis has lost the release script but not the acquire (a failover to a replica that ran
+    // acquires only): the release is refused (NOSCRIPT) and sent again in full, while woken
+    // candidates' acquires run at once; the announcement must not overtake the release.
+    await redis.client.script('FLUSH');
+    await redis.client.script('LOAD', acquireLock.lua);
     await a.leave();
     assert.equal(signal.aborted, true);
     assert.ok(signal.reason instanceof LeadershipLostError);
