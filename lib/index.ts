@@ -145,3 +145,16 @@ export type {
   RegistryOptions,
   ServiceInstance,
 } from './registry/registry.interfaces.js';
+export { LeaderElectionService } from './election/election.service.js';
+export { Election } from './election/election.handle.js';
+export { Leader } from './election/leader.decorator.js';
+export { OnElected, OnRevoked } from './election/election-events.decorator.js';
+export { currentLeadership } from './election/election.context.js';
+export { LeadershipLostError } from './election/election.errors.js';
+export { MIN_ELECTION_LEASE_MS, MAX_ELECTION_LEASE_MS } from './election/election.options.js';
+export {
+  DEFAULT_ELECTION_OPTIONS,
+  type JoinElectionOptions,
+  type LeaderState,
+  type Leadership,
+} from './election/election.interfaces.js';

@@ -8,3 +8,9 @@ export const ON_MESSAGE_METADATA = 'nestjs-redis-coordination:on-message';
 export const MESSAGE_ARGS_METADATA = 'nestjs-redis-coordination:message-args';
 /** Method metadata of `@OnConfigChange` (an array of keys: the decorator stacks). */
 export const ON_CONFIG_CHANGE_METADATA = 'nestjs-redis-coordination:on-config-change';
+/** Method metadata of `@Leader` (an array of election names: the decorator stacks). */
+export const LEADER_METADATA = 'nestjs-redis-coordination:leader';
+/** Method metadata of `@OnElected` (an array of election names). */
+export const ON_ELECTED_METADATA = 'nestjs-redis-coordination:on-elected';
+/** Method metadata of `@OnRevoked` (an array of election names). */
+export const ON_REVOKED_METADATA = 'nestjs-redis-coordination:on-revoked';

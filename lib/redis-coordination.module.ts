@@ -8,6 +8,8 @@ import { ServiceRegistry } from './registry/registry.service.js';
 import { RedisConnections } from './connection/redis-connections.js';
 import { CounterService } from './counter/counter.service.js';
 import { RedisThrottlerStorage } from './counter/throttler-storage.adapter.js';
+import { ElectionExplorer } from './election/election.explorer.js';
+import { LeaderElectionService } from './election/election.service.js';
 import { RedisHealthIndicator } from './health/redis-health.indicator.js';
 import type { RedisCoordinationModuleOptions } from './interfaces/redis-coordination-options.interface.js';
 import { RedisLockService } from './lock/lock.service.js';
@@ -32,8 +34,9 @@ const connectionsProvider: Provider = {
 };
 
 /**
- * Distributed coordination on Redis for a Nest app: one import gives locks, semaphores, queues,
- * pub/sub, counters and caching, all sharing the module's connections.
+ * Distributed coordination on Redis for a Nest app: one import gives locks, semaphores, leader
+ * election, queues, pub/sub, counters, caching, live configuration and a service registry, all
+ * sharing the module's connections.
  *
  * @example
  * // app.module.ts: `@Module({ imports: [coordination] })`
@@ -57,6 +60,8 @@ const connectionsProvider: Provider = {
     LiveConfigExplorer,
     ServiceRegistry,
     SemaphoreService,
+    LeaderElectionService,
+    ElectionExplorer,
   ],
   exports: [
     RedisHealthIndicator,
@@ -69,6 +74,7 @@ const connectionsProvider: Provider = {
     LiveConfigService,
     ServiceRegistry,
     SemaphoreService,
+    LeaderElectionService,
   ],
 })
 export class RedisCoordinationModule extends ConfigurableRedisCoordinationModule {}

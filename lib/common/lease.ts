@@ -19,8 +19,11 @@ export interface LeaseInit<L> {
   readonly acquiredAt: number;
   /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
   readonly initialLeaseMs?: number;
-  /** The service's leases held right now: this one is in it until released or lost. */
-  readonly tracker: Set<L>;
+  /**
+   * The service's leases held right now: this one is in it until released or lost. Absent when
+   * the owner keeps track itself (an election's leadership).
+   */
+  readonly tracker?: Set<L>;
 }
 
 /**
@@ -36,7 +39,7 @@ export abstract class Lease<LostError extends Error> {
   readonly ttlMs: number;
   /** `performance.now()` taken before the acquire was sent. */
   readonly acquiredAt: number;
-  private readonly tracker: Set<Lease<LostError>>;
+  private readonly tracker: Set<Lease<LostError>> | undefined;
   /** When the lease ends as far as this process can prove; a bit before Redis expires it. */
   private leaseUntil: number;
   private controller?: AbortController;
@@ -56,7 +59,7 @@ export abstract class Lease<LostError extends Error> {
     this.ttlMs = init.ttlMs;
     this.acquiredAt = init.acquiredAt;
     this.leaseUntil = leaseEnd(init.acquiredAt, init.initialLeaseMs ?? init.ttlMs);
-    this.tracker.add(this);
+    this.tracker?.add(this);
   }
 
   /** Sets the lease in Redis to `ttlMs` from now; false when it is no longer held. */
@@ -124,7 +127,7 @@ export abstract class Lease<LostError extends Error> {
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
-    this.tracker.delete(this);
+    this.tracker?.delete(this);
     return this.freeLease();
   }
 
@@ -132,7 +135,7 @@ export abstract class Lease<LostError extends Error> {
   lose(reason: string, cause?: unknown): LostError {
     if (this.lostWith) return this.lostWith;
     this.lostWith = this.lostError(reason, cause);
-    this.tracker.delete(this);
+    this.tracker?.delete(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
@@ -150,6 +153,18 @@ export abstract class Lease<LostError extends Error> {
     clearTimeout(this.expiryTimer);
     const delay = Math.max(0, this.leaseUntil - performance.now());
     this.expiryTimer = setTimeout(() => this.onLeaseEnd(), Math.ceil(delay)).unref();
+  }
+
+  /**
+   * True while the lease is held as far as this process can prove. Past the lease's end on the
+   * monotonic clock it marks the lease lost first (aborting `signal`), even if the expiry timer
+   * has not fired yet: a process resumed after a pause runs I/O callbacks before overdue timers.
+   */
+  confirmLease(): boolean {
+    if (this.released || this.lostWith) return false;
+    if (performance.now() < this.leaseUntil) return true;
+    this.onLeaseEnd();
+    return this.lostWith === undefined;
   }
 
   private onLeaseEnd(): void {

@@ -38,7 +38,8 @@ export class LockTimeoutError extends LockBusyError {
 export class LockLostError extends RedisCoordinationError {
   constructor(
     readonly resources: readonly string[],
-    reason: string,
+    /** Why, in a few words (the message without the lock's name). */
+    readonly reason: string,
     options?: { cause?: unknown },
   ) {
     super('LOCK_LOST', `Lock ${describeResources(resources)} was lost: ${reason}`, options);

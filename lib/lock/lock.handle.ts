@@ -9,8 +9,8 @@ export type HeldLockInit = Pick<
   'resources' | 'keys' | 'token' | 'fencingTokens' | 'ttlMs' | 'acquiredAt'
 > & {
   readonly store: LockStore;
-  /** The service's locks held right now: the lock is in it until released or lost. */
-  readonly tracker: Set<HeldLock>;
+  /** The service's locks held right now (absent when the owner keeps track itself). */
+  readonly tracker?: Set<HeldLock>;
   /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
   readonly initialLeaseMs?: number;
 };

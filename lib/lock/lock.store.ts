@@ -52,8 +52,8 @@ export type ReleaseNotice =
  * - release message: `<token>` (retry now) or `<token>#<fence>` (handed over).
  */
 export class LockStore {
-  /** Names this service instance in its tokens and its release inbox. */
-  private readonly instance = `i${randomBytes(12).toString('base64url')}`;
+  /** Names this service instance in its tokens and its release inbox (no `:` or `#`). */
+  readonly instance = `i${randomBytes(12).toString('base64url')}`;
   private tokenCount = 0;
 
   constructor(private readonly connections: RedisConnections) {}
@@ -83,6 +83,16 @@ export class LockStore {
       return { retry: false, fence: Number(message.slice(token.length + 1)) };
     }
     return undefined;
+  }
+
+  /**
+   * Reads an owner value: the instance whose token holds the resource, and the fencing token.
+   * `undefined` for a value not in the owner format.
+   */
+  static readOwner(value: string): { instance: string; fence: number } | undefined {
+    const match = /^(?:h\d+:)?([^:#]+):[^#]*#(\d+)\.(\d+)$/.exec(value);
+    if (!match) return undefined;
+    return { instance: match[1]!, fence: Number(match[2]) * 1_000_000 + Number(match[3]) };
   }
 
   /** One run of acquireLock: takes every resource, all or nothing, or reports it busy. */

@@ -9,6 +9,7 @@ import {
   CacheService,
   CounterService,
   LiveConfigService,
+  LeaderElectionService,
   PubSubService,
   QueueService,
   RedisCommandError,
@@ -44,6 +45,7 @@ const SCRIPT_FOLDERS: Record<string, string> = {
   cache: 'cache',
   live: 'config',
   service: 'registry',
+  elections: 'election',
 };
 /** The pattern subscribed below, and the channel rule it needs (see the README). */
 const PATTERN = 'orders.*';
@@ -261,6 +263,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       calls: moduleRef.get(CallLog),
       health: moduleRef.get(RedisHealthIndicator),
       config: moduleRef.get(LiveConfigService),
+      elections: moduleRef.get(LeaderElectionService),
     };
   }
 
@@ -549,6 +552,24 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       assert.equal((await registry.pick('billing')).address, 'http://10.0.0.1:3000');
       await closeModule(registered);
       assert.deepEqual(await registry.instances('billing'), []);
+    });
+
+    it('elections: join, observe, a hand-over on leave', async () => {
+      const seen: (string | null)[] = [];
+      const watching = b.elections
+        .observe('sweeper')
+        .subscribe(({ leader }) => void seen.push(leader));
+      const first = await a.elections.join('sweeper', { leaseMs: 60_000 });
+      const second = await b.elections.join('sweeper', { leaseMs: 60_000 });
+      assert.equal(first.isLeader, true);
+      await eventually('a seen leading', () => seen.at(-1) === a.elections.instanceId);
+      const term = first.term!;
+      await first.leave();
+      await eventually('b elected', () => second.isLeader);
+      await eventually('b seen leading', () => seen.at(-1) === b.elections.instanceId);
+      assert.ok(second.term! > term);
+      watching.unsubscribe();
+      await second.leave();
     });
 
     it('health check', async () => {

@@ -6,6 +6,7 @@ import {
   CacheService,
   Cached,
   CounterService,
+  LeaderElectionService,
   OnMessage,
   PubSubService,
   QueueService,
@@ -155,6 +156,11 @@ describe('an unknown option key', () => {
       },
       'keys',
       'key',
+    ],
+    'elections.join': [
+      () => moduleRef.get(LeaderElectionService).join('e', { lease: 1000 } as never),
+      'lease',
+      'leaseMs',
     ],
     'health check': [
       () => moduleRef.get(RedisHealthIndicator).isHealthy('redis', { timeout: 10 } as never),

@@ -224,8 +224,9 @@ describe('SemaphoreService', () => {
   it('renews the permit while using() work runs, then frees it, also when the work throws', async () => {
     const { semaphores, keyPrefix } = await start();
     const other = (await start(keyPrefix)).semaphores;
-    const result = await semaphores.using('long', { limit: 1, ttlMs: 150 }, async (signal) => {
-      await sleep(500); // more than three leases
+    // Leases long enough that a busy machine's pauses cannot outlast one between renewals.
+    const result = await semaphores.using('long', { limit: 1, ttlMs: 600 }, async (signal) => {
+      await sleep(2000); // more than three leases
       assert.equal(signal.aborted, false);
       assert.equal(await other.available('long', { limit: 1 }), 0);
       return 'done';
