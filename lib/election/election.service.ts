@@ -21,7 +21,7 @@ interface Joined {
   readonly candidate: Candidate;
   readonly election: Election;
   /** Settles after the first attempt to lead. */
-  started: Promise<void>;
+  readonly started: Promise<void>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { LoggerService } from '@nestjs/common';
 import { RedisConnectionError } from '../connection/connection.errors.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
+import type { LockLostError } from '../lock/lock.errors.js';
 import { HeldLock } from '../lock/lock.handle.js';
 import { ReleaseNotifier } from '../connection/release-notifier.js';
 import type {
@@ -218,8 +219,8 @@ class RedisLeaderLease implements LeaderLease {
       acquiredAt: taken.acquiredAt,
     });
     this.held.signal.addEventListener('abort', () => {
-      const lost = this.held.signal.reason as { reason?: string };
-      this.end(lost.reason ?? 'its lease was lost', lost);
+      const lost = this.held.signal.reason as LockLostError;
+      this.end(lost.reason, lost);
     });
     this.held.startWatchdog(undefined);
   }
