@@ -44,11 +44,11 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly loading = new Map<string, Promise<void>>();
   private readonly changes = new Subject<ConfigChange>();
-  private readonly offGap: () => void;
+  /** Set on the first key kept: an app without live configuration opens no subscriber connection. */
+  private offGap?: () => void;
 
   constructor(private readonly connections: RedisConnections) {
     this.backend = new ConfigStore(connections);
-    this.offGap = this.backend.onGap(() => void this.reloadAll());
   }
 
   /** Loads `liveConfig.keys` before the app serves; fails start if Redis cannot be read. */
@@ -137,7 +137,7 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.offGap();
+    this.offGap?.();
     const watches = [...this.snapshots.values()].map((snapshot) => snapshot.unwatch?.());
     await Promise.allSettled(watches);
     this.changes.complete();
@@ -160,6 +160,7 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
 
   /** Listens first, then reads: a change between the two is heard, never lost. */
   private async track(name: string): Promise<void> {
+    this.offGap ??= this.backend.onGap(() => void this.reloadAll());
     const snapshot: Snapshot = { value: undefined, version: 0 };
     this.snapshots.set(name, snapshot);
     snapshot.unwatch = await this.backend.watch(name, (change) => this.apply(name, change));

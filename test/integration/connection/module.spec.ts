@@ -28,6 +28,21 @@ describe('RedisCoordinationModule', () => {
   const redis = useTestRedis();
   closeModulesAfterEach();
 
+  it('opens only its command connection until something subscribes or blocks', async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix }),
+    ]);
+    // A connection opened in the background is named once it is ready: give it the time to be.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const names = String(await redis.client.call('CLIENT', 'LIST'))
+      .split('\n')
+      .map((line) => /\bname=(\S*)/.exec(line)?.[1])
+      .filter((name) => name?.startsWith(keyPrefix.replace(/[^\w:.-]/g, '_')));
+    assert.deepEqual(names, [`${keyPrefix}command`.replace(/[^\w:.-]/g, '_')]);
+    await closeModule(moduleRef);
+  });
+
   async function connectionsOf(options: RedisCoordinationModuleOptions) {
     const moduleRef = await startModule([RedisCoordinationModule.forRoot(options)]);
     return { moduleRef, connections: moduleRef.get(RedisConnections) };
