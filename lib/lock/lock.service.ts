@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { RedisConnectionError } from '../connection/connection.errors.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { lockContext, type LockFrame } from './lock.context.js';
 import { LockBusyError, LockTimeoutError } from './lock.errors.js';
@@ -192,15 +191,11 @@ export class RedisLockService implements BeforeApplicationShutdown {
     );
     const waits = wait && request.waitMs > 0;
     const sentAt = performance.now();
-    const first = await this.store
-      .acquire(resources, keys, token, ttlMs, { join: waits, fair, queued: false })
-      .catch((error: unknown) => {
-        // No reply, yet Redis may run it: undo whatever it takes, off the caller's path.
-        if (error instanceof RedisConnectionError) {
-          void this.store.abandon(resources, keys, token, ttlMs);
-        }
-        throw error;
-      });
+    const first = await this.store.acquire(resources, keys, token, ttlMs, {
+      join: waits,
+      fair,
+      queued: false,
+    });
     if (first.taken) {
       return this.hold(request, token, {
         fences: first.fences,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { WAITER_LEASE_MS } from '../common/waiter-polling.js';
 import { retryInBackground } from '../connection/background-retry.js';
+import { RedisConnectionError } from '../connection/connection.errors.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import { inboxOf, resourceKeys, type ResourceKeys } from './lock.keys.js';
@@ -95,7 +96,11 @@ export class LockStore {
     return { instance: match[1]!, fence: Number(match[2]) * 1_000_000 + Number(match[3]) };
   }
 
-  /** One run of acquireLock: takes every resource, all or nothing, or reports it busy. */
+  /**
+   * One run of acquireLock: takes every resource, all or nothing, or reports it busy. A first
+   * attempt left without a reply is {@link abandon}ed here (Redis may still run it); a waiter's
+   * retries are abandoned by the waiter when it gives up.
+   */
   acquire(
     resources: readonly string[],
     keys: readonly ResourceKeys[],
@@ -105,18 +110,20 @@ export class LockStore {
   ): Promise<AcquireReply> {
     const flags = `${mode.join ? 'w' : ''}${mode.fair ? 'f' : ''}${mode.queued ? 'q' : ''}`;
     const args = mode.join ? [token, ttlMs, flags, WAITER_LEASE_MS] : [token, ttlMs, flags];
-    return this.run(
-      acquireLockScript,
-      lockKeys(keys),
-      args,
-      resources,
-      'acquire',
+    return acquireLockScript.run(this.connections.command, lockKeys(keys), args).then(
       (reply): AcquireReply => {
         // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
         if (typeof reply === 'number') return { taken: true, fences: [reply] };
         const [status, ...rest] = reply as number[];
         if (status === 1) return { taken: true, fences: rest };
         return { taken: false, waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
+      },
+      (error: unknown) => {
+        const failure = this.failure(error, resources, 'acquire');
+        if (failure instanceof RedisConnectionError && !mode.queued) {
+          void this.abandon(resources, keys, token, ttlMs);
+        }
+        throw failure;
       },
     );
   }
