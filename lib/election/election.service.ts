@@ -70,7 +70,8 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
    * at bootstrap with the default options; to set options, join in `onModuleInit`.
    *
    * Throws `RedisConnectionError` if Redis cannot be reached for the first attempt, and
-   * `InvalidArgumentError`/`InvalidKeyError` for bad input.
+   * `InvalidArgumentError`/`InvalidKeyError` for bad input. Within one lease of a lost connection
+   * this instance sits out (see the README) and resolves as a candidate without asking Redis.
    */
   async join(name: string, options: JoinElectionOptions = {}): Promise<Election> {
     assertName('election name', name);

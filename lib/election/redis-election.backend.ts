@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { LoggerService } from '@nestjs/common';
-import { RedisConnectionError } from '../connection/connection.errors.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import type { LockLostError } from '../lock/lock.errors.js';
 import { HeldLock } from '../lock/lock.handle.js';
@@ -145,15 +144,8 @@ class RedisCandidacy implements Candidacy {
     }
     const token = store.locks.newToken();
     const sentAt = performance.now();
-    const reply = await store
-      .takeLease(this.label, this.keys, token, this.leaseMs)
-      .catch((error: unknown) => {
-        // No reply, yet Redis may run it: free whatever it takes, off this path.
-        if (error instanceof RedisConnectionError) {
-          void store.locks.abandon([this.label], [this.keys.lease], token, this.leaseMs);
-        }
-        throw error;
-      });
+    // An attempt left without a reply is undone by the lock store, which Redis may still run.
+    const reply = await store.takeLease(this.label, this.keys, token, this.leaseMs);
     if (!reply.taken) {
       this.retryAt = sentAt + (reply.remainingMs >= 0 ? reply.remainingMs + 1 : this.leaseMs);
       return { elected: false };
