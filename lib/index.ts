@@ -29,9 +29,15 @@ export { RedisLockService } from './lock/lock.service.js';
 export { Lock } from './lock/lock.handle.js';
 export { MAX_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './lock/lock.options.js';
 export { currentLock } from './lock/lock.context.js';
-export { LockBusyError, LockTimeoutError, LockLostError } from './lock/lock.errors.js';
+export {
+  LockBusyError,
+  LockTimeoutError,
+  LockLostError,
+  LockUpgradeError,
+} from './lock/lock.errors.js';
 export {
   DEFAULT_LOCK_OPTIONS,
+  type LockMode,
   type LockOptions,
   type WithLockOptions,
   type LockBusyPolicy,

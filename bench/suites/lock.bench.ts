@@ -181,6 +181,33 @@ export const suite: BenchSuite = {
       });
     }
 
+    // Read holds: one resource per loop, then every loop reading the same resource (readers
+    // share it, so they should not wait for each other).
+    const rawUncontended = async (i: number) => {
+      const token = `${tokenPrefix}:${i}`;
+      const raw = rawLock(plain, sha);
+      if (!(await raw.tryAcquire(`raw:r:${i}`, token))) throw new Error('raw lock busy');
+      await raw.release(`raw:r:${i}`, token);
+    };
+    for (const [concurrency, shared] of [
+      [1, false],
+      [8, true],
+    ] as const) {
+      const reads = async (i: number) => {
+        const lock = await locks.acquire(shared ? 'r:shared' : `r:${i}`, { mode: 'read' });
+        await lock.release();
+      };
+      context.report({
+        suite: 'lock',
+        name: `read lock acquire+release x${UNCONTENDED_TOTAL}, ${concurrency} loop(s)${shared ? ' on one resource' : ''}`,
+        ...(await compare(
+          () => runLoad(rawUncontended, { total: UNCONTENDED_TOTAL, concurrency }),
+          () => runLoad(reads, { total: UNCONTENDED_TOTAL, concurrency }),
+        )),
+        note: `baseline: raw ioredis SET NX PX + compare-and-delete${shared ? ', one key per loop' : ''}`,
+      });
+    }
+
     // The peers a user would pick instead, one at a time and at 8 loops, each with its defaults
     // on a plain client: redlock (one Redis) and redis-semaphore's Mutex.
     const redlock = new Redlock([plain], { retryCount: 0 });

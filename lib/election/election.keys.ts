@@ -21,6 +21,7 @@ export function electionKeys(keys: KeySpace, name: string): ElectionKeys {
       owner: keys.under(base, 'leader'),
       queue: keys.under(base, 'queue'),
       alive: keys.under(base, 'alive'),
+      readers: keys.under(base, 'readers'),
       channel: keys.under(base, 'released'),
     },
     changed: keys.under(base, 'changed'),

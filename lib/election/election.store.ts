@@ -54,7 +54,7 @@ export class ElectionStore {
     token: string,
     leaseMs: number,
   ): Promise<LeaseReply> {
-    const reply = await this.locks.acquire([label], [keys.lease], token, leaseMs, {
+    const reply = await this.locks.acquire([label], [keys.lease], token, leaseMs, 'write', {
       join: false,
       fair: false,
       queued: false,

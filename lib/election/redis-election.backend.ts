@@ -205,6 +205,7 @@ class RedisLeaderLease implements LeaderLease {
       store: backend.store.locks,
       resources: [label(name)],
       keys: [keys.lease],
+      mode: 'write',
       token: taken.token,
       fencingTokens: [taken.term],
       ttlMs: taken.leaseMs,

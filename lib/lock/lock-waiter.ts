@@ -109,9 +109,9 @@ export class LockWaiter {
     this.retryNow = true;
     this.notice = undefined;
     if (!due) return undefined;
-    const { resources, keys, ttlMs, fair } = this.request;
+    const { resources, keys, ttlMs, mode, fair } = this.request;
     const sentAt = performance.now();
-    const reply = await this.store.acquire(resources, keys, this.token, ttlMs, {
+    const reply = await this.store.acquire(resources, keys, this.token, ttlMs, mode, {
       join: true,
       fair,
       queued: true,
@@ -144,7 +144,7 @@ export class LockWaiter {
    * reply was lost).
    */
   private async giveUp(): Promise<void> {
-    const { resources, keys, ttlMs } = this.request;
-    await this.store.abandon(resources, keys, this.token, ttlMs);
+    const { resources, keys, ttlMs, mode } = this.request;
+    await this.store.abandon(resources, keys, this.token, ttlMs, mode);
   }
 }

@@ -46,6 +46,20 @@ export class LockLostError extends RedisCoordinationError {
   }
 }
 
+/**
+ * A write lock was asked for inside a `using()`/`@WithLock` chain that holds the same resources
+ * for reading. A read hold never turns into a write hold (two readers upgrading at once would wait
+ * for each other forever): release the read lock first, or take the write lock from the start.
+ */
+export class LockUpgradeError extends RedisCoordinationError {
+  constructor(readonly resources: readonly string[]) {
+    super(
+      'LOCK_UPGRADE',
+      `Lock ${describeResources(resources)} is held for reading by this call chain and cannot be upgraded to a write lock: take it with mode 'write' from the start, or release the read lock first`,
+    );
+  }
+}
+
 function describeResources(resources: readonly string[]): string {
   const shown = resources
     .slice(0, 5)

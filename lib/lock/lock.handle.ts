@@ -1,12 +1,13 @@
 import { Lease } from '../common/lease.js';
 import { LockLostError } from './lock.errors.js';
+import type { LockMode } from './lock.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
 import type { LockStore } from './lock.store.js';
 
 /** Everything a {@link HeldLock} starts from. */
 export type HeldLockInit = Pick<
   HeldLock,
-  'resources' | 'keys' | 'token' | 'fencingTokens' | 'ttlMs' | 'acquiredAt'
+  'resources' | 'keys' | 'mode' | 'token' | 'fencingTokens' | 'ttlMs' | 'acquiredAt'
 > & {
   readonly store: LockStore;
   /** The service's locks held right now (absent when the owner keeps track itself). */
@@ -23,6 +24,7 @@ export class HeldLock extends Lease<LockLostError> {
   readonly resources: readonly string[];
   /** Redis keys per resource, in the order of `resources`. */
   readonly keys: readonly ResourceKeys[];
+  readonly mode: LockMode;
   readonly token: string;
   readonly fencingTokens: readonly number[];
   private readonly store: LockStore;
@@ -32,16 +34,17 @@ export class HeldLock extends Lease<LockLostError> {
     this.store = init.store;
     this.resources = init.resources;
     this.keys = init.keys;
+    this.mode = init.mode;
     this.token = init.token;
     this.fencingTokens = init.fencingTokens;
   }
 
   protected renewLease(ttlMs: number): Promise<boolean> {
-    return this.store.extend(this.resources, this.keys, this.token, ttlMs);
+    return this.store.extend(this.resources, this.keys, this.token, ttlMs, this.mode);
   }
 
   protected freeLease(): Promise<void> {
-    return this.store.release(this.resources, this.keys, this.token);
+    return this.store.release(this.resources, this.keys, this.token, this.mode);
   }
 
   protected lostError(reason: string, cause?: unknown): LockLostError {
@@ -70,9 +73,16 @@ export class Lock implements AsyncDisposable {
     return this.held.resources;
   }
 
+  /** `'write'` (exclusive) or `'read'` (shared with other readers). */
+  get mode(): LockMode {
+    return this.held.mode;
+  }
+
   /**
-   * Fencing token of the (first) resource: strictly increasing per resource across holders, made
-   * by the acquire script itself. Pass it to storage that rejects writes with an older token.
+   * Fencing token of the (first) resource: strictly increasing per resource across write holds,
+   * made by the acquire script itself (Redis time in microseconds). Pass it to storage that
+   * rejects writes with an older token. A read hold's token is greater than that of every write
+   * hold before it and less than the next one's.
    */
   get fencingToken(): number {
     return this.held.fencingTokens[0]!;

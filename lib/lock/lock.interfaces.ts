@@ -1,5 +1,17 @@
+/**
+ * `'write'`: one holder, no readers (the default). `'read'`: shared with other readers, no
+ * writer; a waiting writer keeps new readers out, so readers cannot starve it.
+ */
+export type LockMode = 'read' | 'write';
+
 /** Options of `RedisLockService.acquire()`, `tryAcquire()` and `using()`. */
 export interface LockOptions {
+  /**
+   * Write (exclusive) or read (shared) hold. Each reader has its own lease: a crashed reader
+   * frees only its share.
+   * @default 'write'
+   */
+  mode?: LockMode;
   /**
    * Lease in milliseconds: Redis frees the lock this long after the last acquire/renewal if the
    * holder does not release it (crash, pause, network loss). From 10 ms to 24 h.
@@ -13,8 +25,9 @@ export interface LockOptions {
    */
   waitMs?: number;
   /**
-   * Serve waiters first-come first-served (a waiter queue in Redis). Without it, waiters that are
+   * Serve writers first-come first-served (a waiter queue in Redis). Without it, waiters that are
    * already queued still go before newcomers, so a holder looping straight back cannot starve them.
+   * Readers always wait for the writers queued before them, and only for those.
    * @default false
    */
   fair?: boolean;
@@ -27,6 +40,7 @@ export interface LockOptions {
 
 /** The defaults of {@link LockOptions}. */
 export const DEFAULT_LOCK_OPTIONS = Object.freeze({
+  mode: 'write' as LockMode,
   ttlMs: 10_000,
   waitMs: 10_000,
   fair: false,

@@ -8,6 +8,8 @@ export interface ResourceKeys {
   readonly queue: string;
   /** Waiting tokens by the time their entry expires. */
   readonly alive: string;
+  /** Read holds: readers' tokens by when their lease ends. */
+  readonly readers: string;
   /** Where releases are published; each waiting instance listens on its own {@link inboxOf}. */
   readonly channel: string;
 }
@@ -19,13 +21,14 @@ export function resourceKeys(keys: KeySpace, resource: string): ResourceKeys {
     owner: keys.under(base, 'owner'),
     queue: keys.under(base, 'queue'),
     alive: keys.under(base, 'alive'),
+    readers: keys.under(base, 'readers'),
     channel: keys.under(base, 'released'),
   };
 }
 
 /**
  * Where the service instance named `instance` hears the releases that name its waiters of a
- * resource. The release scripts build the same name (includes/waiterChannel.lua).
+ * resource. The scripts build the same name (common/lua/waiterQueue.lua).
  */
 export function inboxOf(keys: ResourceKeys, instance: string): string {
   return `${keys.channel}:${instance}`;

@@ -8,7 +8,12 @@ import {
   MAX_MILLISECONDS,
   optionNames,
 } from '../common/validate.js';
-import { DEFAULT_LOCK_OPTIONS, type LockOptions, type WithLockOptions } from './lock.interfaces.js';
+import {
+  DEFAULT_LOCK_OPTIONS,
+  type LockMode,
+  type LockOptions,
+  type WithLockOptions,
+} from './lock.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
 
 /** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
@@ -18,6 +23,7 @@ export const MIN_LOCK_TTL_MS = MIN_LEASE_MS;
 
 /** The options of `acquire()`, `tryAcquire()` and `using()`. */
 export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
+  mode: true,
   ttlMs: true,
   waitMs: true,
   fair: true,
@@ -25,6 +31,7 @@ export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
 });
 /** The options of `@WithLock()`: the lock's, and what to do when it is busy. */
 export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
+  mode: true,
   ttlMs: true,
   waitMs: true,
   fair: true,
@@ -34,6 +41,7 @@ export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
 
 /** Lock options after validation, defaults filled in. */
 export interface ResolvedLockOptions {
+  readonly mode: LockMode;
   readonly ttlMs: number;
   readonly waitMs: number;
   readonly fair: boolean;
@@ -55,6 +63,8 @@ export function resolveLockOptions(
   const waitMs = given.waitMs === undefined ? DEFAULT_LOCK_OPTIONS.waitMs : given.waitMs;
   const fair = given.fair === undefined ? DEFAULT_LOCK_OPTIONS.fair : given.fair;
   const maxHoldMs = given.maxHoldMs;
+  const mode = given.mode === undefined ? DEFAULT_LOCK_OPTIONS.mode : given.mode;
+  assertOneOf('mode', mode, ['read', 'write']);
   assertLease('ttlMs', ttlMs);
   assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
   if (maxHoldMs !== undefined) {
@@ -62,7 +72,7 @@ export function resolveLockOptions(
   }
   if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
   if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
-  return { ttlMs, waitMs, fair, maxHoldMs };
+  return { mode, ttlMs, waitMs, fair, maxHoldMs };
 }
 
 /** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */

@@ -3,7 +3,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { lockContext, type LockFrame } from './lock.context.js';
-import { LockBusyError, LockTimeoutError } from './lock.errors.js';
+import { LockBusyError, LockTimeoutError, LockUpgradeError } from './lock.errors.js';
 import { HeldLock, Lock } from './lock.handle.js';
 import type { LockOptions, WithLockOptions } from './lock.interfaces.js';
 import {
@@ -18,7 +18,9 @@ import { ReleaseNotifier } from '../connection/release-notifier.js';
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
- * anti-starvation (optionally strict FIFO) and reentrancy within a `using()` call chain.
+ * anti-starvation (optionally strict FIFO) and reentrancy within a `using()` call chain. A lock
+ * is taken for writing (one holder) or, with `mode: 'read'`, for reading (shared by readers; a
+ * waiting writer keeps new readers out).
  *
  * - Acquire is one script: `SET NX PX` semantics plus the fencing token, atomically.
  * - Release and extend compare the owner token: a lock is never freed or extended by anyone
@@ -168,10 +170,10 @@ export class RedisLockService implements BeforeApplicationShutdown {
     options: LockOptions,
     names: readonly string[] | undefined,
   ): LockRequest {
-    const { ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options, names);
+    const { mode, ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options, names);
     const resources = resourceNames(resource);
     // Spelled out: spreading the options object here cost more than the rest of acquire's client work.
-    return { resources, keys: this.store.keysOf(resources), ttlMs, waitMs, fair, maxHoldMs };
+    return { resources, keys: this.store.keysOf(resources), mode, ttlMs, waitMs, fair, maxHoldMs };
   }
 
   /** Acquires per `options` (of `names`); `wait` false returns null at once when busy. */
@@ -184,14 +186,17 @@ export class RedisLockService implements BeforeApplicationShutdown {
     const request = this.request(resource, options, names);
     const reentered = this.reenter(request);
     if (reentered) return reentered;
-    const { resources, keys, ttlMs, fair } = request;
-    // A single-resource waiter may be handed the lock by its releaser (see LockStore.newToken).
-    const token = this.store.newToken(
-      resources.length === 1 ? Math.min(ttlMs, HANDOVER_LEASE_MS) : undefined,
-    );
+    const { resources, keys, mode, ttlMs, fair } = request;
+    // A single-resource writer may be handed the lock by its releaser (see LockStore.newToken).
+    const token =
+      mode === 'read'
+        ? this.store.newReadToken()
+        : this.store.newToken(
+            resources.length === 1 ? Math.min(ttlMs, HANDOVER_LEASE_MS) : undefined,
+          );
     const waits = wait && request.waitMs > 0;
     const sentAt = performance.now();
-    const first = await this.store.acquire(resources, keys, token, ttlMs, {
+    const first = await this.store.acquire(resources, keys, token, ttlMs, mode, {
       join: waits,
       fair,
       queued: false,
@@ -217,6 +222,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
       tracker: this.held,
       resources: request.resources,
       keys: request.keys,
+      mode: request.mode,
       token,
       fencingTokens: granted.fences,
       ttlMs: request.ttlMs,
@@ -229,7 +235,10 @@ export class RedisLockService implements BeforeApplicationShutdown {
     return new Lock(held, true);
   }
 
-  /** Inside a `using()`/`@WithLock` chain holding every resource requested: a reentrant handle. */
+  /**
+   * Inside a `using()`/`@WithLock` chain holding every resource requested (for writing, or for
+   * reading when the request reads): a reentrant handle.
+   */
   private reenter(request: LockRequest): Lock | undefined {
     const innermost = lockContext.getStore();
     if (!innermost) return undefined;
@@ -237,7 +246,13 @@ export class RedisLockService implements BeforeApplicationShutdown {
     for (let frame: LockFrame | undefined = innermost; frame; frame = frame.parent) {
       if (frame.owner !== this || frame.held.isReleased || frame.held.lost) continue;
       const holds = new Set(frame.held.resources);
-      if (request.resources.every((name) => holds.has(name))) return new Lock(frame.held, false);
+      if (request.resources.every((name) => holds.has(name))) {
+        if (frame.held.mode === 'read' && request.mode === 'write') {
+          // Waiting for the write lock would wait for this chain's own read hold.
+          throw new LockUpgradeError(request.resources);
+        }
+        return new Lock(frame.held, false);
+      }
       for (const name of holds) heldByChain.add(name);
     }
     const overlap = request.resources.filter((name) => heldByChain.has(name));

@@ -5,13 +5,34 @@ import { retryInBackground } from '../connection/background-retry.js';
 import { RedisConnectionError } from '../connection/connection.errors.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
+import type { LockMode } from './lock.interfaces.js';
 import { inboxOf, resourceKeys, type ResourceKeys } from './lock.keys.js';
-import { acquireLock, extendLock, leaveQueue, releaseLock } from './scripts/lua.generated.js';
+import {
+  acquireLock,
+  acquireReadLock,
+  extendLock,
+  extendReadLock,
+  isLocked,
+  leaveQueue,
+  releaseLock,
+  releaseReadLock,
+} from './scripts/lua.generated.js';
 
-const acquireLockScript = new RedisScript(acquireLock);
-const extendLockScript = new RedisScript(extendLock);
-const releaseLockScript = new RedisScript(releaseLock);
+/** The scripts of each mode. */
+const SCRIPTS = {
+  write: {
+    acquire: new RedisScript(acquireLock),
+    extend: new RedisScript(extendLock),
+    release: new RedisScript(releaseLock),
+  },
+  read: {
+    acquire: new RedisScript(acquireReadLock),
+    extend: new RedisScript(extendReadLock),
+    release: new RedisScript(releaseReadLock),
+  },
+} as const;
 const leaveQueueScript = new RedisScript(leaveQueue);
+const isLockedScript = new RedisScript(isLocked);
 
 /** How an acquire attempt treats a busy resource. */
 export interface AcquireMode {
@@ -44,9 +65,12 @@ export type ReleaseNotice =
 /**
  * The lock's Redis side: one typed method per script, and the only place that knows the lock's
  * formats, shared with the scripts:
- * - token: `[h<leaseMs>:]<instance>:<n>`. `instance` names this service instance (its release
- *   inbox); the `h` prefix marks a single-resource waiter that may be handed the lock directly,
- *   with that short lease (includes/waiterChannel.lua, releaseLock-3xN.lua).
+ * - token: `[h<leaseMs>:]<instance>:<n>` for a writer, `<instance>:<n>:r` for a reader.
+ *   `instance` names this service instance (its release inbox); the `h` prefix marks a
+ *   single-resource writer that may be handed the lock directly, with that short lease
+ *   (common/lua/waiterQueue.lua, includes/serveWaiters.lua); the `:r` suffix lets the scripts
+ *   tell readers from writers in the waiter queue (includes/wakeWaiters.lua).
+ * - read holds: the `readers` sorted set, tokens scored by lease end (includes/readers.lua).
  * - owner value: `<token>#<seconds>.<microseconds>`, the fencing token as Redis TIME gave it
  *   (includes/owner.lua); a fencing token is seconds * 10^6 + microseconds.
  * - acquire flags: `w` join, `f` fair, `q` queued ({@link AcquireMode}).
@@ -77,6 +101,11 @@ export class LockStore {
     return `${handOver}${this.instance}:${(this.tokenCount++).toString(36)}`;
   }
 
+  /** A token for one read acquisition (never handed over: a releaser wakes readers instead). */
+  newReadToken(): string {
+    return `${this.instance}:${(this.tokenCount++).toString(36)}:r`;
+  }
+
   /** Reads a message of an inbox: `undefined` when it names another waiter. */
   static readRelease(message: string, token: string): ReleaseNotice | undefined {
     if (message === token) return { retry: true };
@@ -97,20 +126,21 @@ export class LockStore {
   }
 
   /**
-   * One run of acquireLock: takes every resource, all or nothing, or reports it busy. A first
-   * attempt left without a reply is {@link abandon}ed here (Redis may still run it); a waiter's
-   * retries are abandoned by the waiter when it gives up.
+   * One run of acquireLock (acquireReadLock for `'read'`): takes every resource, all or nothing,
+   * or reports it busy. A first attempt left without a reply is {@link abandon}ed here (Redis may
+   * still run it); a waiter's retries are abandoned by the waiter when it gives up.
    */
   acquire(
     resources: readonly string[],
     keys: readonly ResourceKeys[],
     token: string,
     ttlMs: number,
+    lockMode: LockMode,
     mode: AcquireMode,
   ): Promise<AcquireReply> {
     const flags = `${mode.join ? 'w' : ''}${mode.fair ? 'f' : ''}${mode.queued ? 'q' : ''}`;
     const args = mode.join ? [token, ttlMs, flags, WAITER_LEASE_MS] : [token, ttlMs, flags];
-    return acquireLockScript.run(this.connections.command, lockKeys(keys), args).then(
+    return SCRIPTS[lockMode].acquire.run(this.connections.command, acquireKeys(keys), args).then(
       (reply): AcquireReply => {
         // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
         if (typeof reply === 'number') return { taken: true, fences: [reply] };
@@ -121,7 +151,7 @@ export class LockStore {
       (error: unknown) => {
         const failure = this.failure(error, resources, 'acquire');
         if (failure instanceof RedisConnectionError && !mode.queued) {
-          void this.abandon(resources, keys, token, ttlMs);
+          void this.abandon(resources, keys, token, ttlMs, lockMode);
         }
         throw failure;
       },
@@ -134,11 +164,12 @@ export class LockStore {
     keys: readonly ResourceKeys[],
     token: string,
     ttlMs: number,
+    lockMode: LockMode,
   ): Promise<boolean> {
-    const owners = keys.map((k) => k.owner);
+    const holds = keys.map(lockMode === 'write' ? (k) => k.owner : (k) => k.readers);
     return this.run(
-      extendLockScript,
-      owners,
+      SCRIPTS[lockMode].extend,
+      holds,
       [token, ttlMs],
       resources,
       'extend',
@@ -151,9 +182,18 @@ export class LockStore {
     resources: readonly string[],
     keys: readonly ResourceKeys[],
     token: string,
+    lockMode: LockMode,
   ): Promise<void> {
     const args = [token, ...keys.map((k) => k.channel)];
-    return this.run(releaseLockScript, lockKeys(keys), args, resources, 'release', () => undefined);
+    const scriptKeys = lockMode === 'write' ? releaseKeys(keys) : acquireKeys(keys);
+    return this.run(
+      SCRIPTS[lockMode].release,
+      scriptKeys,
+      args,
+      resources,
+      'release',
+      () => undefined,
+    );
   }
 
   /** Removes a waiter that gave up from the queues, waking whoever is now first. */
@@ -178,23 +218,20 @@ export class LockStore {
     keys: readonly ResourceKeys[],
     token: string,
     leaseMs: number,
+    lockMode: LockMode,
   ): Promise<void> {
     return retryInBackground(
-      () => Promise.all([this.leaveQueue(keys, token), this.release(resources, keys, token)]),
+      () =>
+        Promise.all([this.leaveQueue(keys, token), this.release(resources, keys, token, lockMode)]),
       leaseMs,
       () => this.connections.command.status === 'end',
     );
   }
 
-  /** True if any of the resources is held right now (by anyone). */
-  async isLocked(resources: readonly string[], keys: readonly ResourceKeys[]): Promise<boolean> {
-    const { command } = this.connections;
-    try {
-      const found = await Promise.all(keys.map((k) => command.exists(k.owner)));
-      return found.some((count) => count > 0);
-    } catch (error) {
-      throw this.failure(error, resources, 'check');
-    }
+  /** True if any of the resources is held right now (by anyone: a writer or a reader). */
+  isLocked(resources: readonly string[], keys: readonly ResourceKeys[]): Promise<boolean> {
+    const holds = keys.flatMap((k) => [k.owner, k.readers]);
+    return this.run(isLockedScript, holds, [], resources, 'check', (reply) => reply === 1);
   }
 
   /**
@@ -228,8 +265,14 @@ export class LockStore {
   }
 }
 
-/** The KEYS of the acquire and release scripts: owner, queue and alive of each resource. */
-function lockKeys(keys: readonly ResourceKeys[]): string[] {
+/** The KEYS of the acquire scripts (and of releaseReadLock): owner, queue, alive and readers of each resource. */
+function acquireKeys(keys: readonly ResourceKeys[]): string[] {
+  if (keys.length === 1) return [keys[0]!.owner, keys[0]!.queue, keys[0]!.alive, keys[0]!.readers];
+  return keys.flatMap((k) => [k.owner, k.queue, k.alive, k.readers]);
+}
+
+/** The KEYS of releaseLock: owner, queue and alive of each resource (a writer has no readers to check). */
+function releaseKeys(keys: readonly ResourceKeys[]): string[] {
   if (keys.length === 1) return [keys[0]!.owner, keys[0]!.queue, keys[0]!.alive];
   return keys.flatMap((k) => [k.owner, k.queue, k.alive]);
 }

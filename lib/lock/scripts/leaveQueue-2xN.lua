@@ -1,5 +1,6 @@
 --[[
-  Removes a waiter that gave up from the queues of its resources, and wakes whoever is now first.
+  Removes a waiter that gave up from the queues of its resources, and wakes whoever is now first
+  (the readers before the first writer, when a reader is first: includes/wakeWaiters.lua).
 
   KEYS come in groups of 2, one group per resource:
     KEYS[2i+1] queue: ZSET of waiting tokens, by arrival
@@ -10,14 +11,14 @@
   Returns how many queue entries were removed.
 ]]
 --- @include "../../common/lua/waiterQueue"
+--- @include "includes/wakeWaiters"
 local token = ARGV[1]
 local removed = 0
 for i = 1, #KEYS, 2 do
   if redis.call('ZREM', KEYS[i], token) == 1 then
     removed = removed + 1
     redis.call('ZREM', KEYS[i + 1], token)
-    local head = redis.call('ZRANGE', KEYS[i], 0, 0)[1]
-    if head then redis.call('PUBLISH', waiterChannel(ARGV[2 + (i - 1) / 2], head), head) end
+    wakeWaiters(KEYS[i], ARGV[2 + (i - 1) / 2])
   end
 end
 return removed

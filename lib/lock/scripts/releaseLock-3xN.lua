@@ -1,5 +1,5 @@
 --[[
-  Frees the resources held with a token (never another holder's) and serves their waiters.
+  Frees the resources written with a token (never another holder's) and serves their waiters.
 
   KEYS come in groups of 3, one group per resource:
     KEYS[3i+1] owner key: owner value (includes/owner.lua)
@@ -9,9 +9,10 @@
   ARGV[2 + i] release channel of resource i (the first waiter's instance gets its own suffix)
 
   For each freed resource with live waiters: if the first waiter's token reads `h<leaseMs>:...`
-  (a single-resource waiter), the lock passes straight to it with the next fencing token, and
-  `<token>#<fence>` is published; otherwise the lock is freed and the first waiter's token is
-  published, so that waiter retries at once. Returns how many resources were freed.
+  (a single-resource writer), the lock passes straight to it with the next fencing token, and
+  `<token>#<fence>` is published; otherwise the first waiter's token is published (and, when it is
+  a reader, every reader's before the first writer), so they retry at once
+  (includes/serveWaiters.lua). Returns how many resources were freed.
 ]]
 --- @include "includes/owner"
 local token = ARGV[1]
@@ -24,30 +25,19 @@ end
 
 --- @include "includes/fencing"
 --- @include "../../common/lua/waiterQueue"
+--- @include "includes/wakeWaiters"
+--- @include "includes/serveWaiters"
 local freed = 0
 for i = 0, #KEYS / 3 - 1 do
   local owner, queue, alive = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local channel = ARGV[2 + i]
   local value = redis.call('GET', owner)
   if holds(value, token) then
     freed = freed + 1
-    local head
+    -- No reader can hold while a writer does: the resource is free once the owner key goes.
+    redis.call('DEL', owner)
     if redis.call('EXISTS', queue) == 1 then
       local seconds, micros = clock()
-      dropDeadWaiters(queue, alive, seconds * 1000 + math.floor(micros / 1000))
-      head = redis.call('ZRANGE', queue, 0, 0)[1]
-      local leaseMs = head and string.match(head, '^h(%d+):')
-      if leaseMs then
-        local handed = nextFence(fenceOf(value), seconds, micros)
-        redis.call('SET', owner, ownerValueOf(head, handed), 'PX', leaseMs)
-        redis.call('ZREM', queue, head)
-        redis.call('ZREM', alive, head)
-        redis.call('PUBLISH', waiterChannel(channel, head), head .. '#' .. string.format('%.0f', handed))
-      end
-    end
-    if not (head and string.match(head, '^h%d+:')) then
-      redis.call('DEL', owner)
-      if head then redis.call('PUBLISH', waiterChannel(channel, head), head) end
+      serveWaiters(owner, queue, alive, ARGV[2 + i], fenceOf(value), seconds, micros)
     end
   end
 end

@@ -19,10 +19,14 @@ describe('lock across 8 processes', () => {
     await redis.dispose();
   });
 
-  /** Sends `command` to every worker at once and collects each one's `done` report. */
-  async function runAll(command: ChildMessage): Promise<ChildMessage[]> {
+  /** Sends `command` (or worker i's) to every worker at once and collects each one's `done` report. */
+  async function runAll(
+    command: ChildMessage | ((worker: number) => ChildMessage),
+  ): Promise<ChildMessage[]> {
     for (const worker of workers) worker.messages.length = 0;
-    for (const worker of workers) worker.send(command);
+    workers.forEach((worker, i) =>
+      worker.send(typeof command === 'function' ? command(i) : command),
+    );
     return Promise.all(
       workers.map((worker) =>
         Promise.race([
@@ -59,4 +63,35 @@ describe('lock across 8 processes', () => {
       assert.ok(Math.min(...counts) >= Math.max(...counts) / 4, summary);
     });
   }
+
+  it('read-write: no write overlaps any hold, readers overlap, writers are not starved', async () => {
+    const writers = 2;
+    // Shorter than the run: a writer starved by readers fails with LockTimeoutError.
+    const waitMs = 2000;
+    const reports = await runAll((i) => ({
+      type: 'readWrite',
+      role: i < writers ? 'writer' : 'reader',
+      durationMs: 4000,
+      // Readers hold long enough to overlap back to back: without writer preference the read
+      // holds would never all end, and the writers would wait out waitMs.
+      holdMs: i < writers ? 2 : 50,
+      waitMs,
+    }));
+    const summary = JSON.stringify(reports);
+    for (const report of reports) {
+      assert.equal(report.violations, 0, summary);
+      assert.equal(report.failures, 0, summary);
+      assert.ok(Number(report.maxWaitMs) < waitMs, summary);
+    }
+    const writes = reports.slice(0, writers).reduce((sum, r) => sum + Number(r.acquisitions), 0);
+    assert.ok(
+      reports.slice(0, writers).every((r) => Number(r.acquisitions) > 0),
+      summary,
+    );
+    assert.equal(Number(await redis.client.get('rw:counter')), writes, 'a write was lost');
+    assert.ok(
+      Math.max(...reports.map((r) => Number(r.mostReaders))) > 1,
+      'readers never overlapped',
+    );
+  });
 });

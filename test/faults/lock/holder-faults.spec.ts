@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from '@jest/globals';
 import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
@@ -55,6 +56,46 @@ describe('lock holder crashes and pauses', () => {
     assert.equal(report.accepted, false, 'the stale write must be rejected');
     assert.equal(await redis.client.hget('store', 'value'), 'fresh');
     assert.equal(await locks.isLocked('shared'), true, 'the paused holder did not free our lock');
+    await lock.release();
+  });
+
+  it('frees only a SIGKILLed reader’s share, after its lease', async () => {
+    const { child, locks } = await setup();
+    const ttlMs = 1500;
+    child.send({ type: 'holdPlain', mode: 'read', ttlMs });
+    const { fencingToken } = await child.waitFor('acquired');
+    const mine = await locks.acquire('shared', { mode: 'read', ttlMs: 60_000 });
+    await child.kill();
+    const before = performance.now();
+    let written = false;
+    const writer = locks
+      .acquire('shared', { waitMs: 60_000 })
+      .then((lock) => ((written = true), lock));
+    // Past the dead reader's lease the writer still waits: this process's read hold is its own.
+    await sleep(ttlMs + 500);
+    assert.equal(written, false, 'the writer got in while a live reader held the lock');
+    await mine.release();
+    const lock = await writer;
+    assert.ok(performance.now() - before >= ttlMs);
+    assert.ok(lock.fencingToken > Number(fencingToken));
+    await lock.release();
+  });
+
+  it('aborts a paused reader’s signal on resume, and a writer took the lock meanwhile', async () => {
+    const { child, locks } = await setup();
+    child.send({ type: 'hold', mode: 'read', ttlMs: 600 });
+    const { fencingToken } = await child.waitFor('acquired');
+    child.signal('SIGSTOP');
+    const lock = await locks.acquire('shared', { waitMs: 10_000 });
+    assert.ok(lock.fencingToken > Number(fencingToken));
+    assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
+    child.signal('SIGCONT');
+    child.send({ type: 'write' });
+    const report = await child.waitFor('wrote');
+    assert.equal(report.aborted, true, 'the paused reader is told it lost the lock');
+    assert.equal(report.reason, LockLostError.name);
+    assert.equal(report.accepted, false, 'a write fenced with the stale read hold is rejected');
+    assert.equal(await locks.isLocked('shared'), true, 'the paused reader did not free our lock');
     await lock.release();
   });
 });

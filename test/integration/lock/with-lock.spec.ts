@@ -15,10 +15,12 @@ import {
 import { CapturingLogger, startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
+import { waitUntil } from '../pubsub/pubsub-helpers.js';
 
 @Injectable()
 class Jobs {
   runs = 0;
+  browsing = 0;
 
   @Cron('0 * * * *')
   @WithLock('report', { onBusy: 'skip', ttlMs: 1000 })
@@ -38,6 +40,19 @@ class Jobs {
     const lock = currentLock();
     assert.equal(lock?.signal.aborted, false);
     return { resource: lock?.resources[0], amount: await this.refund(id, amount) };
+  }
+
+  /** Readers of the catalogue run side by side; `publish` waits for them and keeps them out. */
+  @WithLock('catalogue', { mode: 'read', onBusy: 'throw' })
+  async browse(untilReleased: Promise<void>): Promise<string> {
+    this.browsing++;
+    await untilReleased;
+    return currentLock()!.mode;
+  }
+
+  @WithLock('catalogue', { onBusy: 'throw' })
+  async publish(): Promise<string> {
+    return currentLock()!.mode;
   }
 
   /** Called from pay(): reenters the same lock instead of deadlocking. */
@@ -102,6 +117,18 @@ describe('@WithLock', () => {
     const { jobs, locks } = await start();
     assert.deepEqual(await jobs.pay('7', 5), { resource: 'order:7', amount: -5 });
     assert.equal(await locks.isLocked('order:7'), false);
+  });
+
+  it('takes a read lock with mode: read, shared by readers and exclusive of writers', async () => {
+    const { jobs } = await start();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const readers = [jobs.browse(released), jobs.browse(released)];
+    await Promise.race([waitUntil(() => jobs.browsing === 2), ...readers]);
+    await assert.rejects(jobs.publish(), LockBusyError);
+    release();
+    assert.deepEqual(await Promise.all(readers), ['read', 'read']);
+    assert.equal(await jobs.publish(), 'write');
   });
 
   it('keeps other decorators’ metadata in either order', () => {
