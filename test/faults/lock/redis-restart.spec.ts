@@ -16,28 +16,30 @@ describeWithRedisServer('lock across a Redis restart', () => {
   const server = useRedisServer();
   closeModulesAfterEach();
 
-  it('aborts the holder’s signal when the lock vanishes, and locks again afterwards', async () => {
-    const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
-    const locks = moduleRef.get(RedisLockService);
-    let firstToken = 0;
-    const reason = await locks.using(
-      'job',
-      async (signal, lock) => {
-        firstToken = lock.fencingToken;
-        await server.restart(); // no persistence: the lock key is gone
-        if (!signal.aborted)
-          await new Promise((resolve) => signal.addEventListener('abort', resolve));
-        return signal.reason as unknown;
-      },
-      { ttlMs: 1000 },
-    );
-    assert.ok(reason instanceof LockLostError, String(reason));
-    const again = await locks.acquire('job', { waitMs: 5000 });
-    // Tokens come from Redis time as well as the counter: still increasing after data loss.
-    assert.ok(again.fencingToken > firstToken);
-    await again.release();
-    assert.equal(await locks.isLocked('job'), false);
-  });
+  for (const mode of ['write', 'read'] as const) {
+    it(`aborts the holder’s signal when the lock vanishes, and locks again afterwards (${mode})`, async () => {
+      const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
+      const locks = moduleRef.get(RedisLockService);
+      let firstToken = 0;
+      const reason = await locks.using(
+        'job',
+        async (signal, lock) => {
+          firstToken = lock.fencingToken;
+          await server.restart(); // no persistence: the lock key is gone
+          if (!signal.aborted)
+            await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          return signal.reason as unknown;
+        },
+        { ttlMs: 1000, mode },
+      );
+      assert.ok(reason instanceof LockLostError, String(reason));
+      const again = await locks.acquire('job', { waitMs: 5000, mode });
+      // Tokens come from Redis time as well as the counter: still increasing after data loss.
+      assert.ok(again.fencingToken > firstToken);
+      await again.release();
+      assert.equal(await locks.isLocked('job'), false);
+    });
+  }
 
   it('aborts the holder’s signal when Redis cannot confirm a renewal before the lease ends', async () => {
     const moduleRef = await startModule([RedisCoordinationModule.forRoot({ url: server.url })]);
