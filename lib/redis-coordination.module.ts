@@ -23,6 +23,18 @@ import {
 } from './redis-coordination.module-definition.js';
 import { resolveOptions } from './redis-coordination.options.js';
 import { SemaphoreService } from './semaphore/semaphore.service.js';
+import { ZooKeeperConnection } from './zookeeper/zookeeper.connection.js';
+
+const zooKeeperProvider: Provider = {
+  provide: ZooKeeperConnection,
+  // Opened only when configured: the client package is then loaded, and app start fails fast
+  // if the ensemble cannot be reached.
+  useFactory: (connections: RedisConnections) =>
+    connections.zookeeper
+      ? ZooKeeperConnection.open(connections.zookeeper, new Logger('RedisCoordination'))
+      : ZooKeeperConnection.disabled(),
+  inject: [RedisConnections],
+};
 
 const connectionsProvider: Provider = {
   provide: RedisConnections,
@@ -46,6 +58,7 @@ const connectionsProvider: Provider = {
   imports: [DiscoveryModule],
   providers: [
     connectionsProvider,
+    zooKeeperProvider,
     HandlerDiscovery,
     RedisHealthIndicator,
     RedisLockService,

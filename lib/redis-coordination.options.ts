@@ -9,6 +9,11 @@ import {
   type ResolvedRegistryOptions,
 } from './registry/registry.options.js';
 import { InvalidOptionsError, describeValue } from './common/coordination.error.js';
+import {
+  resolveZooKeeperOptions,
+  type ResolvedZooKeeperOptions,
+} from './zookeeper/zookeeper.options.js';
+import type { CoordinationBackend } from './zookeeper/zookeeper.interfaces.js';
 import { MAX_MILLISECONDS, optionNames, unknownOption } from './common/validate.js';
 import {
   describeCluster,
@@ -18,6 +23,7 @@ import {
 import {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
   type ClusterConnectionOptions,
+  type LockModuleOptions,
   type RedisCoordinationModuleOptions,
   type SentinelConnectionOptions,
 } from './interfaces/redis-coordination-options.interface.js';
@@ -42,6 +48,9 @@ export interface ResolvedCoordinationOptions {
   maxPayloadBytes: number;
   liveConfig: ResolvedLiveConfigOptions;
   registry: ResolvedRegistryOptions | undefined;
+  zookeeper: ResolvedZooKeeperOptions | undefined;
+  /** Where locks live unless a call says otherwise. */
+  lockBackend: CoordinationBackend;
 }
 
 const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
@@ -57,7 +66,10 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   maxPayloadBytes: true,
   liveConfig: true,
   registry: true,
+  zookeeper: true,
+  locks: true,
 });
+const LOCK_MODULE_OPTIONS = optionNames<LockModuleOptions>({ backend: true });
 const CLUSTER_OPTIONS = optionNames<ClusterConnectionOptions>({ nodes: true, options: true });
 const SENTINEL_OPTIONS = optionNames<SentinelConnectionOptions>({
   sentinels: true,
@@ -80,6 +92,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   checkKnown('', options, KNOWN_OPTIONS, problems);
   checkKnown('cluster.', options.cluster, CLUSTER_OPTIONS, problems);
   checkKnown('sentinel.', options.sentinel, SENTINEL_OPTIONS, problems);
+  checkKnown('locks.', options.locks, LOCK_MODULE_OPTIONS, problems);
 
   const sources = (['url', 'sentinel', 'cluster', 'client'] as const).filter(
     (key) => options[key] !== undefined,
@@ -149,6 +162,18 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
 
   const liveConfig = resolveLiveConfigOptions(options.liveConfig, problems);
   const registry = resolveRegistryOptions(options.registry, problems);
+  const zookeeper = resolveZooKeeperOptions(options.zookeeper, problems);
+  if (options.locks !== undefined && !isRecord(options.locks)) {
+    problems.push(`locks must be an object, got ${describeValue(options.locks)}`);
+  }
+  const lockBackend: unknown = (isRecord(options.locks) && options.locks.backend) || 'redis';
+  if (lockBackend !== 'redis' && lockBackend !== 'zookeeper') {
+    problems.push(
+      `locks.backend must be 'redis' or 'zookeeper', got ${describeValue(lockBackend)}`,
+    );
+  } else if (lockBackend === 'zookeeper' && options.zookeeper === undefined) {
+    problems.push(`locks.backend 'zookeeper' needs the module option zookeeper`);
+  }
   const resolved = resolveConnection(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return {
@@ -160,6 +185,8 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     maxPayloadBytes,
     liveConfig,
     registry,
+    zookeeper,
+    lockBackend: lockBackend as CoordinationBackend,
   };
 }
 

@@ -39,7 +39,7 @@ export abstract class Lease<LostError extends Error> {
   readonly ttlMs: number;
   /** `performance.now()` taken before the acquire was sent. */
   readonly acquiredAt: number;
-  private readonly tracker: Set<Lease<LostError>> | undefined;
+  private readonly tracker: Set<unknown> | undefined;
   /** When the lease ends as far as this process can prove; a bit before Redis expires it. */
   private leaseUntil: number;
   private controller?: AbortController;
@@ -54,7 +54,7 @@ export abstract class Lease<LostError extends Error> {
   private lostWith?: LostError;
   private released = false;
 
-  protected constructor(init: LeaseInit<Lease<LostError>>) {
+  protected constructor(init: LeaseInit<unknown>) {
     this.tracker = init.tracker;
     this.ttlMs = init.ttlMs;
     this.acquiredAt = init.acquiredAt;

@@ -8,6 +8,8 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import type { ResolvedLiveConfigOptions } from '../config/live-config.options.js';
 import type { ResolvedRegistryOptions } from '../registry/registry.options.js';
+import type { ResolvedZooKeeperOptions } from '../zookeeper/zookeeper.options.js';
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import { waitAtMost, within } from '../common/within.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
 import {
@@ -67,6 +69,10 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly liveConfig: ResolvedLiveConfigOptions;
   /** The module option `registry`, checked: this app's own registration, if any. */
   readonly registry: ResolvedRegistryOptions | undefined;
+  /** The module option `zookeeper`, checked. */
+  readonly zookeeper: ResolvedZooKeeperOptions | undefined;
+  /** Where locks live unless a call says otherwise (module option `locks.backend`). */
+  readonly lockBackend: CoordinationBackend;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
@@ -82,6 +88,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.maxPayloadBytes = options.maxPayloadBytes;
     this.liveConfig = options.liveConfig;
     this.registry = options.registry;
+    this.zookeeper = options.zookeeper;
+    this.lockBackend = options.lockBackend;
   }
 
   /** Opens the command connection and waits until Redis is ready (or fails with the cause). */

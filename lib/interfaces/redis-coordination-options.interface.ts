@@ -2,6 +2,7 @@ import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from '
 import type { Codec } from '../common/codec.js';
 import type { LiveConfigOptions } from '../config/live-config.interfaces.js';
 import type { RegistryOptions } from '../registry/registry.interfaces.js';
+import type { CoordinationBackend, ZooKeeperOptions } from '../zookeeper/zookeeper.interfaces.js';
 
 /** Where a Redis Sentinel deployment is, and which master group to follow. */
 export interface SentinelConnectionOptions {
@@ -96,6 +97,23 @@ export interface RedisCoordinationModuleOptions {
   liveConfig?: LiveConfigOptions;
   /** Registers this app as an instance of a service in the {@link ServiceRegistry}. */
   registry?: RegistryOptions;
+  /**
+   * A ZooKeeper ensemble, for what must survive a Redis failover: locks taken with
+   * `backend: 'zookeeper'`. Needs the package node-zookeeper-client; app start fails fast when
+   * the ensemble cannot be reached.
+   */
+  zookeeper?: ZooKeeperOptions;
+  /** Module defaults of the locks. */
+  locks?: LockModuleOptions;
+}
+
+/** Module option `locks`. */
+export interface LockModuleOptions {
+  /**
+   * Where `RedisLockService` takes locks unless a call says otherwise.
+   * @default 'redis'
+   */
+  backend?: CoordinationBackend;
 }
 
 /** The defaults, in one place. */

@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { HeldLock, Lock } from './lock.handle.js';
+import type { Lock, LockHold } from './lock.handle.js';
 
 /** One `using()`/`@WithLock` level of the current call chain. */
 export interface LockFrame {
   /** The service (so one app's Redis) that holds the lock. */
   readonly owner: object;
-  readonly held: HeldLock;
+  readonly held: LockHold;
   readonly lock: Lock;
   readonly parent: LockFrame | undefined;
 }

@@ -4,6 +4,31 @@ import type { LockMode } from './lock.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
 import type { LockStore } from './lock.store.js';
 
+/**
+ * One acquisition as the service and its {@link Lock} handles see it, whichever backend holds
+ * it: {@link HeldLock} on Redis (a renewed lease), a ZooKeeper hold (session-bound nodes).
+ */
+export interface LockHold {
+  readonly resources: readonly string[];
+  readonly mode: LockMode;
+  readonly fencingTokens: readonly number[];
+  /** The lease asked for (what `extend()` renews to by default). */
+  readonly ttlMs: number;
+  /** Aborted with a {@link LockLostError} once the hold is known to be lost. */
+  readonly signal: AbortSignal;
+  readonly lost: boolean;
+  readonly isReleased: boolean;
+  /** Keeps the hold while work runs (`using()`, `@WithLock`), at most `maxHoldMs`. */
+  startWatchdog(maxHoldMs: number | undefined): void;
+  stopWatchdog(): void;
+  /** Throws {@link LockLostError} (and aborts `signal`) when no longer held. */
+  extend(ttlMs: number): Promise<void>;
+  /** Frees what is still held; idempotent. */
+  release(): Promise<void>;
+  /** Marks the hold lost and aborts `signal`; returns the error. */
+  lose(reason: string): LockLostError;
+}
+
 /** Everything a {@link HeldLock} starts from. */
 export type HeldLockInit = Pick<
   HeldLock,
@@ -11,7 +36,7 @@ export type HeldLockInit = Pick<
 > & {
   readonly store: LockStore;
   /** The service's locks held right now (absent when the owner keeps track itself). */
-  readonly tracker?: Set<HeldLock>;
+  readonly tracker?: Set<LockHold>;
   /** The lease actually set in Redis, when shorter than `ttlMs` (a lock handed over). */
   readonly initialLeaseMs?: number;
 };
@@ -20,7 +45,7 @@ export type HeldLockInit = Pick<
  * The state of one acquisition, shared by its outermost {@link Lock} and any reentrant handles:
  * its lease (renewal, expiry, `signal`) is kept by {@link Lease}.
  */
-export class HeldLock extends Lease<LockLostError> {
+export class HeldLock extends Lease<LockLostError> implements LockHold {
   readonly resources: readonly string[];
   /** Redis keys per resource, in the order of `resources`. */
   readonly keys: readonly ResourceKeys[];
@@ -63,7 +88,7 @@ export class HeldLock extends Lease<LockLostError> {
 export class Lock implements AsyncDisposable {
   /** @internal */
   constructor(
-    /** @internal */ readonly held: HeldLock,
+    /** @internal */ readonly held: LockHold,
     /** False for a reentrant acquisition inside a `using()`/`@WithLock` chain. */
     readonly outermost: boolean,
   ) {}

@@ -1,3 +1,5 @@
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
+
 /**
  * `'write'`: one holder, no readers (the default). `'read'`: shared with other readers, no
  * writer; a waiting writer keeps new readers out, so readers cannot starve it.
@@ -6,6 +8,13 @@ export type LockMode = 'read' | 'write';
 
 /** Options of `RedisLockService.acquire()`, `tryAcquire()` and `using()`. */
 export interface LockOptions {
+  /**
+   * Where the lock lives: `'redis'`, or `'zookeeper'` (needs the module option `zookeeper`) for
+   * a lock that survives a Redis failover. Do not switch a resource between backends while it is
+   * in use: they do not see each other's holds, and their fencing tokens are not comparable.
+   * @default the module option `locks.backend`, else 'redis'
+   */
+  backend?: CoordinationBackend;
   /**
    * Write (exclusive) or read (shared) hold. Each reader has its own lease: a crashed reader
    * frees only its share.

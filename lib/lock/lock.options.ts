@@ -14,6 +14,7 @@ import {
   type LockOptions,
   type WithLockOptions,
 } from './lock.interfaces.js';
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
 
 /** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
@@ -23,6 +24,7 @@ export const MIN_LOCK_TTL_MS = MIN_LEASE_MS;
 
 /** The options of `acquire()`, `tryAcquire()` and `using()`. */
 export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
+  backend: true,
   mode: true,
   ttlMs: true,
   waitMs: true,
@@ -31,6 +33,7 @@ export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
 });
 /** The options of `@WithLock()`: the lock's, and what to do when it is busy. */
 export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
+  backend: true,
   mode: true,
   ttlMs: true,
   waitMs: true,
@@ -41,6 +44,8 @@ export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
 
 /** Lock options after validation, defaults filled in. */
 export interface ResolvedLockOptions {
+  /** Unset: the module's default. */
+  readonly backend: CoordinationBackend | undefined;
   readonly mode: LockMode;
   readonly ttlMs: number;
   readonly waitMs: number;
@@ -65,6 +70,8 @@ export function resolveLockOptions(
   const maxHoldMs = given.maxHoldMs;
   const mode = given.mode === undefined ? DEFAULT_LOCK_OPTIONS.mode : given.mode;
   assertOneOf('mode', mode, ['read', 'write']);
+  const backend = given.backend;
+  if (backend !== undefined) assertOneOf('backend', backend, ['redis', 'zookeeper']);
   assertLease('ttlMs', ttlMs);
   assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
   if (maxHoldMs !== undefined) {
@@ -72,7 +79,7 @@ export function resolveLockOptions(
   }
   if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
   if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
-  return { mode, ttlMs, waitMs, fair, maxHoldMs };
+  return { backend, mode, ttlMs, waitMs, fair, maxHoldMs };
 }
 
 /** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */
@@ -89,7 +96,8 @@ export function resourceNames(resource: unknown): string[] {
 }
 
 /** A validated acquire request: the resources, sorted, with their keys and the options. */
-export interface LockRequest extends ResolvedLockOptions {
+export interface LockRequest extends Omit<ResolvedLockOptions, 'backend'> {
+  readonly backend: CoordinationBackend;
   readonly resources: readonly string[];
   readonly keys: readonly ResourceKeys[];
 }

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../common/coordination.error.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { lockContext, type LockFrame } from './lock.context.js';
 import { LockBusyError, LockTimeoutError, LockUpgradeError } from './lock.errors.js';
-import { HeldLock, Lock } from './lock.handle.js';
+import { HeldLock, Lock, type LockHold } from './lock.handle.js';
 import type { LockOptions, WithLockOptions } from './lock.interfaces.js';
 import {
   resolveLockOptions,
@@ -15,6 +15,9 @@ import {
 import { LockStore } from './lock.store.js';
 import { HANDOVER_LEASE_MS, LockWaiter, type GrantedLock } from './lock-waiter.js';
 import { ReleaseNotifier } from '../connection/release-notifier.js';
+import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
+import { ZooKeeperLocks } from './zookeeper-lock.recipe.js';
+import { waitAtMost } from '../common/within.js';
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -43,11 +46,17 @@ export class RedisLockService implements BeforeApplicationShutdown {
   private readonly store: LockStore;
   private readonly notifier: ReleaseNotifier;
   /** Locks held right now (a lock leaves the set once released or lost), freed at shutdown. */
-  private readonly held = new Set<HeldLock>();
+  private readonly held = new Set<LockHold>();
 
-  constructor(private readonly connections: RedisConnections) {
+  private readonly zookeeper: ZooKeeperLocks;
+
+  constructor(
+    private readonly connections: RedisConnections,
+    zookeeper: ZooKeeperConnection,
+  ) {
     this.store = new LockStore(connections);
     this.notifier = new ReleaseNotifier(connections);
+    this.zookeeper = new ZooKeeperLocks(zookeeper, this.held);
   }
 
   /**
@@ -135,7 +144,8 @@ export class RedisLockService implements BeforeApplicationShutdown {
         this.connections.atShutdown('freeing a lock', () => lock.release()).catch(() => undefined),
       ),
     );
-    await this.notifier.close();
+    // Bounded: with ZooKeeper down, its calls would wait out their timeout.
+    await Promise.all([this.notifier.close(), waitAtMost(this.zookeeper.close(), 1000)]);
   }
 
   private async runHolding<T>(
@@ -170,10 +180,19 @@ export class RedisLockService implements BeforeApplicationShutdown {
     options: LockOptions,
     names: readonly string[] | undefined,
   ): LockRequest {
-    const { mode, ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options, names);
+    const { backend, mode, ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options, names);
     const resources = resourceNames(resource);
     // Spelled out: spreading the options object here cost more than the rest of acquire's client work.
-    return { resources, keys: this.store.keysOf(resources), mode, ttlMs, waitMs, fair, maxHoldMs };
+    return {
+      resources,
+      keys: this.store.keysOf(resources),
+      backend: backend ?? this.connections.lockBackend,
+      mode,
+      ttlMs,
+      waitMs,
+      fair,
+      maxHoldMs,
+    };
   }
 
   /** Acquires per `options` (of `names`); `wait` false returns null at once when busy. */
@@ -186,6 +205,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
     const request = this.request(resource, options, names);
     const reentered = this.reenter(request);
     if (reentered) return reentered;
+    if (request.backend === 'zookeeper') return this.takeOnZooKeeper(request, wait);
     const { resources, keys, mode, ttlMs, fair } = request;
     // A single-resource writer may be handed the lock by its releaser (see LockStore.newToken).
     const token =
@@ -214,6 +234,13 @@ export class RedisLockService implements BeforeApplicationShutdown {
     }
     const waiter = new LockWaiter(request, token, this.store, this.notifier, sentAt, first);
     return this.hold(request, token, await waiter.acquire());
+  }
+
+  private async takeOnZooKeeper(request: LockRequest, wait: boolean): Promise<Lock | null> {
+    const hold = await this.zookeeper.acquire(request, wait ? request.waitMs : 0);
+    if (hold) return new Lock(hold, true);
+    if (wait) throw new LockTimeoutError(request.resources, request.waitMs);
+    return null;
   }
 
   private hold(request: LockRequest, token: string, granted: GrantedLock): Lock {

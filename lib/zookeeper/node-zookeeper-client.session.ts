@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import type * as Zk from 'node-zookeeper-client';
+import { ZooKeeperCommandError, ZooKeeperConnectionError } from './zookeeper.errors.js';
+import type { NodeChange, NodeMode, NodeStat, ZooKeeperSession } from './zookeeper.session.js';
+
+/** The client package, loaded on first use so apps that never configure ZooKeeper need not install it. */
+export type ZooKeeperClientModule = typeof Zk;
+
+/** Loads `node-zookeeper-client`, or explains how to install it. */
+export async function loadZooKeeperClient(ensemble: string): Promise<ZooKeeperClientModule> {
+  try {
+    const loaded = (await import('node-zookeeper-client')) as ZooKeeperClientModule & {
+      default?: ZooKeeperClientModule;
+    };
+    return loaded.default ?? loaded;
+  } catch (error) {
+    throw new ZooKeeperConnectionError(
+      ensemble,
+      'The module option zookeeper needs the package node-zookeeper-client: npm install node-zookeeper-client',
+      { cause: error instanceof Error ? error.message : undefined },
+    );
+  }
+}
+
+/** What the client's callbacks fail with. */
+type ClientError = Error | Zk.Exception | null;
+
+/** Error codes of the client that mean "the connection or session failed", not "the call was wrong". */
+const CONNECTION_CODES = new Set([-4, -7, -112]); // CONNECTION_LOSS, OPERATION_TIMEOUT, SESSION_EXPIRED
+const NO_NODE = -101;
+const BAD_VERSION = -103;
+const NOT_EMPTY = -111;
+
+const MODES: Record<NodeMode, number> = {
+  persistent: 0,
+  ephemeral: 1,
+  'ephemeral-sequential': 3,
+};
+
+const CHANGES: Record<number, NodeChange> = {
+  1: 'created',
+  2: 'deleted',
+  3: 'data',
+  4: 'children',
+};
+
+/** Everything a session adapter starts from. */
+export interface SessionAdapterInit {
+  readonly zk: ZooKeeperClientModule;
+  readonly client: Zk.Client;
+  readonly ensemble: string;
+  /** `user:password` for digest ACLs, if the module authenticates. */
+  readonly digest: string | undefined;
+  /** Longest a call may wait for its reply (the client queues calls while disconnected). */
+  readonly callTimeoutMs: number;
+}
+
+/**
+ * {@link ZooKeeperSession} over one `node-zookeeper-client` client (one ZooKeeper session).
+ * Callbacks become promises, each bounded by `callTimeoutMs`; the client's exceptions become
+ * the library's errors, carrying the code name only.
+ */
+export class NodeZooKeeperClientSession implements ZooKeeperSession {
+  private readonly zk: ZooKeeperClientModule;
+  private readonly client: Zk.Client;
+  private readonly ensemble: string;
+  private readonly acls: Zk.ACL[];
+  private readonly callTimeoutMs: number;
+
+  constructor(init: SessionAdapterInit) {
+    this.zk = init.zk;
+    this.client = init.client;
+    this.ensemble = init.ensemble;
+    this.callTimeoutMs = init.callTimeoutMs;
+    this.acls = init.digest
+      ? [new init.zk.ACL(init.zk.Permission.ALL, new init.zk.Id('digest', digestId(init.digest)))]
+      : [new init.zk.ACL(init.zk.Permission.ALL, new init.zk.Id('world', 'anyone'))];
+  }
+
+  create(path: string, data: Buffer | undefined, mode: NodeMode): Promise<string | undefined> {
+    return this.call<string | undefined>(
+      `create ${path}`,
+      (done) => this.client.create(path, data ?? Buffer.alloc(0), this.acls, MODES[mode], done),
+      { [NO_NODE]: undefined },
+    );
+  }
+
+  async ensurePath(path: string): Promise<void> {
+    await this.call(`create ${path}`, (done) =>
+      this.client.mkdirp(path, this.acls, this.zk.CreateMode.PERSISTENT, done),
+    );
+  }
+
+  exists(path: string, watch?: (change: NodeChange) => void): Promise<NodeStat | undefined> {
+    return this.call<Zk.Stat | undefined>(`read ${path}`, (done) =>
+      watch ? this.client.exists(path, this.watcher(watch), done) : this.client.exists(path, done),
+    ).then((stat) => (stat ? readStat(stat) : undefined));
+  }
+
+  getData(
+    path: string,
+    watch?: (change: NodeChange) => void,
+  ): Promise<{ data: Buffer; stat: NodeStat } | undefined> {
+    return this.call<[Buffer, Zk.Stat]>(
+      `read ${path}`,
+      (done) => {
+        const reply = (error: ClientError, data: Buffer, stat: Zk.Stat) =>
+          done(error, [data, stat]);
+        if (watch) this.client.getData(path, this.watcher(watch), reply);
+        else this.client.getData(path, reply);
+      },
+      { [NO_NODE]: undefined },
+    ).then((reply) =>
+      reply ? { data: reply[0] ?? Buffer.alloc(0), stat: readStat(reply[1]) } : undefined,
+    );
+  }
+
+  getChildren(path: string, watch?: (change: NodeChange) => void): Promise<string[] | undefined> {
+    return this.call<string[]>(
+      `list ${path}`,
+      (done) => {
+        const reply = (error: ClientError, children: string[]) => done(error, children);
+        if (watch) this.client.getChildren(path, this.watcher(watch), reply);
+        else this.client.getChildren(path, reply);
+      },
+      { [NO_NODE]: undefined },
+    );
+  }
+
+  setData(path: string, data: Buffer, version: number): Promise<NodeStat | undefined> {
+    return this.call<Zk.Stat>(
+      `write ${path}`,
+      (done) => this.client.setData(path, data, version, done),
+      { [BAD_VERSION]: undefined },
+    ).then((stat) => stat && readStat(stat));
+  }
+
+  remove(path: string, options: { version?: number; ifEmpty?: boolean } = {}): Promise<boolean> {
+    return this.call<boolean>(
+      `delete ${path}`,
+      (done) =>
+        this.client.remove(path, options.version ?? -1, (error: ClientError) => done(error, true)),
+      { [NO_NODE]: false, ...(options.ifEmpty ? { [NOT_EMPTY]: false } : {}) },
+    );
+  }
+
+  private watcher(watch: (change: NodeChange) => void): (event: Zk.Event) => void {
+    return (event) => {
+      const change = CHANGES[event.getType()];
+      if (change) watch(change);
+    };
+  }
+
+  /**
+   * Runs one client call as a promise: `expected` maps error codes that are answers (no node, bad
+   * version) to results; other errors become library errors; no reply within `callTimeoutMs`
+   * is a connection error.
+   */
+  private call<T>(
+    action: string,
+    run: (done: (error: ClientError, result: T) => void) => void,
+    expected: Record<number, unknown> = {},
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new ZooKeeperConnectionError(
+            this.ensemble,
+            `Could not ${action}: no reply within ${this.callTimeoutMs} ms`,
+          ),
+        );
+      }, this.callTimeoutMs);
+      timer.unref();
+      run((error, result) => {
+        clearTimeout(timer);
+        if (!error) return resolve(result);
+        const code = (error as Partial<Zk.Exception>).getCode?.();
+        if (code !== undefined && code in expected) return resolve(expected[code] as T);
+        reject(this.failure(error, action, code));
+      });
+    });
+  }
+
+  private failure(error: Error | Zk.Exception, action: string, code: number | undefined): Error {
+    const reason =
+      (error as Partial<Zk.Exception>).getName?.() ?? (error as Error).message ?? String(error);
+    const options = { cause: reason };
+    if (code === undefined || CONNECTION_CODES.has(code)) {
+      return new ZooKeeperConnectionError(this.ensemble, `Could not ${action}: ${reason}`, options);
+    }
+    return new ZooKeeperCommandError(`Could not ${action}: ZooKeeper answered ${reason}`, options);
+  }
+}
+
+/** A node stat in the library's terms; zxids fit a double (epoch << 32 | counter). */
+function readStat(stat: Zk.Stat): NodeStat {
+  return {
+    czxid: Number(stat.czxid.readBigInt64BE(0)),
+    version: stat.version,
+    ephemeralOwner: stat.ephemeralOwner.toString('hex').replace(/^0+(?=.)/, ''),
+  };
+}
+
+/** The digest ACL id of `user:password`: `user:base64(sha1(user:password))`. */
+export function digestId(credentials: string): string {
+  const user = credentials.slice(0, credentials.indexOf(':'));
+  return `${user}:${createHash('sha1').update(credentials).digest('base64')}`;
+}
