@@ -53,6 +53,8 @@ export interface SessionAdapterInit {
   readonly digest: string | undefined;
   /** Longest a call may wait for its reply (the client queues calls while disconnected). */
   readonly callTimeoutMs: number;
+  /** Told of every reply from the ensemble: the session was alive then. */
+  readonly onReply: () => void;
 }
 
 /**
@@ -66,8 +68,10 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
   private readonly ensemble: string;
   private readonly acls: Zk.ACL[];
   private readonly callTimeoutMs: number;
+  private readonly onReply: () => void;
 
   constructor(init: SessionAdapterInit) {
+    this.onReply = init.onReply;
     this.zk = init.zk;
     this.client = init.client;
     this.ensemble = init.ensemble;
@@ -173,8 +177,9 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
       timer.unref();
       run((error, result) => {
         clearTimeout(timer);
+        const code = error ? (error as Partial<Zk.Exception>).getCode?.() : undefined;
+        if (!error || (code !== undefined && !CONNECTION_CODES.has(code))) this.onReply();
         if (!error) return resolve(result);
-        const code = (error as Partial<Zk.Exception>).getCode?.();
         if (code !== undefined && code in expected) return resolve(expected[code] as T);
         reject(this.failure(error, action, code));
       });

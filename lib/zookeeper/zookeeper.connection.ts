@@ -35,15 +35,19 @@ function sessionDeadlineMs(sessionTimeoutMs: number): number {
  * start fails with {@link ZooKeeperConnectionError} naming the ensemble when it cannot be
  * reached), closed at shutdown (ephemeral nodes vanish at once).
  *
- * Keeps its own session clock: once disconnected for the session timeout (less a drift
- * allowance) on the monotonic clock, the session counts as lost whether or not a server said so
- * (the client reports expiry only after reconnecting), and a new one is opened.
+ * Keeps its own session clock, on the monotonic clock: a heartbeat read every third of the
+ * session timeout, and the session counts as lost once nothing was heard from the ensemble for
+ * the session timeout less a drift allowance — disconnected that long, or the process paused
+ * (the client reports expiry only after reconnecting, if at all). A new session is then opened.
  */
 export class ZooKeeperConnection implements OnApplicationShutdown {
   private client?: Zk.Client;
   private current?: ZooKeeperSession;
   private readonly listeners = new Set<(event: SessionEvent) => void>();
   private lostTimer?: NodeJS.Timeout;
+  private heartbeat?: NodeJS.Timeout;
+  /** When the ensemble last answered on the current session. */
+  private lastHeardAt = performance.now();
   private suspendedSince: number | undefined;
   private closed = false;
 
@@ -111,6 +115,7 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.lostTimer);
+    clearInterval(this.heartbeat);
     const client = this.client;
     if (!client) return;
     this.client = undefined;
@@ -153,6 +158,9 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
       ensemble: options.connectString,
       digest: options.digest,
       callTimeoutMs: options.sessionTimeoutMs,
+      onReply: () => {
+        if (client === this.client) this.lastHeardAt = performance.now();
+      },
     });
     const connected = new Promise<void>((resolve, reject) => {
       const fail = (reason: string) => {
@@ -167,6 +175,8 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
       );
       const onConnected = () => {
         clearTimeout(timer);
+        this.lastHeardAt = performance.now();
+        this.startHeartbeat(client);
         resolve();
       };
       client.once('connected', onConnected);
@@ -175,6 +185,24 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
     client.on('state', (state: Zk.State) => this.onState(client, state));
     client.connect();
     return connected;
+  }
+
+  /**
+   * Reads the root every third of the session timeout. A tick that finds the ensemble silent for
+   * the whole session timeout (a pause shows here first: overdue timers run before the process's
+   * next I/O) counts the session lost.
+   */
+  private startHeartbeat(client: Zk.Client): void {
+    clearInterval(this.heartbeat);
+    const { sessionTimeoutMs, root } = this.options!;
+    this.heartbeat = setInterval(() => {
+      if (client !== this.client) return;
+      if (performance.now() - this.lastHeardAt >= sessionDeadlineMs(sessionTimeoutMs)) {
+        this.sessionLost('nothing heard from ZooKeeper for the whole session timeout');
+        return;
+      }
+      void this.current?.exists(root).catch(() => undefined);
+    }, Math.floor(sessionTimeoutMs / 3)).unref();
   }
 
   private onState(client: Zk.Client, state: Zk.State): void {
@@ -201,6 +229,7 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
   /** Drops the session (closing its client) and opens a new one in the background. */
   private sessionLost(reason: string): void {
     clearTimeout(this.lostTimer);
+    clearInterval(this.heartbeat);
     this.logger?.warn(`ZooKeeper session lost (${reason}); opening a new one`);
     const old = this.client;
     this.client = undefined;
