@@ -142,6 +142,8 @@ export type {
 export { ServiceRegistry } from './registry/registry.service.js';
 export { NoInstanceAvailableError } from './registry/registry.errors.js';
 export type {
+  InstanceStatus,
+  InstancesOptions,
   PickOptions,
   RegistryOptions,
   ServiceInstance,
