@@ -46,6 +46,7 @@ export { WithLock, type LockResource } from './lock/with-lock.decorator.js';
 export type { KeyedMethodDecorator } from './common/method-wrapper.js';
 export { SemaphoreService } from './semaphore/semaphore.service.js';
 export { Permit } from './semaphore/semaphore.permit.js';
+export { currentPermit } from './semaphore/semaphore.context.js';
 export { MAX_SEMAPHORE_LIMIT } from './semaphore/semaphore.options.js';
 export {
   SemaphoreBusyError,
@@ -147,6 +148,8 @@ export type {
 export { ServiceRegistry } from './registry/registry.service.js';
 export { NoInstanceAvailableError } from './registry/registry.errors.js';
 export type {
+  InstanceStatus,
+  InstancesOptions,
   PickOptions,
   RegistryOptions,
   ServiceInstance,

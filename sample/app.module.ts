@@ -1,9 +1,12 @@
 import { Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { RedisCoordinationModule } from 'nestjs-redis-coordination';
 import { HealthController } from './health/health.controller.js';
 import { instanceProvider } from './instance.js';
+import { InvoiceRenderer } from './invoices/invoice-renderer.js';
+import { InvoicesController } from './invoices/invoices.controller.js';
 import { ConfirmationWorker } from './orders/confirmation.worker.js';
 import { InventoryListener } from './orders/inventory.listener.js';
 import { OrdersController } from './orders/orders.controller.js';
@@ -14,6 +17,8 @@ import { ProductRepository } from './products/product.repository.js';
 import { ProductsController } from './products/products.controller.js';
 import { ProductsService } from './products/products.service.js';
 import { PeersController } from './peers/peers.controller.js';
+import { LeaderController } from './reports/leader.controller.js';
+import { SalesReportJob } from './reports/sales-report.job.js';
 import { SettingsController } from './settings/settings.controller.js';
 import { SETTINGS_KEY, validateSettings } from './settings/shop-settings.js';
 import { StatsController } from './stats/stats.controller.js';
@@ -22,6 +27,7 @@ import { StatsController } from './stats/stats.controller.js';
   imports: [
     ConfigModule.forRoot({ isGlobal: true }),
     TerminusModule.forRoot({ logger: false }),
+    ScheduleModule.forRoot(),
     RedisCoordinationModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
@@ -42,6 +48,8 @@ import { StatsController } from './stats/stats.controller.js';
     HealthController,
     SettingsController,
     PeersController,
+    LeaderController,
+    InvoicesController,
   ],
   providers: [
     instanceProvider,
@@ -50,6 +58,8 @@ import { StatsController } from './stats/stats.controller.js';
     OrdersService,
     ConfirmationWorker,
     InventoryListener,
+    SalesReportJob,
+    InvoiceRenderer,
   ],
 })
 export class AppModule implements OnApplicationBootstrap {

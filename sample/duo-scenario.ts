@@ -1,3 +1,5 @@
+import { INVOICE_RENDERS, type RenderedInvoice } from './invoices/invoice-renderer.js';
+
 /**
  * The two-instance scenario, run against instances at `baseUrls` (processes from `duo.ts`, or
  * in-process apps in the e2e test): 200 concurrent orders for a product with stock 50, spread
@@ -13,6 +15,8 @@ const PRODUCT = 'lamp';
 const STOCK = 50;
 const ORDERS = 200;
 const CLIENTS = 40; // 5 orders each: under the limit of 10 per window
+const INVOICES = 8; // invoice renders sent at once
+const INVOICE_LIMIT = INVOICE_RENDERS.limit;
 
 export async function runDuoScenario(
   baseUrls: string[],
@@ -109,6 +113,55 @@ export async function runDuoScenario(
     views.map((v) => `${v.servedBy}: ${v.peers.join(' ')}`).join('; '),
   );
 
+  // One instance leads "sales-report": it alone compiles the report every second, and every
+  // instance knows which one leads.
+  const leaders = await eventually(
+    () => Promise.all(baseUrls.map((_, i) => getJson(url(i, '/leader')))),
+    (all) =>
+      all.every((v) => v.leader !== null && v.leader === all[0].leader && v.report !== null) &&
+      all.some((v) => v.isLeader && v.compiledHere > 0),
+  );
+  const leading = leaders.filter((v) => v.isLeader);
+  check(
+    'exactly one instance leads, and every instance agrees which one and its term',
+    leading.length === 1 &&
+      leaders.every((v) => v.leader === leading[0].me && v.term === leading[0].term),
+    leaders
+      .map((v) => `${v.servedBy}: ${v.isLeader ? 'leads' : 'follows'} ${v.leader} (term ${v.term})`)
+      .join('; '),
+  );
+  check(
+    'the leader-only sweeper ran on the leader and nowhere else',
+    leading.length === 1 &&
+      leaders.every((v) => (v.isLeader ? v.compiledHere > 0 : v.compiledHere === 0)) &&
+      leaders.every((v) => v.report.compiledBy === leading[0].servedBy),
+    leaders
+      .map((v) => `${v.servedBy}: compiled ${v.compiledHere}, serves ${v.report?.compiledBy}'s`)
+      .join('; '),
+  );
+
+  // More invoice renders at once than the semaphore's 2 permits, over both instances.
+  const renders = await Promise.all(
+    ids.slice(0, INVOICES).map((id, i) => get(url(i, `/orders/${id}/invoice`))),
+  );
+  const rendered = renders.filter((r) => r.status === 200).map((r) => r.body as RenderedInvoice);
+  const busy = renders.filter((r) => r.status === 409);
+  const atOnce = rendered.map((r) => r.rendersAtOnce);
+  check(
+    `at most ${INVOICE_LIMIT} invoices render at once over all instances, the others refused (409)`,
+    rendered.length + busy.length === INVOICES &&
+      rendered.length >= 1 &&
+      busy.length >= 1 &&
+      atOnce.every((n) => n <= INVOICE_LIMIT),
+    `${rendered.length}×200 (renders at once: ${atOnce.join(', ')}), ${busy.length}×409, ${renders.length - rendered.length - busy.length} other`,
+  );
+  const again = await get(url(1, `/orders/${ids[0]}/invoice`));
+  check(
+    'the permits are free again once the renders are done',
+    again.status === 200,
+    `render → ${again.status}`,
+  );
+
   // A live setting changed through one instance is in force on every other one.
   const closed = await put(url(0, '/settings'), { ordersOpen: false });
   const closedEverywhere = await eventually(
@@ -138,16 +191,24 @@ interface HttpResult {
   headers: Headers;
 }
 
-async function post(
+function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpResult> {
-  const response = await fetch(url, {
+  return send(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
+}
+
+function get(url: string): Promise<HttpResult> {
+  return send(url, { method: 'GET' });
+}
+
+async function send(url: string, init: RequestInit): Promise<HttpResult> {
+  const response = await fetch(url, init);
   return {
     status: response.status,
     body: await response.json().catch(() => undefined),

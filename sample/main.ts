@@ -8,5 +8,5 @@ const app = await NestFactory.create(AppModule, { logger: ['log', 'warn', 'error
 app.enableShutdownHooks();
 await app.listen(port, '127.0.0.1');
 new Logger('Sample').log(
-  `${app.get(Instance).name} listening on http://127.0.0.1:${port}: GET /products/lamp, POST /orders {"productId":"lamp"}, GET /stats, GET /health`,
+  `${app.get(Instance).name} listening on http://127.0.0.1:${port}: GET /products/lamp, POST /orders {"productId":"lamp"}, GET /stats, GET /leader, GET /orders/<id>/invoice, GET /health`,
 );

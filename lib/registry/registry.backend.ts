@@ -12,7 +12,10 @@ export interface StoredInstance {
  * first backend; ZooKeeper's ephemeral nodes fit the same shape.
  */
 export interface RegistryBackend {
-  /** Registers or renews `id` for `ttlMs`; true when it was not registered (announced). */
+  /**
+   * Registers or renews `id` for `ttlMs` with `record`; true when it was not registered. Both a
+   * new registration and a renewal that changes the record are announced to watchers.
+   */
   register(service: string, id: string, record: string, ttlMs: number): Promise<boolean>;
   deregister(service: string, id: string): Promise<void>;
   /** The live instances; those whose lease ran out are removed (and announced) on the way. */

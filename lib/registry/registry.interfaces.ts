@@ -8,7 +8,15 @@ export interface ServiceInstance {
   readonly metadata: Readonly<Record<string, unknown>>;
   /** When it registered (ms since the epoch, its own clock). */
   readonly registeredAt: number;
+  /**
+   * `'down'` while the instance's own `healthCheck` fails: listed only by
+   * `instances(service, { includeDown: true })`, skipped everywhere else.
+   */
+  readonly status: InstanceStatus;
 }
+
+/** Whether an instance reports itself healthy (see `RegistryOptions.healthCheck`). */
+export type InstanceStatus = 'up' | 'down';
 
 /** Module option `registry`: registers this app as an instance of `service`. */
 export interface RegistryOptions {
@@ -26,6 +34,20 @@ export interface RegistryOptions {
    * @default 10000
    */
   ttlMs?: number;
+  /**
+   * Run before each heartbeat: while it throws, rejects, resolves `false` or has not settled
+   * within a sixth of `ttlMs`, this instance is published as down (other instances'
+   * `instances()`, `observe()` and `pick()` skip it) until a check passes again. Made for
+   * `@nestjs/terminus`: `() => health.check([...])` rejects when an indicator is down.
+   * Its errors are not logged, only their name (they may carry connection strings).
+   */
+  healthCheck?: () => unknown;
+}
+
+/** Options of `ServiceRegistry.instances()`. */
+export interface InstancesOptions {
+  /** Also list the instances whose health check fails (`status: 'down'`). @default false */
+  includeDown?: boolean;
 }
 
 /** How `pick()` chooses among the live instances not marked down. */

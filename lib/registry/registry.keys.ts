@@ -4,7 +4,7 @@ import type { KeySpace } from '../connection/key-space.js';
 export interface ServiceKeys {
   /** Sorted set of instance ids by lease end (ms, Redis clock). */
   readonly instances: string;
-  /** Hash of instance id -> the instance's record (JSON). */
+  /** Hash of instance id -> the instance's record (JSON: address, metadata, registeredAt, status). */
   readonly records: string;
   /** Where every registration, removal and expiry is announced. */
   readonly channel: string;

@@ -6,7 +6,7 @@ import {
   assertOneOf,
   optionNames,
 } from '../common/validate.js';
-import type { PickOptions, RegistryOptions } from './registry.interfaces.js';
+import type { InstancesOptions, PickOptions, RegistryOptions } from './registry.interfaces.js';
 
 /** The defaults of {@link RegistryOptions}. */
 export const DEFAULT_REGISTRY_OPTIONS = Object.freeze({ ttlMs: 10_000 });
@@ -18,12 +18,14 @@ const REGISTRY_OPTION_NAMES = optionNames<RegistryOptions>({
   address: true,
   metadata: true,
   ttlMs: true,
+  healthCheck: true,
 });
 const PICK_OPTION_NAMES = optionNames<PickOptions>({ strategy: true });
+const INSTANCES_OPTION_NAMES = optionNames<InstancesOptions>({ includeDown: true });
 
 /** Module option `registry` after validation. */
-export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, 'address'>> &
-  Pick<RegistryOptions, 'address'>;
+export type ResolvedRegistryOptions = Required<Omit<RegistryOptions, 'address' | 'healthCheck'>> &
+  Pick<RegistryOptions, 'address' | 'healthCheck'>;
 
 /** Checks the module option `registry`, adding a line to `problems` for each fault. */
 export function resolveRegistryOptions(
@@ -42,16 +44,35 @@ export function resolveRegistryOptions(
   check(() => assertKnownKeys('registry', input, REGISTRY_OPTION_NAMES));
   if (problems.length > before) return undefined;
   const given = input as RegistryOptions;
-  const { service, address, metadata = {}, ttlMs = DEFAULT_REGISTRY_OPTIONS.ttlMs } = given;
+  const {
+    service,
+    address,
+    metadata = {},
+    ttlMs = DEFAULT_REGISTRY_OPTIONS.ttlMs,
+    healthCheck,
+  } = given;
   check(() => assertName('service name', service));
   if (address !== undefined) check(() => assertName('address', address));
   check(() => assertMilliseconds('ttlMs', ttlMs, { min: MIN_TTL_MS }));
+  if (healthCheck !== undefined && typeof healthCheck !== 'function') {
+    problems.push(
+      `registry.healthCheck must be a function (resolving unless unhealthy), got ${describeValue(healthCheck)}`,
+    );
+  }
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
     problems.push(`registry.metadata must be an object, got ${describeValue(metadata)}`);
   } else {
     check(() => JSON.stringify(metadata));
   }
-  return problems.length > before ? undefined : { service, address, metadata, ttlMs };
+  return problems.length > before ? undefined : { service, address, metadata, ttlMs, healthCheck };
+}
+
+/** Checks `instances()` options. */
+export function resolveInstancesOptions(options: unknown): Required<InstancesOptions> {
+  assertKnownKeys('instances options', options, INSTANCES_OPTION_NAMES);
+  const { includeDown = false } = options as InstancesOptions;
+  assertOneOf('includeDown', includeDown, [true, false]);
+  return { includeDown };
 }
 
 /** Checks `pick()` options and fills in the default strategy. */

@@ -16,8 +16,18 @@ import { assertMilliseconds, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type { RegistryBackend } from './registry.backend.js';
 import { NoInstanceAvailableError } from './registry.errors.js';
-import type { PickOptions, ServiceInstance } from './registry.interfaces.js';
-import { resolvePickOptions } from './registry.options.js';
+import { recordStatus, runHealthCheck } from './registry.health.js';
+import type {
+  InstanceStatus,
+  InstancesOptions,
+  PickOptions,
+  ServiceInstance,
+} from './registry.interfaces.js';
+import {
+  resolveInstancesOptions,
+  resolvePickOptions,
+  type ResolvedRegistryOptions,
+} from './registry.options.js';
 import { RegistryStore } from './registry.store.js';
 
 /**
@@ -31,7 +41,8 @@ const REFRESH_MS = 1000;
  * Which instances of a service are alive. With the module option `registry`, this app registers
  * itself once it listens (at bootstrap without an HTTP server), renews the registration every
  * third of its `ttlMs`, and deregisters first thing at shutdown; a crashed instance drops out when
- * its lease ends.
+ * its lease ends. With a `healthCheck`, each renewal publishes whether it passed: an unhealthy
+ * instance stays registered but is skipped by every other instance.
  *
  * @example
  * const billing = await registry.pick('billing');
@@ -49,6 +60,9 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
   private heartbeat?: NodeJS.Timeout;
   private registered = false;
   private failing = false;
+  /** What this instance last published of its health. */
+  private status: InstanceStatus = 'up';
+  private stopping = false;
 
   constructor(
     private readonly connections: RedisConnections,
@@ -68,14 +82,26 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
     await this.register(server);
   }
 
-  /** The live instances of `service`, in id order. */
-  async instances(service: string): Promise<ServiceInstance[]> {
+  /**
+   * The live instances of `service`, in id order: those that report themselves healthy, or all
+   * with `{ includeDown: true }` (see `status`).
+   */
+  async instances(service: string, options: InstancesOptions = {}): Promise<ServiceInstance[]> {
     assertName('service name', service);
+    const { includeDown } = resolveInstancesOptions(options);
     const found: ServiceInstance[] = [];
     for (const { id, record } of await this.backend.list(service)) {
       try {
-        const { address, metadata, registeredAt } = JSON.parse(record) as ServiceInstance;
-        found.push({ id, service, address, metadata, registeredAt });
+        const { address, metadata, registeredAt, status } = JSON.parse(record) as ServiceInstance;
+        const instance = {
+          id,
+          service,
+          address,
+          metadata,
+          registeredAt,
+          status: recordStatus(status),
+        };
+        if (includeDown || instance.status === 'up') found.push(instance);
       } catch {
         this.logger.warn(`Skipped instance ${id} of service "${service}": unreadable record`);
       }
@@ -84,8 +110,8 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * The live instances of `service` now, then again on every change (a registration, a
-   * deregistration, a lease that ran out).
+   * The live, healthy instances of `service` now, then again on every change (a registration, a
+   * deregistration, a lease that ran out, an instance turning unhealthy or healthy again).
    */
   observe(service: string): Observable<ServiceInstance[]> {
     assertName('service name', service);
@@ -137,15 +163,17 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * One live instance of `service` not marked down: in turn (`round-robin`, the default) or at
-   * random.
+   * One live, healthy instance of `service` not marked down: in turn (`round-robin`, the
+   * default) or at random.
    * @throws NoInstanceAvailableError when there is none.
    */
   async pick(service: string, options: PickOptions = {}): Promise<ServiceInstance> {
     const { strategy } = resolvePickOptions(options);
-    const live = await this.instances(service);
+    const live = await this.instances(service, { includeDown: true });
     const now = performance.now();
-    const usable = live.filter((instance) => (this.down.get(instance.id) ?? 0) <= now);
+    const usable = live.filter(
+      (instance) => instance.status === 'up' && (this.down.get(instance.id) ?? 0) <= now,
+    );
     if (usable.length === 0) throw new NoInstanceAvailableError(service, live.length);
     if (strategy === 'random') return usable[Math.floor(Math.random() * usable.length)]!;
     const turn = this.nextPick.get(service) ?? 0;
@@ -160,6 +188,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.heartbeat);
     const options = this.connections.registry;
     if (!options || !this.registered) return;
@@ -185,12 +214,12 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
         'the app has no HTTP server listening to take it from: give the address others reach it at',
       );
     }
-    const record = JSON.stringify({
-      address,
-      metadata: options.metadata,
-      registeredAt: Date.now(),
-    });
+    const registeredAt = Date.now();
     const renew = async () => {
+      const status = await this.checkHealth(options);
+      // A check that ended after shutdown began must not register the instance again.
+      if (this.stopping) return;
+      const record = JSON.stringify({ address, metadata: options.metadata, registeredAt, status });
       try {
         const added = await this.backend.register(
           options.service,
@@ -220,6 +249,27 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
     this.logger.log(
       `Registered ${this.instanceId} as an instance of service "${options.service}" at ${address}`,
     );
+  }
+
+  /** Runs the health check, if any, and says when its verdict changes. */
+  private async checkHealth(options: ResolvedRegistryOptions): Promise<InstanceStatus> {
+    if (!options.healthCheck) return 'up';
+    // Bounded well inside the heartbeat period, so that a hung check still lets this renewal
+    // land in time (and publishes the instance as down).
+    const verdict = await runHealthCheck(options.healthCheck, Math.floor(options.ttlMs / 6));
+    if (verdict.status !== this.status) {
+      this.status = verdict.status;
+      if (verdict.status === 'down') {
+        this.logger.warn(
+          `Instance ${this.instanceId} of service "${options.service}" is unhealthy (its health check ${verdict.reason}): published as down until a check passes`,
+        );
+      } else {
+        this.logger.log(
+          `Instance ${this.instanceId} of service "${options.service}" is healthy again: published as up`,
+        );
+      }
+    }
+    return verdict.status;
   }
 
   private httpServer(): HttpServer | undefined {

@@ -3,6 +3,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { RedisConnectionError } from '../connection/connection.errors.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type { SemaphoreBackend } from './semaphore.backend.js';
+import { permitContext } from './semaphore.context.js';
 import {
   SemaphoreBusyError,
   SemaphoreLimitMismatchError,
@@ -65,7 +66,8 @@ export class SemaphoreService implements BeforeApplicationShutdown {
   /**
    * Runs `work` holding a permit, renewing its lease about every ttl/3 while `work` runs, and
    * releases it afterwards. `signal` aborts with `PermitLostError` if a renewal finds the permit
-   * gone or cannot reach Redis before the lease would end.
+   * gone or cannot reach Redis before the lease would end. Inside `work`, `currentPermit()` gives
+   * the permit too (through any number of awaits).
    *
    * @example
    * const pdf = await semaphores.using('pdf-render', { limit: 4 }, (signal) => render(doc, signal));
@@ -135,7 +137,7 @@ export class SemaphoreService implements BeforeApplicationShutdown {
   ): Promise<T> {
     permit.held.startWatchdog(maxHoldMs);
     try {
-      return await work();
+      return await permitContext.run(permit, work);
     } finally {
       permit.held.stopWatchdog();
       await permit.release().catch((error: unknown) =>

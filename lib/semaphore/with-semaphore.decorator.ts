@@ -14,7 +14,8 @@ export type SemaphoreName<A extends unknown[]> = string | ((...args: A) => strin
  *
  * `onBusy`: `'wait'` (default, up to `waitMs`, then `SemaphoreTimeoutError`), `'throw'`
  * (`SemaphoreBusyError` at once) or `'skip'` (resolve `undefined` without running). In an HTTP
- * handler, both errors answer `409 Conflict`.
+ * handler, both errors answer `409 Conflict`. Inside the method, `currentPermit()` gives the
+ * permit and its `signal`.
  *
  * @example
  * \@Post('render')

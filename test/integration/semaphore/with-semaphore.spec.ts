@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Controller, Get, Injectable, type INestApplication, Param } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
+  currentPermit,
+  Permit,
   RedisCoordinationModule,
   SemaphoreBusyError,
   SemaphoreService,
@@ -40,6 +43,24 @@ class Renderer {
   @WithSemaphore((tenant: string) => `export:${tenant}`, { limit: 2 })
   async exportFor(tenant: string, rows: number): Promise<string> {
     return `${tenant}:${rows}`;
+  }
+
+  /** The permits `currentPermit()` gives: after an await, inside a nested `using()`, after it. */
+  @WithSemaphore('outer', { limit: 1 })
+  async permitsSeen(semaphores: SemaphoreService): Promise<(Permit | undefined)[]> {
+    await sleep(1);
+    const first = currentPermit();
+    const inner = await semaphores.using('inner', { limit: 1 }, async (_signal, permit) => {
+      await sleep(1);
+      return [currentPermit(), permit];
+    });
+    return [first, ...inner, currentPermit()];
+  }
+
+  @WithSemaphore((tenant: string) => `report:${tenant}`, { limit: 1 })
+  async reportFor(_tenant: string): Promise<string | undefined> {
+    await sleep(5);
+    return currentPermit()?.semaphore;
   }
 }
 
@@ -106,6 +127,26 @@ describe('@WithSemaphore', () => {
     assert.equal(await renderer.exportFor('acme', 3), 'acme:3');
     assert.equal(await semaphores.available('export:acme', { limit: 2 }), 1);
     await held.release();
+  });
+
+  it('gives the held permit to the method and to using() callbacks through currentPermit()', async () => {
+    const { renderer, semaphores } = await start();
+    assert.equal(currentPermit(), undefined, 'none outside');
+    const [outer, inner, innerGiven, outerAgain] = await renderer.permitsSeen(semaphores);
+    assert.ok(outer instanceof Permit);
+    assert.equal(outer.semaphore, 'outer');
+    assert.ok(outer.signal instanceof AbortSignal);
+    assert.equal(inner, innerGiven, 'using() gives its callback the same permit');
+    assert.equal(inner?.semaphore, 'inner', 'the innermost permit inside a nested using()');
+    assert.equal(outerAgain, outer, 'the outer permit again after the nested using()');
+    assert.equal(outer.lost, false);
+    assert.equal(currentPermit(), undefined, 'none after the method');
+  });
+
+  it('gives each of two concurrent calls its own permit', async () => {
+    const { renderer } = await start();
+    const seen = await Promise.all([renderer.reportFor('a'), renderer.reportFor('b')]);
+    assert.deepEqual(seen, ['report:a', 'report:b']);
   });
 
   it('keeps other decorators’ metadata in either order', () => {
