@@ -38,16 +38,22 @@ export async function runDuoScenario(
   );
 
   log(
-    `placing ${ORDERS} concurrent orders for "${PRODUCT}" (stock ${STOCK}) over ${baseUrls.length} instances...`,
+    `placing ${ORDERS} orders for "${PRODUCT}" (stock ${STOCK}) over ${baseUrls.length} instances...`,
   );
-  const responses = await Promise.all(
-    Array.from({ length: ORDERS }, (_, i) =>
-      post(
-        url(i, '/orders'),
-        { productId: PRODUCT, quantity: 1 },
-        { 'x-client-id': `client-${i % CLIENTS}` },
-      ),
-    ),
+  const order = (i: number) =>
+    post(
+      url(i, '/orders'),
+      { productId: PRODUCT, quantity: 1 },
+      { 'x-client-id': `client-${i % CLIENTS}` },
+    );
+  // The first round, one order per instance in turn, so every instance places some whatever the
+  // scheduling of the concurrent rest (which one wins each race is up to the machine).
+  const responses = [];
+  for (let i = 0; i < baseUrls.length; i++) responses.push(await order(i));
+  responses.push(
+    ...(await Promise.all(
+      Array.from({ length: ORDERS - baseUrls.length }, (_, i) => order(i + baseUrls.length)),
+    )),
   );
   const byStatus = new Map<number, number>();
   for (const r of responses) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
