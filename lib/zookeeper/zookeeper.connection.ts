@@ -195,14 +195,17 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
   private startHeartbeat(client: Zk.Client): void {
     clearInterval(this.heartbeat);
     const { sessionTimeoutMs, root } = this.options!;
-    this.heartbeat = setInterval(() => {
-      if (client !== this.client) return;
-      if (performance.now() - this.lastHeardAt >= sessionDeadlineMs(sessionTimeoutMs)) {
-        this.sessionLost('nothing heard from ZooKeeper for the whole session timeout');
-        return;
-      }
-      void this.current?.exists(root).catch(() => undefined);
-    }, Math.floor(sessionTimeoutMs / 3)).unref();
+    this.heartbeat = setInterval(
+      () => {
+        if (client !== this.client) return;
+        if (performance.now() - this.lastHeardAt >= sessionDeadlineMs(sessionTimeoutMs)) {
+          this.sessionLost('nothing heard from ZooKeeper for the whole session timeout');
+          return;
+        }
+        void this.current?.exists(root).catch(() => undefined);
+      },
+      Math.floor(sessionTimeoutMs / 3),
+    ).unref();
   }
 
   private onState(client: Zk.Client, state: Zk.State): void {
