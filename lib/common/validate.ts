@@ -158,3 +158,17 @@ function editDistance(a: string, b: string): number {
 
 /** Upper bound for any duration option: one year, far beyond any sane lease, wait or TTL. */
 export const MAX_MILLISECONDS = 365 * 24 * 3600 * 1000;
+
+/**
+ * For checking a module option with the assert functions above: runs a check, and when it throws
+ * adds `<option>: <message>` to `problems` instead, so every fault is listed at once.
+ */
+export function collectProblems(option: string, problems: string[]): (check: () => void) => void {
+  return (check) => {
+    try {
+      check();
+    } catch (error) {
+      problems.push(`${option}: ${(error as Error).message}`);
+    }
+  };
+}

@@ -1,6 +1,7 @@
 import { describeValue } from '../common/coordination.error.js';
 import {
   assertKnownKeys,
+  collectProblems,
   assertMilliseconds,
   assertName,
   assertOneOf,
@@ -34,13 +35,7 @@ export function resolveRegistryOptions(
 ): ResolvedRegistryOptions | undefined {
   if (input === undefined) return undefined;
   const before = problems.length;
-  const check = (what: () => void) => {
-    try {
-      what();
-    } catch (error) {
-      problems.push(`registry: ${(error as Error).message}`);
-    }
-  };
+  const check = collectProblems('registry', problems);
   check(() => assertKnownKeys('registry', input, REGISTRY_OPTION_NAMES));
   if (problems.length > before) return undefined;
   const given = input as RegistryOptions;

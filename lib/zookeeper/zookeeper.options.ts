@@ -1,6 +1,7 @@
 import { describeValue } from '../common/coordination.error.js';
 import {
   assertKnownKeys,
+  collectProblems,
   assertMilliseconds,
   assertName,
   optionNames,
@@ -38,13 +39,7 @@ export function resolveZooKeeperOptions(
 ): ResolvedZooKeeperOptions | undefined {
   if (input === undefined) return undefined;
   const before = problems.length;
-  const check = (what: () => void) => {
-    try {
-      what();
-    } catch (error) {
-      problems.push(`zookeeper: ${(error as Error).message}`);
-    }
-  };
+  const check = collectProblems('zookeeper', problems);
   check(() => assertKnownKeys('zookeeper', input, ZOOKEEPER_OPTION_NAMES));
   if (problems.length > before) return undefined;
   const {

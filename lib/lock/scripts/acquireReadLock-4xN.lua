@@ -55,11 +55,7 @@ if busy then
     local waiterLeaseMs = tonumber(ARGV[4])
     local nowUs = seconds * 1000000 + micros
     for i = 0, resources - 1 do
-      local queue, alive = KEYS[4 * i + 2], KEYS[4 * i + 3]
-      redis.call('ZADD', queue, 'NX', nowUs, token)
-      redis.call('ZADD', alive, nowMs + waiterLeaseMs, token)
-      redis.call('PEXPIRE', queue, waiterLeaseMs)
-      redis.call('PEXPIRE', alive, waiterLeaseMs)
+      joinQueue(KEYS[4 * i + 2], KEYS[4 * i + 3], token, nowUs, nowMs, waiterLeaseMs)
     end
     if resources == 1 then
       return { 0, waitHint, redis.call('ZRANK', KEYS[2], token) }

@@ -94,10 +94,7 @@ if free <= 0 then
 end
 if ARGV[4] == 'w' then
   local waiterLeaseMs = ARGV[5]
-  redis.call('ZADD', queueKey, 'NX', string.format('%.0f', time[1] * 1000000 + time[2]), token)
-  redis.call('ZADD', aliveKey, nowMs + waiterLeaseMs, token)
-  redis.call('PEXPIRE', queueKey, waiterLeaseMs)
-  redis.call('PEXPIRE', aliveKey, waiterLeaseMs)
+  joinQueue(queueKey, aliveKey, token, time[1] * 1000000 + time[2], nowMs, waiterLeaseMs)
   -- The limit outlives the waiters too.
   if not marked then redis.call('ZADD', holdersKey, 'inf', marker) end
   if existed then

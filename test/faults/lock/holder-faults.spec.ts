@@ -39,25 +39,27 @@ describe('lock holder crashes and pauses', () => {
     await lock.release();
   });
 
-  it('aborts a paused holder’s signal on resume and its stale write is fenced off', async () => {
-    const { child, locks } = await setup();
-    child.send({ type: 'hold', ttlMs: 600 });
-    const { fencingToken } = await child.waitFor('acquired');
-    child.signal('SIGSTOP');
-    // The watchdog cannot renew while the process is stopped: the lease runs out.
-    const lock = await locks.acquire('shared', { waitMs: 10_000 });
-    assert.ok(lock.fencingToken > Number(fencingToken));
-    assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
-    child.signal('SIGCONT');
-    child.send({ type: 'write' });
-    const report = await child.waitFor('wrote');
-    assert.equal(report.aborted, true, 'the paused holder is told it lost the lock');
-    assert.equal(report.reason, LockLostError.name);
-    assert.equal(report.accepted, false, 'the stale write must be rejected');
-    assert.equal(await redis.client.hget('store', 'value'), 'fresh');
-    assert.equal(await locks.isLocked('shared'), true, 'the paused holder did not free our lock');
-    await lock.release();
-  });
+  for (const mode of ['write', 'read'] as const) {
+    it(`aborts a paused holder’s signal on resume and its stale write is fenced off (${mode})`, async () => {
+      const { child, locks } = await setup();
+      child.send({ type: 'hold', mode, ttlMs: 600 });
+      const { fencingToken } = await child.waitFor('acquired');
+      child.signal('SIGSTOP');
+      // The watchdog cannot renew while the process is stopped: the lease runs out.
+      const lock = await locks.acquire('shared', { waitMs: 10_000 });
+      assert.ok(lock.fencingToken > Number(fencingToken));
+      assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
+      child.signal('SIGCONT');
+      child.send({ type: 'write' });
+      const report = await child.waitFor('wrote');
+      assert.equal(report.aborted, true, 'the paused holder is told it lost the lock');
+      assert.equal(report.reason, LockLostError.name);
+      assert.equal(report.accepted, false, 'the stale write must be rejected');
+      assert.equal(await redis.client.hget('store', 'value'), 'fresh');
+      assert.equal(await locks.isLocked('shared'), true, 'the paused holder did not free our lock');
+      await lock.release();
+    });
+  }
 
   it('frees only a SIGKILLed reader’s share, after its lease', async () => {
     const { child, locks } = await setup();
@@ -78,24 +80,6 @@ describe('lock holder crashes and pauses', () => {
     const lock = await writer;
     assert.ok(performance.now() - before >= ttlMs);
     assert.ok(lock.fencingToken > Number(fencingToken));
-    await lock.release();
-  });
-
-  it('aborts a paused reader’s signal on resume, and a writer took the lock meanwhile', async () => {
-    const { child, locks } = await setup();
-    child.send({ type: 'hold', mode: 'read', ttlMs: 600 });
-    const { fencingToken } = await child.waitFor('acquired');
-    child.signal('SIGSTOP');
-    const lock = await locks.acquire('shared', { waitMs: 10_000 });
-    assert.ok(lock.fencingToken > Number(fencingToken));
-    assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
-    child.signal('SIGCONT');
-    child.send({ type: 'write' });
-    const report = await child.waitFor('wrote');
-    assert.equal(report.aborted, true, 'the paused reader is told it lost the lock');
-    assert.equal(report.reason, LockLostError.name);
-    assert.equal(report.accepted, false, 'a write fenced with the stale read hold is rejected');
-    assert.equal(await locks.isLocked('shared'), true, 'the paused reader did not free our lock');
     await lock.release();
   });
 });
