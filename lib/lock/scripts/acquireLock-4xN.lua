@@ -37,6 +37,7 @@ end
 --- @include "includes/fencing"
 --- @include "includes/readers"
 --- @include "../../common/lua/waiterQueue"
+--- @include "includes/busyReply"
 local flags = ARGV[3]
 local seconds, micros = tonumber(time[1]), tonumber(time[2])
 local join = string.find(flags, 'w', 1, true) ~= nil
@@ -76,17 +77,7 @@ for i = 0, resources - 1 do
 end
 
 if busy then
-  if join then
-    local waiterLeaseMs = tonumber(ARGV[4])
-    local nowUs = seconds * 1000000 + micros
-    for i = 0, resources - 1 do
-      joinQueue(KEYS[4 * i + 2], KEYS[4 * i + 3], token, nowUs, nowMs, waiterLeaseMs)
-    end
-    if resources == 1 then
-      return { 0, waitHint, redis.call('ZRANK', KEYS[2], token) }
-    end
-  end
-  return { 0, waitHint, 0 }
+  return busyReply(join, waitHint, token, seconds * 1000000 + micros, nowMs, tonumber(ARGV[4]))
 end
 
 local reply = { 1 }

@@ -21,6 +21,7 @@
 --- @include "includes/readers"
 --- @include "../../common/lua/waiterQueue"
 --- @include "includes/wakeWaiters"
+--- @include "includes/busyReply"
 local token, leaseMs, flags = ARGV[1], ARGV[2], ARGV[3]
 local time = redis.call('TIME')
 local seconds, micros = tonumber(time[1]), tonumber(time[2])
@@ -51,17 +52,8 @@ for i = 0, resources - 1 do
 end
 
 if busy then
-  if string.find(flags, 'w', 1, true) then
-    local waiterLeaseMs = tonumber(ARGV[4])
-    local nowUs = seconds * 1000000 + micros
-    for i = 0, resources - 1 do
-      joinQueue(KEYS[4 * i + 2], KEYS[4 * i + 3], token, nowUs, nowMs, waiterLeaseMs)
-    end
-    if resources == 1 then
-      return { 0, waitHint, redis.call('ZRANK', KEYS[2], token) }
-    end
-  end
-  return { 0, waitHint, 0 }
+  local join = string.find(flags, 'w', 1, true) ~= nil
+  return busyReply(join, waitHint, token, seconds * 1000000 + micros, nowMs, tonumber(ARGV[4]))
 end
 
 local queued = string.find(flags, 'q', 1, true) ~= nil
