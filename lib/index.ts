@@ -17,6 +17,7 @@ export {
   type RedisCoordinationModuleOptions,
   type SentinelConnectionOptions,
   type ClusterConnectionOptions,
+  type LockModuleOptions,
 } from './interfaces/redis-coordination-options.interface.js';
 export {
   REDIS_COORDINATION_OPTIONS,
@@ -167,3 +168,5 @@ export {
   type LeaderState,
   type Leadership,
 } from './election/election.interfaces.js';
+export { ZooKeeperConnectionError, ZooKeeperCommandError } from './zookeeper/zookeeper.errors.js';
+export type { ZooKeeperOptions, CoordinationBackend } from './zookeeper/zookeeper.interfaces.js';

@@ -53,6 +53,11 @@ export class BenchContext {
     return app;
   }
 
+  /** Runs `close` when the suite's run ends (servers and clients a suite started itself). */
+  defer(close: () => Promise<unknown>): void {
+    this.closers.push(close);
+  }
+
   report(figure: Figure): void {
     this.figures.push(figure);
     console.log(JSON.stringify(figure));

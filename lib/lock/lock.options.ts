@@ -31,6 +31,8 @@ export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
   fair: true,
   maxHoldMs: true,
 });
+/** The options of `isLocked()`. */
+export const IS_LOCKED_OPTION_NAMES = optionNames<Pick<LockOptions, 'backend'>>({ backend: true });
 /** The options of `@WithLock()`: the lock's, and what to do when it is busy. */
 export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
   backend: true,

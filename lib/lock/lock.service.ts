@@ -10,6 +10,7 @@ import {
   resolveLockOptions,
   resourceNames,
   WITH_LOCK_OPTION_NAMES,
+  IS_LOCKED_OPTION_NAMES,
   type LockRequest,
 } from './lock.options.js';
 import { LockStore } from './lock.store.js';
@@ -103,9 +104,20 @@ export class RedisLockService implements BeforeApplicationShutdown {
     return this.runHolding(lock, options.maxHoldMs, () => work(lock.signal, lock));
   }
 
-  /** True if any of the resources is locked right now (by anyone, this process included). */
-  async isLocked(resource: string | readonly string[]): Promise<boolean> {
+  /**
+   * True if any of the resources is locked right now (by anyone, this process included), for
+   * reading or writing, on `backend` (default: the module's).
+   */
+  async isLocked(
+    resource: string | readonly string[],
+    options: Pick<LockOptions, 'backend'> = {},
+  ): Promise<boolean> {
     const resources = resourceNames(resource);
+    const { backend = this.connections.lockBackend } = resolveLockOptions(
+      options,
+      IS_LOCKED_OPTION_NAMES,
+    );
+    if (backend === 'zookeeper') return this.zookeeper.isLocked(resources);
     return this.store.isLocked(resources, this.store.keysOf(resources));
   }
 

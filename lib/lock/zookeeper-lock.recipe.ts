@@ -47,6 +47,14 @@ export class ZooKeeperLocks {
    * undefined when still busy at the deadline, having removed every node it made.
    */
   async acquire(request: LockRequest, waitMs: number): Promise<ZooKeeperHeldLock | undefined> {
+    if (!this.connection.connected) {
+      // Suspended or lost: whatever this would take could not be trusted (and calls would wait
+      // for a reconnect).
+      throw new ZooKeeperConnectionError(
+        this.connection.ensemble,
+        `Could not acquire lock ${request.resources.join(', ')}: not connected to ZooKeeper`,
+      );
+    }
     const deadline = performance.now() + waitMs;
     const token = `${this.instance}${(this.tokenCount++).toString(36)}`;
     const taken: TakenNode[] = [];
@@ -73,6 +81,16 @@ export class ZooKeeperLocks {
       tracker: this.tracker,
       free: (nodes) => this.free(nodes),
     });
+  }
+
+  /** True if any of the resources has a lock node: held, or waited for. */
+  async isLocked(resources: readonly string[]): Promise<boolean> {
+    const queues = await Promise.all(
+      resources.map((resource) =>
+        this.connection.session.getChildren(lockParent(this.connection.root, resource)),
+      ),
+    );
+    return queues.some((children) => queueOf(children ?? []).length > 0);
   }
 
   /** Deletes nodes; their parents go once idle ({@link PARENT_IDLE_MS}) if nobody queues there. */
