@@ -6,10 +6,10 @@ export {
   RedisServer,
   RedisClusterServers,
   redisServerAvailable,
-  freePort,
   REDIS_SERVER_BIN,
   type RedisServerOptions,
 } from './redis-server.js';
+export { freePort, freePorts } from './server-process.js';
 
 /**
  * A key prefix no other test uses (`t<8 hex>:`), for `RedisCoordinationModule.forRoot({ keyPrefix })`:
