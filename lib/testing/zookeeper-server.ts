@@ -32,7 +32,7 @@ function findClasspath(): { classpath: string } | { missing: string } {
   const { ZOOKEEPER_CLASSPATH, ZOOKEEPER_HOME } = process.env;
   if (ZOOKEEPER_CLASSPATH) return { classpath: ZOOKEEPER_CLASSPATH };
   if (ZOOKEEPER_HOME) {
-    // An Apache release (or Homebrew's libexec): every jar in lib/, logback.xml in conf/.
+    // An unpacked Apache release (apache-zookeeper-<version>-bin): jars in lib/, logging in conf/.
     const lib = join(ZOOKEEPER_HOME, 'lib');
     const jars = existsSync(lib) ? readdirSync(lib) : [];
     if (!jars.some((jar) => /^zookeeper-\d.*\.jar$/.test(jar))) {
@@ -69,7 +69,7 @@ export function zooKeeperAvailable(): boolean {
 }
 
 const HOW_TO_INSTALL =
-  'Install ZooKeeper 3.8 or later with Java 11 or later ("apt-get install zookeeper" on Debian/Ubuntu), or set ZOOKEEPER_HOME to an unpacked Apache ZooKeeper release, or ZOOKEEPER_CLASSPATH to the server\'s classpath.';
+  'Install ZooKeeper 3.8 or later and a Java runtime ("apt-get install zookeeper" on Debian/Ubuntu), or set ZOOKEEPER_HOME to an unpacked Apache ZooKeeper release, or ZOOKEEPER_CLASSPATH to the server\'s classpath.';
 
 /** What a start needs; Java is not run here (~0.3 s) but found missing when it is spawned. */
 function requireZooKeeper(): ZooKeeperInstall {
