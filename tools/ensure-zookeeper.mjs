@@ -4,7 +4,7 @@
 // Java) where it can (Debian/Ubuntu as root), and otherwise stops with the exact steps to take.
 // With --if-requested it does nothing unless ZOOKEEPER=1: `npm run sample` passes it, although
 // the sample does not use ZooKeeper yet (TODO(#16): run the sample on ZooKeeper with ZOOKEEPER=1).
-import { spawnSync } from 'node:child_process';
+import { aptInstall, canAptInstall } from './apt-install.mjs';
 
 if (process.argv.includes('--if-requested') && process.env.ZOOKEEPER !== '1') process.exit(0);
 
@@ -21,29 +21,17 @@ if (!missing) process.exit(0);
 
 // Jars chosen by hand are not replaced by the OS package's.
 const chosenByHand = process.env.ZOOKEEPER_HOME || process.env.ZOOKEEPER_CLASSPATH;
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (!chosenByHand && isRoot && hasCommand('apt-get')) {
+if (!chosenByHand && canAptInstall()) {
   console.log(
     `ZooKeeper cannot run here (${missing}): installing it with apt-get (zookeeper package)...`,
   );
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const steps = [
-    ['apt-get', ['update', '-qq']],
-    ['apt-get', ['install', '-y', '-qq', 'zookeeper']],
-  ];
-  for (const [cmd, args] of steps) {
-    const result = spawnSync(cmd, args, { stdio: 'inherit', env });
-    if (result.status !== 0) fail(`"${cmd} ${args.join(' ')}" failed (exit ${result.status}).`);
-  }
+  const failure = aptInstall('zookeeper');
+  if (failure) fail(failure);
   const stillMissing = zooKeeperMissing();
   if (!stillMissing) process.exit(0);
   fail(`ZooKeeper still cannot run after installing the zookeeper package: ${stillMissing}.`);
 }
 fail(`ZooKeeper cannot run here: ${missing}.`);
-
-function hasCommand(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 function fail(reason) {
   console.error(`${reason}
