@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
+import { nodeArgsWithTesting, runWithTesting } from '../../support/built-testing.js';
 import { useTestZooKeeper, useZooKeeperEnsemble } from '../../support/hooks.js';
 import { describeWithZooKeeper, ZooKeeperServer } from '../../support/zookeeper.js';
 
 // The rig speaks to the servers with four-letter words only, so it is checked without a client.
 
 const NOT_SERVING = 'This ZooKeeper instance is not currently serving requests';
-
-const TESTING_ENTRY = fileURLToPath(new URL('../../../dist/lib/testing/index.js', import.meta.url));
 
 /** Polls `condition`; the 60 s bound only turns a hang into a failure that ends the loop. */
 async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
@@ -82,14 +79,11 @@ describeWithZooKeeper('ZooKeeper test rig', () => {
   it('is killed when the process that started it dies, even by SIGKILL', async () => {
     const owner = spawn(
       process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { ZooKeeperServer } = await import(${JSON.stringify(TESTING_ENTRY)});
-         const server = await ZooKeeperServer.start();
+      nodeArgsWithTesting(
+        `const server = await testing.ZooKeeperServer.start();
          console.log(JSON.stringify({ pid: server.pid, dir: server.dir }));
          setInterval(() => {}, 60_000);`,
-      ],
+      ),
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const [started] = (await once(owner.stdout, 'data')) as [Buffer];
@@ -164,23 +158,11 @@ describeWithZooKeeper('ZooKeeper test rig', () => {
 
 describe('ZooKeeper test rig without ZooKeeper', () => {
   it('says at once what is missing and how to install it, and leaves no directory behind', () => {
-    const scratch = mkdtempSync(join(tmpdir(), 'coord-testing-'));
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { ZooKeeperServer } = await import(${JSON.stringify(TESTING_ENTRY)});
-         await ZooKeeperServer.start().then(() => console.log('started'), (e) => console.log(e.message));`,
-      ],
-      {
-        env: { ...process.env, ZOOKEEPER_HOME: '/no/such/zookeeper', TMPDIR: scratch },
-        encoding: 'utf8',
-      },
+    const run = runWithTesting(
+      `await testing.ZooKeeperServer.start().then(() => console.log('started'), (e) => console.log(e.message));`,
+      { ZOOKEEPER_HOME: '/no/such/zookeeper' },
     );
-    const left = readdirSync(scratch);
-    rmSync(scratch, { recursive: true, force: true });
-    assert.deepEqual([...left], []);
+    assert.deepEqual(run.leftInTmpdir, []);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^Cannot start ZooKeeper: no (zookeeper-<version>.jar|Java runtime)/);
     assert.match(run.stdout, /apt-get install zookeeper.*ZOOKEEPER_HOME.*ZOOKEEPER_CLASSPATH/s);
