@@ -77,7 +77,11 @@ describeWithZooKeeper('ServiceRegistry on ZooKeeper', () => {
 
   it('two instances find each other through ephemeral nodes holding their records', async () => {
     const one = await instance({ address: 'http://10.0.0.1:3000', metadata: { zone: 'a' } });
+    const firstView = follow(one.registry.observe('billing'));
+    await firstView('itself listed', (list) => list.length === 1);
     const two = await instance({ address: 'http://10.0.0.2:3000' });
+    // The first one's view learns of the second through its watch.
+    await firstView('the newcomer listed', (list) => list.length === 2);
     for (const side of [one, two]) {
       assert.deepEqual(idsOf(await side.registry.instances('billing')), [one.id, two.id].sort());
     }
@@ -140,12 +144,15 @@ describeWithZooKeeper('ServiceRegistry on ZooKeeper', () => {
     await until('healthy again', (list) => list.length === 2);
   });
 
-  it('registers again on a new session after its session was lost', async () => {
+  it('registers again on a new session after its session was lost, and watches again', async () => {
     // Heartbeats far apart: what brings the registration back is the reconnect, not a heartbeat.
     const one = await instance({ ttlMs: 600_000 });
     const two = await instance();
-    const until = follow(two.registry.observe('billing'));
-    await until('both listed', (list) => list.length === 2);
+    const views = [
+      follow(one.registry.observe('billing')),
+      follow(two.registry.observe('billing')),
+    ];
+    await Promise.all(views.map((until) => until('both listed', (list) => list.length === 2)));
     const owner = (await two.zookeeper.session.exists(one.node))!.ephemeralOwner;
     const events: SessionEvent[] = [];
     one.zookeeper.onSessionEvent((event) => events.push(event));
@@ -162,8 +169,13 @@ describeWithZooKeeper('ServiceRegistry on ZooKeeper', () => {
       })(),
     );
     assert.ok(events.includes('lost'), `the session was lost (events: ${events.join(', ')})`);
-    await until('listed again', (list) => idsOf(list).includes(one.id));
+    await views[1]!('listed again', (list) => idsOf(list).includes(one.id));
     assert.deepEqual(idsOf(await two.registry.instances('billing')), [one.id, two.id].sort());
+    // The watches of the lost session went with it: the new one's see a newcomer.
+    const three = await instance();
+    await Promise.all(
+      views.map((until) => until('the newcomer listed', (list) => idsOf(list).includes(three.id))),
+    );
   });
 
   it("refuses registry.backend 'zookeeper' without the zookeeper option, and unknown backends", async () => {
