@@ -109,13 +109,15 @@ describeWithZooKeeper('ServiceRegistry on ZooKeeper', () => {
   });
 
   it('a graceful shutdown leaves every view at once', async () => {
-    const one = await instance();
     const two = await instance();
     const other = await reader();
     const views = [
       follow(two.registry.observe('billing')),
       follow(other.registry.observe('billing', { backend: 'zookeeper' })),
     ];
+    await Promise.all(views.map((until) => until('one listed', (list) => list.length === 1)));
+    // Seen through the views' watches: they are set.
+    const one = await instance();
     await Promise.all(views.map((until) => until('both listed', (list) => list.length === 2)));
 
     await closeModule(one.moduleRef);
