@@ -139,14 +139,19 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
       });
       let unwatch: (() => Promise<void>) | undefined;
       let closed = false;
+      // Throws (erroring the subscription) when `backend` is not configured.
       void this.backendOf(backend)
         .watch(service, () => void refresh())
-        .then((off) => {
-          if (closed) return void off();
-          unwatch = off;
-          // A change between the first read and the watch being set would go unseen.
-          void refresh();
-        });
+        .then(
+          (off) => {
+            if (closed) return void off();
+            unwatch = off;
+            // A change between the first read and the watch being set would go unseen.
+            void refresh();
+          },
+          (error: unknown) =>
+            this.logger.warn(`Could not watch service "${service}": ${(error as Error).message}`),
+        );
       void refresh();
       return () => {
         closed = true;

@@ -97,9 +97,10 @@ export class ZooKeeperRegistry implements RegistryBackend {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  async watch(service: string, listener: () => void): Promise<Unsubscribe> {
-    this.listen();
+  /** Throws at once (not in the promise) without the module option `zookeeper`. */
+  watch(service: string, listener: () => void): Promise<Unsubscribe> {
     const parent = serviceNode(this.connection.root, service);
+    this.listen();
     let watch = this.watches.get(parent);
     if (!watch) {
       watch = new ServiceWatch(parent, this.connection);

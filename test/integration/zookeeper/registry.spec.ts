@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { beforeEach, it } from '@jest/globals';
 import type * as Zk from 'node-zookeeper-client';
+import { firstValueFrom } from 'rxjs';
 import {
   InvalidArgumentError,
   InvalidOptionsError,
@@ -205,6 +206,10 @@ describeWithZooKeeper('ServiceRegistry on ZooKeeper', () => {
       assert.match(error.message, /module option zookeeper/);
       return true;
     });
+    await assert.rejects(
+      firstValueFrom(plain.observe('billing', { backend: 'zookeeper' })),
+      (error) => error instanceof InvalidArgumentError,
+    );
     await assert.rejects(plain.pick('billing', { backend: 'etcd' as never }), /backend/);
     assert.throws(() => plain.observe('billing', { backend: 'etcd' as never }), /backend/);
   });
