@@ -217,22 +217,37 @@ describeWithZooKeeper('ServiceRegistry on ZooKeeper', () => {
 
 /**
  * Ends `connection`'s session from outside, as an ensemble does when it stops hearing from a
- * client: a second client attaches to the same session and closes it.
+ * client: a second client attaches to the same session and closes it. Attaching drops the
+ * first client's connection, which may reconnect and take the session back before the close
+ * goes out; then the close ends only the second one, so it is tried again until the session is
+ * lost.
  */
 async function expireSession(connection: ZooKeeperConnection, connectString: string) {
   const loaded = (await import('node-zookeeper-client')) as typeof Zk & { default?: typeof Zk };
   const zk = loaded.default ?? loaded;
   const client = (connection as unknown as { client: Zk.Client }).client;
-  const twin = zk.createClient(connectString, {
-    sessionId: client.getSessionId(),
-    sessionPassword: client.getSessionPassword(),
-  } as Partial<Zk.Option>);
-  await new Promise<void>((resolve) => {
-    twin.once('connected', () => resolve());
-    twin.connect();
+  let stop!: () => void;
+  const lost = new Promise<boolean>((resolve) => {
+    stop = connection.onSessionEvent((event) => event === 'lost' && resolve(true));
   });
-  await new Promise<void>((resolve) => {
-    twin.once('disconnected', () => resolve());
-    twin.close();
-  });
+  try {
+    for (;;) {
+      const twin = zk.createClient(connectString, {
+        sessionId: client.getSessionId(),
+        sessionPassword: client.getSessionPassword(),
+      } as Partial<Zk.Option>);
+      const attached = new Promise<boolean>((resolve) => {
+        twin.once('connected', () => resolve(false));
+        twin.connect();
+      });
+      // Lost already (a close that went out earlier): the twin would never connect.
+      const done = await Promise.race([lost, attached]);
+      twin.close();
+      if (done) return;
+      const retry = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000));
+      if (await Promise.race([lost, retry])) return;
+    }
+  } finally {
+    stop();
+  }
 }
