@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import zk from 'node-zookeeper-client';
 import { afterAll, beforeAll, it } from '@jest/globals';
 import {
   InvalidArgumentError,
@@ -146,6 +147,31 @@ describeWithZooKeeper('RedisLockService with backend zookeeper', () => {
     ]).catch((e: unknown) => e);
     assert.ok(refused instanceof InvalidOptionsError, String(refused));
     assert.match(refused.message, /locks.backend 'zookeeper' needs the module option zookeeper/);
+  });
+
+  it('with digest credentials, creates nodes only that user may touch', async () => {
+    const root = `/t${randomBytes(4).toString('hex')}`;
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({
+        url: redis.url,
+        zookeeper: { connectString: zookeeper.connectString, root, digest: 'app:s3cret' },
+        locks: { backend: 'zookeeper' },
+      }),
+    ]);
+    const lock = await moduleRef.get(RedisLockService).acquire('guarded');
+    const outsider = zk.createClient(zookeeper.connectString);
+    const connected = new Promise<void>((resolve) => outsider.once('connected', () => resolve()));
+    outsider.connect();
+    await connected;
+    try {
+      const refused = await new Promise<unknown>((resolve) =>
+        outsider.getChildren(`${root}/locks`, (error) => resolve(error)),
+      );
+      assert.match(String(refused), /NO_AUTH/, 'a client without the credentials read the nodes');
+    } finally {
+      outsider.close();
+    }
+    await lock.release();
   });
 
   it('fails app start with ZooKeeperConnectionError naming the ensemble when it is unreachable', async () => {
