@@ -36,6 +36,12 @@ import { StatsController } from './stats/stats.controller.js';
         liveConfig: { keys: [SETTINGS_KEY], validate: validateSettings },
         // Registered at the address it listens on, once it listens.
         registry: { service: 'shop', ttlMs: 5_000 },
+        // With ZOOKEEPER_CONNECT (`ZOOKEEPER=1 npm run sample`) the stock lock lives in
+        // ZooKeeper, and holds through a Redis failover.
+        ...(config.get<string>('ZOOKEEPER_CONNECT') && {
+          zookeeper: { connectString: config.get<string>('ZOOKEEPER_CONNECT')! },
+          locks: { backend: 'zookeeper' as const },
+        }),
       }),
       isGlobal: true,
     }),

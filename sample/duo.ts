@@ -1,5 +1,5 @@
 // `npm run sample:duo`: two instances of the sample on two ports sharing one Redis (REDIS_URL,
-// or a private one started by tools/with-private-redis), then the scripted load of
+// or a private one started by tools/with-private-servers; ZooKeeper too with ZOOKEEPER=1), then the scripted load of
 // duo-scenario.ts. Exits non-zero if any check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -2,8 +2,8 @@
 // jars, found exactly as the test rig finds them (it asks the built lib/testing, so run it after
 // `npm run build`). When they are missing it installs Debian's `zookeeper` package (it brings
 // Java) where it can (Debian/Ubuntu as root), and otherwise stops with the exact steps to take.
-// With --if-requested it does nothing unless ZOOKEEPER=1: `npm run sample` passes it, although
-// the sample does not use ZooKeeper yet (TODO(#16): run the sample on ZooKeeper with ZOOKEEPER=1).
+// With --if-requested it does nothing unless ZOOKEEPER=1: `npm run sample` passes it, and with
+// ZOOKEEPER=1 the sample takes its locks on a private ZooKeeper server.
 import { aptInstall, canAptInstall } from './apt-install.mjs';
 
 if (process.argv.includes('--if-requested') && process.env.ZOOKEEPER !== '1') process.exit(0);

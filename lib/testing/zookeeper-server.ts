@@ -93,12 +93,19 @@ export interface ZooKeeperServerOptions {
   minSessionTimeoutMs?: number;
   /** Longest session timeout the server grants. @default 60000 */
   maxSessionTimeoutMs?: number;
+  /**
+   * Sync every write to disk before answering, as production servers do. Off by default: test
+   * data need not survive a machine crash (the test Redis runs without saves too).
+   * @default false
+   */
+  syncWrites?: boolean;
 }
 
 const DEFAULT_ZOOKEEPER_SERVER_OPTIONS: Required<ZooKeeperServerOptions> = Object.freeze({
   tickTimeMs: 500,
   minSessionTimeoutMs: 1000,
   maxSessionTimeoutMs: 60_000,
+  syncWrites: false,
 });
 
 /** What `srvr` says a server is doing: only a server in one of these modes serves clients. */
@@ -427,7 +434,7 @@ export class ZooKeeperEnsemble implements AsyncDisposable {
 }
 
 function zooConfig(dir: string, clientPort: number, options: ZooKeeperServerOptions): string[] {
-  const { tickTimeMs, minSessionTimeoutMs, maxSessionTimeoutMs } = {
+  const { tickTimeMs, minSessionTimeoutMs, maxSessionTimeoutMs, syncWrites } = {
     ...DEFAULT_ZOOKEEPER_SERVER_OPTIONS,
     ...options,
   };
@@ -444,8 +451,7 @@ function zooConfig(dir: string, clientPort: number, options: ZooKeeperServerOpti
     'maxClientCnxns=0',
     'admin.enableServer=false',
     '4lw.commands.whitelist=*',
-    // Test data need not survive a machine crash: no fsync per write (Redis runs without saves).
-    'forceSync=no',
+    `forceSync=${syncWrites ? 'yes' : 'no'}`,
     // A member restarted before its first snapshot has only a transaction log: load it anyway.
     'snapshot.trust.empty=true',
   ];

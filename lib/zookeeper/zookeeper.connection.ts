@@ -157,7 +157,8 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
     });
   }
 
-  private required(): ResolvedZooKeeperOptions {
+  /** The options; throws InvalidArgumentError saying what is missing when ZooKeeper is not configured. */
+  required(): ResolvedZooKeeperOptions {
     if (!this.options) {
       throw new InvalidArgumentError(
         'backend',

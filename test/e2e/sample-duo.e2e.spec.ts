@@ -5,12 +5,18 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../../sample/app.module.js';
 import { runDuoScenario } from '../../sample/duo-scenario.js';
 import { startTestRedis, uniqueKeyPrefix, type TestRedis } from '../support/redis.js';
+import { startTestZooKeeper, type TestZooKeeper } from '../support/zookeeper.js';
+import { zooKeeperAvailable } from '../../lib/testing/index.js';
+// The sample's own copy of the library (by package name), whose services the apps hold.
+import { RedisLockService } from 'nestjs-redis-coordination';
 
 /**
  * Two instances of the sample app in this process, each with its own connections, sharing one
  * real Redis: the oversell scenario, cache eviction across instances, rate limit across
  * instances, each confirmation job and each billing record once, live settings, the registry,
  * one leader running the sweeper, the invoice semaphore's limit across instances, health.
+ * Where ZooKeeper can run (always on CI), the stock lock lives in ZooKeeper, as with
+ * `ZOOKEEPER=1 npm run sample:duo`.
  */
 interface ProductView {
   product: { id: string; stock: number };
@@ -24,6 +30,7 @@ async function getJson<T>(url: string): Promise<T> {
 
 describe('sample app, two instances', () => {
   let redis: TestRedis;
+  let zookeeper: TestZooKeeper | undefined;
   const apps: INestApplication[] = [];
   const baseUrls: string[] = [];
 
@@ -32,6 +39,10 @@ describe('sample app, two instances', () => {
     process.env.REDIS_URL = redis.url;
     process.env.KEY_PREFIX = uniqueKeyPrefix();
     process.env.DB_LATENCY_MS = '5';
+    if (process.env.CI || zooKeeperAvailable()) {
+      zookeeper = await startTestZooKeeper();
+      process.env.ZOOKEEPER_CONNECT = zookeeper.connectString;
+    }
     for (const name of ['e2e-a', 'e2e-b']) {
       process.env.INSTANCE_NAME = name;
       const app = await NestFactory.create(AppModule, { logger: ['error'] });
@@ -42,6 +53,8 @@ describe('sample app, two instances', () => {
   });
   afterAll(async () => {
     for (const app of apps) await app.close();
+    delete process.env.ZOOKEEPER_CONNECT;
+    await zookeeper?.dispose();
     await redis.dispose();
   });
 
@@ -55,6 +68,12 @@ describe('sample app, two instances', () => {
   });
 
   it('passes every check of the duo scenario', async () => {
+    // Where the sample's locks live: a lock taken with the module's default shows there.
+    const locks = apps[0]!.get(RedisLockService);
+    const probe = await locks.acquire('backend-probe');
+    const backend = zookeeper ? 'zookeeper' : 'redis';
+    assert.equal(await locks.isLocked('backend-probe', { backend }), true, `locks on ${backend}`);
+    await probe.release();
     const checks = await runDuoScenario(baseUrls);
     const failed = checks.filter((c) => !c.ok);
     assert.deepEqual(failed, [], failed.map((c) => `${c.name}: ${c.detail}`).join('\n'));
