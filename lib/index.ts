@@ -153,6 +153,7 @@ export type {
   InstancesOptions,
   PickOptions,
   RegistryOptions,
+  RegistryReadOptions,
   ServiceInstance,
 } from './registry/registry.interfaces.js';
 export { LeaderElectionService } from './election/election.service.js';

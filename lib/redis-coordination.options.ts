@@ -172,7 +172,10 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
       `locks.backend must be 'redis' or 'zookeeper', got ${describeValue(lockBackend)}`,
     );
   } else if (lockBackend === 'zookeeper' && options.zookeeper === undefined) {
-    problems.push(`locks.backend 'zookeeper' needs the module option zookeeper`);
+    problems.push(needsZooKeeper('locks.backend'));
+  }
+  if (registry?.backend === 'zookeeper' && options.zookeeper === undefined) {
+    problems.push(needsZooKeeper('registry.backend'));
   }
   const resolved = resolveConnection(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError(problems);
@@ -281,6 +284,10 @@ function resolveConnection(
     target: describeStandalone(merged),
     secrets: [merged.password ?? ''],
   };
+}
+
+function needsZooKeeper(option: string): string {
+  return `${option} 'zookeeper' needs the module option zookeeper`;
 }
 
 /** Adds a problem for each key of `value` (when an object) that is not a known option. */

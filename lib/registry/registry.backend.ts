@@ -7,9 +7,10 @@ export interface StoredInstance {
 }
 
 /**
- * What {@link ServiceRegistry} needs from where registrations live: leases renewed by
- * heartbeat, removal, the live list, and change notices. Redis ({@link RegistryStore}) is the
- * first backend; ZooKeeper's ephemeral nodes fit the same shape.
+ * What {@link ServiceRegistry} needs from where registrations live: registrations renewed by
+ * heartbeat, removal, the live list, and change notices. Redis ({@link RegistryStore}) keeps
+ * leases; ZooKeeper ({@link ZooKeeperRegistry}) ephemeral nodes. Both store the record the
+ * service wrote, as is.
  */
 export interface RegistryBackend {
   /**
@@ -20,6 +21,13 @@ export interface RegistryBackend {
   deregister(service: string, id: string): Promise<void>;
   /** The live instances; those whose lease ran out are removed (and announced) on the way. */
   list(service: string): Promise<StoredInstance[]>;
-  /** Calls `listener` on every announced change of the service's instances. */
+  /**
+   * Calls `listener` whenever the service's instances may have changed (the listener re-reads).
+   * Resolves once changes are followed; never rejects (it keeps trying on its own).
+   */
   watch(service: string, listener: () => void): Promise<Unsubscribe>;
+  /**
+   * Bounds a best-effort call at shutdown: rejects at once while the backend is unreachable.
+   */
+  atShutdown<T>(what: string, call: () => Promise<T>): Promise<T>;
 }

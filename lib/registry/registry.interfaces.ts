@@ -1,3 +1,5 @@
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
+
 /** A registered instance of a service, as every instance sees it. */
 export interface ServiceInstance {
   /** Unique per process: `<host>:<pid>:<random>`. */
@@ -42,16 +44,33 @@ export interface RegistryOptions {
    * Its errors are not logged, only their name (they may carry connection strings).
    */
   healthCheck?: () => unknown;
+  /**
+   * Where the registration lives. On `'zookeeper'` (needs the module option `zookeeper`) it is
+   * an ephemeral node: a crashed instance drops out when its ZooKeeper session times out
+   * (`zookeeper.sessionTimeoutMs`), and `ttlMs` only paces the health checks. It is also where
+   * `instances()`, `observe()` and `pick()` look unless a call says otherwise.
+   * @default 'redis'
+   */
+  backend?: CoordinationBackend;
+}
+
+/** Options of every read of the registry: `instances()`, `observe()`, `pick()`. */
+export interface RegistryReadOptions {
+  /**
+   * Where to look: default, the module option `registry.backend` (Redis when unset). An app
+   * that does not register itself reads instances registered on ZooKeeper with `'zookeeper'`.
+   */
+  backend?: CoordinationBackend;
 }
 
 /** Options of `ServiceRegistry.instances()`. */
-export interface InstancesOptions {
+export interface InstancesOptions extends RegistryReadOptions {
   /** Also list the instances whose health check fails (`status: 'down'`). @default false */
   includeDown?: boolean;
 }
 
 /** How `pick()` chooses among the live instances not marked down. */
-export interface PickOptions {
+export interface PickOptions extends RegistryReadOptions {
   /** @default 'round-robin' */
   strategy?: 'round-robin' | 'random';
 }

@@ -11,9 +11,12 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Observable } from 'rxjs';
+import { coalescing } from '../common/coalescing.js';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertMilliseconds, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
+import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import type { RegistryBackend } from './registry.backend.js';
 import { NoInstanceAvailableError } from './registry.errors.js';
 import { recordStatus, runHealthCheck } from './registry.health.js';
@@ -21,28 +24,25 @@ import type {
   InstanceStatus,
   InstancesOptions,
   PickOptions,
+  RegistryReadOptions,
   ServiceInstance,
 } from './registry.interfaces.js';
 import {
   resolveInstancesOptions,
   resolvePickOptions,
+  resolveReadOptions,
   type ResolvedRegistryOptions,
 } from './registry.options.js';
 import { RegistryStore } from './registry.store.js';
-
-/**
- * How often `observe()` re-reads the list besides announcements: reading removes instances whose
- * lease ran out (a crashed process announces nothing), so they leave every view within a second
- * of their lease's end.
- */
-const REFRESH_MS = 1000;
+import { ZooKeeperRegistry } from './zookeeper-registry.backend.js';
 
 /**
  * Which instances of a service are alive. With the module option `registry`, this app registers
  * itself once it listens (at bootstrap without an HTTP server), renews the registration every
  * third of its `ttlMs`, and deregisters first thing at shutdown; a crashed instance drops out when
  * its lease ends. With a `healthCheck`, each renewal publishes whether it passed: an unhealthy
- * instance stays registered but is skipped by every other instance.
+ * instance stays registered but is skipped by every other instance. With `backend: 'zookeeper'`
+ * the registration is an ephemeral node instead of a lease (see {@link ZooKeeperRegistry}).
  *
  * @example
  * const billing = await registry.pick('billing');
@@ -53,7 +53,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
   /** This process's instance id, in its registration. */
   readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly logger = new Logger('ServiceRegistry');
-  private readonly backend: RegistryBackend;
+  private readonly backends: Readonly<Record<CoordinationBackend, RegistryBackend>>;
   /** Instance id -> `performance.now()` until which `pick()` skips it. */
   private readonly down = new Map<string, number>();
   private readonly nextPick = new Map<string, number>();
@@ -66,9 +66,13 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
 
   constructor(
     private readonly connections: RedisConnections,
+    zookeeper: ZooKeeperConnection,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
-    this.backend = new RegistryStore(connections);
+    this.backends = {
+      redis: new RegistryStore(connections),
+      zookeeper: new ZooKeeperRegistry(zookeeper, this.logger),
+    };
   }
 
   /** Registers once the HTTP server listens, so no one is sent to an instance not serving yet. */
@@ -88,9 +92,9 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
    */
   async instances(service: string, options: InstancesOptions = {}): Promise<ServiceInstance[]> {
     assertName('service name', service);
-    const { includeDown } = resolveInstancesOptions(options);
+    const { includeDown, backend } = resolveInstancesOptions(options);
     const found: ServiceInstance[] = [];
-    for (const { id, record } of await this.backend.list(service)) {
+    for (const { id, record } of await this.backendOf(backend).list(service)) {
       try {
         const { address, metadata, registeredAt, status } = JSON.parse(record) as ServiceInstance;
         const instance = {
@@ -111,19 +115,17 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
 
   /**
    * The live, healthy instances of `service` now, then again on every change (a registration, a
-   * deregistration, a lease that ran out, an instance turning unhealthy or healthy again).
+   * deregistration, a lease that ran out or a session that ended, an instance turning unhealthy
+   * or healthy again).
    */
-  observe(service: string): Observable<ServiceInstance[]> {
+  observe(service: string, options: RegistryReadOptions = {}): Observable<ServiceInstance[]> {
     assertName('service name', service);
+    const { backend } = resolveReadOptions(options);
     return new Observable<ServiceInstance[]>((subscriber) => {
       let last: string | undefined;
-      let reading = false;
-      let again = false;
-      const refresh = async () => {
-        if (reading) return void (again = true);
-        reading = true;
+      const refresh = coalescing(async () => {
         try {
-          const now = await this.instances(service);
+          const now = await this.instances(service, { backend });
           const shown = JSON.stringify(now);
           if (shown !== last) {
             last = shown;
@@ -133,30 +135,26 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
           this.logger.warn(
             `Could not read the instances of service "${service}": ${(error as Error).message}; trying again`,
           );
-        } finally {
-          reading = false;
-          if (again) {
-            again = false;
-            void refresh();
-          }
         }
-      };
-      const timer = setInterval(() => void refresh(), REFRESH_MS).unref();
+      });
       let unwatch: (() => Promise<void>) | undefined;
       let closed = false;
-      this.backend
+      // Throws (erroring the subscription) when `backend` is not configured.
+      void this.backendOf(backend)
         .watch(service, () => void refresh())
         .then(
           (off) => {
-            if (closed) void off();
-            else unwatch = off;
+            if (closed) return void off();
+            unwatch = off;
+            // A change between the first read and the watch being set would go unseen.
+            void refresh();
           },
-          () => undefined, // no subscriber connection: the periodic read still keeps the view
+          (error: unknown) =>
+            this.logger.warn(`Could not watch service "${service}": ${(error as Error).message}`),
         );
       void refresh();
       return () => {
         closed = true;
-        clearInterval(timer);
         void unwatch?.();
       };
     });
@@ -168,8 +166,8 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
    * @throws NoInstanceAvailableError when there is none.
    */
   async pick(service: string, options: PickOptions = {}): Promise<ServiceInstance> {
-    const { strategy } = resolvePickOptions(options);
-    const live = await this.instances(service, { includeDown: true });
+    const { strategy, backend } = resolvePickOptions(options);
+    const live = await this.instances(service, { includeDown: true, backend });
     const now = performance.now();
     const usable = live.filter(
       (instance) => instance.status === 'up' && (this.down.get(instance.id) ?? 0) <= now,
@@ -193,15 +191,21 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
     const options = this.connections.registry;
     if (!options || !this.registered) return;
     this.registered = false;
-    await this.connections
+    const backend = this.backendOf(options.backend);
+    await backend
       .atShutdown('deregistering this instance', () =>
-        this.backend.deregister(options.service, this.instanceId),
+        backend.deregister(options.service, this.instanceId),
       )
       .catch((error: unknown) =>
         this.logger.warn(
-          `${(error as Error).message}; the registration ends with its lease (${options.ttlMs} ms)`,
+          `${(error as Error).message}; the registration ends with ${options.backend === 'zookeeper' ? 'its ZooKeeper session' : `its lease (${options.ttlMs} ms)`}`,
         ),
       );
+  }
+
+  /** `choice`, or the module's registry backend (Redis without the option `registry`). */
+  private backendOf(choice: CoordinationBackend | undefined): RegistryBackend {
+    return this.backends[choice ?? this.connections.registry?.backend ?? 'redis'];
   }
 
   private async register(server: HttpServer | undefined): Promise<void> {
@@ -221,7 +225,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
       if (this.stopping) return;
       const record = JSON.stringify({ address, metadata: options.metadata, registeredAt, status });
       try {
-        const added = await this.backend.register(
+        const added = await this.backendOf(options.backend).register(
           options.service,
           this.instanceId,
           record,
@@ -229,7 +233,7 @@ export class ServiceRegistry implements OnApplicationBootstrap, BeforeApplicatio
         );
         if (added && this.registered) {
           this.logger.warn(
-            `Instance ${this.instanceId} of service "${options.service}" was registered again: its lease had run out (heartbeats missed)`,
+            `Instance ${this.instanceId} of service "${options.service}" was registered again: its registration had ended (${options.backend === 'zookeeper' ? 'its node was gone' : 'its lease ran out: heartbeats missed'})`,
           );
         }
         this.registered = true;

@@ -10,6 +10,13 @@ const deregisterScript = new RedisScript(deregisterInstance);
 const listScript = new RedisScript(listInstances);
 
 /**
+ * How often a watcher is told to re-read besides announcements: reading removes instances whose
+ * lease ran out (a crashed process announces nothing), so they leave every view within a second
+ * of their lease's end.
+ */
+const REFRESH_MS = 1000;
+
+/**
  * Service registrations on Redis: per service a sorted set of instance ids scored by lease end
  * (Redis clock) and a hash of their records; every change is announced on the service's channel.
  */
@@ -42,7 +49,19 @@ export class RegistryStore implements RegistryBackend {
   }
 
   async watch(service: string, listener: () => void): Promise<Unsubscribe> {
-    const hub = await this.connections.subscriptions();
-    return hub.subscribe(serviceKeys(this.connections.keys, service).channel, () => listener());
+    const timer = setInterval(listener, REFRESH_MS).unref();
+    const channel = serviceKeys(this.connections.keys, service).channel;
+    const unsubscribe = await this.connections
+      .subscriptions()
+      .then((hub) => hub.subscribe(channel, () => listener()))
+      .catch(() => undefined); // no subscriber connection: the periodic re-read keeps the view
+    return async () => {
+      clearInterval(timer);
+      await unsubscribe?.();
+    };
+  }
+
+  atShutdown<T>(what: string, call: () => Promise<T>): Promise<T> {
+    return this.connections.atShutdown(what, call);
   }
 }

@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { Logger, OnApplicationShutdown } from '@nestjs/common';
 import type * as Zk from 'node-zookeeper-client';
 import { InvalidArgumentError } from '../common/coordination.error.js';
+import { within } from '../common/within.js';
+import { SHUTDOWN_WAIT_MS } from '../connection/redis-connections.js';
 import {
   loadZooKeeperClient,
   NodeZooKeeperClientSession,
@@ -104,6 +106,31 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
   onSessionEvent(listener: (event: SessionEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs a best-effort call at shutdown (removing a node the session's end would remove anyway)
+   * without letting a ZooKeeper outage hold the shutdown: it fails at once with
+   * ZooKeeperConnectionError while not connected, and after SHUTDOWN_WAIT_MS otherwise.
+   */
+  atShutdown<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (!this.connected) {
+      return Promise.reject(
+        new ZooKeeperConnectionError(
+          this.ensemble,
+          `ZooKeeper is unreachable at shutdown: ${what} skipped`,
+        ),
+      );
+    }
+    return within(
+      call(),
+      SHUTDOWN_WAIT_MS,
+      () =>
+        new ZooKeeperConnectionError(
+          this.ensemble,
+          `No reply within ${SHUTDOWN_WAIT_MS} ms at shutdown: ${what} given up`,
+        ),
+    );
   }
 
   /** After every capability has let go of its nodes (`beforeApplicationShutdown`). */
