@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from '@jest/globals';
-import { LockLostError, RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
+import { RedisCoordinationModule, RedisLockService } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
-import { fencedWrite } from '../../fixtures/lock-fenced-store.js';
+import { pauseHolderPastItsLock } from './paused-holder.js';
 
 describe('lock holder crashes and pauses', () => {
   const redis = useTestRedis();
@@ -42,22 +42,15 @@ describe('lock holder crashes and pauses', () => {
   for (const mode of ['write', 'read'] as const) {
     it(`aborts a paused holder’s signal on resume and its stale write is fenced off (${mode})`, async () => {
       const { child, locks } = await setup();
-      child.send({ type: 'hold', mode, ttlMs: 600 });
-      const { fencingToken } = await child.waitFor('acquired');
-      child.signal('SIGSTOP');
       // The watchdog cannot renew while the process is stopped: the lease runs out.
-      const lock = await locks.acquire('shared', { waitMs: 10_000 });
-      assert.ok(lock.fencingToken > Number(fencingToken));
-      assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
-      child.signal('SIGCONT');
-      child.send({ type: 'write' });
-      const report = await child.waitFor('wrote');
-      assert.equal(report.aborted, true, 'the paused holder is told it lost the lock');
-      assert.equal(report.reason, LockLostError.name);
-      assert.equal(report.accepted, false, 'the stale write must be rejected');
-      assert.equal(await redis.client.hget('store', 'value'), 'fresh');
-      assert.equal(await locks.isLocked('shared'), true, 'the paused holder did not free our lock');
-      await lock.release();
+      await pauseHolderPastItsLock({
+        child,
+        locks,
+        store: redis.client,
+        mode,
+        ttlMs: 600,
+        waitMs: 10_000,
+      });
     });
   }
 

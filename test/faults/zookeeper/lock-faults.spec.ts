@@ -17,7 +17,7 @@ import {
   ZooKeeperEnsemble,
   type TestZooKeeper,
 } from '../../support/zookeeper.js';
-import { fencedWrite } from '../../fixtures/lock-fenced-store.js';
+import { pauseHolderPastItsLock } from '../lock/paused-holder.js';
 import { ZooKeeperConnection } from '../../../lib/zookeeper/zookeeper.connection.js';
 import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 import { within } from '../../../lib/common/within.js';
@@ -75,22 +75,15 @@ describeWithZooKeeper('ZooKeeper lock holder crashes and pauses', () => {
   for (const mode of ['write', 'read'] as const) {
     it(`aborts a holder paused past its session on resume; its stale write is fenced off (${mode})`, async () => {
       const { child, locks } = await setup();
-      child.send({ type: 'hold', mode, ttlMs: 60_000 });
-      const { fencingToken } = await child.waitFor('acquired');
-      child.signal('SIGSTOP');
       // Its session expires while it is stopped, and its node with it.
-      const lock = await locks.acquire('shared', { waitMs: 30_000 });
-      assert.ok(lock.fencingToken > Number(fencingToken));
-      assert.equal(await fencedWrite(redis.client, 'store', lock.fencingToken, 'fresh'), true);
-      child.signal('SIGCONT');
-      child.send({ type: 'write' });
-      const report = await child.waitFor('wrote');
-      assert.equal(report.aborted, true, 'the paused holder is told it lost the lock');
-      assert.equal(report.reason, LockLostError.name);
-      assert.equal(report.accepted, false, 'the stale write must be rejected');
-      assert.equal(await locks.isLocked('shared'), true, 'the paused holder did not free our lock');
-      await lock.release();
-      await redis.client.del('store');
+      await pauseHolderPastItsLock({
+        child,
+        locks,
+        store: redis.client,
+        mode,
+        ttlMs: 60_000,
+        waitMs: 30_000,
+      });
     });
   }
 });
