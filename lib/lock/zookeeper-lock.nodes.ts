@@ -1,3 +1,4 @@
+import { pathSegment } from '../zookeeper/zookeeper.paths.js';
 import type { LockMode } from './lock.interfaces.js';
 
 /**
@@ -7,8 +8,7 @@ import type { LockMode } from './lock.interfaces.js';
  * The token finds an acquisition's own node again after a create whose reply was lost.
  */
 export function lockParent(root: string, resource: string): string {
-  // encodeURIComponent keeps '.', which ZooKeeper refuses as a whole path segment ('.', '..').
-  return `${root}/locks/${encodeURIComponent(resource).replace(/\./g, '%2E')}`;
+  return `${root}/locks/${pathSegment(resource)}`;
 }
 
 /** The name prefix of an acquisition's node; ZooKeeper appends a 10-digit sequence. */
