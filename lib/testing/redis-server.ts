@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, ServerProcess } from './server-process.js';
 
 /** The redis-server binary: `REDIS_SERVER_BIN`, else whatever is on `PATH`. */
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN || 'redis-server';
@@ -25,22 +26,15 @@ export interface RedisServerOptions {
   sentinelOf?: { name: string; host: string; port: number };
 }
 
-const live = new Set<ChildProcess>();
 const LAUNCH_TIMEOUT_MS = 30_000;
-// A script that fails or exits early must not leave servers behind (not seen under jest, whose
-// test files each get a `process` of their own).
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /**
  * A private `redis-server` on a free loopback port, for tests: a real Redis, started in tens
  * of milliseconds, with nothing saved to disk unless asked. It can be stopped, restarted on the
  * same port with the same data directory, SIGKILLed, and paused with SIGSTOP, so fault tests act
  * on a real process. Dispose of it when done, in `afterAll` or with `await using`. A server left
- * running keeps the process alive, as an open handle jest's `--detectOpenHandles` names; plain
- * Node kills it when the process exits, but jest gives each test file a `process` of its own
- * whose exit is never signalled, so under jest only disposing of it stops it.
+ * running keeps the process alive, as an open handle jest's `--detectOpenHandles` names; it is
+ * killed when the process that started it ends.
  *
  * @example
  * ```ts
@@ -54,7 +48,7 @@ process.once('exit', () => {
  * ```
  */
 export class RedisServer implements AsyncDisposable {
-  private process?: ChildProcess;
+  private process?: ServerProcess;
 
   private constructor(
     readonly port: number,
@@ -116,11 +110,11 @@ export class RedisServer implements AsyncDisposable {
 
   /** Freezes the server (SIGSTOP): connections stay open but nothing answers. */
   pause(): void {
-    this.process?.kill('SIGSTOP');
+    this.process?.signal('SIGSTOP');
   }
 
   resume(): void {
-    this.process?.kill('SIGCONT');
+    this.process?.signal('SIGCONT');
   }
 
   /** Stops the server and removes its data directory. Safe to call twice. */
@@ -165,29 +159,19 @@ export class RedisServer implements AsyncDisposable {
     const [command, commandArgs] = cpus
       ? ['taskset', ['-c', cpus, REDIS_SERVER_BIN, ...serverArgs]]
       : [REDIS_SERVER_BIN, serverArgs];
-    const child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const server = ServerProcess.spawn(command, commandArgs, ['ignore', 'ignore', 'pipe']);
     let stderr = '';
-    let spawnFailed = false;
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      spawnFailed = true;
-      stderr = error.code === 'ENOENT' ? MISSING_BINARY : error.message;
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    live.add(child);
-    child.once('exit', () => live.delete(child));
-    this.process = child;
-    const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
+    server.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    this.process = server;
     // Poll until PONG: a server loading its AOF answers LOADING, not PONG.
-    for (let attempt = 0; !(await pingOnce(this.host, this.port)); attempt++) {
-      const ended = spawnFailed || child.exitCode !== null || child.signalCode !== null;
-      if (ended || Date.now() > deadline) {
-        child.kill('SIGKILL');
-        this.process = undefined;
-        throw new Error(
-          `redis-server did not start on port ${this.port}: ${stderr.trim() || 'no answer'}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)));
+    if (!(await server.waitUntil(() => pingOnce(this.host, this.port), LAUNCH_TIMEOUT_MS))) {
+      server.signal('SIGKILL');
+      this.process = undefined;
+      const { spawnError } = server;
+      const reason = spawnError?.code === 'ENOENT' ? MISSING_BINARY : spawnError?.message;
+      throw new Error(
+        `redis-server did not start on port ${this.port}: ${reason ?? (stderr.trim() || 'no answer')}`,
+      );
     }
   }
 
@@ -199,13 +183,9 @@ export class RedisServer implements AsyncDisposable {
   }
 
   private async signalAndWait(signal: NodeJS.Signals): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const server = this.process;
     this.process = undefined;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    if (signal !== 'SIGKILL') child.kill('SIGCONT');
-    child.kill(signal);
-    await exited;
+    await server?.stop(signal);
   }
 }
 
@@ -274,22 +254,6 @@ export class RedisClusterServers implements AsyncDisposable {
     }
     throw new Error('cluster did not reach cluster_state:ok');
   }
-}
-
-/** A TCP port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 function pingOnce(host: string, port: number): Promise<boolean> {

@@ -140,7 +140,8 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
     });
   }
 
-  private required(): ResolvedZooKeeperOptions {
+  /** The options; throws InvalidArgumentError saying what is missing when ZooKeeper is not configured. */
+  required(): ResolvedZooKeeperOptions {
     if (!this.options) {
       throw new InvalidArgumentError(
         'backend',

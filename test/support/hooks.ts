@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
-import type { RedisServerOptions } from '../../lib/testing/index.js';
+import type { RedisServerOptions, ZooKeeperServerOptions } from '../../lib/testing/index.js';
 import { ChildApp } from './child-process.js';
 import { closeStartedModules } from './nest.js';
 import { RedisClusterServers, RedisServer, startTestRedis, type TestRedis } from './redis.js';
+import { startTestZooKeeper, ZooKeeperEnsemble, type TestZooKeeper } from './zookeeper.js';
 
 // Each helper registers jest hooks on the enclosing `describe`, so call it while
 // describing. Hooks of one kind run in the order they were registered: a spec that needs
@@ -44,6 +45,22 @@ export function useRedisServer(options: RedisServerOptions = {}): RedisServer {
 /** Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's Redis Cluster. */
 export function useRedisCluster(masters = 3): RedisClusterServers {
   return useStarted('the Redis Cluster', () => RedisClusterServers.start(masters));
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's own standalone
+ * ZooKeeper server (use it inside `describeWithZooKeeper`).
+ */
+export function useTestZooKeeper(options: ZooKeeperServerOptions = {}): TestZooKeeper {
+  return useStarted('the test ZooKeeper', () => startTestZooKeeper(options));
+}
+
+/** Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's ZooKeeper ensemble. */
+export function useZooKeeperEnsemble(
+  size = 3,
+  options: ZooKeeperServerOptions = {},
+): ZooKeeperEnsemble {
+  return useStarted('the ZooKeeper ensemble', () => ZooKeeperEnsemble.start(size, options));
 }
 
 /** Registers an `afterEach` hook that closes every module the test started with startModule. */

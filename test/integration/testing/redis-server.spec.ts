@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RedisServer, uniqueKeyPrefix } from '../../../lib/testing/index.js';
+import { runWithTesting } from '../../support/built-testing.js';
 import { describeWithRedisServer } from '../../support/redis.js';
 
 describeWithRedisServer('nestjs-redis-coordination/testing', () => {
@@ -33,24 +30,11 @@ describeWithRedisServer('nestjs-redis-coordination/testing', () => {
 
 describe('nestjs-redis-coordination/testing without a redis-server binary', () => {
   it('says at once how to get one, and leaves no data directory behind', () => {
-    const scratch = mkdtempSync(join(tmpdir(), 'coord-testing-'));
-    const entry = fileURLToPath(new URL('../../../dist/lib/testing/index.js', import.meta.url));
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { RedisServer } = await import(${JSON.stringify(entry)});
-         await RedisServer.start().then(() => console.log('started'), (e) => console.log(e.message));`,
-      ],
-      {
-        env: { ...process.env, REDIS_SERVER_BIN: '/no/such/redis-server', TMPDIR: scratch },
-        encoding: 'utf8',
-      },
+    const run = runWithTesting(
+      `await testing.RedisServer.start().then(() => console.log('started'), (e) => console.log(e.message));`,
+      { REDIS_SERVER_BIN: '/no/such/redis-server' },
     );
-    const left = readdirSync(scratch);
-    rmSync(scratch, { recursive: true, force: true });
-    assert.deepEqual([...left], []);
+    assert.deepEqual(run.leftInTmpdir, []);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /Cannot start \/no\/such\/redis-server: no such program/);
     assert.match(run.stdout, /apt-get install redis-server.*REDIS_SERVER_BIN/s);

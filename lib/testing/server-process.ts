@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A server process started for tests (a redis-server, a ZooKeeper JVM) that never outlives the
+ * process that started it. Each one gets a watchdog: a tiny `sh` that reads a pipe from us and
+ * SIGKILLs the server when the pipe closes, that is when this process ends by any means. An
+ * `exit` listener is not enough: it misses SIGKILL, and jest gives each test file a `process` of
+ * its own whose exit is never signalled, so a test worker torn down with a server still running
+ * would leave it behind (a JVM holds ~100 MB and its ports).
+ */
+export class ServerProcess {
+  private startError?: NodeJS.ErrnoException;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.once('error', (error: NodeJS.ErrnoException) => (this.startError = error));
+    if (child.pid !== undefined) watch(child, child.pid);
+  }
+
+  static spawn(command: string, args: string[], stdio: StdioOptions): ServerProcess {
+    return new ServerProcess(spawn(command, args, { stdio }));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** The server's stderr, when it was spawned with `'pipe'` for it. */
+  get stderr(): NodeJS.ReadableStream | null {
+    return this.child.stderr;
+  }
+
+  /** Why the process could not be started (`ENOENT`: no such program), if it could not. */
+  get spawnError(): NodeJS.ErrnoException | undefined {
+    return this.startError;
+  }
+
+  /** True once the process has exited, or could not be started. */
+  get ended(): boolean {
+    return (
+      this.startError !== undefined ||
+      this.child.exitCode !== null ||
+      this.child.signalCode !== null
+    );
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (!this.ended) this.child.kill(signal);
+  }
+
+  /** Sends `signal` and waits for the exit; a paused process is continued first so it can act. */
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    if (this.ended) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    if (signal !== 'SIGKILL') this.child.kill('SIGCONT');
+    this.child.kill(signal);
+    await exited;
+  }
+
+  /**
+   * Polls `ready` (quickly at first, then every 100 ms) until it holds. False when the process
+   * ended first or `timeoutMs` passed: a bound, not a budget, so make it generous.
+   */
+  async waitUntil(ready: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (let attempt = 0; !(await ready()); attempt++) {
+      if (this.ended || performance.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)));
+    }
+    return true;
+  }
+}
+
+function watch(child: ChildProcess, pid: number): void {
+  const watchdog = spawn('sh', ['-c', `read _; kill -9 ${pid}`], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  watchdog.once('error', () => undefined); // no `sh`: the server is then only stopped by us
+  // Neither the watchdog nor its pipe may keep this process alive.
+  watchdog.unref();
+  (watchdog.stdin as Socket | null)?.unref();
+  // Once the server is gone its pid may be reused: the watchdog must go before that.
+  child.once('exit', () => watchdog.kill('SIGKILL'));
+}
+
+/** A TCP port nobody listens on right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
+}
+
+/** `count` distinct TCP ports nobody listens on right now (held together while picked). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, listenOnAnyPort));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function listenOnAnyPort(): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
