@@ -17,6 +17,7 @@ export {
   type RedisCoordinationModuleOptions,
   type SentinelConnectionOptions,
   type ClusterConnectionOptions,
+  type ElectionModuleOptions,
   type LockModuleOptions,
 } from './interfaces/redis-coordination-options.interface.js';
 export {

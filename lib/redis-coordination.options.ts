@@ -23,6 +23,7 @@ import {
 import {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
   type ClusterConnectionOptions,
+  type ElectionModuleOptions,
   type LockModuleOptions,
   type RedisCoordinationModuleOptions,
   type SentinelConnectionOptions,
@@ -51,6 +52,8 @@ export interface ResolvedCoordinationOptions {
   zookeeper: ResolvedZooKeeperOptions | undefined;
   /** Where locks live unless a call says otherwise. */
   lockBackend: CoordinationBackend;
+  /** Where elections are held unless a call says otherwise. */
+  electionBackend: CoordinationBackend;
 }
 
 const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
@@ -68,8 +71,11 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   registry: true,
   zookeeper: true,
   locks: true,
+  elections: true,
 });
-const LOCK_MODULE_OPTIONS = optionNames<LockModuleOptions>({ backend: true });
+const BACKEND_MODULE_OPTIONS = optionNames<LockModuleOptions & ElectionModuleOptions>({
+  backend: true,
+});
 const CLUSTER_OPTIONS = optionNames<ClusterConnectionOptions>({ nodes: true, options: true });
 const SENTINEL_OPTIONS = optionNames<SentinelConnectionOptions>({
   sentinels: true,
@@ -92,7 +98,8 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   checkKnown('', options, KNOWN_OPTIONS, problems);
   checkKnown('cluster.', options.cluster, CLUSTER_OPTIONS, problems);
   checkKnown('sentinel.', options.sentinel, SENTINEL_OPTIONS, problems);
-  checkKnown('locks.', options.locks, LOCK_MODULE_OPTIONS, problems);
+  checkKnown('locks.', options.locks, BACKEND_MODULE_OPTIONS, problems);
+  checkKnown('elections.', options.elections, BACKEND_MODULE_OPTIONS, problems);
 
   const sources = (['url', 'sentinel', 'cluster', 'client'] as const).filter(
     (key) => options[key] !== undefined,
@@ -163,17 +170,8 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   const liveConfig = resolveLiveConfigOptions(options.liveConfig, problems);
   const registry = resolveRegistryOptions(options.registry, problems);
   const zookeeper = resolveZooKeeperOptions(options.zookeeper, problems);
-  if (options.locks !== undefined && !isRecord(options.locks)) {
-    problems.push(`locks must be an object, got ${describeValue(options.locks)}`);
-  }
-  const lockBackend: unknown = (isRecord(options.locks) && options.locks.backend) || 'redis';
-  if (lockBackend !== 'redis' && lockBackend !== 'zookeeper') {
-    problems.push(
-      `locks.backend must be 'redis' or 'zookeeper', got ${describeValue(lockBackend)}`,
-    );
-  } else if (lockBackend === 'zookeeper' && options.zookeeper === undefined) {
-    problems.push(needsZooKeeper('locks.backend'));
-  }
+  const lockBackend = resolveBackend('locks', options.locks, options, problems);
+  const electionBackend = resolveBackend('elections', options.elections, options, problems);
   if (registry?.backend === 'zookeeper' && options.zookeeper === undefined) {
     problems.push(needsZooKeeper('registry.backend'));
   }
@@ -189,8 +187,35 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     liveConfig,
     registry,
     zookeeper,
-    lockBackend: lockBackend as CoordinationBackend,
+    lockBackend,
+    electionBackend,
   };
+}
+
+/**
+ * A capability's module option `backend` (`option`: the capability's option, e.g. `locks`):
+ * 'redis' unless set; 'zookeeper' needs the module option `zookeeper`.
+ */
+function resolveBackend(
+  option: 'locks' | 'elections',
+  value: unknown,
+  options: RedisCoordinationModuleOptions,
+  problems: string[],
+): CoordinationBackend {
+  if (value !== undefined && !isRecord(value)) {
+    problems.push(`${option} must be an object, got ${describeValue(value)}`);
+  }
+  const backend: unknown = (isRecord(value) && value.backend) || 'redis';
+  if (backend !== 'redis' && backend !== 'zookeeper') {
+    problems.push(
+      `${option}.backend must be 'redis' or 'zookeeper', got ${describeValue(backend)}`,
+    );
+    return 'redis';
+  }
+  if (backend === 'zookeeper' && options.zookeeper === undefined) {
+    problems.push(needsZooKeeper(`${option}.backend`));
+  }
+  return backend;
 }
 
 type ResolvedConnection = Pick<ResolvedCoordinationOptions, 'connection' | 'target' | 'secrets'>;

@@ -73,6 +73,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly zookeeper: ResolvedZooKeeperOptions | undefined;
   /** Where locks live unless a call says otherwise (module option `locks.backend`). */
   readonly lockBackend: CoordinationBackend;
+  /** Where elections are held unless a call says otherwise (module option `elections.backend`). */
+  readonly electionBackend: CoordinationBackend;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
@@ -90,6 +92,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.registry = options.registry;
     this.zookeeper = options.zookeeper;
     this.lockBackend = options.lockBackend;
+    this.electionBackend = options.electionBackend;
   }
 
   /** Opens the command connection and waits until Redis is ready (or fails with the cause). */

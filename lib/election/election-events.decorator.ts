@@ -1,6 +1,7 @@
 import { appendMethodMetadata } from '../common/handler-discovery.js';
 import { assertName } from '../common/validate.js';
 import { ON_ELECTED_METADATA, ON_REVOKED_METADATA } from '../redis-coordination.constants.js';
+import type { DecoratedElection } from './election.explorer.js';
 
 /**
  * Calls the method when this instance is elected leader of `name`, with the `Leadership`
@@ -36,7 +37,8 @@ export function OnRevoked(name: string): MethodDecorator {
 function termDecorator(metadataKey: string, name: string): MethodDecorator {
   assertName('election name', name);
   return (_target, _key, descriptor) => {
-    appendMethodMetadata(metadataKey, name, descriptor.value as object);
+    const election: DecoratedElection = { name };
+    appendMethodMetadata(metadataKey, election, descriptor.value as object);
     return descriptor;
   };
 }

@@ -98,7 +98,7 @@ export class Candidate {
           return;
         }
         this.failed(error);
-        // Redis is unreachable: try again soon, as the lock's watchdog does.
+        // The backend is unreachable: try again soon, as the lock's watchdog does.
         await sleep(Math.min(1000, this.leaseMs / 10), undefined, {
           signal: this.leaving.signal,
           ref: false,
@@ -147,7 +147,7 @@ export class Candidate {
   private failed(error: unknown): void {
     if (this.failures++ > 0) return;
     this.logger.warn(
-      `Election "${this.name}": could not campaign (${String(error)}); retrying until Redis answers`,
+      `Election "${this.name}": could not campaign (${String(error)}); retrying until it can`,
     );
   }
 

@@ -1,10 +1,21 @@
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
+
 /** Options of `LeaderElectionService.join()`. */
 export interface JoinElectionOptions {
+  /**
+   * Where the election is held: `'redis'` (a lease), or `'zookeeper'` (needs the module option
+   * `zookeeper`): Curator's LeaderLatch, whose leader holds as long as its ZooKeeper session and
+   * survives a Redis failover. All candidates of an election must use the same backend: the two
+   * do not see each other's candidates, and their terms are not comparable.
+   * @default the module option `elections.backend`, else 'redis'
+   */
+  backend?: CoordinationBackend;
   /**
    * The leader's lease in milliseconds, renewed by a watchdog about every third of it. A leader
    * that crashes or is cut off from Redis is replaced this long after its last renewal; the
    * leader itself stops believing it leads a little before (see the README's guarantees).
-   * From 100 ms to 24 h.
+   * From 100 ms to 24 h. On ZooKeeper the session is the lease (`zookeeper.sessionTimeoutMs`):
+   * `leaseMs` is checked, and only paces retries after errors.
    * @default 10_000
    */
   leaseMs?: number;

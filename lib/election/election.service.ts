@@ -3,21 +3,25 @@ import { shareReplay, type Observable, type Subscriber } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
+import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import type { ElectionBackend, LeaderLease } from './election.backend.js';
 import { Candidate, type TermListener } from './election.candidate.js';
 import { leadershipContext } from './election.context.js';
 import type { LeadershipLostError } from './election.errors.js';
 import { Election } from './election.handle.js';
 import type { JoinElectionOptions, LeaderState, Leadership } from './election.interfaces.js';
-import { resolveJoinOptions } from './election.options.js';
+import { resolveBackendOption, resolveJoinOptions } from './election.options.js';
 import { observeLeader } from './leader.observer.js';
 import { RedisElectionBackend } from './redis-election.backend.js';
+import { ZooKeeperElectionBackend } from './zookeeper-election.backend.js';
 
 /** A method called when this instance is elected (`@OnElected`) or its term ends (`@OnRevoked`). */
 export type TermHandler = (leadership: Leadership, reason?: LeadershipLostError) => unknown;
 
 /** An election this instance has joined. */
 interface Joined {
+  readonly backend: CoordinationBackend;
   readonly candidate: Candidate;
   readonly election: Election;
   /** Settles after the first attempt to lead. */
@@ -25,11 +29,12 @@ interface Joined {
 }
 
 /**
- * Leader election: of the app instances that join an election, one at a time leads. Leadership
- * is a lease renewed by a watchdog; a leader that crashes or is cut off is replaced once its
- * lease runs out, one that leaves (or shuts down) hands over at once. Each term has a number
- * strictly greater than every earlier one, to fence downstream writes with, and a signal that
- * aborts the moment the term ends, before any other instance can be elected.
+ * Leader election: of the app instances that join an election, one at a time leads. On Redis,
+ * leadership is a lease renewed by a watchdog; on ZooKeeper (`backend: 'zookeeper'`), a node that
+ * lives as long as the leader's session. A leader that crashes or is cut off is replaced once its
+ * lease runs out (its session expires), one that leaves (or shuts down) hands over at once. Each
+ * term has a number strictly greater than every earlier one, to fence downstream writes with, and
+ * a signal that aborts the moment the term ends, before any other instance can be elected.
  *
  * @example
  * constructor(private readonly elections: LeaderElectionService) {}
@@ -44,7 +49,9 @@ interface Joined {
 @Injectable()
 export class LeaderElectionService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('LeaderElectionService');
-  private readonly backend: ElectionBackend;
+  private readonly redis: RedisElectionBackend;
+  /** Created on first use: only apps with the module option `zookeeper` may. */
+  private zookeeperBackend?: ZooKeeperElectionBackend;
   private readonly joined = new Map<string, Joined>();
   private readonly handlers = new Map<
     string,
@@ -53,13 +60,16 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
   private readonly observers = new Map<string, Observable<LeaderState>>();
   private readonly observing = new Set<Subscriber<LeaderState>>();
 
-  constructor(connections: RedisConnections) {
-    this.backend = new RedisElectionBackend(connections, this.logger);
+  constructor(
+    private readonly connections: RedisConnections,
+    private readonly zookeeper: ZooKeeperConnection,
+  ) {
+    this.redis = new RedisElectionBackend(connections, this.logger);
   }
 
-  /** How this app instance is named as a leader in {@link observe}. */
+  /** How this app instance is named as a leader in {@link observe} (on either backend). */
   get instanceId(): string {
-    return this.backend.instanceId;
+    return this.redis.instanceId;
   }
 
   /**
@@ -69,21 +79,29 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
    * same or left out). `@Leader`, `@OnElected` and `@OnRevoked` join the elections they name
    * at bootstrap with the default options; to set options, join in `onModuleInit`.
    *
-   * Throws `RedisConnectionError` if Redis cannot be reached for the first attempt, and
-   * `InvalidArgumentError`/`InvalidKeyError` for bad input. Within one lease of a lost connection
-   * this instance sits out (see the README) and resolves as a candidate without asking Redis.
+   * Throws `RedisConnectionError` (`ZooKeeperConnectionError`) if the backend cannot be reached
+   * for the first attempt, and `InvalidArgumentError`/`InvalidKeyError` for bad input. Within one
+   * lease of a lost connection to Redis this instance sits out (see the README), and while its
+   * ZooKeeper connection is suspended it waits for it: either way it resolves as a candidate
+   * without asking.
    */
   async join(name: string, options: JoinElectionOptions = {}): Promise<Election> {
     assertName('election name', name);
-    const { leaseMs } = resolveJoinOptions(options);
+    const { backend = this.connections.electionBackend, leaseMs } = resolveJoinOptions(options);
     const existing = this.joined.get(name);
     if (existing) {
-      if (options.leaseMs !== undefined && options.leaseMs !== existing.candidate.leaseMs) {
-        throw new InvalidArgumentError(
-          'leaseMs',
-          options.leaseMs,
-          `election "${name}" is already joined with leaseMs ${existing.candidate.leaseMs}: leave it first, or join it in onModuleInit, before @Leader/@OnElected/@OnRevoked join it with the default`,
-        );
+      const asked = [
+        ['backend', options.backend, existing.backend],
+        ['leaseMs', options.leaseMs, existing.candidate.leaseMs],
+      ] as const;
+      for (const [option, value, joinedWith] of asked) {
+        if (value !== undefined && value !== joinedWith) {
+          throw new InvalidArgumentError(
+            option,
+            value,
+            `election "${name}" is already joined with ${option} ${joinedWith}: leave it first, or join it in onModuleInit, before @Leader/@OnElected/@OnRevoked join it with the default`,
+          );
+        }
       }
       await existing.started;
       return existing.election;
@@ -91,11 +109,12 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
     const candidate = new Candidate(
       name,
       leaseMs,
-      this.backend.candidacy(name, leaseMs),
+      this.backendOf(backend).candidacy(name, leaseMs),
       this.termListener(name),
       this.logger,
     );
     const joined: Joined = {
+      backend,
       candidate,
       election: new Election(candidate, () => this.leave(joined)),
       started: candidate.start(),
@@ -111,23 +130,31 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Who leads the election `name`, as an rxjs Observable: `{ leader, term }` now, then at every
-   * change. `leader` is the leader's {@link instanceId}, or null. Changes are announced by pub/sub
-   * (a new leader, a resignation); a crashed leader is seen gone when its lease runs out, and
-   * after a subscriber reconnect the state is read again. Subscribers share one watch per name;
-   * a late subscriber gets the current state first. Completes at application shutdown.
+   * Who leads the election `name` on `backend` (default: the module's; pass the one the
+   * election is joined with), as an rxjs Observable: `{ leader, term }` now, then at every
+   * change. `leader` is the leader's {@link instanceId}, or null. On Redis, changes are announced
+   * by pub/sub (a new leader, a resignation) and a crashed leader is seen gone when its lease
+   * runs out; on ZooKeeper, a children watch sees every change of the line. After a reconnect
+   * the state is read again. Subscribers share one watch per name and backend; a late subscriber
+   * gets the current state first. Completes at application shutdown.
    *
    * @example
    * elections.observe('billing-sweeper').subscribe(({ leader, term }) => console.log(leader, term));
    */
-  observe(name: string): Observable<LeaderState> {
+  observe(
+    name: string,
+    options: Pick<JoinElectionOptions, 'backend'> = {},
+  ): Observable<LeaderState> {
     assertName('election name', name);
-    let observer = this.observers.get(name);
+    const backend =
+      resolveBackendOption('observe options', options) ?? this.connections.electionBackend;
+    const key = `${backend}:${name}`;
+    let observer = this.observers.get(key);
     if (!observer) {
-      observer = observeLeader(this.backend, name, this.logger, this.observing).pipe(
+      observer = observeLeader(this.backendOf(backend), name, this.logger, this.observing).pipe(
         shareReplay({ bufferSize: 1, refCount: true }),
       );
-      this.observers.set(name, observer);
+      this.observers.set(key, observer);
     }
     return observer;
   }
@@ -168,12 +195,23 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
     }
   }
 
-  /** Leaves every election (handing over at once, bounded when Redis is down) and stops watching. */
+  /**
+   * Leaves every election (handing over at once, bounded when Redis or ZooKeeper is down) and
+   * stops watching.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    this.backend.beginShutdown();
+    const backends = this.zookeeperBackend ? [this.redis, this.zookeeperBackend] : [this.redis];
+    for (const backend of backends) backend.beginShutdown();
     for (const subscriber of [...this.observing]) subscriber.complete();
     await Promise.all([...this.joined.values()].map((joined) => this.leave(joined)));
-    await this.backend.close();
+    await Promise.all(backends.map((backend) => backend.close()));
+  }
+
+  /** The backend named; ZooKeeper's throws InvalidArgumentError without the module option. */
+  private backendOf(backend: CoordinationBackend): ElectionBackend {
+    if (backend === 'redis') return this.redis;
+    this.zookeeperBackend ??= new ZooKeeperElectionBackend(this.zookeeper, this.redis.instanceId);
+    return this.zookeeperBackend;
   }
 
   private async leave(joined: Joined): Promise<void> {

@@ -98,19 +98,31 @@ export interface RedisCoordinationModuleOptions {
   /** Registers this app as an instance of a service in the {@link ServiceRegistry}. */
   registry?: RegistryOptions;
   /**
-   * A ZooKeeper ensemble, for what must survive a Redis failover: locks taken with
-   * `backend: 'zookeeper'`. Needs the package node-zookeeper-client; app start fails fast when
+   * A ZooKeeper ensemble, for what must survive a Redis failover: locks and leader elections
+   * with `backend: 'zookeeper'`. Needs the package node-zookeeper-client; app start fails fast when
    * the ensemble cannot be reached.
    */
   zookeeper?: ZooKeeperOptions;
   /** Module defaults of the locks. */
   locks?: LockModuleOptions;
+  /** Module defaults of the leader elections. */
+  elections?: ElectionModuleOptions;
 }
 
 /** Module option `locks`. */
 export interface LockModuleOptions {
   /**
    * Where `RedisLockService` takes locks unless a call says otherwise.
+   * @default 'redis'
+   */
+  backend?: CoordinationBackend;
+}
+
+/** Module option `elections`. */
+export interface ElectionModuleOptions {
+  /**
+   * Where `LeaderElectionService` (and `@Leader`, `@OnElected`, `@OnRevoked`) holds elections
+   * unless `join()` says otherwise.
    * @default 'redis'
    */
   backend?: CoordinationBackend;

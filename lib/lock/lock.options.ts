@@ -15,6 +15,7 @@ import {
   type WithLockOptions,
 } from './lock.interfaces.js';
 import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
+import { assertBackend } from '../zookeeper/zookeeper.options.js';
 import type { ResourceKeys } from './lock.keys.js';
 
 /** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
@@ -73,7 +74,7 @@ export function resolveLockOptions(
   const mode = given.mode === undefined ? DEFAULT_LOCK_OPTIONS.mode : given.mode;
   assertOneOf('mode', mode, ['read', 'write']);
   const backend = given.backend;
-  if (backend !== undefined) assertOneOf('backend', backend, ['redis', 'zookeeper']);
+  assertBackend(backend);
   assertLease('ttlMs', ttlMs);
   assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
   if (maxHoldMs !== undefined) {

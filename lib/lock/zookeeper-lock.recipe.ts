@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ZooKeeperConnectionError } from '../zookeeper/zookeeper.errors.js';
 import type { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
+import { createUnder, nodeToken } from '../zookeeper/zookeeper.paths.js';
 import type { LockHold } from './lock.handle.js';
 import type { LockMode } from './lock.interfaces.js';
 import type { LockRequest } from './lock.options.js';
@@ -32,7 +32,7 @@ interface TakenNode {
  */
 export class ZooKeeperLocks {
   /** Names this service instance's nodes; `-` separates a node name's parts, so none here. */
-  private readonly instance = randomBytes(9).toString('base64url').replace(/-/g, '_');
+  private readonly instance = nodeToken();
   private tokenCount = 0;
   /** Parents to delete if still empty, by path, once idle. */
   private readonly idleParents = new Map<string, NodeJS.Timeout>();
@@ -128,7 +128,13 @@ export class ZooKeeperLocks {
     const parent = lockParent(this.connection.root, resource);
     clearTimeout(this.idleParents.get(parent));
     this.idleParents.delete(parent);
-    const path = await this.createNode(parent, lockNodePrefix(mode, token));
+    const path = await createUnder(
+      session,
+      parent,
+      lockNodePrefix(mode, token),
+      undefined,
+      'ephemeral-sequential',
+    );
     const name = path.slice(parent.length + 1);
     for (;;) {
       const [children, stat] = await Promise.all([
@@ -151,20 +157,6 @@ export class ZooKeeperLocks {
         return undefined;
       }
       await this.waitForRemoval(`${parent}/${blocker.name}`, remaining);
-    }
-  }
-
-  /** Creates the acquisition's node, and the resource's parent when missing (or just cleaned up). */
-  private async createNode(parent: string, prefix: string): Promise<string> {
-    const { session } = this.connection;
-    for (;;) {
-      const created = await session.create(
-        `${parent}/${prefix}`,
-        undefined,
-        'ephemeral-sequential',
-      );
-      if (created) return created;
-      await session.ensurePath(parent);
     }
   }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type * as Zk from 'node-zookeeper-client';
 import { ZooKeeperCommandError, ZooKeeperConnectionError } from './zookeeper.errors.js';
 import type { NodeChange, NodeMode, NodeStat, ZooKeeperSession } from './zookeeper.session.js';
@@ -53,8 +54,12 @@ export interface SessionAdapterInit {
   readonly digest: string | undefined;
   /** Longest a call may wait for its reply (the client queues calls while disconnected). */
   readonly callTimeoutMs: number;
-  /** Told of every reply from the ensemble: the session was alive then. */
-  readonly onReply: () => void;
+  /**
+   * Told of every reply from the ensemble, with `performance.now()` when its call was sent: the
+   * ensemble heard the session at that moment or later (a reply read only now, after a pause, may
+   * have been written long before the session expired).
+   */
+  readonly onReply: (sentAt: number) => void;
 }
 
 /**
@@ -68,7 +73,12 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
   private readonly ensemble: string;
   private readonly acls: Zk.ACL[];
   private readonly callTimeoutMs: number;
-  private readonly onReply: () => void;
+  private readonly onReply: (sentAt: number) => void;
+  /** Each watch function's client-side wrapper: set twice on a path, one function is one watch. */
+  private readonly watchers = new WeakMap<
+    (change: NodeChange) => void,
+    (event: Zk.Event) => void
+  >();
 
   constructor(init: SessionAdapterInit) {
     this.onReply = init.onReply;
@@ -149,10 +159,15 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
   }
 
   private watcher(watch: (change: NodeChange) => void): (event: Zk.Event) => void {
-    return (event) => {
-      const change = CHANGES[event.getType()];
-      if (change) watch(change);
-    };
+    let wrapper = this.watchers.get(watch);
+    if (!wrapper) {
+      wrapper = (event) => {
+        const change = CHANGES[event.getType()];
+        if (change) watch(change);
+      };
+      this.watchers.set(watch, wrapper);
+    }
+    return wrapper;
   }
 
   /**
@@ -166,6 +181,7 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
     expected: Record<number, unknown> = {},
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const sentAt = performance.now();
       const timer = setTimeout(() => {
         reject(
           new ZooKeeperConnectionError(
@@ -178,7 +194,7 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
       run((error, result) => {
         clearTimeout(timer);
         const code = error ? (error as Partial<Zk.Exception>).getCode?.() : undefined;
-        if (!error || (code !== undefined && !CONNECTION_CODES.has(code))) this.onReply();
+        if (!error || (code !== undefined && !CONNECTION_CODES.has(code))) this.onReply(sentAt);
         if (!error) return resolve(result);
         if (code !== undefined && code in expected) return resolve(expected[code] as T);
         reject(this.failure(error, action, code));

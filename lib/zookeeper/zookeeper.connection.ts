@@ -102,6 +102,16 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
     return this.suspendedSince === undefined && this.current !== undefined;
   }
 
+  /**
+   * Whether what is held through the session can be trusted right now: connected, and the
+   * ensemble heard from within the session timeout (less the drift allowance) on the monotonic
+   * clock. A session found silent that long counts as lost here, as the heartbeat would find it:
+   * a process resumed after a pause learns it before its overdue timers run.
+   */
+  confirm(): boolean {
+    return this.connected && this.heardWithinTimeout();
+  }
+
   /** Listens for what happens to the session; returns the unsubscribe function. */
   onSessionEvent(listener: (event: SessionEvent) => void): () => void {
     this.listeners.add(listener);
@@ -186,8 +196,8 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
       ensemble: options.connectString,
       digest: options.digest,
       callTimeoutMs: options.sessionTimeoutMs,
-      onReply: () => {
-        if (client === this.client) this.lastHeardAt = performance.now();
+      onReply: (sentAt) => {
+        if (client === this.client) this.lastHeardAt = Math.max(this.lastHeardAt, sentAt);
       },
     });
     const connected = new Promise<void>((resolve, reject) => {
@@ -225,15 +235,20 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
     const { sessionTimeoutMs, root } = this.options!;
     this.heartbeat = setInterval(
       () => {
-        if (client !== this.client) return;
-        if (performance.now() - this.lastHeardAt >= sessionDeadlineMs(sessionTimeoutMs)) {
-          this.sessionLost('nothing heard from ZooKeeper for the whole session timeout');
-          return;
-        }
+        if (client !== this.client || !this.heardWithinTimeout()) return;
         void this.current?.exists(root).catch(() => undefined);
       },
       Math.floor(sessionTimeoutMs / 3),
     ).unref();
+  }
+
+  /** False, and the session counted lost, once nothing was heard for the session timeout. */
+  private heardWithinTimeout(): boolean {
+    if (performance.now() - this.lastHeardAt < sessionDeadlineMs(this.options!.sessionTimeoutMs)) {
+      return true;
+    }
+    this.sessionLost('nothing heard from ZooKeeper for the whole session timeout');
+    return false;
   }
 
   private onState(client: Zk.Client, state: Zk.State): void {

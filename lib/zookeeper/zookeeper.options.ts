@@ -4,9 +4,10 @@ import {
   collectProblems,
   assertMilliseconds,
   assertName,
+  assertOneOf,
   optionNames,
 } from '../common/validate.js';
-import type { ZooKeeperOptions } from './zookeeper.interfaces.js';
+import type { CoordinationBackend, ZooKeeperOptions } from './zookeeper.interfaces.js';
 
 /** The defaults of {@link ZooKeeperOptions}. */
 export const DEFAULT_ZOOKEEPER_OPTIONS = Object.freeze({
@@ -72,4 +73,11 @@ export function resolveZooKeeperOptions(
   return problems.length > before
     ? undefined
     : { connectString, sessionTimeoutMs, root, digest, connectTimeoutMs };
+}
+
+/** Checks a call's `backend` option (undefined: the module's default). */
+export function assertBackend(
+  backend: unknown,
+): asserts backend is CoordinationBackend | undefined {
+  if (backend !== undefined) assertOneOf('backend', backend, ['redis', 'zookeeper']);
 }

@@ -2,7 +2,8 @@
  * What the recipes need of a ZooKeeper client, in the library's own terms, so the client package
  * stays behind one adapter (node-zookeeper-client.session.ts). Paths are absolute, under the
  * module's root. Every call rejects with a library error (zookeeper.errors.ts), never the
- * client's.
+ * client's. Watches fire once; one watch function set again on a path before it fired is still
+ * one watch (it fires once).
  */
 export interface ZooKeeperSession {
   /**

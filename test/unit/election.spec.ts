@@ -14,7 +14,7 @@ import {
   OnRevoked,
   RedisCoordinationError,
 } from '../../lib/index.js';
-import { resolveJoinOptions } from '../../lib/election/election.options.js';
+import { resolveBackendOption, resolveJoinOptions } from '../../lib/election/election.options.js';
 import { LockStore } from '../../lib/lock/lock.store.js';
 import {
   LEADER_METADATA,
@@ -29,7 +29,7 @@ class Decorated {
 
   @Get('below')
   @Leader('a')
-  @Leader('b')
+  @Leader('b', { backend: 'zookeeper' })
   below() {}
 
   @OnElected('a')
@@ -40,8 +40,12 @@ class Decorated {
 
 describe('election options and decorators', () => {
   it('fills in the default lease and checks it', () => {
-    assert.deepEqual(resolveJoinOptions({}), { leaseMs: DEFAULT_ELECTION_OPTIONS.leaseMs });
+    assert.deepEqual(resolveJoinOptions({}), {
+      backend: undefined,
+      leaseMs: DEFAULT_ELECTION_OPTIONS.leaseMs,
+    });
     assert.deepEqual(resolveJoinOptions({ leaseMs: MIN_ELECTION_LEASE_MS }), {
+      backend: undefined,
       leaseMs: MIN_ELECTION_LEASE_MS,
     });
     for (const leaseMs of [MIN_ELECTION_LEASE_MS - 1, MAX_ELECTION_LEASE_MS + 1, 1.5, null, '1']) {
@@ -49,6 +53,14 @@ describe('election options and decorators', () => {
     }
     assert.throws(() => resolveJoinOptions({ leasems: 1000 }), /did you mean "leaseMs"/);
     assert.throws(() => resolveJoinOptions(null), InvalidArgumentError);
+  });
+
+  it('checks the backend of join(), observe() and @Leader()', () => {
+    assert.equal(resolveJoinOptions({ backend: 'zookeeper' }).backend, 'zookeeper');
+    assert.equal(resolveBackendOption('observe options', { backend: 'redis' }), 'redis');
+    assert.throws(() => resolveJoinOptions({ backend: 'etcd' }), /expected 'redis' or 'zookeeper'/);
+    assert.throws(() => Leader('a', { backend: 'etcd' as never }), InvalidArgumentError);
+    assert.throws(() => Leader('a', { bakend: 'redis' } as never), /did you mean "backend"/);
   });
 
   it('refuses a bad election name when the class is defined', () => {
@@ -63,13 +75,20 @@ describe('election options and decorators', () => {
       assert.equal(Reflect.getMetadata(METHOD_METADATA, method), 0 /* RequestMethod.GET */);
       assert.ok(Reflect.getMetadata(PATH_METADATA, method));
     }
-    assert.deepEqual(Reflect.getMetadata(LEADER_METADATA, Decorated.prototype.above), ['a']);
-    assert.deepEqual(Reflect.getMetadata(LEADER_METADATA, Decorated.prototype.below), ['b', 'a']);
-    assert.deepEqual(Reflect.getMetadata(ON_ELECTED_METADATA, Decorated.prototype.terms), [
-      'b',
-      'a',
+    assert.deepEqual(Reflect.getMetadata(LEADER_METADATA, Decorated.prototype.above), [
+      { name: 'a' },
     ]);
-    assert.deepEqual(Reflect.getMetadata(ON_REVOKED_METADATA, Decorated.prototype.terms), ['a']);
+    assert.deepEqual(Reflect.getMetadata(LEADER_METADATA, Decorated.prototype.below), [
+      { name: 'b', backend: 'zookeeper' },
+      { name: 'a' },
+    ]);
+    assert.deepEqual(Reflect.getMetadata(ON_ELECTED_METADATA, Decorated.prototype.terms), [
+      { name: 'b' },
+      { name: 'a' },
+    ]);
+    assert.deepEqual(Reflect.getMetadata(ON_REVOKED_METADATA, Decorated.prototype.terms), [
+      { name: 'a' },
+    ]);
   });
 
   it('LeadershipLostError names the election, the term and why', () => {

@@ -167,6 +167,21 @@ describe('resolveOptions', () => {
       /autoPipelining must be true, false or 'adaptive'/,
     ],
     ['a zero payload limit', { maxPayloadBytes: 0 }, /maxPayloadBytes must be a positive integer/],
+    [
+      'elections on ZooKeeper without the option zookeeper',
+      { elections: { backend: 'zookeeper' } },
+      /elections.backend 'zookeeper' needs the module option zookeeper/,
+    ],
+    [
+      'an unknown election backend',
+      { elections: { backend: 'etcd' } },
+      /elections.backend must be 'redis' or 'zookeeper', got "etcd"/,
+    ],
+    [
+      'an unknown elections option (typo)',
+      { elections: { bakend: 'redis' } },
+      /"elections.bakend": unknown option \(did you mean "backend"\?/,
+    ],
   ];
   for (const [name, options, expected] of bad) {
     it(`refuses ${name}`, () => {
