@@ -13,6 +13,9 @@ import type {
 import { LeadershipLostError } from './election.errors.js';
 import { candidateNodePrefix, electionParent, lineOf } from './zookeeper-election.nodes.js';
 
+/** Pause before setting an election's watch again after ZooKeeper could not be reached. */
+const REARM_RETRY_MS = 1000;
+
 /**
  * Elections on ZooKeeper, after Curator's LeaderLatch: each candidate keeps one ephemeral
  * sequential node under the election's parent (zookeeper-election.nodes.ts); the lowest node
@@ -63,33 +66,39 @@ export class ZooKeeperElectionBackend implements ElectionBackend {
   /**
    * A children watch on the election's parent, set again each time it fires (watches fire once,
    * and changes in between coalesce: the caller re-reads, never applies deltas), and again after
-   * a reconnect (a new session has no watches).
+   * a reconnect (a new session has no watches). Set first, then `onChange`: a change in between
+   * is in what the caller reads.
    */
   async watch(name: string, onChange: () => void): Promise<() => void> {
-    const { session } = this.connection;
     const parent = electionParent(this.root, name);
     let armed = 0;
     let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
     const arm = async (): Promise<void> => {
       const generation = ++armed;
-      // A watch set before a later arm() (a reconnect) is spent, not set again: one per firing.
+      // Only the latest watch counts: one set before a reconnect may still fire, and is spent.
       const fired = () => {
-        if (stopped || generation !== armed) return;
-        void arm().catch(() => undefined); // unreachable: the reconnect arms it again
-        onChange();
+        if (!stopped && generation === armed) rearm();
       };
+      const { session } = this.connection; // the current one: a new session after a loss
       while ((await session.getChildren(parent, fired)) === undefined) {
         await session.ensurePath(parent); // no watch is set on a missing node
       }
     };
+    const rearm = (): void => {
+      clearTimeout(retry);
+      arm().then(onChange, () => {
+        // ZooKeeper unreachable: try again soon (a reconnect also sets it again).
+        if (!stopped) retry = setTimeout(rearm, REARM_RETRY_MS).unref();
+      });
+    };
     await arm();
     const unsubscribe = this.connection.onSessionEvent((event) => {
-      if (event !== 'reconnected') return;
-      void arm().catch(() => undefined);
-      onChange();
+      if (event === 'reconnected') rearm();
     });
     return () => {
       stopped = true;
+      clearTimeout(retry);
       unsubscribe();
     };
   }
@@ -201,7 +210,7 @@ class ZooKeeperCandidacy implements Candidacy {
       const line = lineOf(children ?? []);
       const index = line.findIndex((entry) => entry.name === node.name);
       if (index < 0 || !stat) {
-        this.node = undefined; // deleted under this candidacy (not by its session's end): enter again
+        this.node = undefined; // gone (deleted, or with its session): enter the line again
         continue;
       }
       const stale = line.filter((entry) => entry.token === this.token && entry.name !== node.name);

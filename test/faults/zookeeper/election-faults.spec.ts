@@ -1,8 +1,25 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from '@jest/globals';
+import type { LeaderState } from '../../../lib/index.js';
+import {
+  LeaderElectionService,
+  LeadershipLostError,
+  RedisCoordinationModule,
+} from '../../../lib/index.js';
+import {
+  ZooKeeperConnection,
+  type SessionEvent,
+} from '../../../lib/zookeeper/zookeeper.connection.js';
+import { startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
-import { useChildApps, useTestRedis, useTestZooKeeper } from '../../support/hooks.js';
+import {
+  closeModulesAfterEach,
+  useChildApps,
+  useTestRedis,
+  useTestZooKeeper,
+} from '../../support/hooks.js';
 import { describeWithZooKeeper } from '../../support/zookeeper.js';
 import { readTermStore } from '../../fixtures/election-term-store.js';
 import { zooKeeperEnv } from '../../fixtures/zookeeper-env.js';
@@ -21,6 +38,7 @@ describeWithZooKeeper('ZooKeeper election: leader crashes and pauses', () => {
   const redis = useTestRedis();
   const zookeeper = useTestZooKeeper();
   const spawnChild = useChildApps();
+  closeModulesAfterEach();
 
   function candidates() {
     const prefix = uniqueKeyPrefix();
@@ -156,4 +174,81 @@ describeWithZooKeeper('ZooKeeper election: leader crashes and pauses', () => {
       'four leaders, one after the other, each acting in its term',
     );
   });
+
+  it("a leader's term ends the moment its connection drops; after the sessions were lost, candidates line up again and one leads with a greater term; observe() sees it and what follows", async () => {
+    const root = zooKeeperEnv(zookeeper.connectString, SESSION_MS).ZOOKEEPER_ROOT;
+    const apps = await Promise.all(
+      [0, 1].map(async () => {
+        const moduleRef = await startModule([
+          RedisCoordinationModule.forRoot({
+            url: redis.url,
+            keyPrefix: uniqueKeyPrefix(),
+            zookeeper: {
+              connectString: zookeeper.connectString,
+              root,
+              sessionTimeoutMs: SESSION_MS,
+            },
+            elections: { backend: 'zookeeper' },
+          }),
+        ]);
+        return {
+          elections: moduleRef.get(LeaderElectionService),
+          connection: moduleRef.get(ZooKeeperConnection),
+        };
+      }),
+    );
+    const [a, b] = apps as [(typeof apps)[0], (typeof apps)[0]];
+    const leading = await a.elections.join('restarted');
+    const standing = await b.elections.join('restarted');
+    const { term, signal } = { term: leading.term!, signal: leading.signal };
+    // One subscription throughout: its watch must carry over into the new session.
+    const seen: LeaderState[] = [];
+    const subscription = b.elections.observe('restarted').subscribe((state) => seen.push(state));
+    const observed = async (term: number) => {
+      while (!seen.some((state) => state.term === term)) await sleep(5);
+      return seen.find((state) => state.term === term)!;
+    };
+    await observed(term);
+
+    const lost = apps.map(({ connection }) => sessionEvent(connection, 'lost'));
+    await zookeeper.server.stop();
+    // Aborted by the connection's drop alone: nothing here asks whether it still leads (the
+    // signal's own `aborted` does not ask the election).
+    if (!signal.aborted) await once(signal, 'abort');
+    assert.ok(signal.reason instanceof LeadershipLostError);
+    assert.match(signal.reason.message, /connection was suspended/);
+    // Down past the session timeout: both sessions, and their nodes, are gone.
+    await Promise.all(lost);
+    assert.equal(leading.isLeader, false);
+    assert.equal(standing.isLeader, false);
+    await zookeeper.server.restart();
+
+    const elections = [leading, standing];
+    // The lost sessions' nodes are in line until the restarted server expires those sessions;
+    // a node of the new sessions leads once they are gone.
+    while (!elections.some((election) => election.isLeader)) await sleep(5);
+    const leader = elections.find((election) => election.isLeader)!;
+    assert.ok(leader.term! > term, 'a greater term');
+    assert.equal(elections.filter((election) => election.isLeader).length, 1);
+    const next = await observed(leader.term!);
+    assert.equal(next.leader, apps[elections.indexOf(leader)]!.elections.instanceId);
+    // The watch lives on in the new session: the next change is seen too.
+    const other = elections.find((election) => election !== leader)!;
+    await leader.leave();
+    while (!other.isLeader) await sleep(5);
+    const after = await observed(other.term!);
+    assert.equal(after.leader, apps[elections.indexOf(other)]!.elections.instanceId);
+    subscription.unsubscribe();
+  });
 });
+
+/** Resolves at the connection's next session event `event`. */
+function sessionEvent(connection: ZooKeeperConnection, event: SessionEvent): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = connection.onSessionEvent((happened) => {
+      if (happened !== event) return;
+      stop();
+      resolve();
+    });
+  });
+}
