@@ -227,8 +227,8 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
 
   /**
    * Reads the root every third of the session timeout. A tick that finds the ensemble silent for
-   * the whole session timeout (a pause shows here first: overdue timers run before the process's
-   * next I/O) counts the session lost.
+   * the whole session timeout counts the session lost; after a pause, whichever comes first of
+   * this overdue tick and a {@link confirm} call finds it.
    */
   private startHeartbeat(client: Zk.Client): void {
     clearInterval(this.heartbeat);
