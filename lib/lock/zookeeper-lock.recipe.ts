@@ -136,21 +136,24 @@ export class ZooKeeperLocks {
       'ephemeral-sequential',
     );
     const name = path.slice(parent.length + 1);
+    // The czxid never changes: read once, alongside the first look at the queue.
+    const stat = session.exists(path);
+    void stat.catch(() => undefined); // awaited only once the lock is ours
+    const vanished = () =>
+      new ZooKeeperConnectionError(
+        this.connection.ensemble,
+        `Could not acquire lock ${resource}: its node vanished (the ZooKeeper session ended)`,
+      );
     for (;;) {
-      const [children, stat] = await Promise.all([
-        session.getChildren(parent),
-        session.exists(path),
-      ]);
-      const queue = queueOf(children ?? []);
+      const queue = queueOf((await session.getChildren(parent)) ?? []);
       const index = queue.findIndex((node) => node.name === name);
-      if (index < 0 || !stat) {
-        throw new ZooKeeperConnectionError(
-          this.connection.ensemble,
-          `Could not acquire lock ${resource}: its node vanished (the ZooKeeper session ended)`,
-        );
-      }
+      if (index < 0) throw vanished();
       const blocker = blockerOf(queue, index);
-      if (!blocker) return { path, czxid: stat.czxid };
+      if (!blocker) {
+        const created = await stat;
+        if (created) return { path, czxid: created.czxid };
+        throw vanished();
+      }
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
         await session.remove(path);
