@@ -137,6 +137,7 @@ export { LiveConfigService } from './config/live-config.service.js';
 export { OnConfigChange } from './config/on-config-change.decorator.js';
 export {
   ConfigNotLoadedError,
+  ConfigReadOnlyError,
   ConfigValidationError,
   ConfigVersionConflictError,
 } from './config/live-config.errors.js';

@@ -175,6 +175,9 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   if (registry?.backend === 'zookeeper' && options.zookeeper === undefined) {
     problems.push(needsZooKeeper('registry.backend'));
   }
+  if (liveConfig.backend === 'zookeeper' && options.zookeeper === undefined) {
+    problems.push(needsZooKeeper('liveConfig.backend'));
+  }
   const resolved = resolveConnection(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return {

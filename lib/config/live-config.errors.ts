@@ -38,3 +38,16 @@ export class ConfigNotLoadedError extends RedisCoordinationError {
     );
   }
 }
+
+/**
+ * `set()` on an instance whose live configuration is on Redis, of a key whose record is kept in
+ * ZooKeeper: Redis only caches it, and a write there would fork the two.
+ */
+export class ConfigReadOnlyError extends RedisCoordinationError {
+  constructor(readonly key: string) {
+    super(
+      'CONFIG_READ_ONLY',
+      `Config "${key}" is kept in ZooKeeper and only cached in Redis: set it from an instance with the module option liveConfig: { backend: 'zookeeper' }`,
+    );
+  }
+}

@@ -1,3 +1,5 @@
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
+
 /** A live configuration value as this instance holds it. */
 export interface ConfigValue<T = unknown> {
   /** `undefined` while the key was never set. */
@@ -24,6 +26,13 @@ export interface LiveConfigOptions {
   /** Keys loaded before the app serves and kept current on this instance. */
   keys?: string[];
   validate?: ConfigValidator;
+  /**
+   * Where the values are kept: Redis, or ZooKeeper as the record (needs the module option
+   * `zookeeper`), written through to Redis for instances that read it there. One key has one
+   * record: every instance that sets a key must use the same backend.
+   * @default 'redis'
+   */
+  backend?: CoordinationBackend;
 }
 
 /** Options of `LiveConfigService.set()`. */

@@ -9,15 +9,18 @@ import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
+import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
 import type { ConfigBackend, StoredConfig } from './live-config.backend.js';
 import {
   ConfigNotLoadedError,
+  ConfigReadOnlyError,
   ConfigValidationError,
   ConfigVersionConflictError,
 } from './live-config.errors.js';
 import type { ConfigChange, ConfigValue, SetConfigOptions } from './live-config.interfaces.js';
 import { resolveExpectVersion } from './live-config.options.js';
 import { ConfigStore } from './live-config.store.js';
+import { ZooKeeperConfigBackend } from './zookeeper-config.backend.js';
 
 /** What this instance holds of one key. */
 interface Snapshot {
@@ -32,6 +35,8 @@ interface Snapshot {
  * instance in the same step, and after the listening connection was lost (when announcements
  * can be missed) every key is read again and applied by version, so no instance keeps a stale
  * value. Keys listed in the module option `liveConfig.keys` are loaded before the app serves.
+ * With `liveConfig: { backend: 'zookeeper' }` the values are kept in ZooKeeper, watched there,
+ * and written through to Redis for the instances that read it.
  *
  * @example
  * const flags = liveConfig.get<Flags>('feature-flags');
@@ -47,8 +52,15 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
   /** Set on the first key kept: an app without live configuration opens no subscriber connection. */
   private offGap?: () => void;
 
-  constructor(private readonly connections: RedisConnections) {
-    this.backend = new ConfigStore(connections);
+  constructor(
+    private readonly connections: RedisConnections,
+    zookeeper: ZooKeeperConnection,
+  ) {
+    const store = new ConfigStore(connections);
+    this.backend =
+      connections.liveConfig.backend === 'zookeeper'
+        ? new ZooKeeperConfigBackend(zookeeper, store, this.logger)
+        : store;
   }
 
   /** Loads `liveConfig.keys` before the app serves; fails start if Redis cannot be read. */
@@ -98,10 +110,13 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
         `encodes to ${size} bytes, over maxPayloadBytes (${this.connections.maxPayloadBytes})`,
       );
     }
-    const { written, version } = await this.backend.write(name, text, expectVersion);
-    if (!written) throw new ConfigVersionConflictError(name, expectVersion!, version);
-    this.apply(name, { version, text });
-    return version;
+    const written = await this.backend.write(name, text, expectVersion);
+    if (written.status === 'kept-in-zookeeper') throw new ConfigReadOnlyError(name);
+    if (written.status === 'conflict') {
+      throw new ConfigVersionConflictError(name, expectVersion!, written.version);
+    }
+    this.apply(name, { version: written.version, text });
+    return written.version;
   }
 
   /**
@@ -138,6 +153,7 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
 
   async beforeApplicationShutdown(): Promise<void> {
     this.offGap?.();
+    this.backend.close();
     const watches = [...this.snapshots.values()].map((snapshot) => snapshot.unwatch?.());
     await Promise.allSettled(watches);
     this.changes.complete();
@@ -158,13 +174,11 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
     return loading;
   }
 
-  /** Listens first, then reads: a change between the two is heard, never lost. */
   private async track(name: string): Promise<void> {
     this.offGap ??= this.backend.onGap(() => void this.reloadAll());
     const snapshot: Snapshot = { value: undefined, version: 0 };
     this.snapshots.set(name, snapshot);
     snapshot.unwatch = await this.backend.watch(name, (change) => this.apply(name, change));
-    this.apply(name, await this.backend.read(name));
   }
 
   /** Reads every key again after announcements may have been missed. */

@@ -3,6 +3,7 @@ import { SHUTDOWN_WAIT_MS } from '../connection/redis-connections.js';
 import type { SessionEvent, ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
 import { createUnder, nodeToken } from '../zookeeper/zookeeper.paths.js';
 import type { NodeChange } from '../zookeeper/zookeeper.session.js';
+import { keepWatching } from '../zookeeper/zookeeper.watch.js';
 import type {
   Attempt,
   Candidacy,
@@ -12,9 +13,6 @@ import type {
 } from './election.backend.js';
 import { LeadershipLostError } from './election.errors.js';
 import { candidateNodePrefix, electionParent, lineOf } from './zookeeper-election.nodes.js';
-
-/** Pause before setting an election's watch again after ZooKeeper could not be reached. */
-const REARM_RETRY_MS = 1000;
 
 /**
  * Elections on ZooKeeper, after Curator's LeaderLatch: each candidate keeps one ephemeral
@@ -64,43 +62,21 @@ export class ZooKeeperElectionBackend implements ElectionBackend {
   }
 
   /**
-   * A children watch on the election's parent, set again each time it fires (watches fire once,
-   * and changes in between coalesce: the caller re-reads, never applies deltas), and again after
-   * a reconnect (a new session has no watches). Set first, then `onChange`: a change in between
-   * is in what the caller reads.
+   * A children watch on the election's parent, kept set ({@link keepWatching}): `onChange` after
+   * each firing and each reconnect, once the watch is set again.
    */
   async watch(name: string, onChange: () => void): Promise<() => void> {
     const parent = electionParent(this.root, name);
-    let armed = 0;
-    let stopped = false;
-    let retry: NodeJS.Timeout | undefined;
-    const arm = async (): Promise<void> => {
-      const generation = ++armed;
-      // Only the latest watch counts: one set before a reconnect may still fire, and is spent.
-      const fired = () => {
-        if (!stopped && generation === armed) rearm();
-      };
-      const { session } = this.connection; // the current one: a new session after a loss
-      while ((await session.getChildren(parent, fired)) === undefined) {
-        await session.ensurePath(parent); // no watch is set on a missing node
-      }
-    };
-    const rearm = (): void => {
-      clearTimeout(retry);
-      arm().then(onChange, () => {
-        // ZooKeeper unreachable: try again soon (a reconnect also sets it again).
-        if (!stopped) retry = setTimeout(rearm, REARM_RETRY_MS).unref();
-      });
-    };
-    await arm();
-    const unsubscribe = this.connection.onSessionEvent((event) => {
-      if (event === 'reconnected') rearm();
-    });
-    return () => {
-      stopped = true;
-      clearTimeout(retry);
-      unsubscribe();
-    };
+    const { stop } = await keepWatching(
+      this.connection,
+      async (session, fired) => {
+        while ((await session.getChildren(parent, fired)) === undefined) {
+          await session.ensurePath(parent); // no watch is set on a missing node
+        }
+      },
+      onChange,
+    );
+    return stop;
   }
 
   /**

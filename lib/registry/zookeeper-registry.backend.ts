@@ -4,10 +4,8 @@ import type { Unsubscribe } from '../connection/subscription-hub.js';
 import type { SessionEvent, ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
 import { ZooKeeperConnectionError } from '../zookeeper/zookeeper.errors.js';
 import { nameOfNode, nodeName } from '../zookeeper/zookeeper.paths.js';
+import { REARM_RETRY_MS } from '../zookeeper/zookeeper.watch.js';
 import type { RegistryBackend, StoredInstance } from './registry.backend.js';
-
-/** How soon a watch that could not be set while connected is tried again. */
-const REARM_RETRY_MS = 1000;
 
 /** `<root>/services/<service>`: the persistent parent of a service's instance nodes. */
 function serviceNode(root: string, service: string): string {
@@ -124,12 +122,13 @@ export class ZooKeeperRegistry implements RegistryBackend {
     }
     const { session } = this.connection;
     if (registration.createdIn === this.generation && (await session.exists(registration.path))) {
-      if (registration.written !== registration.record) {
-        const record = registration.record;
-        await session.setData(registration.path, Buffer.from(record), -1);
+      if (registration.written === registration.record) return false;
+      const record = registration.record;
+      // 'no-node': gone since it was seen (its session was lost), so it is created again below.
+      if ((await session.setData(registration.path, Buffer.from(record), -1)) !== 'no-node') {
         registration.written = record;
+        return false;
       }
-      return false;
     }
     await this.create(registration);
     return true;

@@ -141,12 +141,16 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
     );
   }
 
-  setData(path: string, data: Buffer, version: number): Promise<NodeStat | undefined> {
-    return this.call<Zk.Stat>(
+  setData(
+    path: string,
+    data: Buffer,
+    version: number,
+  ): Promise<NodeStat | 'version-mismatch' | 'no-node'> {
+    return this.call<Zk.Stat | 'version-mismatch' | 'no-node'>(
       `write ${path}`,
       (done) => this.client.setData(path, data, version, done),
-      { [BAD_VERSION]: undefined },
-    ).then((stat) => stat && readStat(stat));
+      { [BAD_VERSION]: 'version-mismatch', [NO_NODE]: 'no-node' },
+    ).then((stat) => (typeof stat === 'string' ? stat : readStat(stat)));
   }
 
   remove(path: string, options: { version?: number; ifEmpty?: boolean } = {}): Promise<boolean> {

@@ -22,8 +22,12 @@ export interface ZooKeeperSession {
   ): Promise<{ data: Buffer; stat: NodeStat } | undefined>;
   /** A node's children's names, or undefined when the node is gone. */
   getChildren(path: string, watch?: (change: NodeChange) => void): Promise<string[] | undefined>;
-  /** Sets a node's data if its version is `version` (-1: any); undefined on a version mismatch. */
-  setData(path: string, data: Buffer, version: number): Promise<NodeStat | undefined>;
+  /** Sets a node's data if its version is `version` (-1: any): its new stat, or why not. */
+  setData(
+    path: string,
+    data: Buffer,
+    version: number,
+  ): Promise<NodeStat | 'version-mismatch' | 'no-node'>;
   /**
    * Deletes a node if its version is `version` (-1: any). False when it was not there, or not
    * empty with `ifEmpty` (a parent that found new children).
