@@ -60,6 +60,7 @@ export class ZooKeeperConfigBackend implements ConfigBackend {
         `encodes to ${size} bytes, over what a ZooKeeper node holds (${MAX_ZOOKEEPER_VALUE_BYTES})`,
       );
     }
+    this.connection.assertConnected(`set config "${name}"`);
     const path = this.nodeOf(name);
     const { session } = this.connection;
     for (;;) {

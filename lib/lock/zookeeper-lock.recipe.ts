@@ -47,15 +47,7 @@ export class ZooKeeperLocks {
    * undefined when still busy at the deadline, having removed every node it made.
    */
   async acquire(request: LockRequest, waitMs: number): Promise<ZooKeeperHeldLock | undefined> {
-    this.connection.required();
-    if (!this.connection.connected) {
-      // Suspended or lost: whatever this would take could not be trusted (and calls would wait
-      // for a reconnect).
-      throw new ZooKeeperConnectionError(
-        this.connection.ensemble,
-        `Could not acquire lock ${request.resources.join(', ')}: not connected to ZooKeeper`,
-      );
-    }
+    this.connection.assertConnected(`acquire lock ${request.resources.join(', ')}`);
     const deadline = performance.now() + waitMs;
     const token = `${this.instance}${(this.tokenCount++).toString(36)}`;
     const taken: TakenNode[] = [];

@@ -2,7 +2,6 @@ import type { Logger } from '@nestjs/common';
 import { coalescing } from '../common/coalescing.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
 import type { SessionEvent, ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
-import { ZooKeeperConnectionError } from '../zookeeper/zookeeper.errors.js';
 import { nameOfNode, nodeName } from '../zookeeper/zookeeper.paths.js';
 import { REARM_RETRY_MS } from '../zookeeper/zookeeper.watch.js';
 import type { RegistryBackend, StoredInstance } from './registry.backend.js';
@@ -113,13 +112,10 @@ export class ZooKeeperRegistry implements RegistryBackend {
 
   /** Brings the registration's node in line; true when it had to be created. */
   private async sync(registration: Registration): Promise<boolean> {
-    if (!this.connection.connected) {
-      // Suspended or lost: the call would wait for a reconnect, which re-syncs anyway.
-      throw new ZooKeeperConnectionError(
-        this.connection.ensemble,
-        `Could not register instance ${registration.id} of service "${registration.service}": not connected to ZooKeeper`,
-      );
-    }
+    // Suspended or lost: a reconnect re-syncs anyway.
+    this.connection.assertConnected(
+      `register instance ${registration.id} of service "${registration.service}"`,
+    );
     const { session } = this.connection;
     if (registration.createdIn === this.generation && (await session.exists(registration.path))) {
       if (registration.written === registration.record) return false;

@@ -112,6 +112,21 @@ export class ZooKeeperConnection implements OnApplicationShutdown {
     return this.connected && this.heardWithinTimeout();
   }
 
+  /**
+   * Throws ZooKeeperConnectionError ("Could not <action>: not connected") while suspended or
+   * lost: what a call would take could not be trusted, and the client would hold the call until
+   * a reconnect and send it then, after the caller was told it failed.
+   */
+  assertConnected(action: string): void {
+    this.required();
+    if (!this.connected) {
+      throw new ZooKeeperConnectionError(
+        this.ensemble,
+        `Could not ${action}: not connected to ZooKeeper`,
+      );
+    }
+  }
+
   /** Listens for what happens to the session; returns the unsubscribe function. */
   onSessionEvent(listener: (event: SessionEvent) => void): () => void {
     this.listeners.add(listener);
