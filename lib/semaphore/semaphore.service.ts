@@ -16,7 +16,7 @@ import {
   WITH_SEMAPHORE_OPTION_NAMES,
   type ResolvedSemaphoreOptions,
 } from './semaphore.options.js';
-import { HeldPermit, Permit } from './semaphore.permit.js';
+import { HeldPermit, Permit, type PermitHold } from './semaphore.permit.js';
 import { SemaphoreStore } from './semaphore.store.js';
 import { SemaphoreWaiter, type PermitRequest } from './semaphore-waiter.js';
 
@@ -40,7 +40,7 @@ export class SemaphoreService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SemaphoreService');
   private readonly backend: SemaphoreBackend;
   /** Permits held right now (one leaves the set once released or lost), freed at shutdown. */
-  private readonly held = new Set<HeldPermit>();
+  private readonly held = new Set<PermitHold>();
 
   constructor(private readonly connections: RedisConnections) {
     this.backend = new SemaphoreStore(connections);
