@@ -91,7 +91,8 @@ export class Permit implements AsyncDisposable {
 
   /**
    * Aborted, with a {@link PermitLostError} as reason, as soon as this process knows the permit
-   * is lost: a bit before Redis would hand it to someone else.
+   * is lost: a bit before Redis would hand it to someone else; on ZooKeeper, the moment the
+   * connection is suspended.
    */
   get signal(): AbortSignal {
     return this.held.signal;
@@ -103,8 +104,8 @@ export class Permit implements AsyncDisposable {
   }
 
   /**
-   * Sets the lease to `ttlMs` from now. Throws {@link PermitLostError} if the permit is no
-   * longer held (and aborts `signal`).
+   * Sets the lease to `ttlMs` from now (on ZooKeeper: checks that the permit's node is still
+   * there). Throws {@link PermitLostError} if the permit is no longer held (and aborts `signal`).
    */
   extend(ttlMs: number = this.held.ttlMs): Promise<void> {
     return this.held.extend(ttlMs);
