@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
 import { afterAll, beforeAll, it } from '@jest/globals';
-import { PermitLostError, RedisCoordinationModule } from '../../../lib/index.js';
+import { RedisCoordinationModule } from '../../../lib/index.js';
+import { resumeLostHolder, stressPastCrashedHolders } from '../semaphore/crashed-holders.js';
 import { semaphoreParent } from '../../../lib/semaphore/zookeeper-semaphore.nodes.js';
 import { ZooKeeperConnection } from '../../../lib/zookeeper/zookeeper.connection.js';
-import { ChildApp, type ChildMessage } from '../../support/child-process.js';
+import { ChildApp } from '../../support/child-process.js';
 import { startModule } from '../../support/nest.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
@@ -46,14 +46,6 @@ describeWithZooKeeper(
       await zookeeper.dispose();
     });
 
-    /** The worker's `type` report, failing the test if it reports a failure first. */
-    function reportOf(worker: ChildApp, type: string): Promise<ChildMessage> {
-      return Promise.race([
-        worker.waitFor(type),
-        worker.waitFor('failed').then((m) => assert.fail(String(m.error))),
-      ]);
-    }
-
     it(`never lets more than ${LIMIT} in, and aborts the paused holder's permit on resume`, async () => {
       // This process watches the semaphore's line, on the workers' ZooKeeper root.
       const observer = await startModule([
@@ -73,42 +65,23 @@ describeWithZooKeeper(
 
       const stressed = workers.slice(0, STRESSED);
       const [killed, paused] = workers.slice(STRESSED) as [ChildApp, ChildApp];
-      // Both permits go to holders that then crash or freeze holding them.
-      killed.send({ type: 'holdPlain', limit: LIMIT, ttlMs: 1000 });
-      assert.equal((await reportOf(killed, 'acquired')).inside, 1);
-      paused.send({ type: 'hold', limit: LIMIT, ttlMs: 1000 });
-      const { token, inside } = await reportOf(paused, 'acquired');
-      assert.equal(inside, 2);
-      await killed.kill();
-      paused.signal('SIGSTOP');
-
-      for (const worker of stressed) {
-        worker.send({ type: 'stress', iterations: ITERATIONS, limit: LIMIT, ttlMs: 1000 });
-      }
-      const reports = await Promise.all(stressed.map((worker) => reportOf(worker, 'done')));
-      const summary = JSON.stringify(reports);
-      for (const report of reports) {
-        assert.equal(report.violations, 0, summary);
-        assert.ok(Number(report.maxInside) <= LIMIT, summary);
-        assert.equal(report.refused, 0, `every write under a live permit: ${summary}`);
-        assert.equal(report.aborted, 0, summary);
-      }
-      // The check saw the semaphore full, so it could have seen one holder too many.
-      assert.ok(
-        reports.some((report) => report.maxInside === LIMIT),
-        summary,
-      );
+      // Both permits go to holders that then crash or freeze holding them; nobody else gets in
+      // until the ensemble expires their sessions.
+      const { token } = await stressPastCrashedHolders({
+        stressed,
+        killed,
+        paused,
+        limit: LIMIT,
+        iterations: ITERATIONS,
+        holderTtlMs: 1000,
+        ttlMs: 1000,
+      });
 
       // Its session has expired by now (its node is gone): on resume it must know.
       await waitUntil(
         async () => !(await line()).some((node) => node.includes(`-${String(token)}-`)),
       );
-      paused.signal('SIGCONT');
-      paused.send({ type: 'write' });
-      const report = await reportOf(paused, 'wrote');
-      assert.equal(report.aborted, true, 'the paused holder is told it lost its permit');
-      assert.equal(report.reason, PermitLostError.name);
-      assert.equal(report.accepted, false, 'the write of a lost permit must be refused');
+      await resumeLostHolder(paused);
     });
   },
 );
