@@ -19,6 +19,7 @@ export {
   type ClusterConnectionOptions,
   type ElectionModuleOptions,
   type LockModuleOptions,
+  type SemaphoreModuleOptions,
 } from './interfaces/redis-coordination-options.interface.js';
 export {
   REDIS_COORDINATION_OPTIONS,

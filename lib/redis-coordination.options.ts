@@ -26,6 +26,7 @@ import {
   type ElectionModuleOptions,
   type LockModuleOptions,
   type RedisCoordinationModuleOptions,
+  type SemaphoreModuleOptions,
   type SentinelConnectionOptions,
 } from './interfaces/redis-coordination-options.interface.js';
 
@@ -54,6 +55,8 @@ export interface ResolvedCoordinationOptions {
   lockBackend: CoordinationBackend;
   /** Where elections are held unless a call says otherwise. */
   electionBackend: CoordinationBackend;
+  /** Where semaphores keep permits unless a call says otherwise. */
+  semaphoreBackend: CoordinationBackend;
 }
 
 const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
@@ -72,8 +75,11 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   zookeeper: true,
   locks: true,
   elections: true,
+  semaphores: true,
 });
-const BACKEND_MODULE_OPTIONS = optionNames<LockModuleOptions & ElectionModuleOptions>({
+const BACKEND_MODULE_OPTIONS = optionNames<
+  LockModuleOptions & ElectionModuleOptions & SemaphoreModuleOptions
+>({
   backend: true,
 });
 const CLUSTER_OPTIONS = optionNames<ClusterConnectionOptions>({ nodes: true, options: true });
@@ -100,6 +106,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   checkKnown('sentinel.', options.sentinel, SENTINEL_OPTIONS, problems);
   checkKnown('locks.', options.locks, BACKEND_MODULE_OPTIONS, problems);
   checkKnown('elections.', options.elections, BACKEND_MODULE_OPTIONS, problems);
+  checkKnown('semaphores.', options.semaphores, BACKEND_MODULE_OPTIONS, problems);
 
   const sources = (['url', 'sentinel', 'cluster', 'client'] as const).filter(
     (key) => options[key] !== undefined,
@@ -172,6 +179,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   const zookeeper = resolveZooKeeperOptions(options.zookeeper, problems);
   const lockBackend = resolveBackend('locks', options.locks, options, problems);
   const electionBackend = resolveBackend('elections', options.elections, options, problems);
+  const semaphoreBackend = resolveBackend('semaphores', options.semaphores, options, problems);
   if (registry?.backend === 'zookeeper' && options.zookeeper === undefined) {
     problems.push(needsZooKeeper('registry.backend'));
   }
@@ -192,6 +200,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     zookeeper,
     lockBackend,
     electionBackend,
+    semaphoreBackend,
   };
 }
 
@@ -200,7 +209,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
  * 'redis' unless set; 'zookeeper' needs the module option `zookeeper`.
  */
 function resolveBackend(
-  option: 'locks' | 'elections',
+  option: 'locks' | 'elections' | 'semaphores',
   value: unknown,
   options: RedisCoordinationModuleOptions,
   problems: string[],

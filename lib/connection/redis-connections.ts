@@ -75,6 +75,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly lockBackend: CoordinationBackend;
   /** Where elections are held unless a call says otherwise (module option `elections.backend`). */
   readonly electionBackend: CoordinationBackend;
+  /** Where semaphores keep permits unless a call says otherwise (module option `semaphores.backend`). */
+  readonly semaphoreBackend: CoordinationBackend;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
@@ -93,6 +95,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.zookeeper = options.zookeeper;
     this.lockBackend = options.lockBackend;
     this.electionBackend = options.electionBackend;
+    this.semaphoreBackend = options.semaphoreBackend;
   }
 
   /** Opens the command connection and waits until Redis is ready (or fails with the cause). */

@@ -98,8 +98,8 @@ export interface RedisCoordinationModuleOptions {
   /** Registers this app as an instance of a service in the {@link ServiceRegistry}. */
   registry?: RegistryOptions;
   /**
-   * A ZooKeeper ensemble, for what must survive a Redis failover: locks and leader elections
-   * with `backend: 'zookeeper'`. Needs the package node-zookeeper-client; app start fails fast when
+   * A ZooKeeper ensemble, for what must survive a Redis failover: locks, leader elections and
+   * semaphores with `backend: 'zookeeper'`. Needs the package node-zookeeper-client; app start fails fast when
    * the ensemble cannot be reached.
    */
   zookeeper?: ZooKeeperOptions;
@@ -107,6 +107,8 @@ export interface RedisCoordinationModuleOptions {
   locks?: LockModuleOptions;
   /** Module defaults of the leader elections. */
   elections?: ElectionModuleOptions;
+  /** Module defaults of the semaphores. */
+  semaphores?: SemaphoreModuleOptions;
 }
 
 /** Module option `locks`. */
@@ -123,6 +125,15 @@ export interface ElectionModuleOptions {
   /**
    * Where `LeaderElectionService` (and `@Leader`, `@OnElected`, `@OnRevoked`) holds elections
    * unless `join()` says otherwise.
+   * @default 'redis'
+   */
+  backend?: CoordinationBackend;
+}
+
+/** Module option `semaphores`. */
+export interface SemaphoreModuleOptions {
+  /**
+   * Where `SemaphoreService` (and `@WithSemaphore`) keeps permits unless a call says otherwise.
    * @default 'redis'
    */
   backend?: CoordinationBackend;

@@ -1,19 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { ZooKeeperConnectionError } from '../zookeeper/zookeeper.errors.js';
 import type { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
+import { IdleParents } from '../zookeeper/zookeeper.idle-parents.js';
 import { createUnder, nodeToken } from '../zookeeper/zookeeper.paths.js';
 import type { LockHold } from './lock.handle.js';
 import type { LockMode } from './lock.interfaces.js';
 import type { LockRequest } from './lock.options.js';
 import { ZooKeeperHeldLock } from './zookeeper-lock.hold.js';
 import { blockerOf, lockNodePrefix, lockParent, queueOf } from './zookeeper-lock.nodes.js';
-
-/**
- * How long a resource's parent node stays after this instance last released it: a lock taken
- * again soon reuses it (each parent create and delete is one more write to the ensemble's log),
- * and parents of names no longer used do not pile up.
- */
-const PARENT_IDLE_MS = 5000;
 
 /** One resource taken: its node and the node's czxid (the fencing token). */
 interface TakenNode {
@@ -34,13 +28,15 @@ export class ZooKeeperLocks {
   /** Names this service instance's nodes; `-` separates a node name's parts, so none here. */
   private readonly instance = nodeToken();
   private tokenCount = 0;
-  /** Parents to delete if still empty, by path, once idle. */
-  private readonly idleParents = new Map<string, NodeJS.Timeout>();
+  /** Resources' parents, deleted once idle. */
+  private readonly parents: IdleParents;
 
   constructor(
     private readonly connection: ZooKeeperConnection,
     private readonly tracker: Set<LockHold>,
-  ) {}
+  ) {
+    this.parents = new IdleParents(connection);
+  }
 
   /**
    * Takes every resource of `request`, waiting at most `waitMs` (0: not at all). Resolves
@@ -86,28 +82,14 @@ export class ZooKeeperLocks {
     return queues.some((children) => queueOf(children ?? []).length > 0);
   }
 
-  /** Deletes nodes; their parents go once idle ({@link PARENT_IDLE_MS}) if nobody queues there. */
-  async free(nodes: readonly string[]): Promise<void> {
-    await Promise.all(nodes.map((node) => this.connection.session.remove(node)));
-    for (const node of nodes) {
-      const parent = node.slice(0, node.lastIndexOf('/'));
-      clearTimeout(this.idleParents.get(parent));
-      const timer = setTimeout(() => void this.removeParent(parent), PARENT_IDLE_MS).unref();
-      this.idleParents.set(parent, timer);
-    }
+  /** Deletes nodes; their parents go once idle if nobody queues there. */
+  free(nodes: readonly string[]): Promise<void> {
+    return this.parents.free(nodes);
   }
 
   /** At shutdown: deletes the parents waiting to idle out, if still empty. */
-  async close(): Promise<void> {
-    const parents = [...this.idleParents.keys()];
-    for (const timer of this.idleParents.values()) clearTimeout(timer);
-    await Promise.all(parents.map((parent) => this.removeParent(parent)));
-  }
-
-  private async removeParent(parent: string): Promise<void> {
-    this.idleParents.delete(parent);
-    // Not empty (someone queues there) or unreachable: harmless, another release retries.
-    await this.connection.session.remove(parent, { ifEmpty: true }).catch(() => false);
+  close(): Promise<void> {
+    return this.parents.close();
   }
 
   private async acquireOne(
@@ -118,8 +100,7 @@ export class ZooKeeperLocks {
   ): Promise<TakenNode | undefined> {
     const { session } = this.connection;
     const parent = lockParent(this.connection.root, resource);
-    clearTimeout(this.idleParents.get(parent));
-    this.idleParents.delete(parent);
+    this.parents.inUse(parent);
     const path = await createUnder(
       session,
       parent,

@@ -8,6 +8,8 @@ import {
   MAX_MILLISECONDS,
   optionNames,
 } from '../common/validate.js';
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
+import { assertBackend } from '../zookeeper/zookeeper.options.js';
 import {
   DEFAULT_SEMAPHORE_OPTIONS,
   type SemaphoreOptions,
@@ -22,6 +24,7 @@ export const MAX_SEMAPHORE_LIMIT = 1_000_000;
 
 /** The options of `acquire()` and `using()`. */
 export const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>({
+  backend: true,
   limit: true,
   ttlMs: true,
   waitMs: true,
@@ -29,6 +32,7 @@ export const SEMAPHORE_OPTION_NAMES = optionNames<SemaphoreOptions>({
 });
 /** The options of `@WithSemaphore()`: the semaphore's, and what to do when it is busy. */
 export const WITH_SEMAPHORE_OPTION_NAMES = optionNames<WithSemaphoreOptions>({
+  backend: true,
   limit: true,
   ttlMs: true,
   waitMs: true,
@@ -38,6 +42,8 @@ export const WITH_SEMAPHORE_OPTION_NAMES = optionNames<WithSemaphoreOptions>({
 
 /** Semaphore options after validation, defaults filled in. */
 export interface ResolvedSemaphoreOptions {
+  /** Unset: the module's default. */
+  readonly backend: CoordinationBackend | undefined;
   readonly limit: number;
   readonly ttlMs: number;
   readonly waitMs: number;
@@ -59,13 +65,15 @@ export function resolveSemaphoreOptions(
   const ttlMs = given.ttlMs === undefined ? DEFAULT_SEMAPHORE_OPTIONS.ttlMs : given.ttlMs;
   const waitMs = given.waitMs === undefined ? DEFAULT_SEMAPHORE_OPTIONS.waitMs : given.waitMs;
   const maxHoldMs = given.maxHoldMs;
+  const backend = given.backend;
+  assertBackend(backend);
   assertLease('ttlMs', ttlMs);
   assertMilliseconds('waitMs', waitMs, { min: 0, max: MAX_MILLISECONDS });
   if (maxHoldMs !== undefined) {
     assertMilliseconds('maxHoldMs', maxHoldMs, { min: MIN_LEASE_MS, max: MAX_MILLISECONDS });
   }
   if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
-  return { limit, ttlMs, waitMs, maxHoldMs };
+  return { backend, limit, ttlMs, waitMs, maxHoldMs };
 }
 
 function assertLimit(limit: unknown): number {

@@ -2,8 +2,33 @@ import { Lease, type LeaseInit } from '../common/lease.js';
 import type { SemaphoreBackend } from './semaphore.backend.js';
 import { PermitLostError } from './semaphore.errors.js';
 
+/**
+ * One acquisition as the service and its {@link Permit} see it, whichever backend holds it:
+ * {@link HeldPermit} on Redis (a renewed lease), a ZooKeeper hold (a session-bound node).
+ */
+export interface PermitHold {
+  readonly semaphore: string;
+  readonly limit: number;
+  /** Tells this acquisition apart from every other, on its backend. */
+  readonly token: string;
+  /** The lease asked for (what `extend()` renews to by default). */
+  readonly ttlMs: number;
+  /** Aborted with a {@link PermitLostError} once the permit is known to be lost. */
+  readonly signal: AbortSignal;
+  readonly lost: boolean;
+  /** Keeps the permit while work runs (`using()`, `@WithSemaphore`), at most `maxHoldMs`. */
+  startWatchdog(maxHoldMs: number | undefined): void;
+  stopWatchdog(): void;
+  /** Throws {@link PermitLostError} (and aborts `signal`) when no longer held. */
+  extend(ttlMs: number): Promise<void>;
+  /** Frees the permit if still held; idempotent. */
+  release(): Promise<void>;
+  /** Marks the permit lost and aborts `signal`; returns the error. */
+  lose(reason: string): PermitLostError;
+}
+
 /** Everything a {@link HeldPermit} starts from. */
-export interface HeldPermitInit extends LeaseInit<HeldPermit> {
+export interface HeldPermitInit extends LeaseInit<PermitHold> {
   readonly backend: SemaphoreBackend;
   /** The backend's handle on the semaphore. */
   readonly where: unknown;
@@ -12,8 +37,8 @@ export interface HeldPermitInit extends LeaseInit<HeldPermit> {
   readonly token: string;
 }
 
-/** One permit taken: its lease (renewal, expiry, `signal`) is kept by {@link Lease}. */
-export class HeldPermit extends Lease<PermitLostError> {
+/** One permit taken on Redis: its lease (renewal, expiry, `signal`) is kept by {@link Lease}. */
+export class HeldPermit extends Lease<PermitLostError> implements PermitHold {
   readonly semaphore: string;
   readonly limit: number;
   readonly token: string;
@@ -52,7 +77,7 @@ export class HeldPermit extends Lease<PermitLostError> {
  */
 export class Permit implements AsyncDisposable {
   /** @internal */
-  constructor(/** @internal */ readonly held: HeldPermit) {}
+  constructor(/** @internal */ readonly held: PermitHold) {}
 
   /** The semaphore's name. */
   get semaphore(): string {
@@ -66,7 +91,8 @@ export class Permit implements AsyncDisposable {
 
   /**
    * Aborted, with a {@link PermitLostError} as reason, as soon as this process knows the permit
-   * is lost: a bit before Redis would hand it to someone else.
+   * is lost: a bit before Redis would hand it to someone else; on ZooKeeper, the moment the
+   * connection is suspended.
    */
   get signal(): AbortSignal {
     return this.held.signal;
@@ -78,8 +104,8 @@ export class Permit implements AsyncDisposable {
   }
 
   /**
-   * Sets the lease to `ttlMs` from now. Throws {@link PermitLostError} if the permit is no
-   * longer held (and aborts `signal`).
+   * Sets the lease to `ttlMs` from now (on ZooKeeper: checks that the permit's node is still
+   * there). Throws {@link PermitLostError} if the permit is no longer held (and aborts `signal`).
    */
   extend(ttlMs: number = this.held.ttlMs): Promise<void> {
     return this.held.extend(ttlMs);

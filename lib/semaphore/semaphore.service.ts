@@ -1,7 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { RedisConnectionError } from '../connection/connection.errors.js';
-import { RedisConnections } from '../connection/redis-connections.js';
+import { RedisConnections, SHUTDOWN_WAIT_MS } from '../connection/redis-connections.js';
+import { assertName } from '../common/validate.js';
+import { waitAtMost } from '../common/within.js';
+import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
+import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import type { SemaphoreBackend } from './semaphore.backend.js';
 import { permitContext } from './semaphore.context.js';
 import {
@@ -16,15 +20,20 @@ import {
   WITH_SEMAPHORE_OPTION_NAMES,
   type ResolvedSemaphoreOptions,
 } from './semaphore.options.js';
-import { HeldPermit, Permit } from './semaphore.permit.js';
+import { HeldPermit, Permit, type PermitHold } from './semaphore.permit.js';
 import { SemaphoreStore } from './semaphore.store.js';
 import { SemaphoreWaiter, type PermitRequest } from './semaphore-waiter.js';
+import { ZooKeeperSemaphores } from './zookeeper-semaphore.recipe.js';
 
 /**
  * Counting semaphores on Redis: at most `limit` holders of a named semaphore at once, across
  * every instance. Permits are leases, so a crashed holder's permit comes back when its lease
  * ends; `using()` and `@WithSemaphore` renew it while the work runs. Waiters are served first
  * come, first served, and woken by releases (pub/sub), polling only as a fallback.
+ *
+ * With `backend: 'zookeeper'` (per call, or the module option `semaphores.backend`) permits are
+ * ephemeral nodes instead, held as long as the holder's ZooKeeper session
+ * (zookeeper-semaphore.recipe.ts); the API is the same.
  *
  * @example
  * constructor(private readonly semaphores: SemaphoreService) {}
@@ -40,10 +49,15 @@ export class SemaphoreService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SemaphoreService');
   private readonly backend: SemaphoreBackend;
   /** Permits held right now (one leaves the set once released or lost), freed at shutdown. */
-  private readonly held = new Set<HeldPermit>();
+  private readonly held = new Set<PermitHold>();
+  private readonly zookeeper: ZooKeeperSemaphores;
 
-  constructor(private readonly connections: RedisConnections) {
+  constructor(
+    private readonly connections: RedisConnections,
+    zookeeper: ZooKeeperConnection,
+  ) {
     this.backend = new SemaphoreStore(connections);
+    this.zookeeper = new ZooKeeperSemaphores(zookeeper);
   }
 
   /**
@@ -61,6 +75,11 @@ export class SemaphoreService implements BeforeApplicationShutdown {
    */
   acquire(name: string, options: SemaphoreOptions): Promise<Permit> {
     return this.take(name, options, SEMAPHORE_OPTION_NAMES, true) as Promise<Permit>;
+  }
+
+  /** Takes a permit if one is free right now; `null` if none is. Never waits. */
+  tryAcquire(name: string, options: Omit<SemaphoreOptions, 'waitMs'>): Promise<Permit | null> {
+    return this.take(name, { ...options, waitMs: 0 }, SEMAPHORE_OPTION_NAMES, false);
   }
 
   /**
@@ -83,13 +102,17 @@ export class SemaphoreService implements BeforeApplicationShutdown {
 
   /**
    * How many of the semaphore's `limit` permits are not held right now (by anyone, this process
-   * included). Waiters in line may take them first. Only `limit` counts here; the other options
-   * are accepted (and checked) so that one options object serves every call. Throws
+   * included). Waiters in line may take them first. Only `limit` and `backend` count here; the
+   * other options are accepted (and checked) so that one options object serves every call. Throws
    * {@link SemaphoreLimitMismatchError} if the semaphore is in use with another limit.
    */
   async available(name: string, options: SemaphoreOptions): Promise<number> {
-    const { limit } = resolveSemaphoreOptions(options);
-    const reply = await this.backend.count(this.backend.locate(name), limit);
+    const resolved = resolveSemaphoreOptions(options);
+    const { limit } = resolved;
+    const reply =
+      this.backendOf(resolved) === 'zookeeper'
+        ? await this.zookeeper.count(checkedName(name), limit)
+        : await this.backend.count(this.backend.locate(name), limit);
     if (reply.status === 'mismatch') {
       throw new SemaphoreLimitMismatchError(name, limit, reply.limitInUse);
     }
@@ -127,7 +150,12 @@ export class SemaphoreService implements BeforeApplicationShutdown {
           .catch(() => undefined),
       ),
     );
-    await this.backend.close();
+    // Bounded: with ZooKeeper down, its calls would wait out their timeout.
+    await Promise.all([this.backend.close(), waitAtMost(this.zookeeper.close(), SHUTDOWN_WAIT_MS)]);
+  }
+
+  private backendOf(options: ResolvedSemaphoreOptions): CoordinationBackend {
+    return options.backend ?? this.connections.semaphoreBackend;
   }
 
   private async runHolding<T>(
@@ -160,6 +188,7 @@ export class SemaphoreService implements BeforeApplicationShutdown {
     wait: boolean,
   ): Promise<Permit | null> {
     const options = resolveSemaphoreOptions(given, names);
+    if (this.backendOf(options) === 'zookeeper') return this.takeOnZooKeeper(name, options, wait);
     const where = this.backend.locate(name);
     const token = this.backend.newToken();
     const { limit, ttlMs } = options;
@@ -185,6 +214,18 @@ export class SemaphoreService implements BeforeApplicationShutdown {
     return this.hold(name, where, token, options, acquiredAt);
   }
 
+  private async takeOnZooKeeper(
+    name: string,
+    options: ResolvedSemaphoreOptions,
+    wait: boolean,
+  ): Promise<Permit | null> {
+    const { limit, ttlMs, waitMs } = options;
+    const hold = await this.zookeeper.acquire(checkedName(name), limit, ttlMs, wait ? waitMs : 0);
+    if (hold) return new Permit(hold);
+    if (wait) throw new SemaphoreTimeoutError(name, limit, waitMs);
+    return null;
+  }
+
   private hold(
     name: string,
     where: unknown,
@@ -205,4 +246,10 @@ export class SemaphoreService implements BeforeApplicationShutdown {
       }),
     );
   }
+}
+
+/** The semaphore's name, checked as the Redis backend checks it (InvalidKeyError). */
+function checkedName(name: string): string {
+  assertName('semaphore name', name);
+  return name;
 }

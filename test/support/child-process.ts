@@ -92,6 +92,19 @@ export class ChildApp {
     });
   }
 
+  /**
+   * The child's report of `type` (see {@link waitFor}); rejects with the child's error if it
+   * reports `failed` first (the fixtures' commands report their failures so).
+   */
+  reportOf(type: string): Promise<ChildMessage> {
+    return Promise.race([
+      this.waitFor(type),
+      this.waitFor('failed').then((m) => {
+        throw new Error(`child failed before sending "${type}": ${String(m.error)}`);
+      }),
+    ]);
+  }
+
   signal(signal: NodeJS.Signals): void {
     if (this.running) this.child.kill(signal);
   }
