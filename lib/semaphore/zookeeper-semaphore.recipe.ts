@@ -48,15 +48,7 @@ export class ZooKeeperSemaphores {
     ttlMs: number,
     waitMs: number,
   ): Promise<ZooKeeperHeldPermit | undefined> {
-    this.connection.required();
-    if (!this.connection.connected) {
-      // Suspended or lost: a permit taken now could not be trusted (and calls would wait for a
-      // reconnect).
-      throw new ZooKeeperConnectionError(
-        this.connection.ensemble,
-        `Could not take a permit of semaphore ${semaphore}: not connected to ZooKeeper`,
-      );
-    }
+    this.connection.assertConnected(`take a permit of semaphore ${semaphore}`);
     const deadline = performance.now() + waitMs;
     const token = `${this.instance}${(this.tokenCount++).toString(36)}`;
     const parent = semaphoreParent(this.connection.root, semaphore);

@@ -106,7 +106,7 @@ describeWithZooKeeper('ZooKeeper recipes across ensemble failures', () => {
     await ensemble.waitForQuorum();
   });
 
-  it('without quorum: holders and the leader are told at once, nothing is taken or written; all recovers with quorum', async () => {
+  it('without quorum past the session timeout: holders and the leader are told at once, nothing is taken or written; all recovers on new sessions with quorum', async () => {
     const all = await instances();
     const [one, two] = all;
     const elected = await oneLeader(all);
@@ -114,6 +114,16 @@ describeWithZooKeeper('ZooKeeper recipes across ensemble failures', () => {
     const versionBefore = await changeConfig(all, 1);
     const held = await one!.locks.acquire('job');
 
+    const lost = all.map(
+      ({ zookeeper }) =>
+        new Promise<void>((resolve) => {
+          const stop = zookeeper.onSessionEvent((event) => {
+            if (event !== 'lost') return;
+            stop();
+            resolve();
+          });
+        }),
+    );
     const [first, second] = ensemble.servers.filter((server) => server.running);
     await Promise.all([first!.kill(), second!.kill()]);
     await bounded(
@@ -136,6 +146,8 @@ describeWithZooKeeper('ZooKeeper recipes across ensemble failures', () => {
     assert.ok(write instanceof ZooKeeperConnectionError, `write without quorum: ${String(write)}`);
     // Reads serve the last value known.
     assert.equal(two!.config.get('limits'), 1);
+    // Out past the session timeout: every session, with its nodes and watches, is gone.
+    await bounded('both sessions lost', Promise.all(lost));
 
     await first!.restart();
     await ensemble.waitForQuorum();

@@ -166,19 +166,30 @@ describe('SemaphoreService', () => {
     const holders = await Promise.all([1, 2].map(() => semaphores.acquire('line', { limit: 2 })));
     const order: number[] = [];
     const waiters: Promise<void>[] = [];
+    // Each waiter holds its permit until let go, so one permit frees at a time: which waiter
+    // takes it is the line's order, not a race between two woken at once.
+    const letGo: Array<() => void> = [];
     for (let i = 0; i < 4; i++) {
       waiters.push(
         semaphores.using('line', { limit: 2, waitMs: 10_000 }, async () => {
           order.push(i);
-          await sleep(5);
+          await new Promise<void>((resolve) => (letGo[i] = resolve));
         }),
       );
       // Wait until this waiter is queued, so arrival order is known.
       await until(async () => (await redis.client.zcard(key('line', 'queue'))) === i + 1);
     }
-    await holders[0]!.release();
-    await until(async () => order.length === 1);
-    await holders[1]!.release();
+    const frees = [() => holders[0]!.release(), () => holders[1]!.release()];
+    frees.push(
+      async () => letGo[0]!(),
+      async () => letGo[1]!(),
+    );
+    for (const [step, free] of frees.entries()) {
+      await free();
+      await until(async () => order.length === step + 1);
+    }
+    letGo[2]!();
+    letGo[3]!();
     await Promise.all(waiters);
     assert.deepEqual(order, [0, 1, 2, 3]);
   });
