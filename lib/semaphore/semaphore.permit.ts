@@ -27,6 +27,23 @@ export interface PermitHold {
   lose(reason: string): PermitLostError;
 }
 
+/**
+ * At shutdown: marks every permit still held lost (aborting its signal), then frees it now rather
+ * than when its backend would notice; each release is bounded by the backend's `atShutdown`.
+ */
+export async function freePermitsAtShutdown(
+  held: Iterable<PermitHold>,
+  atShutdown: (what: string, call: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const permits = [...held];
+  for (const permit of permits) permit.lose('the application is shutting down');
+  await Promise.all(
+    permits.map((permit) =>
+      atShutdown('freeing a semaphore permit', () => permit.release()).catch(() => undefined),
+    ),
+  );
+}
+
 /** Everything a {@link HeldPermit} starts from. */
 export interface HeldPermitInit extends LeaseInit<PermitHold> {
   readonly backend: SemaphoreBackend;

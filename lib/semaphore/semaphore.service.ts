@@ -20,7 +20,7 @@ import {
   WITH_SEMAPHORE_OPTION_NAMES,
   type ResolvedSemaphoreOptions,
 } from './semaphore.options.js';
-import { HeldPermit, Permit, type PermitHold } from './semaphore.permit.js';
+import { freePermitsAtShutdown, HeldPermit, Permit, type PermitHold } from './semaphore.permit.js';
 import { SemaphoreStore } from './semaphore.store.js';
 import { SemaphoreWaiter, type PermitRequest } from './semaphore-waiter.js';
 import { ZooKeeperSemaphores } from './zookeeper-semaphore.recipe.js';
@@ -139,17 +139,8 @@ export class SemaphoreService implements BeforeApplicationShutdown {
 
   /** Loses (aborting their signals) and frees every permit still held, so peers need not wait out the lease. */
   async beforeApplicationShutdown(): Promise<void> {
-    const held = [...this.held];
-    for (const permit of held) permit.lose('the application is shutting down');
-    // Lost here, yet still held in Redis: free them now rather than at the end of the lease
-    // (which frees them anyway if Redis cannot be reached now).
-    await Promise.all(
-      held.map((permit) =>
-        this.connections
-          .atShutdown('freeing a semaphore permit', () => permit.release())
-          .catch(() => undefined),
-      ),
-    );
+    // Freed now rather than at the end of their leases (which free them if Redis is unreachable).
+    await freePermitsAtShutdown(this.held, (what, call) => this.connections.atShutdown(what, call));
     // Bounded: with ZooKeeper down, its calls would wait out their timeout.
     await Promise.all([this.backend.close(), waitAtMost(this.zookeeper.close(), SHUTDOWN_WAIT_MS)]);
   }

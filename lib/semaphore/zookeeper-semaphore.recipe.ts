@@ -5,7 +5,7 @@ import { IdleParents } from '../zookeeper/zookeeper.idle-parents.js';
 import { createUnder, nodeToken } from '../zookeeper/zookeeper.paths.js';
 import type { CountReply } from './semaphore.backend.js';
 import { SemaphoreLimitMismatchError } from './semaphore.errors.js';
-import type { PermitHold } from './semaphore.permit.js';
+import { freePermitsAtShutdown, type PermitHold } from './semaphore.permit.js';
 import { ZooKeeperHeldPermit } from './zookeeper-semaphore.hold.js';
 import {
   blockersOf,
@@ -98,15 +98,7 @@ export class ZooKeeperSemaphores {
    */
   async close(): Promise<void> {
     if (!this.connection.enabled) return;
-    const held = [...this.held];
-    for (const permit of held) permit.lose('the application is shutting down');
-    await Promise.all(
-      held.map((permit) =>
-        this.connection
-          .atShutdown('freeing a semaphore permit', () => permit.release())
-          .catch(() => undefined),
-      ),
-    );
+    await freePermitsAtShutdown(this.held, (what, call) => this.connection.atShutdown(what, call));
     await this.parents.close();
   }
 
