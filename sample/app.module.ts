@@ -33,15 +33,7 @@ import { StatsController } from './stats/stats.controller.js';
       useFactory: (config: ConfigService) => ({
         url: config.get<string>('REDIS_URL', 'redis://127.0.0.1:6379'),
         keyPrefix: config.get<string>('KEY_PREFIX', 'shop:'),
-        liveConfig: { keys: [SETTINGS_KEY], validate: validateSettings },
-        // Registered at the address it listens on, once it listens.
-        registry: { service: 'shop', ttlMs: 5_000 },
-        // With ZOOKEEPER_CONNECT (`ZOOKEEPER=1 npm run sample`) the stock lock lives in
-        // ZooKeeper, and holds through a Redis failover.
-        ...(config.get<string>('ZOOKEEPER_CONNECT') && {
-          zookeeper: { connectString: config.get<string>('ZOOKEEPER_CONNECT')! },
-          locks: { backend: 'zookeeper' as const },
-        }),
+        ...coordinationBackends(config.get<string>('ZOOKEEPER_CONNECT')),
       }),
       isGlobal: true,
     }),
@@ -74,4 +66,23 @@ export class AppModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.repository.seed(SEED_PRODUCTS);
   }
+}
+
+/**
+ * Where the shop coordinates. With ZOOKEEPER_CONNECT (`ZOOKEEPER=1 npm run sample`), what must
+ * hold through a Redis failover lives in ZooKeeper: the stock lock, the report's leader, the
+ * invoice renders' semaphore, the shop settings of record (cached in Redis) and the peer
+ * registry. Queues, pub/sub, counters and the cache stay on Redis.
+ */
+function coordinationBackends(zookeeper: string | undefined) {
+  const backend = zookeeper ? ('zookeeper' as const) : ('redis' as const);
+  return {
+    ...(zookeeper && { zookeeper: { connectString: zookeeper } }),
+    locks: { backend },
+    elections: { backend },
+    semaphores: { backend },
+    liveConfig: { keys: [SETTINGS_KEY], validate: validateSettings, backend },
+    // Registered at the address it listens on, once it listens.
+    registry: { service: 'shop', ttlMs: 5_000, backend },
+  };
 }

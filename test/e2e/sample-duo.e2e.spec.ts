@@ -15,8 +15,8 @@ import { RedisLockService } from 'nestjs-redis-coordination';
  * real Redis: the oversell scenario, cache eviction across instances, rate limit across
  * instances, each confirmation job and each billing record once, live settings, the registry,
  * one leader running the sweeper, the invoice semaphore's limit across instances, health.
- * Where ZooKeeper can run (always on CI), the stock lock lives in ZooKeeper, as with
- * `ZOOKEEPER=1 npm run sample:duo`.
+ * Where ZooKeeper can run (always on CI), the lock, leader, semaphore, settings and registry
+ * live in ZooKeeper, as with `ZOOKEEPER=1 npm run sample:duo`.
  */
 interface ProductView {
   product: { id: string; stock: number };
@@ -78,6 +78,13 @@ describe('sample app, two instances', () => {
     const failed = checks.filter((c) => !c.ok);
     assert.deepEqual(failed, [], failed.map((c) => `${c.name}: ${c.detail}`).join('\n'));
     assert.ok(checks.length >= 15);
+    // Where the settings the scenario changed are kept: with ZooKeeper, Redis holds their cache.
+    const settings = `${process.env.KEY_PREFIX}{config:shop-settings}`;
+    assert.equal(
+      await redis.client.hget(settings, 'record'),
+      zookeeper ? 'zookeeper' : null,
+      `settings kept on ${backend}`,
+    );
   });
 
   it('sends an order that always fails to the dead-letter list after its attempts', async () => {
