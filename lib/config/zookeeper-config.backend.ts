@@ -14,6 +14,14 @@ import type { ConfigStore } from './live-config.store.js';
  */
 export const MAX_ZOOKEEPER_VALUE_BYTES = 1_000_000;
 
+/**
+ * How long an instance waits before writing through to Redis a change its watch read. The
+ * instance that wrote a value caches it at once; the others' write-through only matters for a
+ * change made around the library or by a writer that stopped first, and sent at once by every
+ * instance it would compete with applying the change.
+ */
+const WATCHED_CACHE_DELAY_MS = 1000;
+
 const NEVER_SET: StoredConfig = Object.freeze({ version: 0, text: undefined });
 
 /** `<root>/config/<name>`: the persistent node whose data is the key's encoded value. */
@@ -32,13 +40,16 @@ function storedOf(node: { data: Buffer; stat: { version: number } } | undefined)
  * persistent node whose data is the encoded value and whose data version is the key's version,
  * so a compare-and-set is ZooKeeper's versioned setData: of concurrent writes at one version,
  * exactly one succeeds. A data watch, set again each time it fires ({@link keepWatching}),
- * re-reads every change. Each value read or written is written through to Redis
- * ({@link ConfigStore.cache}), where instances that read Redis get it announced; the cache only
- * moves forward in version, so every watching instance may write it through and one write counts.
+ * re-reads every change. Each value written, and (a moment later) each value read, is written
+ * through to Redis ({@link ConfigStore.cache}), where instances that read Redis get it announced;
+ * the cache only moves forward in version, so every watching instance may write it through and
+ * one write counts.
  */
 export class ZooKeeperConfigBackend implements ConfigBackend {
   /** Values to cache in Redis by key, while a write-through of the key is under way. */
   private readonly caching = new Map<string, StoredConfig & { readonly text: string }>();
+  /** Per key, the newest value a watch read, to write through once {@link WATCHED_CACHE_DELAY_MS} passed. */
+  private readonly watched = new Map<string, { stored: StoredConfig; timer: NodeJS.Timeout }>();
   private closed = false;
 
   constructor(
@@ -81,7 +92,7 @@ export class ZooKeeperConfigBackend implements ConfigBackend {
   async watch(name: string, listener: (change: StoredConfig) => void): Promise<Unsubscribe> {
     const path = this.nodeOf(name);
     const tell = (stored: StoredConfig) => {
-      this.writeThrough(name, stored);
+      this.writeThroughLater(name, stored);
       listener(stored);
     };
     const { first, stop } = await keepWatching(
@@ -100,6 +111,8 @@ export class ZooKeeperConfigBackend implements ConfigBackend {
 
   close(): void {
     this.closed = true;
+    for (const { timer } of this.watched.values()) clearTimeout(timer);
+    this.watched.clear();
   }
 
   private nodeOf(name: string): string {
@@ -116,6 +129,21 @@ export class ZooKeeperConfigBackend implements ConfigBackend {
     if (underWay && underWay.version >= stored.version) return;
     this.caching.set(name, { version: stored.version, text: stored.text });
     if (!underWay) void this.cacheUntilDone(name);
+  }
+
+  /** {@link writeThrough} after {@link WATCHED_CACHE_DELAY_MS}, with the newest value by then. */
+  private writeThroughLater(name: string, stored: StoredConfig): void {
+    const pending = this.watched.get(name);
+    if (pending) {
+      if (stored.version > pending.stored.version) pending.stored = stored;
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.watched.delete(name);
+      this.writeThrough(name, entry.stored);
+    }, WATCHED_CACHE_DELAY_MS).unref();
+    const entry = { stored, timer };
+    this.watched.set(name, entry);
   }
 
   private async cacheUntilDone(name: string): Promise<void> {
