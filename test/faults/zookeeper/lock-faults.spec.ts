@@ -10,7 +10,7 @@ import {
   startTestZooKeeper,
   type TestZooKeeper,
 } from '../../support/zookeeper.js';
-import { zooKeeperEnv } from '../../fixtures/zookeeper-env.js';
+import { zooKeeperEnv, zooKeeperFromEnv } from '../../fixtures/zookeeper-env.js';
 import { pauseHolderPastItsLock } from '../lock/paused-holder.js';
 
 const SESSION_MS = 2000;
@@ -32,11 +32,7 @@ describeWithZooKeeper('ZooKeeper lock holder crashes and pauses', () => {
     const moduleRef = await startModule([
       RedisCoordinationModule.forRoot({
         url: redis.url,
-        zookeeper: {
-          connectString: zookeeper.connectString,
-          root: env.ZOOKEEPER_ROOT,
-          sessionTimeoutMs: SESSION_MS,
-        },
+        zookeeper: zooKeeperFromEnv(env),
         locks: { backend: 'zookeeper' },
       }),
     ]);

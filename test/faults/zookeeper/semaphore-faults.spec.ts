@@ -12,7 +12,7 @@ import {
   startTestZooKeeper,
   type TestZooKeeper,
 } from '../../support/zookeeper.js';
-import { zooKeeperEnv } from '../../fixtures/zookeeper-env.js';
+import { zooKeeperEnv, zooKeeperFromEnv } from '../../fixtures/zookeeper-env.js';
 import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 
 const SESSION_MS = 3000;
@@ -51,11 +51,7 @@ describeWithZooKeeper(
       const observer = await startModule([
         RedisCoordinationModule.forRoot({
           url: redis.url,
-          zookeeper: {
-            connectString: zookeeper.connectString,
-            root: env.ZOOKEEPER_ROOT,
-            sessionTimeoutMs: SESSION_MS,
-          },
+          zookeeper: zooKeeperFromEnv(env),
           semaphores: { backend: 'zookeeper' },
         }),
       ]);
