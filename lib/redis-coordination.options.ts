@@ -48,6 +48,8 @@ export interface ResolvedCoordinationOptions {
   autoPipelining: boolean | 'adaptive';
   codec: Codec;
   maxPayloadBytes: number;
+  /** Whether a Redis that may evict keys is accepted (with a warning). */
+  allowEviction: boolean;
   liveConfig: ResolvedLiveConfigOptions;
   registry: ResolvedRegistryOptions | undefined;
   zookeeper: ResolvedZooKeeperOptions | undefined;
@@ -70,6 +72,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   autoPipelining: true,
   codec: true,
   maxPayloadBytes: true,
+  allowEviction: true,
   liveConfig: true,
   registry: true,
   zookeeper: true,
@@ -158,6 +161,10 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
       `maxPayloadBytes must be a positive integer up to 512 MiB (Redis's limit), got ${describeValue(maxPayloadBytes)}`,
     );
   }
+  const allowEviction = options.allowEviction ?? false;
+  if (typeof allowEviction !== 'boolean') {
+    problems.push(`allowEviction must be true or false, got ${describeValue(allowEviction)}`);
+  }
   const autoPipelining =
     options.autoPipelining ?? DEFAULT_REDIS_COORDINATION_OPTIONS.autoPipelining;
   if (typeof autoPipelining !== 'boolean' && autoPipelining !== 'adaptive') {
@@ -195,6 +202,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     autoPipelining,
     codec,
     maxPayloadBytes,
+    allowEviction,
     liveConfig,
     registry,
     zookeeper,

@@ -43,3 +43,25 @@ export function isConnectionFailure(error: unknown): boolean {
     (error instanceof Error && CONNECTION_FAILURE.test(error.message))
   );
 }
+
+/**
+ * Redis may evict the module's keys (its `maxmemory-policy` is not `noeviction`): an evicted
+ * lock lets a second holder in, and evicted jobs and messages vanish without a trace. App start
+ * fails with it unless the module option `allowEviction` is set.
+ */
+export class RedisEvictionPolicyError extends RedisCoordinationError {
+  constructor(
+    /** Where the module was connecting, password redacted. */
+    readonly target: string,
+    /** Each evicting server (`host:port` on a Cluster) and its policy. */
+    readonly servers: ReadonlyArray<{ readonly node: string | undefined; readonly policy: string }>,
+  ) {
+    const policies = servers
+      .map(({ node, policy }) => (node ? `${node}: ${policy}` : policy))
+      .join(', ');
+    super(
+      'REDIS_EVICTION_POLICY',
+      `Redis at ${target} may evict keys (maxmemory-policy ${policies}): an evicted lock lets a second holder in, and evicted jobs and messages vanish without a trace. Set maxmemory-policy noeviction (redis.conf, CONFIG SET maxmemory-policy noeviction, or your provider's parameter group), or set the module option allowEviction: true to accept the risk`,
+    );
+  }
+}

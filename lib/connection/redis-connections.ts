@@ -16,10 +16,12 @@ import {
   isConnectionFailure,
   RedisCommandError,
   RedisConnectionError,
+  RedisEvictionPolicyError,
 } from './connection.errors.js';
 import { describeValue, RedisCoordinationError } from '../common/coordination.error.js';
 import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
+import { evictingServers, onNewServers, readEvictionPolicies } from './eviction-guard.js';
 import { batchWhileBusy } from './adaptive-batching.js';
 import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
@@ -81,6 +83,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   private hub?: Promise<SubscriptionHub>;
   private closing?: Promise<void>;
   private readonly startupHold = new StartupHold();
+  private evictionAllowedWarned = false;
 
   private constructor(
     private readonly options: ResolvedCoordinationOptions,
@@ -113,10 +116,18 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     }
     try {
       await connections.waitUntilReady(command, 'command');
+      await connections.guardAgainstEviction();
     } catch (error) {
       await connections.onApplicationShutdown();
       throw error;
     }
+    // A failover or restart may bring a server with another policy: checked again, but the app
+    // runs by then, so it can only say so.
+    onNewServers(command, () => {
+      connections.guardAgainstEviction().catch((error: unknown) => {
+        logger.error(connections.redact((error as Error).message));
+      });
+    });
     logger.log(`Connected to ${options.target}`);
     return connections;
   }
@@ -204,6 +215,32 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
       `Could not ${action}: Redis refused it (${cause.message})${advice}`,
       { cause },
     );
+  }
+
+  /**
+   * Throws {@link RedisEvictionPolicyError} when a server holding the module's keys may evict
+   * them, unless the module option `allowEviction` is set (then it warns, once).
+   */
+  private async guardAgainstEviction(): Promise<void> {
+    const { allowEviction } = this.options;
+    const policies = await readEvictionPolicies(this.command).catch((error: unknown) => {
+      if (allowEviction) return [];
+      throw this.failure(
+        error,
+        "read Redis's maxmemory-policy (INFO memory)",
+        'grant +info to the ACL user, or set the module option allowEviction: true to skip this check',
+      );
+    });
+    const evicting = evictingServers(policies);
+    if (evicting.length === 0) return;
+    const error = new RedisEvictionPolicyError(
+      this.target,
+      evicting.map(({ node, policy }) => ({ node, policy: policy! })),
+    );
+    if (!allowEviction) throw error;
+    if (this.evictionAllowedWarned) return;
+    this.evictionAllowedWarned = true;
+    this.logger.warn(`allowEviction is set: ${error.message.split(': an evicted')[0]}`);
   }
 
   /** For `.catch()` off the hot path: rethrows what {@link failure} makes of the error. */

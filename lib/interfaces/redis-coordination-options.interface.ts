@@ -91,6 +91,14 @@ export interface RedisCoordinationModuleOptions {
    */
   maxPayloadBytes?: number;
   /**
+   * Start even though Redis may evict keys (its `maxmemory-policy` is not `noeviction`). By
+   * default the module refuses to start then: an evicted lock key lets a second holder in, and
+   * evicted jobs and messages vanish without a trace. Set it only for a Redis whose eviction
+   * cannot happen or does not matter to you; a warning is logged at start.
+   * @default false
+   */
+  allowEviction?: boolean;
+  /**
    * Live configuration: `keys` are loaded before the app serves and kept current; `validate`
    * refuses values at `set()` and never lets one into a running instance.
    */
