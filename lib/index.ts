@@ -10,7 +10,11 @@ export {
   InvalidKeyError,
   InvalidArgumentError,
 } from './common/coordination.error.js';
-export { RedisCommandError, RedisConnectionError } from './connection/connection.errors.js';
+export {
+  RedisCommandError,
+  RedisConnectionError,
+  RedisOutOfMemoryError,
+} from './connection/connection.errors.js';
 export { RedisHealthIndicator, type RedisHealthResult } from './health/redis-health.indicator.js';
 export {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
