@@ -14,6 +14,7 @@ export {
   RedisCommandError,
   RedisConnectionError,
   RedisEvictionPolicyError,
+  RedisOutOfMemoryError,
 } from './connection/connection.errors.js';
 export { RedisHealthIndicator, type RedisHealthResult } from './health/redis-health.indicator.js';
 export {

@@ -19,13 +19,30 @@ export class RedisConnectionError extends RedisCoordinationError {
 
 /**
  * Redis answered a command with an error that is not about reaching it: a permission the ACL
- * user lacks (`NOPERM`), a full Redis (`OOM`), a key of the wrong type, a failed script. The
- * message says what could not be done and Redis' reply; the `cause` carries that reply's text
- * only, never the command or its arguments.
+ * user lacks (`NOPERM`), a key of the wrong type, a failed script; a full Redis is its subclass
+ * {@link RedisOutOfMemoryError}. The message says what could not be done and Redis' reply; the
+ * `cause` carries that reply's text only, never the command or its arguments.
  */
 export class RedisCommandError extends RedisCoordinationError {
+  constructor(message: string, options?: { cause?: unknown }, code = 'REDIS_COMMAND') {
+    super(code, message, options);
+  }
+}
+
+/**
+ * Redis refused a write because it is full: `maxmemory` reached under `maxmemory-policy
+ * noeviction` (`OOM command not allowed when used memory > 'maxmemory'`). The refused command or
+ * script changed nothing: Redis checks a command before running it, and a script at its first
+ * write, only while the script has written nothing yet. Retrying helps once memory is freed or
+ * `maxmemory` raised.
+ *
+ * A subclass of {@link RedisCommandError} (Redis answered and refused this command; the
+ * connection is fine), so code that catches that keeps catching a full Redis as it did before
+ * this class existed; its own `code` tells the two apart.
+ */
+export class RedisOutOfMemoryError extends RedisCommandError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('REDIS_COMMAND', message, options);
+    super(message, options, 'REDIS_OUT_OF_MEMORY');
   }
 }
 
@@ -33,15 +50,64 @@ export class RedisCommandError extends RedisCoordinationError {
  * ioredis error texts that mean the connection, not the command, failed. A refused password
  * (rotated under a running app) is one: no command can run until the app is given the new one.
  */
-const CONNECTION_FAILURE =
-  /WRONGPASS|NOAUTH|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Reached the max retries per request|Command timed out|CLUSTERDOWN|LOADING|MASTERDOWN|None of startup nodes is available|Failed to refresh slots cache/;
+const UNREACHABLE =
+  /WRONGPASS|NOAUTH|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Reached the max retries per request|Command timed out|None of startup nodes is available|Failed to refresh slots cache/;
+
+/**
+ * Replies of a Redis that is failing over, resharding or restarting: the command went to a node
+ * that no longer serves its slot (`MOVED`, `ASK`, or ioredis giving up after following them),
+ * whose slot is migrating (`TRYAGAIN`), that was demoted to a replica (`READONLY`, and
+ * `UNBLOCKED` for a blocked command), whose cluster or master is down (`CLUSTERDOWN`,
+ * `MASTERDOWN`), or that is loading its data (`LOADING`). Anchored: matched against Redis' reply
+ * ({@link redisReply}), whose first word is its error code.
+ */
+const FAILING_OVER =
+  /^(?:(?:MOVED|ASK|TRYAGAIN|READONLY|UNBLOCKED|CLUSTERDOWN|MASTERDOWN|LOADING) |Too many Cluster redirections)/;
+
+/** Redis' reply to a write it refused because `maxmemory` is reached. */
+const OUT_OF_MEMORY = /^OOM /;
+
+/** What kind of failure an error from ioredis is, as far as the caller can act on it. */
+export type RedisFailureKind = 'unreachable' | 'failing-over' | 'out-of-memory' | 'refused';
+
+/** Classifies an ioredis error by its text ({@link redisReply}: script plumbing removed). */
+export function redisFailureKind(reply: string): RedisFailureKind {
+  if (FAILING_OVER.test(reply)) return 'failing-over';
+  if (UNREACHABLE.test(reply)) return 'unreachable';
+  return OUT_OF_MEMORY.test(reply) ? 'out-of-memory' : 'refused';
+}
 
 /** True when `error` says Redis was unreachable rather than that a command was wrong. */
 export function isConnectionFailure(error: unknown): boolean {
-  return (
-    error instanceof RedisConnectionError ||
-    (error instanceof Error && CONNECTION_FAILURE.test(error.message))
-  );
+  if (error instanceof RedisConnectionError) return true;
+  if (!(error instanceof Error)) return false;
+  const kind = redisFailureKind(redisReply(error.message));
+  return kind === 'unreachable' || kind === 'failing-over';
+}
+
+/**
+ * How Redis wraps an error raised in a script, to be cut away so messages carry Redis' reply
+ * alone (the script's SHA and line numbers mean nothing to a caller):
+ * - Redis 6: `ERR Error running script (call to f_<sha>): @user_script:12: WRONGTYPE …`, with
+ *   `@user_script: 12: -OOM …` for a write refused when full and `user_script:12: <Lua error>`
+ *   for an error in the Lua itself (then the reply keeps its `ERR`);
+ * - Redis 7: `WRONGTYPE … script: <sha>, on @user_script:12.`, with `ERR user_script:12: …` for
+ *   an error in the Lua itself.
+ */
+const SCRIPT_PLUMBING: readonly RegExp[] = [
+  // Redis 6, a command's reply: its code leads once the wrapper is gone.
+  /ERR Error running script \(call to f_[0-9a-f]{40}\): (?:@?user_script: ?\d+: )*-?(?=[A-Z]+ )/g,
+  // Redis 6, an error in the Lua: `ERR` stays.
+  /Error running script \(call to f_[0-9a-f]{40}\): /g,
+  / script: [0-9a-f]{40}(?:, on @user_script:\d+)?\./g,
+  /@?user_script: ?\d+: /g,
+];
+
+/** Redis' reply as an ioredis error's message has it, without the plumbing of a script. */
+export function redisReply(message: string): string {
+  let reply = message;
+  for (const plumbing of SCRIPT_PLUMBING) reply = reply.replace(plumbing, '');
+  return reply.trimEnd();
 }
 
 /**

@@ -13,10 +13,12 @@ import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import { waitAtMost, within } from '../common/within.js';
 import type { ResolvedCoordinationOptions } from '../redis-coordination.options.js';
 import {
-  isConnectionFailure,
+  redisFailureKind,
+  redisReply,
   RedisCommandError,
   RedisConnectionError,
   RedisEvictionPolicyError,
+  RedisOutOfMemoryError,
 } from './connection.errors.js';
 import { describeValue, RedisCoordinationError } from '../common/coordination.error.js';
 import { KeySpace } from './key-space.js';
@@ -191,30 +193,46 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
 
   /**
    * The error a capability should throw for `error`, so that no raw client error reaches a
-   * caller: a connection failure (Redis down, frozen, failing over, refusing the credentials)
-   * becomes a {@link RedisConnectionError} and any other Redis error a {@link RedisCommandError},
-   * both saying what could not be done; the library's own errors pass as they are. The cause
-   * keeps only the redacted message: ioredis errors carry the failed command's arguments, which
-   * for a reconnect are `HELLO 3 AUTH <user> <password>`. `ifNoPerm` is appended when the ACL
-   * refused the command (`NOPERM`): what the user must grant.
+   * caller: a connection failure (Redis down, frozen, failing over, resharding, refusing the
+   * credentials) becomes a {@link RedisConnectionError}, a write refused by a full Redis a
+   * {@link RedisOutOfMemoryError} and any other Redis error a {@link RedisCommandError}, each
+   * saying what could not be done; the library's own errors pass as they are. The cause keeps
+   * only Redis' reply, redacted and without the plumbing of the script that raised it (SHA, line):
+   * ioredis errors carry the failed command's arguments, which for a reconnect are
+   * `HELLO 3 AUTH <user> <password>`. `ifNoPerm` is appended when the ACL refused the command
+   * (`NOPERM`): what the user must grant.
    */
   failure(error: unknown, action: string, ifNoPerm?: string): unknown {
     if (error instanceof RedisCoordinationError) return error;
-    const cause = new Error(
+    const reply = redisReply(
       this.redact(error instanceof Error ? error.message : describeValue(error)),
     );
-    if (isConnectionFailure(error)) {
-      return new RedisConnectionError(
-        this.target,
-        `Could not ${action}: Redis unreachable (${cause.message})`,
-        { cause },
-      );
+    const cause = new Error(reply);
+    switch (redisFailureKind(reply)) {
+      case 'unreachable':
+        return new RedisConnectionError(
+          this.target,
+          `Could not ${action}: Redis unreachable (${reply})`,
+          { cause },
+        );
+      case 'failing-over':
+        return new RedisConnectionError(
+          this.target,
+          `Could not ${action}: Redis is failing over, resharding or restarting (${reply}); retry once it settles`,
+          { cause },
+        );
+      case 'out-of-memory':
+        return new RedisOutOfMemoryError(
+          `Could not ${action}: Redis is out of memory and refused the write, which changed nothing (${reply}); free memory or raise maxmemory, then retry`,
+          { cause },
+        );
+      case 'refused': {
+        const advice = ifNoPerm && reply.startsWith('NOPERM') ? `; ${ifNoPerm}` : '';
+        return new RedisCommandError(`Could not ${action}: Redis refused it (${reply})${advice}`, {
+          cause,
+        });
+      }
     }
-    const advice = ifNoPerm && cause.message.startsWith('NOPERM') ? `; ${ifNoPerm}` : '';
-    return new RedisCommandError(
-      `Could not ${action}: Redis refused it (${cause.message})${advice}`,
-      { cause },
-    );
   }
 
   /**
