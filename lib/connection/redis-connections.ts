@@ -377,7 +377,9 @@ function createClient(
     return new Cluster(connection.nodes, {
       ...connection.options,
       lazyConnect: true,
-      enableAutoPipelining: role === 'command' && options.autoPipelining !== false,
+      // Only when asked for: ioredis's Cluster auto-pipelining hands a MOVED inside a pipeline
+      // to the caller instead of following it, so every failover surfaced as failed calls.
+      enableAutoPipelining: role === 'command' && options.autoPipelining === true,
       redisOptions: { ...connection.options.redisOptions, ...perRole },
     });
   }

@@ -191,14 +191,14 @@ export class RedisServer implements AsyncDisposable {
 
 /**
  * A real local Redis Cluster: `masters` servers with cluster mode on, joined by
- * `redis-cli --cluster create`, no replicas.
+ * `redis-cli --cluster create`, each with `replicas` replicas (none by default).
  */
 export class RedisClusterServers implements AsyncDisposable {
   private constructor(readonly nodes: RedisServer[]) {}
 
-  static async start(masters = 3): Promise<RedisClusterServers> {
+  static async start(masters = 3, { replicas = 0 } = {}): Promise<RedisClusterServers> {
     const nodes = await Promise.all(
-      Array.from({ length: masters }, () =>
+      Array.from({ length: masters * (1 + replicas) }, () =>
         RedisServer.start({
           args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'],
         }),
@@ -213,7 +213,7 @@ export class RedisClusterServers implements AsyncDisposable {
           'create',
           ...nodes.map((n) => `${n.host}:${n.port}`),
           '--cluster-replicas',
-          '0',
+          String(replicas),
           '--cluster-yes',
         ],
         { encoding: 'utf8' },

@@ -43,8 +43,11 @@ export function useRedisServer(options: RedisServerOptions = {}): RedisServer {
 }
 
 /** Registers `beforeAll`/`afterAll` hooks that start and dispose of the suite's Redis Cluster. */
-export function useRedisCluster(masters = 3): RedisClusterServers {
-  return useStarted('the Redis Cluster', () => RedisClusterServers.start(masters));
+export function useRedisCluster(
+  masters = 3,
+  options: { replicas?: number } = {},
+): RedisClusterServers {
+  return useStarted('the Redis Cluster', () => RedisClusterServers.start(masters, options));
 }
 
 /**
