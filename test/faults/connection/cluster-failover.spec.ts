@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import {
   CounterService,
   QueueService,
@@ -8,7 +9,7 @@ import {
   RedisLockService,
 } from '../../../lib/index.js';
 import { within } from '../../../lib/common/within.js';
-import type { RedisServer } from '../../../lib/testing/index.js';
+import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 import { startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
@@ -17,7 +18,10 @@ import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
 const bounded = <T>(what: string, work: Promise<T>) =>
   within(work, 60_000, () => new Error(`${what}: not within 60 s`));
 
-const roleOf = (node: RedisServer) => /^role:(\w+)/m.exec(node.cli('info', 'replication'))?.[1];
+/** A node's replication role, through a connection of the test's own (redis-cli would block). */
+async function roleOf(node: Redis): Promise<string | undefined> {
+  return /^role:(\w+)/m.exec(await node.info('replication'))?.[1];
+}
 
 /**
  * A graceful `CLUSTER FAILOVER` under a mixed workload with the module's default options: Redis
@@ -58,25 +62,28 @@ describeWithRedisServer('a Redis Cluster failing over under load', () => {
       ...Array.from({ length: 4 }, (_, l) => loop((i) => queue.add(`q${l}-${i % 10}`, { i }))),
     ];
 
-    const replica = cluster.nodes.find((node) => roleOf(node) === 'slave')!;
+    const nodes = cluster.nodes.map((node) => new Redis(node.url));
+    const roles = await Promise.all(nodes.map(roleOf));
+    const replica = nodes[roles.indexOf('slave')]!;
     await bounded(
       'work under way',
-      waitFor(() => done > 500),
+      waitUntil(() => done > 500),
     );
     const startedAt = performance.now();
-    replica.cli('cluster', 'failover');
+    await replica.call('CLUSTER', 'FAILOVER');
     await bounded(
       'the replica promoted',
-      waitFor(() => roleOf(replica) === 'master'),
+      waitUntil(async () => (await roleOf(replica)) === 'master'),
     );
     const promotedMs = performance.now() - startedAt;
     const doneAtPromotion = done;
     await bounded(
       'work goes on after it',
-      waitFor(() => done > doneAtPromotion + 2000),
+      waitUntil(() => done > doneAtPromotion + 2000),
     );
     running = false;
     await Promise.all(loops);
+    for (const node of nodes) node.disconnect();
 
     console.info(
       `graceful failover: replica promoted in ${Math.round(promotedMs)} ms; ${done} calls, ${errors.length} failed`,
@@ -87,7 +94,3 @@ describeWithRedisServer('a Redis Cluster failing over under load', () => {
     );
   });
 });
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
-}
