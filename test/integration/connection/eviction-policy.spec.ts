@@ -3,6 +3,7 @@ import { describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import {
   InvalidOptionsError,
+  RedisCommandError,
   RedisCoordinationModule,
   RedisEvictionPolicyError,
 } from '../../../lib/index.js';
@@ -83,6 +84,24 @@ describeWithRedisServer("the module and Redis's eviction policy", () => {
         assert.ok(logger.lines.some((line) => line.includes('maxmemory-policy allkeys-random')));
       } finally {
         await setPolicy(server.url, 'noeviction');
+      }
+    });
+
+    it('fails start saying what to grant when the ACL user may not read INFO, unless allowEviction', async () => {
+      const user = ['noinfo', 'reset', 'on', '>s3cret', '~*', '&*', '+@all', '-info'];
+      assert.equal(server.cli('ACL', 'SETUSER', ...user), 'OK');
+      try {
+        const url = `redis://noinfo:s3cret@127.0.0.1:${server.port}`;
+        const error = await startModule([RedisCoordinationModule.forRoot({ url })]).catch(
+          (e: unknown) => e,
+        );
+        assert.ok(error instanceof RedisCommandError, String(error));
+        assert.match(error.message, /maxmemory-policy \(INFO memory\)/);
+        assert.match(error.message, /grant \+info/);
+        assert.doesNotMatch(error.message, /s3cret/);
+        await startModule([RedisCoordinationModule.forRoot({ url, allowEviction: true })]);
+      } finally {
+        server.cli('ACL', 'DELUSER', 'noinfo');
       }
     });
 
