@@ -63,7 +63,7 @@ export class LiveConfigService implements OnModuleInit, BeforeApplicationShutdow
         : store;
   }
 
-  /** Loads `liveConfig.keys` before the app serves; fails start if Redis cannot be read. */
+  /** Loads `liveConfig.keys` before the app serves; fails start if its backend cannot be read. */
   async onModuleInit(): Promise<void> {
     await this.load(...this.connections.liveConfig.keys);
   }
