@@ -95,7 +95,11 @@ export {
 } from './queue/queue.interfaces.js';
 export { PubSubService } from './pubsub/pubsub.service.js';
 export type { Unsubscribe } from './connection/subscription-hub.js';
-export { MessageTooLargeError, DuplicateConsumerError } from './pubsub/pubsub.errors.js';
+export {
+  MessageTooLargeError,
+  DuplicateConsumerError,
+  ShardedPatternError,
+} from './pubsub/pubsub.errors.js';
 export {
   DEFAULT_PUBSUB_OPTIONS,
   type ChannelSelector,

@@ -50,6 +50,8 @@ export interface ResolvedCoordinationOptions {
   maxPayloadBytes: number;
   /** Whether a Redis that may evict keys is accepted (with a warning). */
   allowEviction: boolean;
+  /** The module option `shardedPubSub`; undefined: decided from the servers at start. */
+  shardedPubSub: boolean | undefined;
   liveConfig: ResolvedLiveConfigOptions;
   registry: ResolvedRegistryOptions | undefined;
   zookeeper: ResolvedZooKeeperOptions | undefined;
@@ -73,6 +75,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   codec: true,
   maxPayloadBytes: true,
   allowEviction: true,
+  shardedPubSub: true,
   liveConfig: true,
   registry: true,
   zookeeper: true,
@@ -165,6 +168,10 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   if (typeof allowEviction !== 'boolean') {
     problems.push(`allowEviction must be true or false, got ${describeValue(allowEviction)}`);
   }
+  const { shardedPubSub } = options;
+  if (shardedPubSub !== undefined && typeof shardedPubSub !== 'boolean') {
+    problems.push(`shardedPubSub must be true or false, got ${describeValue(shardedPubSub)}`);
+  }
   const autoPipelining =
     options.autoPipelining ?? DEFAULT_REDIS_COORDINATION_OPTIONS.autoPipelining;
   if (typeof autoPipelining !== 'boolean' && autoPipelining !== 'adaptive') {
@@ -203,6 +210,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     codec,
     maxPayloadBytes,
     allowEviction,
+    shardedPubSub,
     liveConfig,
     registry,
     zookeeper,

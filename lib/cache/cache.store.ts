@@ -155,7 +155,14 @@ export class CacheStore {
       storeFillScript.run(
         this.connections.command,
         [ref.entry, ref.lease, ref.version],
-        [ticket.token, text ?? '', ticket.version, ttlMs, ref.fillChannel],
+        [
+          ticket.token,
+          text ?? '',
+          ticket.version,
+          ttlMs,
+          ref.fillChannel,
+          this.connections.publishCommand,
+        ],
       ),
     )) as string;
     return stored === '' ? null : this.unwrap(ref, stored);

@@ -26,7 +26,11 @@ export class ConfigStore implements ConfigBackend {
   async write(name: string, text: string, expectVersion: number | undefined): Promise<ConfigWrite> {
     const { entry, channel } = configKeys(this.connections.keys, name);
     const [outcome, version] = (await setConfigScript
-      .run(this.connections.command, [entry], [text, expectVersion ?? '', channel])
+      .run(
+        this.connections.command,
+        [entry],
+        [text, expectVersion ?? '', channel, this.connections.publishCommand],
+      )
       .catch(this.connections.rethrow(`set config "${name}"`))) as [number, number];
     if (outcome === 1) return { status: 'written', version };
     return outcome === 0 ? { status: 'conflict', version } : { status: 'kept-in-zookeeper' };
@@ -39,7 +43,11 @@ export class ConfigStore implements ConfigBackend {
   async cache(name: string, stored: StoredConfig & { readonly text: string }): Promise<boolean> {
     const { entry, channel } = configKeys(this.connections.keys, name);
     const cached = await cacheConfigScript
-      .run(this.connections.command, [entry], [stored.version, stored.text, channel])
+      .run(
+        this.connections.command,
+        [entry],
+        [stored.version, stored.text, channel, this.connections.publishCommand],
+      )
       .catch(this.connections.rethrow(`cache config "${name}" in Redis`));
     return cached === 1;
   }

@@ -1,5 +1,6 @@
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-connections.js';
+import { addressOf, readInfoField, serversOf } from './redis-servers.js';
 
 /** One Redis server's eviction policy, as `INFO memory` reports it. */
 export interface EvictionPolicy {
@@ -15,14 +16,10 @@ export interface EvictionPolicy {
  * allow it.
  */
 export async function readEvictionPolicies(client: RedisClient): Promise<EvictionPolicy[]> {
-  const servers =
-    client instanceof Cluster
-      ? client.nodes('master').map((server) => ({ server, node: addressOf(server) }))
-      : [{ server: client, node: undefined }];
   return Promise.all(
-    servers.map(async ({ server, node }) => ({
+    serversOf(client).map(async ({ server, node }) => ({
       node,
-      policy: /^maxmemory_policy:(\S+)/m.exec(await server.info('memory'))?.[1],
+      policy: await readInfoField(server, 'memory', 'maxmemory_policy'),
     })),
   );
 }
@@ -50,8 +47,4 @@ export function onNewServers(client: RedisClient, listener: () => void): void {
     masters = now;
     listener();
   });
-}
-
-function addressOf(server: Redis): string {
-  return `${server.options.host}:${server.options.port}`;
 }

@@ -25,6 +25,7 @@ import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
 import { evictingServers, onNewServers, readEvictionPolicies } from './eviction-guard.js';
 import { batchWhileBusy } from './adaptive-batching.js';
+import { resolveShardedPubSub } from './sharded-pubsub.js';
 import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
 
@@ -86,6 +87,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   private closing?: Promise<void>;
   private readonly startupHold = new StartupHold();
   private evictionAllowedWarned = false;
+  private sharded = false;
 
   private constructor(
     private readonly options: ResolvedCoordinationOptions,
@@ -110,7 +112,9 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   ): Promise<RedisConnections> {
     const { connection } = options;
     const command =
-      connection.kind === 'client' ? connection.client : createClient(options, 'command', logger);
+      connection.kind === 'client'
+        ? connection.client
+        : createClient(options, 'command', logger, false);
     const connections = new RedisConnections(options, command, logger);
     if (connection.kind !== 'client') {
       connections.adopt(command, 'command');
@@ -119,6 +123,15 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     try {
       await connections.waitUntilReady(command, 'command');
       await connections.guardAgainstEviction();
+      connections.sharded = await resolveShardedPubSub(command, options.shardedPubSub).catch(
+        (error: unknown) => {
+          throw connections.failure(
+            error,
+            "read Redis's version (INFO server)",
+            'grant +info to the ACL user',
+          );
+        },
+      );
     } catch (error) {
       await connections.onApplicationShutdown();
       throw error;
@@ -163,11 +176,35 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     );
   }
 
+  /**
+   * Whether channels use Redis 7's sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`): the module option
+   * `shardedPubSub`, by default on for a Cluster of Redis 7 or later.
+   */
+  get shardedPubSub(): boolean {
+    return this.sharded;
+  }
+
+  /** The command a script publishes with (`PUBLISH`, or `SPUBLISH` with sharded pub/sub). */
+  get publishCommand(): 'PUBLISH' | 'SPUBLISH' {
+    return this.sharded ? 'SPUBLISH' : 'PUBLISH';
+  }
+
+  /**
+   * Publishes on a Redis channel the way every subscriber of the module listens; resolves to the
+   * number of connections subscribed to it (with plain pub/sub on a Cluster: on the node that took
+   * the message only). Raw errors: callers map them with the action they were doing.
+   */
+  publish(channel: string, message: string): Promise<number> {
+    return this.sharded
+      ? (this.command.spublish(channel, message) as Promise<number>)
+      : this.command.publish(channel, message);
+  }
+
   /** The shared subscriber connection, opened on first use. */
   subscriptions(): Promise<SubscriptionHub> {
     this.hub ??= this.openOwned('subscriber').then(
       (client) =>
-        new SubscriptionHub(client, this.logger, (error, action, ifNoPerm) =>
+        new SubscriptionHub(client, this.logger, this.sharded, (error, action, ifNoPerm) =>
           this.failure(error, action, ifNoPerm),
         ),
       (error: unknown) => {
@@ -286,8 +323,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     const { connection } = this.options;
     const client =
       connection.kind === 'client'
-        ? duplicateClient(connection.client, role)
-        : createClient(this.options, role, this.logger);
+        ? duplicateClient(connection.client, role, this.sharded)
+        : createClient(this.options, role, this.logger, this.sharded);
     this.adopt(client, role);
     this.startupHold.track(client);
     try {
@@ -363,6 +400,7 @@ function createClient(
   options: ResolvedCoordinationOptions,
   role: ConnectionRole,
   logger: LoggerService,
+  shardedPubSub: boolean,
 ): RedisClient {
   const { connection } = options;
   if (connection.kind === 'client') throw new Error('cannot create a client for a given client');
@@ -380,6 +418,8 @@ function createClient(
       // Only when asked for: ioredis's Cluster auto-pipelining hands a MOVED inside a pipeline
       // to the caller instead of following it, so every failover surfaced as failed calls.
       enableAutoPipelining: role === 'command' && options.autoPipelining === true,
+      // One subscriber connection per master, following each slot to its owner.
+      shardedSubscribers: role === 'subscriber' && shardedPubSub,
       redisOptions: { ...connection.options.redisOptions, ...perRole },
     });
   }
@@ -415,12 +455,17 @@ function roleOptions(role: ConnectionRole, commandTimeout: number | undefined): 
   };
 }
 
-function duplicateClient(client: RedisClient, role: ConnectionRole): RedisClient {
+function duplicateClient(
+  client: RedisClient,
+  role: ConnectionRole,
+  shardedPubSub: boolean,
+): RedisClient {
   if (client instanceof Cluster) {
     const { redisOptions } = client.options;
     return client.duplicate(undefined, {
       lazyConnect: true,
       enableAutoPipelining: false,
+      shardedSubscribers: role === 'subscriber' && shardedPubSub,
       redisOptions: { ...redisOptions, ...roleOptions(role, redisOptions?.commandTimeout) },
     });
   }

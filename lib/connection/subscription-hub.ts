@@ -18,6 +18,13 @@ export type Unsubscribe = () => Promise<void>;
  */
 const UNSUBSCRIBE_WAIT_MS = 2000;
 
+/**
+ * With sharded pub/sub, ioredis re-subscribes after every change of a Cluster's topology and
+ * says so (`subscribersReady`) each time; while a dead master is still listed that happens many
+ * times a second. A re-subscription is announced once no other came for this long.
+ */
+const SHARDED_RESUBSCRIBE_QUIET_MS = 250;
+
 interface Subscription {
   readonly listeners: Set<MessageListener>;
   /** Settles when Redis has confirmed the SUBSCRIBE/PSUBSCRIBE of this entry. */
@@ -29,31 +36,42 @@ interface Subscription {
  * handlers, cache fills). Listeners are counted per channel and pattern: Redis is asked to
  * subscribe for the first listener and to unsubscribe after the last one. After a reconnect,
  * ioredis re-subscribes everything (`autoResubscribe`); the hub logs that it did.
+ *
+ * With sharded pub/sub (a Cluster), channels are `SSUBSCRIBE`d: ioredis keeps one connection per
+ * master and moves each channel to its slot's new owner after a failover or resharding. Sharded
+ * pub/sub has no patterns.
  */
 export class SubscriptionHub {
   private readonly channels = new Map<string, Subscription>();
   private readonly patterns = new Map<string, Subscription>();
   private readonly resubscribed = new Set<() => void>();
 
+  private resubscribedTimer?: NodeJS.Timeout;
+
   constructor(
     private readonly client: RedisClient,
     private readonly logger: LoggerService,
+    /** Channels are sharded (`SSUBSCRIBE`); the client is a Cluster with `shardedSubscribers`. */
+    private readonly sharded: boolean,
     /** What to throw for a failed SUBSCRIBE (the module's shared mapping of Redis errors). */
     private readonly failure: (error: unknown, action: string, ifNoPerm?: string) => unknown,
   ) {
-    client.on('message', (channel: string, message: string) =>
+    client.on(sharded ? 'smessage' : 'message', (channel: string, message: string) =>
       this.dispatch(this.channels.get(channel), message, channel),
     );
     client.on('pmessage', (pattern: string, channel: string, message: string) =>
       this.dispatch(this.patterns.get(pattern), message, channel),
     );
-    client.on('ready', () => {
-      if (this.channels.size + this.patterns.size === 0) return;
-      this.logger.log(
-        `Subscriber connection restored: re-subscribed to ${this.channels.size} channel(s) and ${this.patterns.size} pattern(s)`,
-      );
-      this.announceResubscribed();
-    });
+    client.on('ready', () => this.reportResubscribed());
+    if (sharded) {
+      client.on('subscribersReady', () => {
+        clearTimeout(this.resubscribedTimer);
+        this.resubscribedTimer = setTimeout(
+          () => this.reportResubscribed(),
+          SHARDED_RESUBSCRIBE_QUIET_MS,
+        ).unref();
+      });
+    }
   }
 
   /**
@@ -67,7 +85,9 @@ export class SubscriptionHub {
 
   /** Listens to one channel; resolves once Redis confirmed the subscription. */
   subscribe(channel: string, listener: MessageListener): Promise<Unsubscribe> {
-    return this.add(this.channels, channel, listener, 'subscribe', 'unsubscribe');
+    return this.sharded
+      ? this.add(this.channels, channel, listener, 'ssubscribe', 'sunsubscribe')
+      : this.add(this.channels, channel, listener, 'subscribe', 'unsubscribe');
   }
 
   /** Listens to every channel matching a glob-style pattern (`PSUBSCRIBE`). */
@@ -79,8 +99,8 @@ export class SubscriptionHub {
     registry: Map<string, Subscription>,
     name: string,
     listener: MessageListener,
-    subscribe: 'subscribe' | 'psubscribe',
-    unsubscribe: 'unsubscribe' | 'punsubscribe',
+    subscribe: 'subscribe' | 'ssubscribe' | 'psubscribe',
+    unsubscribe: 'unsubscribe' | 'sunsubscribe' | 'punsubscribe',
   ): Promise<Unsubscribe> {
     let entry = registry.get(name);
     if (!entry) {
@@ -110,6 +130,14 @@ export class SubscriptionHub {
         await waitAtMost(this.client[unsubscribe](name), UNSUBSCRIBE_WAIT_MS);
       }
     };
+  }
+
+  private reportResubscribed(): void {
+    if (this.channels.size + this.patterns.size === 0) return;
+    this.logger.log(
+      `Subscriber connection restored: re-subscribed to ${this.channels.size} channel(s) and ${this.patterns.size} pattern(s)`,
+    );
+    this.announceResubscribed();
   }
 
   /**

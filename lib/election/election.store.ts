@@ -66,7 +66,7 @@ export class ElectionStore {
 
   /** Tells the election's listeners that its leader may have changed. */
   async announce(label: string, keys: ElectionKeys, term: number): Promise<void> {
-    await this.connections.command
+    await this.connections
       .publish(keys.changed, String(term))
       .catch(this.connections.rethrow(`announce a new leader of ${label}`));
   }

@@ -99,6 +99,16 @@ export interface RedisCoordinationModuleOptions {
    */
   allowEviction?: boolean;
   /**
+   * Use Redis 7's sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) for every channel, the library's own
+   * included: a message then travels only within the shard that owns its channel, instead of to
+   * every node of a Cluster. On by default on a Cluster whose masters all run Redis 7 or later,
+   * off elsewhere (one server gains nothing from it). Sharded pub/sub has no patterns, so
+   * `subscribe()` to a pattern fails while it is on. Every instance of an app must agree: a
+   * message published one way is not received the other way.
+   * @default true on a Cluster of Redis 7 or later, else false
+   */
+  shardedPubSub?: boolean;
+  /**
    * Live configuration: `keys` are loaded before the app serves and kept current; `validate`
    * refuses values at `set()` and never lets one into a running instance.
    */

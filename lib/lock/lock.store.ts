@@ -184,7 +184,7 @@ export class LockStore {
     token: string,
     lockMode: LockMode,
   ): Promise<void> {
-    const args = [token, ...keys.map((k) => k.channel)];
+    const args = [token, this.connections.publishCommand, ...keys.map((k) => k.channel)];
     const scriptKeys = lockMode === 'write' ? releaseKeys(keys) : acquireKeys(keys);
     return this.run(
       SCRIPTS[lockMode].release,
@@ -201,6 +201,7 @@ export class LockStore {
     const queues = keys.flatMap((k) => [k.queue, k.alive]);
     await leaveQueueScript.run(this.connections.command, queues, [
       token,
+      this.connections.publishCommand,
       ...keys.map((k) => k.channel),
     ]);
   }

@@ -33,3 +33,18 @@ export class DuplicateConsumerError extends RedisCoordinationError {
     );
   }
 }
+
+/**
+ * A pattern subscription while the module uses sharded pub/sub (the module option
+ * `shardedPubSub`, on by default on a Redis 7 Cluster): Redis shards channels by their slot, and a
+ * pattern spans every slot, so sharded pub/sub has no patterns. Subscribe to each channel by
+ * name, or set `shardedPubSub: false` on every instance (every message then goes to every node).
+ */
+export class ShardedPatternError extends RedisCoordinationError {
+  constructor(readonly pattern: string) {
+    super(
+      'SHARDED_PATTERN',
+      `Cannot subscribe to the pattern "${pattern}": the module uses sharded pub/sub (on a Redis Cluster), which has no pattern subscriptions. Subscribe to each channel by name, or set the module option shardedPubSub: false on every instance`,
+    );
+  }
+}

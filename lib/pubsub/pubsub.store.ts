@@ -4,7 +4,7 @@ import { assertName } from '../common/validate.js';
 import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
-import { MessageTooLargeError } from './pubsub.errors.js';
+import { MessageTooLargeError, ShardedPatternError } from './pubsub.errors.js';
 import type { DeadLetter } from './pubsub.interfaces.js';
 import { PubSubKeys } from './pubsub.keys.js';
 import type { ResolvedSelector } from './pubsub.options.js';
@@ -66,9 +66,12 @@ export class PubSubStore {
     return payload;
   }
 
-  /** `PUBLISH`; resolves to the number of subscribed connections. Not async (hot path). */
+  /**
+   * `PUBLISH`, or `SPUBLISH` with sharded pub/sub; resolves to the number of subscribed
+   * connections. Not async (hot path).
+   */
   publish(channel: string, payload: string): Promise<number> {
-    return this.connections.command
+    return this.connections
       .publish(this.keys.channel(channel), payload)
       .catch(this.connections.rethrow(`publish on channel "${channel}"`));
   }
@@ -89,13 +92,14 @@ export class PubSubStore {
   }
 
   /**
-   * `SUBSCRIBE` to a channel or `PSUBSCRIBE` to a pattern, on the shared subscriber connection;
-   * the listener gets channel names, not Redis channels.
+   * `SUBSCRIBE` (`SSUBSCRIBE` when sharded) to a channel or `PSUBSCRIBE` to a pattern, on the
+   * shared subscriber connection; the listener gets channel names, not Redis channels.
    */
   async subscribe(target: ResolvedSelector, listener: ChannelListener): Promise<Unsubscribe> {
     const named: MessageListener = (text, redisChannel) =>
       listener(text, this.keys.channelName(redisChannel));
     if (target.pattern !== undefined) {
+      if (this.connections.shardedPubSub) throw new ShardedPatternError(target.pattern);
       const pattern = this.keys.pattern(target.pattern);
       return (await this.connections.subscriptions()).psubscribe(pattern, named);
     }

@@ -26,7 +26,11 @@ export class RegistryStore implements RegistryBackend {
   async register(service: string, id: string, record: string, ttlMs: number): Promise<boolean> {
     const { instances, records, channel } = serviceKeys(this.connections.keys, service);
     const added = await registerScript
-      .run(this.connections.command, [instances, records], [id, record, ttlMs, channel])
+      .run(
+        this.connections.command,
+        [instances, records],
+        [id, record, ttlMs, channel, this.connections.publishCommand],
+      )
       .catch(this.connections.rethrow(`register an instance of service "${service}"`));
     return added === 1;
   }
@@ -34,14 +38,22 @@ export class RegistryStore implements RegistryBackend {
   async deregister(service: string, id: string): Promise<void> {
     const { instances, records, channel } = serviceKeys(this.connections.keys, service);
     await deregisterScript
-      .run(this.connections.command, [instances, records], [id, channel])
+      .run(
+        this.connections.command,
+        [instances, records],
+        [id, channel, this.connections.publishCommand],
+      )
       .catch(this.connections.rethrow(`deregister an instance of service "${service}"`));
   }
 
   async list(service: string): Promise<StoredInstance[]> {
     const { instances, records, channel } = serviceKeys(this.connections.keys, service);
     const reply = (await listScript
-      .run(this.connections.command, [instances, records], [channel])
+      .run(
+        this.connections.command,
+        [instances, records],
+        [channel, this.connections.publishCommand],
+      )
       .catch(this.connections.rethrow(`list the instances of service "${service}"`))) as string[];
     const found: StoredInstance[] = [];
     for (let i = 0; i < reply.length; i += 2) found.push({ id: reply[i]!, record: reply[i + 1]! });

@@ -88,7 +88,7 @@ export class SemaphoreStore implements SemaphoreBackend<SemaphoreKeys> {
     return this.run(
       releasePermitScript,
       keys.permit,
-      [token, keys.channel, ''],
+      [token, keys.channel, '', this.connections.publishCommand],
       keys,
       'release a permit of',
       () => undefined,
@@ -103,7 +103,12 @@ export class SemaphoreStore implements SemaphoreBackend<SemaphoreKeys> {
   abandon(keys: SemaphoreKeys, token: string, ttlMs: number): Promise<void> {
     return retryInBackground(
       () =>
-        releasePermitScript.run(this.connections.command, keys.permit, [token, keys.channel, 'q']),
+        releasePermitScript.run(this.connections.command, keys.permit, [
+          token,
+          keys.channel,
+          'q',
+          this.connections.publishCommand,
+        ]),
       ttlMs,
       () => this.connections.command.status === 'end',
     );

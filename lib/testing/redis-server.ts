@@ -200,7 +200,16 @@ export class RedisClusterServers implements AsyncDisposable {
     const nodes = await Promise.all(
       Array.from({ length: masters * (1 + replicas) }, () =>
         RedisServer.start({
-          args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'],
+          // Replicas sync at once (diskless sync otherwise waits 5 s for more replicas): a
+          // replica that never synced cannot be promoted when its master dies.
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-node-timeout',
+            '2000',
+            '--repl-diskless-sync-delay',
+            '0',
+          ],
         }),
       ),
     );
@@ -246,13 +255,18 @@ export class RedisClusterServers implements AsyncDisposable {
     return this.dispose();
   }
 
+  /** Every node sees the cluster ok, and every replica has synced with its master. */
   private async waitUntilHealthy(): Promise<void> {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      if (this.nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok')))
-        return;
+    const healthy = (node: RedisServer) => {
+      if (!node.cli('cluster', 'info').includes('cluster_state:ok')) return false;
+      const replication = node.cli('info', 'replication');
+      return !replication.includes('role:slave') || replication.includes('master_link_status:up');
+    };
+    for (let attempt = 0; attempt < 400; attempt++) {
+      if (this.nodes.every(healthy)) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error('cluster did not reach cluster_state:ok');
+    throw new Error('cluster did not reach cluster_state:ok with every replica in sync');
   }
 }
 

@@ -35,7 +35,7 @@ describeWithRedisServer('Redis Cluster', () => {
     let deliver!: (message: string) => void;
     const got = new Promise<string>((resolve) => (deliver = resolve));
     await hub.subscribe('cluster-news', (message) => deliver(message));
-    await connections.command.publish('cluster-news', 'hi');
+    await connections.publish('cluster-news', 'hi');
     assert.equal(await got, 'hi');
     await closeModule(moduleRef);
   });

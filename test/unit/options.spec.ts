@@ -167,6 +167,7 @@ describe('resolveOptions', () => {
       /autoPipelining must be true, false or 'adaptive'/,
     ],
     ['a zero payload limit', { maxPayloadBytes: 0 }, /maxPayloadBytes must be a positive integer/],
+    ['a bad shardedPubSub', { shardedPubSub: 'yes' }, /shardedPubSub must be true or false/],
     [
       'elections on ZooKeeper without the option zookeeper',
       { elections: { backend: 'zookeeper' } },

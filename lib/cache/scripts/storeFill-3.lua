@@ -12,11 +12,13 @@
   ARGV[3]  namespace version read when the fill began ("" when the entry has no namespace)
   ARGV[4]  time to live of the entry in ms
   ARGV[5]  fill channel to publish on
+  ARGV[6]  'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
 
   Returns the stored entry, "<namespace version>:<text>" in a namespace (the entry format,
   described in cache.store.ts), or "" when nothing was stored. The same is published, so
   waiters need no second read.
 ]]
+--- @include "../../common/lua/publish"
 local stored = ''
 if ARGV[2] ~= '' then
   if ARGV[3] == '' then
@@ -29,5 +31,5 @@ if ARGV[2] ~= '' then
   if stored ~= '' then redis.call('SET', KEYS[1], stored, 'PX', ARGV[4]) end
 end
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[5], stored)
+publish(ARGV[6], ARGV[5], stored)
 return stored

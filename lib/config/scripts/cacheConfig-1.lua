@@ -7,14 +7,16 @@
   ARGV[1]  the version (ZooKeeper's data version of the key's node)
   ARGV[2]  the encoded value
   ARGV[3]  the channel every instance listens on for this key
+  ARGV[4]  'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
 
   Returns 1 when cached, 0 when Redis held that version or a newer one (nothing written).
 ]]
 --- @keys entry
+--- @include "../../common/lua/publish"
 local current = tonumber(redis.call('HGET', entryKey, 'version') or '0')
 if tonumber(ARGV[1]) <= current then
   return 0
 end
 redis.call('HSET', entryKey, 'version', ARGV[1], 'value', ARGV[2], 'record', 'zookeeper')
-redis.call('PUBLISH', ARGV[3], ARGV[1] .. ':' .. ARGV[2])
+publish(ARGV[4], ARGV[3], ARGV[1] .. ':' .. ARGV[2])
 return 1

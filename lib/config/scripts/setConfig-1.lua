@@ -6,6 +6,7 @@
   ARGV[1]  the encoded value
   ARGV[2]  the version the caller expects to replace, or "" to replace any
   ARGV[3]  the channel every instance listens on for this key
+  ARGV[4]  'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
 
   Returns {1, new version}; {0, current version} when the expected version is not current; or
   {-1, current version} when the hash caches a ZooKeeper record, which only ZooKeeper may change
@@ -13,6 +14,7 @@
   same step, so no instance can read a version that is never announced.
 ]]
 --- @keys entry
+--- @include "../../common/lua/publish"
 local current, record = unpack(redis.call('HMGET', entryKey, 'version', 'record'))
 current = tonumber(current or '0')
 if record == 'zookeeper' then
@@ -23,5 +25,5 @@ if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= current then
 end
 local version = current + 1
 redis.call('HSET', entryKey, 'version', version, 'value', ARGV[1])
-redis.call('PUBLISH', ARGV[3], version .. ':' .. ARGV[1])
+publish(ARGV[4], ARGV[3], version .. ':' .. ARGV[1])
 return {1, version}

@@ -20,6 +20,7 @@
 ]]
 --- @include "includes/readers"
 --- @include "../../common/lua/waiterQueue"
+--- @include "../../common/lua/publish"
 --- @include "includes/wakeWaiters"
 --- @include "includes/busyReply"
 local token, leaseMs, flags = ARGV[1], ARGV[2], ARGV[3]

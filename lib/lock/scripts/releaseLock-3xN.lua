@@ -6,7 +6,8 @@
     KEYS[3i+2] queue: ZSET of waiting tokens, by arrival
     KEYS[3i+3] alive: ZSET of waiting tokens, by entry expiry
   ARGV[1] token of the holder
-  ARGV[2 + i] release channel of resource i (the first waiter's instance gets its own suffix)
+  ARGV[2] 'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
+  ARGV[3 + i] release channel of resource i (the first waiter's instance gets its own suffix)
 
   For each freed resource with live waiters: if the first waiter's token reads `h<leaseMs>:...`
   (a single-resource writer), the lock passes straight to it with the next fencing token, and
@@ -25,6 +26,7 @@ end
 
 --- @include "includes/fencing"
 --- @include "../../common/lua/waiterQueue"
+--- @include "../../common/lua/publish"
 --- @include "includes/wakeWaiters"
 --- @include "includes/serveWaiters"
 local freed = 0
@@ -37,7 +39,7 @@ for i = 0, #KEYS / 3 - 1 do
     redis.call('DEL', owner)
     if redis.call('EXISTS', queue) == 1 then
       local seconds, micros = clock()
-      serveWaiters(owner, queue, alive, ARGV[2 + i], fenceOf(value), seconds, micros)
+      serveWaiters(owner, queue, alive, ARGV[3 + i], ARGV[2], fenceOf(value), seconds, micros)
     end
   end
 end

@@ -8,7 +8,8 @@
     KEYS[4i+3] alive: ZSET of waiting tokens, by entry expiry
     KEYS[4i+4] readers: the read holds (includes/readers.lua)
   ARGV[1] token of the reader
-  ARGV[2 + i] release channel of resource i (the first waiter's instance gets its own suffix)
+  ARGV[2] 'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
+  ARGV[3 + i] release channel of resource i (the first waiter's instance gets its own suffix)
 
   A resource left with no live reader and waiters queued is served as a writer's release serves
   it (includes/serveWaiters.lua). Returns how many resources were freed.
@@ -17,6 +18,7 @@
 --- @include "includes/fencing"
 --- @include "includes/readers"
 --- @include "../../common/lua/waiterQueue"
+--- @include "../../common/lua/publish"
 --- @include "includes/wakeWaiters"
 --- @include "includes/serveWaiters"
 local token = ARGV[1]
@@ -28,7 +30,7 @@ for i = 0, #KEYS / 4 - 1 do
     if redis.call('EXISTS', queue) == 1 and redis.call('EXISTS', owner) == 0 then
       local seconds, micros = clock()
       if liveReaders(readers, seconds * 1000 + math.floor(micros / 1000)) == 0 then
-        serveWaiters(owner, queue, alive, ARGV[2 + i], 0, seconds, micros)
+        serveWaiters(owner, queue, alive, ARGV[3 + i], ARGV[2], 0, seconds, micros)
       end
     end
   end

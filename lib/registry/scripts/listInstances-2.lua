@@ -5,10 +5,12 @@
   KEYS[1]  the service's instances (sorted set of ids by lease end, ms on the Redis clock)
   KEYS[2]  the service's instance records (hash id -> JSON)
   ARGV[1]  the channel announcing changes of the service's instances
+  ARGV[2]  'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
 
   Returns a flat list: id, record, id, record, ... in id order.
 ]]
 --- @keys instances records
+--- @include "../../common/lua/publish"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local expired = redis.call('ZRANGEBYSCORE', instancesKey, '-inf', now)
@@ -17,7 +19,7 @@ if #expired > 0 then
   for _, id in ipairs(expired) do
     redis.call('HDEL', recordsKey, id)
   end
-  redis.call('PUBLISH', ARGV[1], 'expired')
+  publish(ARGV[2], ARGV[1], 'expired')
 end
 local live = redis.call('ZRANGE', instancesKey, 0, -1)
 local reply = {}

@@ -9,12 +9,14 @@
   ARGV[1] token of the holder
   ARGV[2] release channel of the semaphore (each waiter's instance gets its own suffix)
   ARGV[3] 'q': the token may also be queued (a waiter giving up): leave the queue too
+  ARGV[4] 'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
 
   With waiters queued, each of the first n is told to retry on its instance's channel, n being
   the permits now free. An idle semaphore (no holder, nobody queued) forgets its limit.
   Returns 1 when a permit was freed, else 0.
 ]]
 --- @keys holders queue alive
+--- @include "../../common/lua/publish"
 local token = ARGV[1]
 local freed = redis.call('ZREM', holdersKey, token)
 local left = ARGV[3] == 'q' and redis.call('ZREM', queueKey, token) == 1
@@ -40,7 +42,7 @@ local limit = marker and string.byte(marker, 1) == 35 and tonumber(string.sub(ma
 local free = limit and limit - redis.call('ZCARD', holdersKey) + 1 or 1
 if free > 0 then
   for _, waiter in ipairs(redis.call('ZRANGE', queueKey, 0, free - 1)) do
-    redis.call('PUBLISH', waiterChannel(ARGV[2], waiter), waiter)
+    publish(ARGV[4], waiterChannel(ARGV[2], waiter), waiter)
   end
 end
 return freed

@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   InvalidKeyError,
   MessageTooLargeError,
+  ShardedPatternError,
   type MessageMeta,
 } from '../../../lib/index.js';
 import { uniqueKeyPrefix } from '../../support/redis.js';
@@ -48,6 +49,24 @@ describe('PubSubService broadcast', () => {
     await allIn;
     const expected = Array.from({ length: 1000 }, (_, n) => n);
     for (const list of received) assert.deepEqual(list, expected);
+  });
+
+  it('uses shard channels on one server when shardedPubSub is set, and refuses patterns then', async () => {
+    const prefix = uniqueKeyPrefix();
+    const [subscriber, publisher] = await Promise.all([
+      startPubSubApp(redis.url, prefix, { shardedPubSub: true }),
+      startPubSubApp(redis.url, prefix, { shardedPubSub: true }),
+    ]);
+    const got: unknown[] = [];
+    await subscriber.pubsub.subscribe('sharded.news', (message) => void got.push(message));
+    const channels = (await redis.client.call('PUBSUB', 'SHARDCHANNELS', `${prefix}*`)) as string[];
+    assert.equal(channels.length, 1);
+    assert.equal(await publisher.pubsub.publish('sharded.news', 'hi'), 1);
+    await waitUntil(() => got.length === 1);
+    await assert.rejects(
+      subscriber.pubsub.subscribe({ pattern: 'sharded.*' }, () => undefined),
+      ShardedPatternError,
+    );
   });
 
   it('matches patterns under its own key prefix only, and says which channel and pattern', async () => {

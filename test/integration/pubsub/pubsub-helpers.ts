@@ -14,10 +14,11 @@ export async function startPubSubApp(
   {
     logger = new CapturingLogger(),
     maxPayloadBytes,
-  }: { logger?: CapturingLogger; maxPayloadBytes?: number } = {},
+    shardedPubSub,
+  }: { logger?: CapturingLogger; maxPayloadBytes?: number; shardedPubSub?: boolean } = {},
 ) {
   const moduleRef = await startModule(
-    [RedisCoordinationModule.forRoot({ url, keyPrefix, maxPayloadBytes })],
+    [RedisCoordinationModule.forRoot({ url, keyPrefix, maxPayloadBytes, shardedPubSub })],
     { logger },
   );
   return { moduleRef, pubsub: moduleRef.get(PubSubService), logger };

@@ -1,26 +1,27 @@
 --[[
-  Shared by the release scripts and leaveQueue, after ../../common/lua/waiterQueue. A lock's
+  Shared by the release scripts and leaveQueue, after ../../common/lua/waiterQueue and
+  ../../common/lua/publish. A lock's
   waiter queue holds writers and readers by arrival; a reader's token ends in `:r` (lock.store.ts
   describes tokens).
 
   isReader(token): whether the token is a read acquisition's.
-  wakeWaiters(queue, channel): tells the first waiter to retry; when it is a reader, every reader
-  before the first writer too (they share the lock).
+  wakeWaiters(queue, channel, publishCommand): tells the first waiter to retry; when it is a
+  reader, every reader before the first writer too (they share the lock).
 ]]
 local function isReader(token)
   return string.sub(token, -2) == ':r'
 end
 
-local function wakeWaiters(queue, channel)
+local function wakeWaiters(queue, channel, publishCommand)
   local head = redis.call('ZRANGE', queue, 0, 0)[1]
   if not head then return end
   if not isReader(head) then
-    redis.call('PUBLISH', waiterChannel(channel, head), head)
+    publish(publishCommand, waiterChannel(channel, head), head)
     return
   end
   for _, waiter in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
     if not isReader(waiter) then return end
-    redis.call('PUBLISH', waiterChannel(channel, waiter), waiter)
+    publish(publishCommand, waiterChannel(channel, waiter), waiter)
   end
 end
 
