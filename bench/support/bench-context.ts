@@ -34,15 +34,17 @@ export class BenchContext {
     return client;
   }
 
-  /** A Nest application context importing the module (plus `providers`), like a user's app. */
+  /**
+   * A Nest application context importing the module (plus `providers`), like a user's app: on the
+   * private Redis unless `options` name a `cluster`.
+   */
   async app(
     options: RedisCoordinationModuleOptions = {},
     providers: NonNullable<Parameters<typeof Module>[0]>['providers'] = [],
   ): Promise<INestApplicationContext> {
+    const target = options.cluster ? {} : { url: this.redisUrl };
     @Module({
-      imports: [
-        RedisCoordinationModule.forRoot({ url: this.redisUrl, keyPrefix: 'bench:', ...options }),
-      ],
+      imports: [RedisCoordinationModule.forRoot({ ...target, keyPrefix: 'bench:', ...options })],
       providers,
     })
     class BenchModule {}

@@ -412,7 +412,7 @@ function createClient(
     ...roleOptions(role, given?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS),
   };
   if (connection.kind === 'cluster') {
-    return new Cluster(connection.nodes, {
+    const cluster = new Cluster(connection.nodes, {
       ...connection.options,
       lazyConnect: true,
       // Only when asked for: ioredis's Cluster auto-pipelining hands a MOVED inside a pipeline
@@ -422,6 +422,11 @@ function createClient(
       shardedSubscribers: role === 'subscriber' && shardedPubSub,
       redisOptions: { ...connection.options.redisOptions, ...perRole },
     });
+    if (role === 'command' && options.autoPipelining === 'adaptive') {
+      // Batched per node connection: each command is still sent and redirected on its own.
+      cluster.on('+node', (node: Redis) => batchWhileBusy(node, logger));
+    }
+    return cluster;
   }
   const client = new Redis({
     ...connection.options,

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { it } from '@jest/globals';
+import { afterEach, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import {
-  CounterService,
-  QueueService,
-  RedisCoordinationModule,
-  RedisLockService,
-} from '../../../lib/index.js';
-import { within } from '../../../lib/common/within.js';
+import { RedisCoordinationModule } from '../../../lib/index.js';
 import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 import { startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
-
-/** Bounded only so that what never happens fails the test instead of hanging it. */
-const bounded = <T>(what: string, work: Promise<T>) =>
-  within(work, 60_000, () => new Error(`${what}: not within 60 s`));
+import { assertNothingLost, bounded, FailoverWorkload, summary } from './failover-workload.js';
 
 /** A node's replication role, through a connection of the test's own (redis-cli would block). */
 async function roleOf(node: Redis): Promise<string | undefined> {
@@ -24,51 +15,39 @@ async function roleOf(node: Redis): Promise<string | undefined> {
 }
 
 /**
- * A graceful `CLUSTER FAILOVER` under a mixed workload with the module's default options: Redis
- * redirects every command sent to the demoted master (`MOVED`), and the default batching must
- * follow the redirections rather than hand them to the app.
+ * Failovers of a 3-master Cluster (a replica each) under the mixed workload, with the module's
+ * default options (sharded pub/sub included), on two app instances.
  */
 describeWithRedisServer('a Redis Cluster failing over under load', () => {
   const cluster = useRedisCluster(3, { replicas: 1 });
   closeModulesAfterEach();
+  let nodes: Redis[] = [];
+  afterEach(() => {
+    for (const node of nodes) node.disconnect();
+    nodes = [];
+  });
 
-  it('rides through a graceful failover with the default options: no call fails', async () => {
-    const moduleRef = await startModule([
+  const instance = () =>
+    startModule([
       RedisCoordinationModule.forRoot({ cluster: { nodes: cluster.addresses }, keyPrefix: 'fo:' }),
     ]);
-    const counters = moduleRef.get(CounterService);
-    const locks = moduleRef.get(RedisLockService);
-    const queue = moduleRef.get(QueueService);
-    const errors: unknown[] = [];
-    let done = 0;
-    let running = true;
-    // Names over every slot range, so every master takes part.
-    const loop = async (work: (i: number) => Promise<unknown>) => {
-      for (let i = 0; running; i++) {
-        await work(i).then(
-          () => done++,
-          (error: unknown) => errors.push(error),
-        );
-      }
-    };
-    const loops = [
-      ...Array.from({ length: 8 }, (_, l) => loop((i) => counters.increment(`c${l}-${i % 50}`))),
-      ...Array.from({ length: 4 }, (_, l) =>
-        loop(async (i) => {
-          const lock = await locks.acquire(`l${l}-${i % 20}`, { waitMs: 5000 });
-          await lock.release();
-        }),
-      ),
-      ...Array.from({ length: 4 }, (_, l) => loop((i) => queue.add(`q${l}-${i % 10}`, { i }))),
-    ];
 
-    const nodes = cluster.nodes.map((node) => new Redis(node.url));
-    const roles = await Promise.all(nodes.map(roleOf));
-    const replica = nodes[roles.indexOf('slave')]!;
+  async function workloadUnderWay(): Promise<FailoverWorkload> {
+    const workload = await FailoverWorkload.start(await instance(), await instance());
     await bounded(
       'work under way',
-      waitUntil(() => done > 500),
+      waitUntil(() => workload.succeeded > 500),
     );
+    return workload;
+  }
+
+  it('rides through a graceful CLUSTER FAILOVER: no call fails, nothing is lost', async () => {
+    nodes = cluster.nodes.map((node) => new Redis(node.url, { disconnectTimeout: 0 }));
+    const roles = await Promise.all(nodes.map(roleOf));
+    const replica = nodes[roles.indexOf('slave')]!;
+    const workload = await workloadUnderWay();
+
+    workload.markFault();
     const startedAt = performance.now();
     await replica.call('CLUSTER', 'FAILOVER');
     await bounded(
@@ -76,21 +55,13 @@ describeWithRedisServer('a Redis Cluster failing over under load', () => {
       waitUntil(async () => (await roleOf(replica)) === 'master'),
     );
     const promotedMs = performance.now() - startedAt;
-    const doneAtPromotion = done;
-    await bounded(
-      'work goes on after it',
-      waitUntil(() => done > doneAtPromotion + 2000),
-    );
-    running = false;
-    await Promise.all(loops);
-    for (const node of nodes) node.disconnect();
+    const recoveredMs = await workload.recovered();
+    const report = await workload.stop();
 
     console.info(
-      `graceful failover: replica promoted in ${Math.round(promotedMs)} ms; ${done} calls, ${errors.length} failed`,
+      `${summary('graceful CLUSTER FAILOVER', recoveredMs, report)}; replica promoted in ${Math.round(promotedMs)} ms`,
     );
-    assert.deepEqual(
-      errors.map((error) => String(error)),
-      [],
-    );
+    assert.deepEqual(report.errors.map(String), []);
+    assertNothingLost(report);
   });
 });

@@ -1,0 +1,273 @@
+// The mixed workload the failover tests run while Redis fails over: queue adds and a worker,
+// durable publishes and a consumer group, broadcasts, counters, and lock loops on two app
+// instances that write through a fenced store. It records what was acknowledged, what arrived
+// and every failed call, so a test can assert that nothing acknowledged was lost, that no two
+// holders overlapped, and that every failure was one of the library's typed errors.
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import type { TestingModule } from '@nestjs/testing';
+import {
+  CounterService,
+  PubSubService,
+  QueueService,
+  RedisConnectionError,
+  RedisLockService,
+} from '../../../lib/index.js';
+import { within } from '../../../lib/common/within.js';
+import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
+
+/** Bounded only so that what never happens fails the test instead of hanging it. */
+export const bounded = <T>(what: string, work: Promise<T>, ms = 60_000) =>
+  within(work, ms, () => new Error(`${what}: not within ${ms / 1000} s`));
+
+/** What every failover must keep, whatever failed meanwhile. */
+export function assertNothingLost(report: WorkloadReport): void {
+  assert.deepEqual(report.untyped.map(String), [], 'every failed call is a RedisConnectionError');
+  assert.deepEqual(report.jobsLost, [], 'acknowledged jobs lost');
+  assert.deepEqual(report.messagesLost, [], 'acknowledged durable messages lost');
+  assert.equal(report.overlaps, 0, 'two lock holders at once');
+  assert.equal(report.staleWritesRefused, 0, 'writes with a stale fencing token');
+  assert.equal(report.broadcastsMissedAfterRecovery, 0, 'broadcasts lost after recovery');
+  assert.ok(report.jobsAcknowledged > 0 && report.messagesAcknowledged > 0 && report.lockHolds > 0);
+  assert.ok(report.broadcastsAfterRecovery > 0, 'broadcasts published after the recovery');
+}
+
+export function summary(what: string, ms: number, report: WorkloadReport): string {
+  return `${what}: recovered in ${Math.round(ms)} ms; ${report.done} calls, ${report.errors.length} failed (all typed: ${report.untyped.length === 0}); ${report.jobsAcknowledged} jobs and ${report.messagesAcknowledged} durable messages acknowledged, none lost; ${report.lockHolds} lock holds, no overlap`;
+}
+
+/** Names spread over many hash slots, so every master of a Cluster takes part. */
+const NAMES = Array.from({ length: 6 }, (_, i) => `fo-${i}`);
+
+export interface WorkloadReport {
+  /** Calls that succeeded. */
+  readonly done: number;
+  /** Every failed call's error. */
+  readonly errors: readonly unknown[];
+  /** Failed calls whose error is not a RedisConnectionError (a raw or unexpected error). */
+  readonly untyped: readonly unknown[];
+  readonly jobsAcknowledged: number;
+  /** Jobs whose add resolved but that no worker ever ran. */
+  readonly jobsLost: readonly number[];
+  readonly messagesAcknowledged: number;
+  /** Durable messages whose publish resolved but that the group never handled. */
+  readonly messagesLost: readonly number[];
+  /** Times a lock holder found another holder of the same resource inside. */
+  readonly overlaps: number;
+  /** Writes the fenced store refused (a stale fencing token). */
+  readonly staleWritesRefused: number;
+  /** Lock holds completed. */
+  readonly lockHolds: number;
+  /** Broadcasts published after the recovery, and how many of them never arrived. */
+  readonly broadcastsAfterRecovery: number;
+  readonly broadcastsMissedAfterRecovery: number;
+}
+
+/**
+ * Runs the workload on `producer` and `consumer` (two instances of one app, same key prefix)
+ * until `stop()`. Call {@link markFault} when the fault starts: `recoveryMs()` is then the time
+ * until every kind of call has succeeded again.
+ */
+export class FailoverWorkload {
+  private running = true;
+  private done = 0;
+  private readonly errors: unknown[] = [];
+  private readonly loops: Promise<void>[] = [];
+  private readonly jobsAdded = new Set<number>();
+  private readonly jobsRun = new Set<number>();
+  private readonly messagesPublished = new Set<number>();
+  private readonly messagesHandled = new Set<number>();
+  private readonly inside = new Map<string, number>();
+  private readonly fencedStore = new Map<string, number>();
+  private overlaps = 0;
+  private staleWritesRefused = 0;
+  private lockHolds = 0;
+  /** Per broadcast channel: numbers published after the recovery, and numbers received. */
+  private readonly broadcastsAfterRecovery = new Map<string, number[]>();
+  private readonly broadcastsReceived = new Map<string, Set<number>>();
+  private faultAt?: number;
+  private recoveredAt?: number;
+  /** Per loop, when a call it started after the fault first succeeded. */
+  private readonly firstSuccessAfterFault = new Map<number, number>();
+  private sequence = 0;
+
+  private constructor(
+    private readonly producer: TestingModule,
+    private readonly consumer: TestingModule,
+  ) {}
+
+  static async start(producer: TestingModule, consumer: TestingModule): Promise<FailoverWorkload> {
+    const workload = new FailoverWorkload(producer, consumer);
+    await workload.subscribe();
+    workload.run();
+    return workload;
+  }
+
+  /** Calls that succeeded so far. */
+  get succeeded(): number {
+    return this.done;
+  }
+
+  markFault(): void {
+    this.faultAt = performance.now();
+  }
+
+  /**
+   * Resolves once every loop (each kind of call on each name, so on every master) had a call
+   * started after the fault succeed; returns the time from the fault until the last one did.
+   */
+  async recovered(): Promise<number> {
+    await bounded(
+      'every loop succeeding again',
+      waitUntil(() => this.firstSuccessAfterFault.size === this.loops.length),
+    );
+    this.recoveredAt = performance.now();
+    const recoveryMs = Math.max(...this.firstSuccessAfterFault.values()) - this.faultAt!;
+    // Then some more work, so that what follows a failover (re-subscriptions) is exercised too.
+    const target = this.done + 1000;
+    await bounded(
+      '1000 more calls after the recovery',
+      waitUntil(() => this.done >= target),
+    );
+    return recoveryMs;
+  }
+
+  /**
+   * Stops producing, then waits until the worker and the group have caught up with what was
+   * acknowledged (or the bound passes, and what is missing is reported as lost).
+   */
+  async stop(): Promise<WorkloadReport> {
+    this.running = false;
+    await Promise.all(this.loops);
+    await bounded(
+      'workers catching up',
+      waitUntil(
+        () =>
+          [...this.jobsAdded].every((n) => this.jobsRun.has(n)) &&
+          [...this.messagesPublished].every((n) => this.messagesHandled.has(n)) &&
+          [...this.broadcastsAfterRecovery].every(([channel, sent]) =>
+            sent.every((n) => this.broadcastsReceived.get(channel)!.has(n)),
+          ),
+      ),
+      30_000,
+    ).catch(() => undefined); // what is still missing is reported below
+    let broadcastsAfterRecovery = 0;
+    let broadcastsMissed = 0;
+    for (const [channel, sent] of this.broadcastsAfterRecovery) {
+      const received = this.broadcastsReceived.get(channel)!;
+      broadcastsAfterRecovery += sent.length;
+      broadcastsMissed += sent.filter((n) => !received.has(n)).length;
+    }
+    return {
+      done: this.done,
+      errors: this.errors,
+      untyped: this.errors.filter((error) => !(error instanceof RedisConnectionError)),
+      jobsAcknowledged: this.jobsAdded.size,
+      jobsLost: [...this.jobsAdded].filter((n) => !this.jobsRun.has(n)),
+      messagesAcknowledged: this.messagesPublished.size,
+      messagesLost: [...this.messagesPublished].filter((n) => !this.messagesHandled.has(n)),
+      overlaps: this.overlaps,
+      staleWritesRefused: this.staleWritesRefused,
+      lockHolds: this.lockHolds,
+      broadcastsAfterRecovery,
+      broadcastsMissedAfterRecovery: broadcastsMissed,
+    };
+  }
+
+  private async subscribe(): Promise<void> {
+    const queue = this.consumer.get(QueueService);
+    const pubsub = this.consumer.get(PubSubService);
+    for (const name of NAMES) {
+      queue.process<{ n: number }>(`jobs-${name}`, (job) => void this.jobsRun.add(job.data.n), {
+        concurrency: 4,
+      });
+      await pubsub.subscribe<{ n: number }>(
+        `durable-${name}`,
+        (message) => void this.messagesHandled.add(message.n),
+        { group: 'failover', claimIdleMs: 2000 },
+      );
+      const received = new Set<number>();
+      this.broadcastsReceived.set(`news-${name}`, received);
+      this.broadcastsAfterRecovery.set(`news-${name}`, []);
+      await pubsub.subscribe<{ n: number }>(`news-${name}`, (message) => {
+        received.add(message.n);
+      });
+    }
+  }
+
+  private run(): void {
+    const queue = this.producer.get(QueueService);
+    const pubsub = this.producer.get(PubSubService);
+    const counters = this.producer.get(CounterService);
+    for (const name of NAMES) {
+      this.loop(async () => {
+        const n = this.sequence++;
+        await queue.add(`jobs-${name}`, { n });
+        this.jobsAdded.add(n);
+      });
+      this.loop(async () => {
+        const n = this.sequence++;
+        await pubsub.publish(`durable-${name}`, { n }, { durable: true });
+        this.messagesPublished.add(n);
+      });
+      this.loop(async () => {
+        const n = this.sequence++;
+        const afterRecovery = this.recoveredAt !== undefined;
+        await pubsub.publish(`news-${name}`, { n });
+        if (afterRecovery) this.broadcastsAfterRecovery.get(`news-${name}`)!.push(n);
+      });
+      this.loop(() => counters.increment(`count-${name}`));
+    }
+    for (const app of [this.producer, this.consumer]) {
+      const locks = app.get(RedisLockService);
+      for (const name of NAMES.slice(0, 3)) {
+        this.loop(async () => {
+          const resource = `lock-${name}`;
+          const lock = await locks.acquire(resource, { ttlMs: 2000, waitMs: 5000 });
+          try {
+            if ((this.inside.get(resource) ?? 0) > 0) this.overlaps++;
+            this.inside.set(resource, (this.inside.get(resource) ?? 0) + 1);
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            // The downstream store accepts a write only with a token above every earlier one.
+            if (lock.fencingToken > (this.fencedStore.get(resource) ?? 0)) {
+              this.fencedStore.set(resource, lock.fencingToken);
+            } else {
+              this.staleWritesRefused++;
+            }
+            this.inside.set(resource, this.inside.get(resource)! - 1);
+            this.lockHolds++;
+          } finally {
+            await lock.release().catch(() => undefined); // a lost lock is not a failed hold
+          }
+        });
+      }
+    }
+  }
+
+  private loop(call: () => Promise<unknown>): void {
+    const id = this.loops.length;
+    this.loops.push(
+      (async () => {
+        while (this.running) {
+          const startedAt = performance.now();
+          try {
+            await call();
+            this.done++;
+            const { faultAt } = this;
+            if (
+              faultAt !== undefined &&
+              startedAt > faultAt &&
+              !this.firstSuccessAfterFault.has(id)
+            ) {
+              this.firstSuccessAfterFault.set(id, performance.now());
+            }
+          } catch (error) {
+            this.errors.push(error);
+            // A failed call during the fault must not spin: Redis may answer at once with an error.
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      })(),
+    );
+  }
+}
