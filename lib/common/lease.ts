@@ -11,6 +11,16 @@ export function assertLease(argument: string, ttlMs: unknown): asserts ttlMs is 
   assertMilliseconds(argument, ttlMs, { min: MIN_LEASE_MS, max: MAX_LEASE_MS });
 }
 
+/**
+ * When a lease of `leaseMs` that started at `startedAt` (`performance.now()`) is due for renewal:
+ * a third into it, as the watchdog renews, so two thirds are left for the round trip and for
+ * pauses of the event loop. Counted from the lease's start, not from when this process heard of
+ * it: a late process must not spend the margin twice.
+ */
+export function renewalDueAt(startedAt: number, leaseMs: number): number {
+  return startedAt + leaseMs / 3;
+}
+
 /** Everything a {@link Lease} starts from. */
 export interface LeaseInit<L> {
   /** The lease asked for, and renewed to. */
@@ -96,13 +106,17 @@ export abstract class Lease<LostError extends Error> {
   }
 
   /**
-   * For a lease started short (a lock handed over): extends it to `ttlMs` after `delayMs`,
-   * unless it is released first (short critical sections then cost no extra round trip).
+   * For a lease started short (a lock handed over): extends it to `ttlMs` at `at`
+   * (`performance.now()` time, see {@link renewalDueAt}), unless it is released first (short
+   * critical sections then cost no extra round trip).
    */
-  scheduleTopUp(delayMs: number): void {
-    this.topUpTimer = setTimeout(() => {
-      if (!this.released && !this.lostWith) void this.extend(this.ttlMs).catch(() => undefined);
-    }, delayMs).unref();
+  scheduleTopUp(at: number): void {
+    this.topUpTimer = setTimeout(
+      () => {
+        if (!this.released && !this.lostWith) void this.extend(this.ttlMs).catch(() => undefined);
+      },
+      Math.max(0, Math.ceil(at - performance.now())),
+    ).unref();
   }
 
   stopWatchdog(): void {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { renewalDueAt } from '../common/lease.js';
 import { PollingSleep, WAITER_LEASE_MS } from '../common/waiter-polling.js';
 import type { ReleaseNotifier } from '../connection/release-notifier.js';
 import { LockTimeoutError } from './lock.errors.js';
@@ -82,7 +83,14 @@ export class LockWaiter {
           if (granted) return granted;
         }
         // Checked before the deadline: a lock handed over is ours, however late.
-        if (this.notice?.retry === false) return this.handedOver(this.notice.fence);
+        if (this.notice?.retry === false) {
+          const granted = this.handedOver(this.notice.fence);
+          if (granted) return granted;
+          // Heard of too late to rely on: retaking it with this token renews it (same fencing
+          // token) if it is still ours, and otherwise waits like any retry.
+          this.notice = { retry: true };
+          continue;
+        }
         if (performance.now() >= this.deadline) {
           throw new LockTimeoutError(this.request.resources, this.request.waitMs);
         }
@@ -122,13 +130,17 @@ export class LockWaiter {
     return undefined;
   }
 
-  /** The releaser set this waiter as owner, with a short lease the holder then extends. */
-  private handedOver(fence: number): GrantedLock {
-    return {
-      fences: [fence],
-      acquiredAt: this.lastBusyAt,
-      leaseMs: Math.min(this.request.ttlMs, HANDOVER_LEASE_MS),
-    };
+  /**
+   * The releaser set this waiter as owner, with a short lease the holder then extends. Undefined
+   * when this process heard of it so late (its event loop was blocked, or starved of CPU) that
+   * the lease, counted from the last attempt that found the lock busy, is already due for
+   * renewal: handed on, it could end before its first renewal, and `signal` would abort although
+   * nobody else took the lock.
+   */
+  private handedOver(fence: number): GrantedLock | undefined {
+    const leaseMs = Math.min(this.request.ttlMs, HANDOVER_LEASE_MS);
+    if (performance.now() >= renewalDueAt(this.lastBusyAt, leaseMs)) return undefined;
+    return { fences: [fence], acquiredAt: this.lastBusyAt, leaseMs };
   }
 
   /** Until a release names this waiter, the next poll, or the deadline. */

@@ -19,6 +19,7 @@ import { ReleaseNotifier } from '../connection/release-notifier.js';
 import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
 import { ZooKeeperLocks } from './zookeeper-lock.recipe.js';
 import { waitAtMost } from '../common/within.js';
+import { renewalDueAt } from '../common/lease.js';
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -270,7 +271,9 @@ export class RedisLockService implements BeforeApplicationShutdown {
     });
     // A lock handed over with a short lease is extended to ttlMs a third into that lease, off
     // the hand-over path; a failure aborts the signal (or the short lease runs out).
-    if (granted.leaseMs < request.ttlMs) held.scheduleTopUp(Math.floor(granted.leaseMs / 3));
+    if (granted.leaseMs < request.ttlMs) {
+      held.scheduleTopUp(renewalDueAt(granted.acquiredAt, granted.leaseMs));
+    }
     return new Lock(held, true);
   }
 
