@@ -7,11 +7,13 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import type { TestingModule } from '@nestjs/testing';
 import {
+  CacheService,
   CounterService,
   PubSubService,
   QueueService,
   RedisConnectionError,
   RedisLockService,
+  SemaphoreService,
 } from '../../../lib/index.js';
 import { within } from '../../../lib/common/within.js';
 import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
@@ -26,6 +28,7 @@ export function assertNothingLost(report: WorkloadReport): void {
   assert.deepEqual(report.jobsLost, [], 'acknowledged jobs lost');
   assert.deepEqual(report.messagesLost, [], 'acknowledged durable messages lost');
   assert.equal(report.overlaps, 0, 'two lock holders at once');
+  assert.equal(report.semaphoreOverruns, 0, 'more semaphore holders than its limit');
   assert.equal(report.staleWritesRefused, 0, 'writes with a stale fencing token');
   assert.equal(report.broadcastsMissedAfterRecovery, 0, 'broadcasts lost after recovery');
   assert.ok(report.jobsAcknowledged > 0 && report.messagesAcknowledged > 0 && report.lockHolds > 0);
@@ -54,6 +57,8 @@ export interface WorkloadReport {
   readonly messagesLost: readonly number[];
   /** Times a lock holder found another holder of the same resource inside. */
   readonly overlaps: number;
+  /** Times a semaphore holder found the semaphore's limit already reached by others inside. */
+  readonly semaphoreOverruns: number;
   /** Writes the fenced store refused (a stale fencing token). */
   readonly staleWritesRefused: number;
   /** Lock holds completed. */
@@ -80,6 +85,7 @@ export class FailoverWorkload {
   private readonly inside = new Map<string, number>();
   private readonly fencedStore = new Map<string, number>();
   private overlaps = 0;
+  private semaphoreOverruns = 0;
   private staleWritesRefused = 0;
   private lockHolds = 0;
   /** Per broadcast channel: numbers published after the recovery, and numbers received. */
@@ -167,6 +173,7 @@ export class FailoverWorkload {
       messagesAcknowledged: this.messagesPublished.size,
       messagesLost: [...this.messagesPublished].filter((n) => !this.messagesHandled.has(n)),
       overlaps: this.overlaps,
+      semaphoreOverruns: this.semaphoreOverruns,
       staleWritesRefused: this.staleWritesRefused,
       lockHolds: this.lockHolds,
       broadcastsAfterRecovery,
@@ -199,6 +206,7 @@ export class FailoverWorkload {
     const queue = this.producer.get(QueueService);
     const pubsub = this.producer.get(PubSubService);
     const counters = this.producer.get(CounterService);
+    const cache = this.producer.get(CacheService);
     for (const name of NAMES) {
       this.loop(async () => {
         const n = this.sequence++;
@@ -217,8 +225,25 @@ export class FailoverWorkload {
         if (afterRecovery) this.broadcastsAfterRecovery.get(`news-${name}`)!.push(n);
       });
       this.loop(() => counters.increment(`count-${name}`));
+      this.loop(async () => {
+        const key = `page-${name}-${this.sequence++ % 20}`;
+        await cache.wrap(key, () => key, { ttlMs: 200 });
+      });
     }
     for (const app of [this.producer, this.consumer]) {
+      const semaphores = app.get(SemaphoreService);
+      for (const name of NAMES.slice(0, 3)) {
+        const semaphore = `sem-${name}`;
+        this.loop(() =>
+          semaphores.using(semaphore, { limit: 2, ttlMs: 2000, waitMs: 5000 }, async () => {
+            const inside = (this.inside.get(semaphore) ?? 0) + 1;
+            if (inside > 2) this.semaphoreOverruns++;
+            this.inside.set(semaphore, inside);
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            this.inside.set(semaphore, this.inside.get(semaphore)! - 1);
+          }),
+        );
+      }
       const locks = app.get(RedisLockService);
       for (const name of NAMES.slice(0, 3)) {
         this.loop(async () => {
