@@ -24,6 +24,11 @@ export interface RedisServerOptions {
   cpus?: string;
   /** Run as a Sentinel (`--sentinel`) monitoring this master, with quorum 1. */
   sentinelOf?: { name: string; host: string; port: number };
+  /**
+   * Run as a replica of this master (`--replicaof`): `start()` resolves once the replica has
+   * synced with it (`master_link_status:up`), so it holds every write made before.
+   */
+  replicaOf?: { host: string; port: number };
 }
 
 const LAUNCH_TIMEOUT_MS = 30_000;
@@ -62,14 +67,16 @@ export class RedisServer implements AsyncDisposable {
       const server = new RedisServer(await freePort(), dir, options);
       try {
         await server.launch();
-        return server;
       } catch (error) {
         // Another process may take the port between our probe and redis's bind: try another.
         if (attempt >= 5 || !redisServerAvailable()) {
           rmSync(dir, { recursive: true, force: true });
           throw error;
         }
+        continue;
       }
+      if (options.replicaOf) await server.waitForMasterLink();
+      return server;
     }
   }
 
@@ -129,7 +136,7 @@ export class RedisServer implements AsyncDisposable {
   }
 
   private async launch(): Promise<void> {
-    const { appendOnly = false, args = [], cpus, sentinelOf } = this.options;
+    const { appendOnly = false, args = [], cpus, sentinelOf, replicaOf } = this.options;
     const common = [
       '--port',
       String(this.port),
@@ -154,6 +161,7 @@ export class RedisServer implements AsyncDisposable {
           appendOnly ? 'yes' : 'no',
           '--appendfsync',
           'everysec',
+          ...(replicaOf ? ['--replicaof', replicaOf.host, String(replicaOf.port)] : []),
           ...args,
         ];
     const [command, commandArgs] = cpus
@@ -171,6 +179,19 @@ export class RedisServer implements AsyncDisposable {
       const reason = spawnError?.code === 'ENOENT' ? MISSING_BINARY : spawnError?.message;
       throw new Error(
         `redis-server did not start on port ${this.port}: ${reason ?? (stderr.trim() || 'no answer')}`,
+      );
+    }
+  }
+
+  /** Waits until this replica has synced with its master (a full sync on first contact). */
+  private async waitForMasterLink(): Promise<void> {
+    const linked = async () =>
+      /^master_link_status:up\r?$/m.test(await infoOnce(this.host, this.port, 'replication'));
+    if (!(await this.process!.waitUntil(linked, LAUNCH_TIMEOUT_MS))) {
+      await this.dispose();
+      const { host, port } = this.options.replicaOf!;
+      throw new Error(
+        `redis-server on port ${this.port} did not sync with its master ${host}:${port} within ${LAUNCH_TIMEOUT_MS} ms`,
       );
     }
   }
@@ -254,6 +275,33 @@ export class RedisClusterServers implements AsyncDisposable {
     }
     throw new Error('cluster did not reach cluster_state:ok');
   }
+}
+
+/** `INFO <section>` on a connection of its own: the reply's text, or '' on any failure. */
+function infoOnce(host: string, port: number, section: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    let reply = Buffer.alloc(0);
+    const done = (text: string) => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.setTimeout(1000, () => done(''));
+    socket.once('error', () => done(''));
+    socket.once('connect', () => socket.write(`INFO ${section}\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      reply = Buffer.concat([reply, chunk]);
+      // A bulk string: `$<length>\r\n<text>\r\n`; anything else (an error, LOADING) is no answer.
+      const header = /^\$(\d+)\r\n/.exec(reply.toString('latin1', 0, 32));
+      if (!header) {
+        if (reply.includes('\r\n')) done('');
+        return;
+      }
+      const start = header[0].length;
+      const length = Number(header[1]);
+      if (reply.length >= start + length) done(reply.toString('utf8', start, start + length));
+    });
+  });
 }
 
 function pingOnce(host: string, port: number): Promise<boolean> {
