@@ -212,7 +212,8 @@ export class RedisServer implements AsyncDisposable {
 
 /**
  * A real local Redis Cluster: `masters` servers with cluster mode on, joined by
- * `redis-cli --cluster create`, each with `replicas` replicas (none by default).
+ * `redis-cli --cluster create`, each with `replicas` replicas (none by default). `start()`
+ * resolves once the cluster is ok and every replica has synced with its master.
  */
 export class RedisClusterServers implements AsyncDisposable {
   private constructor(readonly nodes: RedisServer[]) {}
@@ -267,13 +268,22 @@ export class RedisClusterServers implements AsyncDisposable {
     return this.dispose();
   }
 
+  /** Until every node says `cluster_state:ok` and every replica has synced with its master. */
   private async waitUntilHealthy(): Promise<void> {
+    const synced = async (node: RedisServer) => {
+      const info = await infoOnce(node.host, node.port, 'replication');
+      return /^role:master\r?$/m.test(info) || /^master_link_status:up\r?$/m.test(info);
+    };
     for (let attempt = 0; attempt < 200; attempt++) {
-      if (this.nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok')))
+      if (
+        this.nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok')) &&
+        (await Promise.all(this.nodes.map(synced))).every(Boolean)
+      ) {
         return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error('cluster did not reach cluster_state:ok');
+    throw new Error('cluster did not reach cluster_state:ok with every replica in sync');
   }
 }
 
