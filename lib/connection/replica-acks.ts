@@ -21,6 +21,10 @@ import type { RedisClient, RedisConnections } from './redis-connections.js';
  * (each one's `WAIT` in turn). With the replicas down, each one takes `timeoutMs` and those
  * queued behind it longer: keep `timeoutMs` short.
  *
+ * A script's first run on a server (after a start, restart, failover or `SCRIPT FLUSH`) is
+ * refused with `NOSCRIPT` and sent again in full: the `WAIT` sent with the refused one still
+ * waits for the replicas to catch up, so such a call may take up to twice `timeoutMs`.
+ *
  * `WAIT` confirms that replicas received the write, not that they wrote it to disk, and a
  * failover may still promote a replica that did not confirm it (Sentinel and Cluster prefer the
  * most up to date, they do not require it). `WAITAOF` (Redis 7.2+) is not used.
