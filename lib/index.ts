@@ -15,7 +15,9 @@ export {
   RedisConnectionError,
   RedisEvictionPolicyError,
   RedisOutOfMemoryError,
+  ReplicaAckError,
 } from './connection/connection.errors.js';
+export type { ReplicaAckOptions } from './connection/replica-acks.js';
 export { RedisHealthIndicator, type RedisHealthResult } from './health/redis-health.indicator.js';
 export {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
@@ -85,6 +87,8 @@ export {
   DEFAULT_WORKER_OPTIONS,
   type BackoffOptions,
   type JobOptions,
+  type AddJobOptions,
+  type AddBulkOptions,
   type Job,
   type JobHandler,
   type WorkerOptions,

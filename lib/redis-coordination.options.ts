@@ -14,7 +14,14 @@ import {
   type ResolvedZooKeeperOptions,
 } from './zookeeper/zookeeper.options.js';
 import type { CoordinationBackend } from './zookeeper/zookeeper.interfaces.js';
-import { MAX_MILLISECONDS, optionNames, unknownOption } from './common/validate.js';
+import {
+  MAX_MILLISECONDS,
+  collectProblems,
+  optionNames,
+  unknownOption,
+} from './common/validate.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from './connection/redis-connections.js';
+import { resolveReplicaAcks, type ReplicaAckOptions } from './connection/replica-acks.js';
 import {
   describeCluster,
   describeSentinel,
@@ -61,6 +68,10 @@ export interface ResolvedCoordinationOptions {
   electionBackend: CoordinationBackend;
   /** Where semaphores keep permits unless a call says otherwise. */
   semaphoreBackend: CoordinationBackend;
+  /** ioredis `commandTimeout` of the module's connections; `undefined`: none (a given client's). */
+  commandTimeoutMs: number | undefined;
+  /** The module option `replicaAcks`, checked and frozen; `undefined`: off. */
+  replicaAcks: Readonly<ReplicaAckOptions> | undefined;
 }
 
 const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
@@ -82,6 +93,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   locks: true,
   elections: true,
   semaphores: true,
+  replicaAcks: true,
 });
 const BACKEND_MODULE_OPTIONS = optionNames<
   LockModuleOptions & ElectionModuleOptions & SemaphoreModuleOptions
@@ -201,6 +213,17 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     problems.push(needsZooKeeper('liveConfig.backend'));
   }
   const resolved = resolveConnection(options, problems);
+  let replicaAcks: Readonly<ReplicaAckOptions> | false | undefined;
+  collectProblems(
+    'replicaAcks',
+    problems,
+  )(() => {
+    replicaAcks = resolveReplicaAcks(
+      'replicaAcks',
+      options.replicaAcks,
+      resolved?.commandTimeoutMs,
+    );
+  });
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return {
     ...resolved!,
@@ -217,6 +240,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     lockBackend,
     electionBackend,
     semaphoreBackend,
+    replicaAcks: replicaAcks || undefined,
   };
 }
 
@@ -246,7 +270,10 @@ function resolveBackend(
   return backend;
 }
 
-type ResolvedConnection = Pick<ResolvedCoordinationOptions, 'connection' | 'target' | 'secrets'>;
+type ResolvedConnection = Pick<
+  ResolvedCoordinationOptions,
+  'connection' | 'target' | 'secrets' | 'commandTimeoutMs'
+>;
 
 function resolveConnection(
   options: RedisCoordinationModuleOptions,
@@ -260,6 +287,7 @@ function resolveConnection(
       return undefined;
     }
     const clientOptions = (client as unknown as Redis).options as RedisOptions | undefined;
+    const isCluster = 'isCluster' in client && client.isCluster === true;
     if (clientOptions?.keyPrefix) {
       problems.push(
         'client has an ioredis keyPrefix, which scripts cannot see: remove it and set the module option keyPrefix',
@@ -267,11 +295,12 @@ function resolveConnection(
     }
     return {
       connection: { kind: 'client', client: options.client },
-      target:
-        'isCluster' in client && client.isCluster
-          ? 'a provided cluster client'
-          : describeStandalone(clientOptions ?? {}),
+      target: isCluster ? 'a provided cluster client' : describeStandalone(clientOptions ?? {}),
       secrets: [clientOptions?.password ?? ''],
+      // A client given keeps its own settings: the module adds no timeout to it.
+      commandTimeoutMs: isCluster
+        ? (clientOptions as ClusterOptions | undefined)?.redisOptions?.commandTimeout
+        : clientOptions?.commandTimeout,
     };
   }
   if (options.cluster !== undefined) {
@@ -289,6 +318,7 @@ function resolveConnection(
       connection: { kind: 'cluster', nodes, options: clusterOptions },
       target: describeCluster(nodes),
       secrets: [clusterOptions.redisOptions?.password ?? ''],
+      commandTimeoutMs: clusterOptions.redisOptions?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
     };
   }
   if (options.sentinel !== undefined) {
@@ -320,6 +350,7 @@ function resolveConnection(
       },
       target: describeSentinel(sentinel.name, sentinel.sentinels),
       secrets: [redis.password ?? '', sentinel.sentinelPassword ?? ''],
+      commandTimeoutMs: redis.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
     };
   }
   let fromUrl: RedisOptions = {};
@@ -336,6 +367,7 @@ function resolveConnection(
     connection: { kind: 'standalone', options: merged },
     target: describeStandalone(merged),
     secrets: [merged.password ?? ''],
+    commandTimeoutMs: merged.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
   };
 }
 

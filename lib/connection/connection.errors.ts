@@ -47,6 +47,41 @@ export class RedisOutOfMemoryError extends RedisCommandError {
 }
 
 /**
+ * A write asked to wait for replicas (`replicaAcks`) was applied on the Redis master, but fewer
+ * replicas than `required` confirmed it within `timeoutMs`: a failover now could lose it. What
+ * became of the write depends on the call, and the message says it:
+ * - a lock acquire frees the lock again (best effort) before throwing: the caller does not hold
+ *   it, so it never works under a lock that a failover could grant twice;
+ * - a job add or a durable publish stays written: `ids` names the jobs (retry with the same
+ *   `jobId` to avoid a duplicate) or the stream entry (publishing again delivers it twice).
+ */
+export class ReplicaAckError extends RedisCoordinationError {
+  constructor(
+    /** What was written, for the message: `Lock "a"`, `Job 42 of queue "emails"`. */
+    what: string,
+    /** What the caller is left with, for the message. */
+    outcome: string,
+    /** Replicas asked for. */
+    readonly required: number,
+    /** Replicas that confirmed within the timeout (0 when `WAIT` failed: see `cause`). */
+    readonly acknowledged: number,
+    readonly timeoutMs: number,
+    /** Ids of what stays written on the master: job ids, a stream entry id; none for a lock. */
+    readonly ids: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    const confirmed = options?.cause
+      ? `waiting for ${required} replica(s) to confirm it failed (${(options.cause as Error).message})`
+      : `only ${acknowledged} of ${required} replica(s) confirmed it within ${timeoutMs} ms`;
+    super(
+      'REDIS_REPLICA_ACK',
+      `${what} was written on the Redis master, but ${confirmed}, so a failover may lose it: ${outcome}`,
+      options,
+    );
+  }
+}
+
+/**
  * ioredis error texts that mean the connection, not the command, failed. A refused password
  * (rotated under a running app) is one: no command can run until the app is given the new one.
  */

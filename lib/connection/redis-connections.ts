@@ -28,12 +28,13 @@ import { batchWhileBusy } from './adaptive-batching.js';
 import { resolveShardedPubSub } from './sharded-pubsub.js';
 import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
+import { resolveReplicaAcks, type ReplicaAckOptions } from './replica-acks.js';
 
 /** A standalone/Sentinel connection or a Cluster: the library runs on both. */
 export type RedisClient = Redis | Cluster;
 
 /** Why a connection exists; shown as its `CLIENT SETNAME` and in logs. */
-type ConnectionRole = 'command' | 'subscriber' | `blocking:${string}`;
+type ConnectionRole = 'command' | 'acks' | 'subscriber' | `blocking:${string}`;
 
 /** Errors that no amount of retrying fixes: fail start-up at once instead of at the timeout. */
 const FATAL_CONNECT_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid password|ERR AUTH/i;
@@ -55,6 +56,8 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 /**
  * Owns the module's Redis connections, by role:
  * - `command`: one shared connection for every non-blocking command and script;
+ * - `acks`: one shared connection for writes that wait for replicas (`replicaAcks`), opened on
+ *   first use: their `WAIT` blocks it, which would hold up every command behind it;
  * - `subscriber`: one dedicated connection in subscriber mode, opened on first subscription and
  *   shared through {@link SubscriptionHub};
  * - `blocking`: one per consumer that blocks (e.g. BLMOVE), with `maxRetriesPerRequest: null` so
@@ -84,6 +87,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly semaphoreBackend: CoordinationBackend;
   private readonly owned = new Map<RedisClient, ConnectionRole>();
   private hub?: Promise<SubscriptionHub>;
+  private acks?: Promise<RedisClient>;
   private closing?: Promise<void>;
   private readonly startupHold = new StartupHold();
   private evictionAllowedWarned = false;
@@ -103,6 +107,28 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.lockBackend = options.lockBackend;
     this.electionBackend = options.electionBackend;
     this.semaphoreBackend = options.semaphoreBackend;
+  }
+
+  /**
+   * The replicas a write must wait for: the call's `replicaAcks` (`false`: none), else the
+   * module option's. Throws InvalidArgumentError for a bad value.
+   */
+  replicaAcks(perCall: unknown): Readonly<ReplicaAckOptions> | undefined {
+    if (perCall === undefined) return this.options.replicaAcks;
+    return resolveReplicaAcks('replicaAcks', perCall, this.options.commandTimeoutMs) || undefined;
+  }
+
+  /**
+   * The connection of writes that wait for replicas, opened on first use. `WAIT` counts what
+   * was written on its own connection and blocks it until the replicas confirm or it times out,
+   * so these writes and their `WAIT` share a connection that nothing else waits behind.
+   */
+  acknowledging(): Promise<RedisClient> {
+    this.acks ??= this.openOwned('acks').catch((error: unknown) => {
+      this.acks = undefined;
+      throw error;
+    });
+    return this.acks;
   }
 
   /** Opens the command connection and waits until Redis is ready (or fails with the cause). */
@@ -449,7 +475,7 @@ function createClient(
  * down or blocking), so there is nothing to wait for.
  */
 function roleOptions(role: ConnectionRole, commandTimeout: number | undefined): RedisOptions {
-  if (role === 'command') return { disconnectTimeout: 0, commandTimeout };
+  if (role === 'command' || role === 'acks') return { disconnectTimeout: 0, commandTimeout };
   return {
     disconnectTimeout: 0,
     // A subscriber connection legitimately waits forever on one request, and a blocking command

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './redis-connections.js';
+import { writeThenWait, type Acknowledged, type ReplicaAckOptions } from './replica-acks.js';
 
 /** A Lua script as generated from a `.lua` file by tools/build-lua.mjs. */
 export interface ScriptSource {
@@ -39,19 +40,56 @@ export class RedisScript {
     keys: readonly string[],
     args: readonly ScriptArgument[],
   ): Promise<unknown> {
-    const { numberOfKeys, grouped } = this.source;
-    if (
-      grouped ? keys.length === 0 || keys.length % numberOfKeys !== 0 : keys.length !== numberOfKeys
-    ) {
-      // A wrong key count is a bug in the library, never user input.
-      const expected = grouped ? `groups of ${numberOfKeys}` : numberOfKeys;
-      return Promise.reject(
-        new Error(`Script ${this.source.name} takes ${expected} keys, was given ${keys.length}`),
-      );
-    }
+    const wrongKeys = this.checkKeys(keys);
+    if (wrongKeys) return Promise.reject(wrongKeys);
     return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (!isNoScript(error)) throw error;
       return client.eval(this.source.lua, keys.length, ...keys, ...args);
     });
   }
+
+  /**
+   * Runs the script as {@link run} does, then `WAIT`s for `acks.replicas` replicas in the same
+   * pipeline ({@link writeThenWait}). On `NOSCRIPT` nothing was written: the script is sent in
+   * full, with its `WAIT`, in a second pipeline.
+   */
+  async runAcknowledged(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly ScriptArgument[],
+    acks: ReplicaAckOptions,
+  ): Promise<Acknowledged> {
+    const wrongKeys = this.checkKeys(keys);
+    if (wrongKeys) throw wrongKeys;
+    try {
+      return await writeThenWait(
+        client,
+        (pipeline) => pipeline.evalsha(this.sha, keys.length, ...keys, ...args),
+        acks,
+      );
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return writeThenWait(
+        client,
+        (pipeline) => pipeline.eval(this.source.lua, keys.length, ...keys, ...args),
+        acks,
+      );
+    }
+  }
+
+  /** A wrong key count is a bug in the library, never user input. */
+  private checkKeys(keys: readonly string[]): Error | undefined {
+    const { numberOfKeys, grouped } = this.source;
+    if (
+      grouped ? keys.length > 0 && keys.length % numberOfKeys === 0 : keys.length === numberOfKeys
+    ) {
+      return undefined;
+    }
+    const expected = grouped ? `groups of ${numberOfKeys}` : numberOfKeys;
+    return new Error(`Script ${this.source.name} takes ${expected} keys, was given ${keys.length}`);
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }

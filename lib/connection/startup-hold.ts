@@ -44,6 +44,8 @@ export class StartupHold {
         node.on('connect', onConnect);
         node.on('reconnecting', () => this.releaseTimer(node));
       });
+      // Sharded subscribers connect on their own, and say so only as a group.
+      client.on('subscribersReady', onConnect);
     }
     this.apply(client);
   }
@@ -88,12 +90,24 @@ export class StartupHold {
 
 function socketsOf(client: RedisClient): Socket[] {
   const clients =
-    client instanceof Cluster ? [...client.nodes('all'), subscriberOf(client)] : [client];
+    client instanceof Cluster ? [...client.nodes('all'), ...subscribersOf(client)] : [client];
   return clients.flatMap((redis) => (redis?.stream ? [redis.stream as Socket] : []));
 }
 
-/** A Cluster subscribes on a connection of its own, which is not among its nodes. */
-function subscriberOf(cluster: Cluster): Redis | undefined {
-  const { subscriber } = cluster as unknown as { subscriber?: { getInstance(): Redis | null } };
-  return subscriber?.getInstance() ?? undefined;
+/** Subscriber instances hold their own connections, which are not among a Cluster's nodes. */
+interface SubscriberInstance {
+  getInstance(): Redis | null;
+}
+
+/**
+ * A Cluster subscribes on connections of its own: one for plain pub/sub, and with sharded
+ * subscribers one per master.
+ */
+function subscribersOf(cluster: Cluster): Array<Redis | null> {
+  const { subscriber, shardedSubscribers } = cluster as unknown as {
+    subscriber?: SubscriberInstance;
+    shardedSubscribers?: { shardedSubscribers?: Map<string, SubscriberInstance> };
+  };
+  const sharded = [...(shardedSubscribers?.shardedSubscribers?.values() ?? [])];
+  return [subscriber, ...sharded].map((instance) => instance?.getInstance() ?? null);
 }

@@ -1,5 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
+import type { ReplicaAckOptions } from '../connection/replica-acks.js';
 import type { LiveConfigOptions } from '../config/live-config.interfaces.js';
 import type { RegistryOptions } from '../registry/registry.interfaces.js';
 import type { CoordinationBackend, ZooKeeperOptions } from '../zookeeper/zookeeper.interfaces.js';
@@ -127,6 +128,18 @@ export interface RedisCoordinationModuleOptions {
   elections?: ElectionModuleOptions;
   /** Module defaults of the semaphores. */
   semaphores?: SemaphoreModuleOptions;
+  /**
+   * Wait for this many replicas to confirm each lock acquire (Redis backend), job add and
+   * durable publish (Redis `WAIT`) before the call returns, so that a failover cannot lose it;
+   * fewer within `timeoutMs` fail the call with `ReplicaAckError`. A call's own `replicaAcks`
+   * overrides it (`false`: not for this call). Such writes use a connection of their own:
+   * `WAIT` blocks its connection until the replicas confirm or the timeout ends, so they wait
+   * behind each other, never the app's other commands. See {@link ReplicaAckOptions}.
+   * @default undefined (off)
+   * @example
+   * RedisCoordinationModule.forRoot({ url, replicaAcks: { replicas: 1, timeoutMs: 500 } })
+   */
+  replicaAcks?: ReplicaAckOptions;
 }
 
 /** Module option `locks`. */

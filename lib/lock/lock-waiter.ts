@@ -4,7 +4,8 @@ import { PollingSleep, WAITER_LEASE_MS } from '../common/waiter-polling.js';
 import type { ReleaseNotifier } from '../connection/release-notifier.js';
 import { LockTimeoutError } from './lock.errors.js';
 import type { LockRequest } from './lock.options.js';
-import { LockStore, type ReleaseNotice } from './lock.store.js';
+import { LockStore, type AckedAcquire, type ReleaseNotice } from './lock.store.js';
+import type { ReplicaConfirmation } from '../connection/replica-acks.js';
 
 /**
  * Lease of a lock handed straight to a waiter; the waiter then extends it to its `ttlMs`. Kept
@@ -19,6 +20,8 @@ export interface GrantedLock {
   /** `performance.now()` at or before the moment the lease started. */
   readonly acquiredAt: number;
   readonly leaseMs: number;
+  /** How many replicas confirmed the acquire, when it waited for them. */
+  readonly confirmation?: ReplicaConfirmation;
 }
 
 /** What the first attempt, which found the lock busy, learned. */
@@ -62,6 +65,8 @@ export class LockWaiter {
     private readonly notifier: ReleaseNotifier,
     firstAttemptAt: number,
     first: BusyHint,
+    /** Set when each attempt waits for replicas; such a waiter is never handed the lock. */
+    private readonly acked?: AckedAcquire,
   ) {
     this.deadline = firstAttemptAt + request.waitMs;
     this.lastBusyAt = firstAttemptAt;
@@ -119,12 +124,23 @@ export class LockWaiter {
     if (!due) return undefined;
     const { resources, keys, ttlMs, mode, fair } = this.request;
     const sentAt = performance.now();
-    const reply = await this.store.acquire(resources, keys, this.token, ttlMs, mode, {
-      join: true,
-      fair,
-      queued: true,
-    });
-    if (reply.taken) return { fences: reply.fences, acquiredAt: sentAt, leaseMs: ttlMs };
+    const reply = await this.store.acquire(
+      resources,
+      keys,
+      this.token,
+      ttlMs,
+      mode,
+      { join: true, fair, queued: true },
+      this.acked,
+    );
+    if (reply.taken) {
+      return {
+        fences: reply.fences,
+        acquiredAt: sentAt,
+        leaseMs: ttlMs,
+        confirmation: reply.confirmation,
+      };
+    }
     this.lastBusyAt = sentAt;
     this.hintMs = reply.waitHintMs;
     return undefined;
@@ -153,10 +169,10 @@ export class LockWaiter {
   /**
    * Gives up this waiter's place at once, so the queue does not stall until the entry expires,
    * and passes on a lock that may have been handed to it meanwhile (or taken by a retry whose
-   * reply was lost).
+   * reply was lost), on the connection of its retries, so that it follows them.
    */
   private async giveUp(): Promise<void> {
     const { resources, keys, ttlMs, mode } = this.request;
-    await this.store.abandon(resources, keys, this.token, ttlMs, mode);
+    await this.store.abandon(resources, keys, this.token, ttlMs, mode, this.acked?.client);
   }
 }

@@ -60,7 +60,8 @@ export class LockUpgradeError extends RedisCoordinationError {
   }
 }
 
-function describeResources(resources: readonly string[]): string {
+/** The resources of a lock for a message: quoted, the first five. */
+export function describeResources(resources: readonly string[]): string {
   const shown = resources
     .slice(0, 5)
     .map((r) => JSON.stringify(r.length > 60 ? `${r.slice(0, 57)}...` : r));

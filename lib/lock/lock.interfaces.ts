@@ -1,3 +1,4 @@
+import type { ReplicaAckOptions } from '../connection/replica-acks.js';
 import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 
 /**
@@ -45,6 +46,17 @@ export interface LockOptions {
    * the lease runs out and `signal` aborts with `LockLostError`. Unset: renew as long as the work runs.
    */
   maxHoldMs?: number;
+  /**
+   * Redis backend: wait for this many replicas to confirm the acquire (Redis `WAIT`) before the
+   * lock is handed to the caller; `false`: not for this call. When fewer confirm within
+   * `timeoutMs`, the lock is freed again and the call fails with `ReplicaAckError`, so nobody
+   * works under a lock that a failover could grant a second time. Renewals are not waited for:
+   * one lost in a failover leaves the lease it renewed, which the next renewal extends.
+   * A waiter that asks for it is woken when the lock is free and takes it itself, rather than
+   * being handed it by the releaser. See {@link ReplicaAckOptions}.
+   * @default the module option `replicaAcks`, else off
+   */
+  replicaAcks?: ReplicaAckOptions | false;
 }
 
 /** The defaults of {@link LockOptions}. */

@@ -17,6 +17,7 @@ import {
 import type { CoordinationBackend } from '../zookeeper/zookeeper.interfaces.js';
 import { assertBackend } from '../zookeeper/zookeeper.options.js';
 import type { ResourceKeys } from './lock.keys.js';
+import { resolveReplicaAcks, type ReplicaAckOptions } from '../connection/replica-acks.js';
 
 /** Largest lease accepted, in milliseconds (24 h): longer work keeps a shorter lease renewed. */
 export const MAX_LOCK_TTL_MS = MAX_LEASE_MS;
@@ -31,6 +32,7 @@ export const LOCK_OPTION_NAMES = optionNames<LockOptions>({
   waitMs: true,
   fair: true,
   maxHoldMs: true,
+  replicaAcks: true,
 });
 /** The options of `isLocked()`. */
 export const IS_LOCKED_OPTION_NAMES = optionNames<Pick<LockOptions, 'backend'>>({ backend: true });
@@ -42,6 +44,7 @@ export const WITH_LOCK_OPTION_NAMES = optionNames<WithLockOptions>({
   waitMs: true,
   fair: true,
   maxHoldMs: true,
+  replicaAcks: true,
   onBusy: true,
 });
 
@@ -54,6 +57,8 @@ export interface ResolvedLockOptions {
   readonly waitMs: number;
   readonly fair: boolean;
   readonly maxHoldMs: number | undefined;
+  /** Its shape checked; the service checks it against the command timeout. */
+  readonly replicaAcks: Readonly<ReplicaAckOptions> | false | undefined;
 }
 
 /**
@@ -82,7 +87,8 @@ export function resolveLockOptions(
   }
   if (typeof fair !== 'boolean') throw new InvalidArgumentError('fair', fair, 'expected a boolean');
   if (given.onBusy !== undefined) assertOneOf('onBusy', given.onBusy, ['wait', 'throw', 'skip']);
-  return { backend, mode, ttlMs, waitMs, fair, maxHoldMs };
+  const replicaAcks = resolveReplicaAcks('replicaAcks', given.replicaAcks, undefined);
+  return { backend, mode, ttlMs, waitMs, fair, maxHoldMs, replicaAcks };
 }
 
 /** Validated resource names, sorted and without duplicates (a fixed order prevents deadlocks). */
@@ -99,8 +105,10 @@ export function resourceNames(resource: unknown): string[] {
 }
 
 /** A validated acquire request: the resources, sorted, with their keys and the options. */
-export interface LockRequest extends Omit<ResolvedLockOptions, 'backend'> {
+export interface LockRequest extends Omit<ResolvedLockOptions, 'backend' | 'replicaAcks'> {
   readonly backend: CoordinationBackend;
   readonly resources: readonly string[];
   readonly keys: readonly ResourceKeys[];
+  /** The replicas each acquire waits for (Redis backend), if any. */
+  readonly acks: Readonly<ReplicaAckOptions> | undefined;
 }

@@ -3,7 +3,12 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { lockContext, type LockFrame } from './lock.context.js';
-import { LockBusyError, LockTimeoutError, LockUpgradeError } from './lock.errors.js';
+import {
+  describeResources,
+  LockBusyError,
+  LockTimeoutError,
+  LockUpgradeError,
+} from './lock.errors.js';
 import { HeldLock, Lock, type LockHold } from './lock.handle.js';
 import type { LockOptions, WithLockOptions } from './lock.interfaces.js';
 import {
@@ -13,7 +18,12 @@ import {
   IS_LOCKED_OPTION_NAMES,
   type LockRequest,
 } from './lock.options.js';
-import { LockStore } from './lock.store.js';
+import { LockStore, type AckedAcquire } from './lock.store.js';
+import {
+  unconfirmedWrite,
+  type ReplicaAckOptions,
+  type ReplicaConfirmation,
+} from '../connection/replica-acks.js';
 import { HANDOVER_LEASE_MS, LockWaiter, type GrantedLock } from './lock-waiter.js';
 import { ReleaseNotifier } from '../connection/release-notifier.js';
 import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
@@ -193,18 +203,30 @@ export class RedisLockService implements BeforeApplicationShutdown {
     options: LockOptions,
     names: readonly string[] | undefined,
   ): LockRequest {
-    const { backend, mode, ttlMs, waitMs, fair, maxHoldMs } = resolveLockOptions(options, names);
+    const { backend, mode, ttlMs, waitMs, fair, maxHoldMs, replicaAcks } = resolveLockOptions(
+      options,
+      names,
+    );
     const resources = resourceNames(resource);
+    const chosen = backend ?? this.connections.lockBackend;
+    if (chosen === 'zookeeper' && replicaAcks) {
+      throw new InvalidArgumentError(
+        'replicaAcks',
+        replicaAcks,
+        'applies to locks on Redis: a ZooKeeper lock is confirmed by a quorum of the ensemble already',
+      );
+    }
     // Spelled out: spreading the options object here cost more than the rest of acquire's client work.
     return {
       resources,
       keys: this.store.keysOf(resources),
-      backend: backend ?? this.connections.lockBackend,
+      backend: chosen,
       mode,
       ttlMs,
       waitMs,
       fair,
       maxHoldMs,
+      acks: chosen === 'redis' ? this.connections.replicaAcks(replicaAcks) : undefined,
     };
   }
 
@@ -219,22 +241,32 @@ export class RedisLockService implements BeforeApplicationShutdown {
     const reentered = this.reenter(request);
     if (reentered) return reentered;
     if (request.backend === 'zookeeper') return this.takeOnZooKeeper(request, wait);
-    const { resources, keys, mode, ttlMs, fair } = request;
-    // A single-resource writer may be handed the lock by its releaser (see LockStore.newToken).
+    const { resources, keys, mode, ttlMs, fair, acks } = request;
+    // A single-resource writer may be handed the lock by its releaser (see LockStore.newToken),
+    // unless it waits for replicas: the releaser's write is not one its WAIT would count.
     const token =
       mode === 'read'
         ? this.store.newReadToken()
         : this.store.newToken(
-            resources.length === 1 ? Math.min(ttlMs, HANDOVER_LEASE_MS) : undefined,
+            resources.length === 1 && !acks ? Math.min(ttlMs, HANDOVER_LEASE_MS) : undefined,
           );
+    const acked: AckedAcquire | undefined = acks && {
+      client: await this.connections.acknowledging(),
+      acks,
+    };
     const waits = wait && request.waitMs > 0;
     const sentAt = performance.now();
-    const first = await this.store.acquire(resources, keys, token, ttlMs, mode, {
-      join: waits,
-      fair,
-      queued: false,
-    });
+    const first = await this.store.acquire(
+      resources,
+      keys,
+      token,
+      ttlMs,
+      mode,
+      { join: waits, fair, queued: false },
+      acked,
+    );
     if (first.taken) {
+      if (acks) await this.confirmReplicas(request, acks, token, first.confirmation);
       return this.hold(request, token, {
         fences: first.fences,
         acquiredAt: sentAt,
@@ -245,8 +277,35 @@ export class RedisLockService implements BeforeApplicationShutdown {
       if (wait) throw new LockTimeoutError(resources, 0);
       return null;
     }
-    const waiter = new LockWaiter(request, token, this.store, this.notifier, sentAt, first);
-    return this.hold(request, token, await waiter.acquire());
+    const waiter = new LockWaiter(request, token, this.store, this.notifier, sentAt, first, acked);
+    const granted = await waiter.acquire();
+    if (acks) await this.confirmReplicas(request, acks, token, granted.confirmation);
+    return this.hold(request, token, granted);
+  }
+
+  /**
+   * Frees a lock just taken and throws {@link ReplicaAckError} unless enough replicas confirmed
+   * the acquire: the caller must not work under a lock that a failover could grant again. The
+   * acquire has run (its reply came), so the release may go on the command connection, which
+   * does not wait behind other writes' WAIT.
+   */
+  private async confirmReplicas(
+    request: LockRequest,
+    acks: ReplicaAckOptions,
+    token: string,
+    confirmation: ReplicaConfirmation | undefined,
+  ): Promise<void> {
+    const { resources, keys, ttlMs, mode } = request;
+    const error = unconfirmedWrite(
+      this.connections,
+      acks,
+      confirmation,
+      `Lock ${describeResources(resources)}`,
+      'it was freed again, so the caller does not hold it; retry once the replicas catch up, or lower replicaAcks.replicas',
+    );
+    if (!error) return;
+    await this.store.abandon(resources, keys, token, ttlMs, mode);
+    throw error;
   }
 
   private async takeOnZooKeeper(request: LockRequest, wait: boolean): Promise<Lock | null> {

@@ -3,8 +3,9 @@ import { InvalidArgumentError } from '../common/coordination.error.js';
 import { WAITER_LEASE_MS } from '../common/waiter-polling.js';
 import { retryInBackground } from '../connection/background-retry.js';
 import { RedisConnectionError } from '../connection/connection.errors.js';
-import type { RedisConnections } from '../connection/redis-connections.js';
-import { RedisScript } from '../connection/script-runner.js';
+import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
+import type { ReplicaAckOptions, ReplicaConfirmation } from '../connection/replica-acks.js';
+import { RedisScript, type ScriptArgument } from '../connection/script-runner.js';
 import type { LockMode } from './lock.interfaces.js';
 import { inboxOf, resourceKeys, type ResourceKeys } from './lock.keys.js';
 import {
@@ -44,9 +45,20 @@ export interface AcquireMode {
   readonly queued: boolean;
 }
 
+/** An acquire that waits for replicas: the connection it goes on (and its `WAIT`), how many. */
+export interface AckedAcquire {
+  readonly client: RedisClient;
+  readonly acks: ReplicaAckOptions;
+}
+
 /** The outcome of one acquire attempt. */
 export type AcquireReply =
-  | { readonly taken: true; readonly fences: number[] }
+  | {
+      readonly taken: true;
+      readonly fences: number[];
+      /** Set when the attempt waited for replicas. */
+      readonly confirmation?: ReplicaConfirmation;
+    }
   | {
       readonly taken: false;
       /** The longest remaining lease among busy resources; -1 unknown. */
@@ -128,7 +140,9 @@ export class LockStore {
   /**
    * One run of acquireLock (acquireReadLock for `'read'`): takes every resource, all or nothing,
    * or reports it busy. A first attempt left without a reply is {@link abandon}ed here (Redis may
-   * still run it); a waiter's retries are abandoned by the waiter when it gives up.
+   * still run it); a waiter's retries are abandoned by the waiter when it gives up. With `acked`
+   * it goes on that connection followed by `WAIT`, and a taken lock says how many replicas
+   * confirmed it.
    */
   acquire(
     resources: readonly string[],
@@ -137,25 +151,34 @@ export class LockStore {
     ttlMs: number,
     lockMode: LockMode,
     mode: AcquireMode,
+    acked?: AckedAcquire,
   ): Promise<AcquireReply> {
     const flags = `${mode.join ? 'w' : ''}${mode.fair ? 'f' : ''}${mode.queued ? 'q' : ''}`;
     const args = mode.join ? [token, ttlMs, flags, WAITER_LEASE_MS] : [token, ttlMs, flags];
-    return SCRIPTS[lockMode].acquire.run(this.connections.command, acquireKeys(keys), args).then(
-      (reply): AcquireReply => {
-        // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
-        if (typeof reply === 'number') return { taken: true, fences: [reply] };
-        const [status, ...rest] = reply as number[];
-        if (status === 1) return { taken: true, fences: rest };
-        return { taken: false, waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
-      },
-      (error: unknown) => {
-        const failure = this.failure(error, resources, 'acquire');
-        if (failure instanceof RedisConnectionError && !mode.queued) {
-          void this.abandon(resources, keys, token, ttlMs, lockMode);
-        }
-        throw failure;
-      },
-    );
+    const script = SCRIPTS[lockMode].acquire;
+    const failed = (client: RedisClient) => (error: unknown) => {
+      const failure = this.failure(error, resources, 'acquire');
+      if (failure instanceof RedisConnectionError && !mode.queued) {
+        void this.abandon(resources, keys, token, ttlMs, lockMode, client);
+      }
+      throw failure;
+    };
+    if (acked) return this.acquireAcknowledged(script, keys, args, acked, failed(acked.client));
+    return script
+      .run(this.connections.command, acquireKeys(keys), args)
+      .then(readAcquireReply, failed(this.connections.command));
+  }
+
+  private acquireAcknowledged(
+    script: RedisScript,
+    keys: readonly ResourceKeys[],
+    args: readonly ScriptArgument[],
+    { client, acks }: AckedAcquire,
+    failed: (error: unknown) => never,
+  ): Promise<AcquireReply> {
+    return script
+      .runAcknowledged(client, acquireKeys(keys), args, acks)
+      .then(({ reply, ...confirmation }) => readAcquireReply(reply, confirmation), failed);
   }
 
   /** Renews every resource's lease; false when any is no longer held with the token. */
@@ -183,6 +206,7 @@ export class LockStore {
     keys: readonly ResourceKeys[],
     token: string,
     lockMode: LockMode,
+    client: RedisClient = this.connections.command,
   ): Promise<void> {
     const args = [token, this.connections.publishCommand, ...keys.map((k) => k.channel)];
     const scriptKeys = lockMode === 'write' ? releaseKeys(keys) : acquireKeys(keys);
@@ -193,13 +217,18 @@ export class LockStore {
       resources,
       'release',
       () => undefined,
+      client,
     );
   }
 
   /** Removes a waiter that gave up from the queues, waking whoever is now first. */
-  async leaveQueue(keys: readonly ResourceKeys[], token: string): Promise<void> {
+  async leaveQueue(
+    keys: readonly ResourceKeys[],
+    token: string,
+    client: RedisClient = this.connections.command,
+  ): Promise<void> {
     const queues = keys.flatMap((k) => [k.queue, k.alive]);
-    await leaveQueueScript.run(this.connections.command, queues, [
+    await leaveQueueScript.run(client, queues, [
       token,
       this.connections.publishCommand,
       ...keys.map((k) => k.channel),
@@ -209,10 +238,10 @@ export class LockStore {
   /**
    * Gives up everything `token` may hold or wait for: its queue places and any resource held with
    * it. For an acquire whose reply never came (timed out, connection lost), Redis may still run
-   * it: a frozen server when it wakes, a dropped connection if it had delivered it. Sent now, the
-   * release follows that acquire on the connection, so it undoes it either way; while Redis cannot
-   * be reached it is tried again until `leaseMs` (the longest the acquire could hold) has passed.
-   * Resolves after the first try, whatever its outcome.
+   * it: a frozen server when it wakes, a dropped connection if it had delivered it. Sent now on
+   * `client`, the connection of that acquire, the release follows it there, so it undoes it
+   * either way; while Redis cannot be reached it is tried again until `leaseMs` (the longest the
+   * acquire could hold) has passed. Resolves after the first try, whatever its outcome.
    */
   abandon(
     resources: readonly string[],
@@ -220,12 +249,16 @@ export class LockStore {
     token: string,
     leaseMs: number,
     lockMode: LockMode,
+    client: RedisClient = this.connections.command,
   ): Promise<void> {
     return retryInBackground(
       () =>
-        Promise.all([this.leaveQueue(keys, token), this.release(resources, keys, token, lockMode)]),
+        Promise.all([
+          this.leaveQueue(keys, token, client),
+          this.release(resources, keys, token, lockMode, client),
+        ]),
       leaseMs,
-      () => this.connections.command.status === 'end',
+      () => client.status === 'end',
     );
   }
 
@@ -246,8 +279,9 @@ export class LockStore {
     resources: readonly string[],
     action: string,
     parse: (reply: unknown) => T,
+    client: RedisClient = this.connections.command,
   ): Promise<T> {
-    return script.run(this.connections.command, keys, args).then(parse, (error: unknown) => {
+    return script.run(client, keys, args).then(parse, (error: unknown) => {
       throw this.failure(error, resources, action);
     });
   }
@@ -264,6 +298,15 @@ export class LockStore {
     }
     return this.connections.failure(error, `${action} lock ${resources.join(', ')}`);
   }
+}
+
+/** Reads an acquire script's reply; `confirmation` when it waited for replicas. */
+function readAcquireReply(reply: unknown, confirmation?: ReplicaConfirmation): AcquireReply {
+  // One resource taken: its fencing token alone; several: [1, ...fences]; busy: [0, hint, ahead].
+  if (typeof reply === 'number') return { taken: true, fences: [reply], confirmation };
+  const [status, ...rest] = reply as number[];
+  if (status === 1) return { taken: true, fences: rest, confirmation };
+  return { taken: false, waitHintMs: rest[0] ?? -1, ahead: rest[1] ?? 0 };
 }
 
 /** The KEYS of the acquire scripts (and of releaseReadLock): owner, queue, alive and readers of each resource. */

@@ -1,3 +1,5 @@
+import type { ReplicaAckOptions } from '../connection/replica-acks.js';
+
 /**
  * What to listen to: one channel by name, or every channel whose name matches a glob-style
  * pattern (`*`, `?`, `[abc]`, `\` escapes; Redis `PSUBSCRIBE` syntax). Patterns are broadcast only.
@@ -52,6 +54,15 @@ export interface PublishOptions {
    * @default 100000
    */
   maxLen?: number;
+  /**
+   * Durable only: wait for this many replicas to confirm the message (Redis `WAIT`) before
+   * `publish()` resolves; `false`: not for this call. When fewer confirm within `timeoutMs`,
+   * `publish()` fails with `ReplicaAckError`, but the message stays in the stream and will be
+   * delivered: its `ids` holds the entry id (publishing again delivers it twice). Refused for a
+   * broadcast, which Redis does not store. See {@link ReplicaAckOptions}.
+   * @default the module option `replicaAcks` for a durable publish, else off
+   */
+  replicaAcks?: ReplicaAckOptions | false;
 }
 
 /** Options of a broadcast subscription. */

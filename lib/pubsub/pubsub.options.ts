@@ -38,7 +38,11 @@ export function resolveSelector(selector: unknown): ResolvedSelector {
   return { pattern: selector.pattern };
 }
 
-const PUBLISH_OPTION_NAMES = optionNames<PublishOptions>({ durable: true, maxLen: true });
+const PUBLISH_OPTION_NAMES = optionNames<PublishOptions>({
+  durable: true,
+  maxLen: true,
+  replicaAcks: true,
+});
 /** `subscribe()` also takes `handlerName`, which names the handler in logs. */
 const BROADCAST_OPTION_NAMES = optionNames<BroadcastSubscribeOptions & { handlerName?: string }>({
   onUndecodable: true,
@@ -55,9 +59,20 @@ const DURABLE_OPTION_NAMES = optionNames<DurableSubscribeOptions & { handlerName
   handlerName: true,
 });
 
-/** Refuses publish options with a key that is not one (e.g. `maxLength` for `maxLen`). */
+/**
+ * Refuses publish options with a key that is not one (e.g. `maxLength` for `maxLen`), and
+ * `replicaAcks` on a broadcast.
+ */
 export function assertPublishOptions(options: unknown): asserts options is PublishOptions {
   assertKnownKeys('publish options', options, PUBLISH_OPTION_NAMES);
+  const { durable, replicaAcks } = options as PublishOptions;
+  if (replicaAcks && !durable) {
+    throw new InvalidArgumentError(
+      'replicaAcks',
+      replicaAcks,
+      'applies to durable publishes ({ durable: true }): a broadcast is not stored, so no replica keeps it',
+    );
+  }
 }
 
 /** The `MAXLEN` of a durable publish. */

@@ -3,6 +3,7 @@ import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { assertCount } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
+import { unconfirmedWrite, type ReplicaAckOptions } from '../connection/replica-acks.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
 import { DurableConsumer } from './durable-consumer.js';
 import { DuplicateConsumerError } from './pubsub.errors.js';
@@ -65,7 +66,9 @@ export class PubSubService implements BeforeApplicationShutdown {
    * appends it to the channel's stream in one round trip and resolves to the entry id.
    *
    * @throws InvalidKeyError for an empty or non-string channel; CodecError for a message the
-   * codec cannot encode (functions, cycles); MessageTooLargeError over `maxPayloadBytes`.
+   * codec cannot encode (functions, cycles); MessageTooLargeError over `maxPayloadBytes`;
+   * ReplicaAckError (durable, with `replicaAcks`) when fewer replicas than asked confirmed the
+   * message, which stays in the stream all the same.
    */
   publish(
     channel: string,
@@ -89,10 +92,36 @@ export class PubSubService implements BeforeApplicationShutdown {
       assertPublishOptions(options);
       const payload = this.store.encode(channel, message);
       if (!options.durable) return this.store.publish(channel, payload);
+      const acks = this.connections.replicaAcks(options.replicaAcks);
+      if (acks) return this.appendAcknowledged(channel, payload, resolveMaxLen(options), acks);
       return this.store.append(channel, payload, resolveMaxLen(options));
     } catch (error) {
       return Promise.reject(error as Error);
     }
+  }
+
+  private async appendAcknowledged(
+    channel: string,
+    payload: string,
+    maxLen: number,
+    acks: ReplicaAckOptions,
+  ): Promise<string> {
+    const { reply: id, ...confirmation } = await this.store.appendAcknowledged(
+      channel,
+      payload,
+      maxLen,
+      acks,
+    );
+    const error = unconfirmedWrite(
+      this.connections,
+      acks,
+      confirmation,
+      `Message ${id} of durable channel "${channel}"`,
+      'it stays in the stream and will be delivered; publishing it again would deliver it twice (its entry id is in error.ids)',
+      [id],
+    );
+    if (error) throw error;
+    return id;
   }
 
   /**

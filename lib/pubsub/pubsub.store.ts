@@ -3,6 +3,11 @@ import { hostname } from 'node:os';
 import { assertName } from '../common/validate.js';
 import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
+import {
+  writeThenWait,
+  type Acknowledged,
+  type ReplicaAckOptions,
+} from '../connection/replica-acks.js';
 import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
 import { MessageTooLargeError, ShardedPatternError } from './pubsub.errors.js';
 import type { DeadLetter } from './pubsub.interfaces.js';
@@ -79,16 +84,36 @@ export class PubSubStore {
   /** `XADD MAXLEN ~`; resolves to the entry id. Not async (hot path). */
   append(channel: string, payload: string, maxLen: number): Promise<string> {
     return (
-      this.connections.command.xadd(
-        this.keys.stream(channel),
-        'MAXLEN',
-        '~',
-        maxLen,
-        '*',
-        PAYLOAD_FIELD,
-        payload,
-      ) as Promise<string>
+      this.connections.command.xadd(...this.entry(channel, payload, maxLen)) as Promise<string>
     ).catch(this.connections.rethrow(`publish on channel "${channel}"`));
+  }
+
+  /**
+   * {@link append}, then `WAIT` for `acks.replicas`, on the connection of such writes; resolves
+   * to the entry id and how many replicas confirmed it.
+   */
+  async appendAcknowledged(
+    channel: string,
+    payload: string,
+    maxLen: number,
+    acks: ReplicaAckOptions,
+  ): Promise<Acknowledged<string>> {
+    try {
+      const client = await this.connections.acknowledging();
+      const written = await writeThenWait(
+        client,
+        (pipeline) => pipeline.xadd(...this.entry(channel, payload, maxLen)),
+        acks,
+      );
+      return { ...written, reply: String(written.reply) };
+    } catch (error) {
+      throw this.connections.failure(error, `publish on channel "${channel}"`);
+    }
+  }
+
+  /** The arguments of a durable message's `XADD`. */
+  private entry(channel: string, payload: string, maxLen: number) {
+    return [this.keys.stream(channel), 'MAXLEN', '~', maxLen, '*', PAYLOAD_FIELD, payload] as const;
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { ReplicaAckOptions } from '../connection/replica-acks.js';
+
 /** How a failed attempt waits before the next one. */
 export interface BackoffOptions {
   /** `fixed`: `delayMs` each time; `exponential`: `delayMs * 2^(attempt - 1)`. */
@@ -31,6 +33,25 @@ export interface JobOptions {
   backoff?: BackoffOptions;
   /** An attempt running longer fails: the handler's signal aborts with `QueueJobTimeoutError`. */
   timeoutMs?: number;
+}
+
+/** Options of `QueueService.add()`: the job's own, and whether to wait for replicas. */
+export interface AddJobOptions extends JobOptions {
+  /**
+   * Wait for this many replicas to confirm the add (Redis `WAIT`) before `add()` resolves;
+   * `false`: not for this call. When fewer confirm within `timeoutMs`, `add()` fails with
+   * `ReplicaAckError`, but the job was added and stays queued: its `ids` holds the job id, so a
+   * retry with that `jobId` adds no duplicate while the job waits or runs. See
+   * {@link ReplicaAckOptions}.
+   * @default the module option `replicaAcks`, else off
+   */
+  replicaAcks?: ReplicaAckOptions | false;
+}
+
+/** Options of `QueueService.addBulk()` as a whole. */
+export interface AddBulkOptions {
+  /** As {@link AddJobOptions.replicaAcks}, for all the jobs (its error lists every job id). */
+  replicaAcks?: ReplicaAckOptions | false;
 }
 
 /** The defaults of {@link JobOptions}. */

@@ -11,6 +11,8 @@ import {
 import {
   DEFAULT_JOB_OPTIONS,
   DEFAULT_WORKER_OPTIONS,
+  type AddBulkOptions,
+  type AddJobOptions,
   type BackoffOptions,
   type JobOptions,
   type WorkerOptions,
@@ -36,6 +38,13 @@ const JOB_OPTION_KEYS = optionNames<JobOptions>({
   backoff: true,
   timeoutMs: true,
 });
+/** The options of `add()`: a job's, and `replicaAcks`. */
+export const ADD_JOB_OPTION_KEYS: readonly string[] = Object.freeze([
+  ...JOB_OPTION_KEYS,
+  'replicaAcks' satisfies keyof AddJobOptions,
+]);
+/** The options of `addBulk()` as a whole. */
+export const ADD_BULK_OPTION_KEYS = optionNames<AddBulkOptions>({ replicaAcks: true });
 const BACKOFF_KEYS = optionNames<BackoffOptions>({ type: true, delayMs: true, jitter: true });
 const WORKER_OPTION_KEYS = Object.keys(DEFAULT_WORKER_OPTIONS) as (keyof WorkerOptions)[];
 
@@ -43,9 +52,15 @@ export const MAX_PRIORITY = 1000;
 export const MAX_ATTEMPTS = 1_000_000;
 const MAX_CONCURRENCY = 10_000;
 
-/** Checks `add()` options and fills in defaults; bad input throws a typed error naming it. */
-export function resolveJobOptions(options: unknown = {}): ResolvedJobOptions {
-  assertKnownKeys('job options', options, JOB_OPTION_KEYS);
+/**
+ * Checks a job's options (`names`: those the call takes) and fills in defaults; bad input throws
+ * a typed error naming it.
+ */
+export function resolveJobOptions(
+  options: unknown = {},
+  names: readonly string[] = JOB_OPTION_KEYS,
+): ResolvedJobOptions {
+  assertKnownKeys('job options', options, names);
   const o = options as JobOptions;
   if (o.jobId !== undefined) assertName('job id', o.jobId);
   if (o.name !== undefined) assertName('job name', o.name);

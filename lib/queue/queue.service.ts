@@ -5,17 +5,28 @@ import {
   type LoggerService,
 } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertName } from '../common/validate.js';
+import { assertKnownKeys, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
+import {
+  unconfirmedWrite,
+  type ReplicaAckOptions,
+  type ReplicaConfirmation,
+} from '../connection/replica-acks.js';
 import type {
+  AddBulkOptions,
+  AddJobOptions,
   BulkJob,
   DeadJob,
   JobHandler,
-  JobOptions,
   QueueCounts,
   WorkerOptions,
 } from './queue.interfaces.js';
-import { resolveJobOptions, resolveWorkerOptions } from './queue.options.js';
+import {
+  ADD_BULK_OPTION_KEYS,
+  ADD_JOB_OPTION_KEYS,
+  resolveJobOptions,
+  resolveWorkerOptions,
+} from './queue.options.js';
 import { QueueStore, type EncodedJob } from './queue.store.js';
 import { JobWorker } from './queue.worker.js';
 
@@ -45,25 +56,40 @@ export class QueueService implements BeforeApplicationShutdown {
   constructor(private readonly connections: RedisConnections) {}
 
   /**
-   * Adds a job and returns its id once Redis has it. With a `jobId` that is still waiting,
-   * active or delayed, nothing is added and that id is returned.
+   * Adds a job and returns its id once Redis has it (and, with `replicaAcks`, its replicas).
+   * With a `jobId` that is still waiting, active or delayed, nothing is added and that id is
+   * returned.
    * @throws QueuePayloadError when the codec refuses `data` or it exceeds `maxPayloadBytes`.
    * @throws InvalidArgumentError / InvalidKeyError for bad options or queue name.
+   * @throws ReplicaAckError when fewer replicas than asked confirmed the add: the job was added
+   * all the same (its id is in `ids`).
    */
-  async add<T>(queue: string, data: T, options?: JobOptions): Promise<string> {
+  async add<T>(queue: string, data: T, options?: AddJobOptions): Promise<string> {
     const store = this.store(queue);
-    const job = store.encode(data, resolveJobOptions(options), Date.now());
-    await store.addJob(job).catch(this.connections.rethrow(`add a job to queue "${queue}"`));
+    const job = store.encode(data, resolveJobOptions(options, ADD_JOB_OPTION_KEYS), Date.now());
+    const acks = this.connections.replicaAcks(options?.replicaAcks);
+    const confirmation = await store
+      .addJob(job, acks)
+      .catch(this.connections.rethrow(`add a job to queue "${queue}"`));
+    if (acks)
+      this.confirmReplicas(acks, confirmation, `Job ${job.id} of queue "${queue}"`, [job.id]);
     return job.id;
   }
 
   /**
    * Adds many jobs in one round trip per 1000 (all of a batch or none). Every job is checked
    * before anything is sent, so one bad payload adds nothing. Returns the ids in order.
+   * `options.replicaAcks` waits for replicas as `add()` does, for all of them.
    */
-  async addBulk<T>(queue: string, jobs: readonly BulkJob<T>[]): Promise<string[]> {
+  async addBulk<T>(
+    queue: string,
+    jobs: readonly BulkJob<T>[],
+    options: AddBulkOptions = {},
+  ): Promise<string[]> {
     const store = this.store(queue);
     if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs', jobs, 'expected an array');
+    assertKnownKeys('addBulk options', options, ADD_BULK_OPTION_KEYS);
+    const acks = this.connections.replicaAcks(options.replicaAcks);
     const now = Date.now();
     const encoded: EncodedJob[] = jobs.map((entry, i) => {
       if (entry === null || typeof entry !== 'object') {
@@ -71,10 +97,32 @@ export class QueueService implements BeforeApplicationShutdown {
       }
       return store.encode(entry.data, resolveJobOptions(entry.opts), now);
     });
-    await store
-      .addJobs(encoded)
+    const confirmation = await store
+      .addJobs(encoded, acks)
       .catch(this.connections.rethrow(`add ${encoded.length} jobs to queue "${queue}"`));
-    return encoded.map((job) => job.id);
+    const ids = encoded.map((job) => job.id);
+    if (acks && ids.length > 0) {
+      this.confirmReplicas(acks, confirmation, `${ids.length} jobs of queue "${queue}"`, ids);
+    }
+    return ids;
+  }
+
+  /** Throws {@link ReplicaAckError} unless enough replicas confirmed the jobs `ids`. */
+  private confirmReplicas(
+    acks: ReplicaAckOptions,
+    confirmation: ReplicaConfirmation | undefined,
+    what: string,
+    ids: readonly string[],
+  ): void {
+    const error = unconfirmedWrite(
+      this.connections,
+      acks,
+      confirmation,
+      what,
+      'the job(s) were added and stay queued; to add them again without duplicates, retry with the same jobId (the ids are in error.ids)',
+      ids,
+    );
+    if (error) throw error;
   }
 
   /**

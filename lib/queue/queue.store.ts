@@ -2,6 +2,7 @@ import { CodecError } from '../common/codec.js';
 import { describeValue } from '../common/coordination.error.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
+import type { ReplicaAckOptions, ReplicaConfirmation } from '../connection/replica-acks.js';
 import { QueuePayloadError } from './queue.errors.js';
 import type { AttemptError, DeadJob, Job, QueueCounts } from './queue.interfaces.js';
 import { keysOfScript, queueKeys, type QueueKeys } from './queue.keys.js';
@@ -101,6 +102,16 @@ export interface SettleResult extends ClaimBatch {
   status: number;
 }
 
+/** Adds waiting for the next flush that ask for the same replicas (or none). */
+interface PendingAdds {
+  acks: ReplicaAckOptions | undefined;
+  adds: {
+    job: EncodedJob;
+    resolve: (confirmation: ReplicaConfirmation | undefined) => void;
+    reject: (error: unknown) => void;
+  }[];
+}
+
 /** An encoded job, ready for `addJobs`. */
 export interface EncodedJob {
   id: string;
@@ -113,11 +124,8 @@ export interface EncodedJob {
  */
 export class QueueStore {
   readonly keys: QueueKeys;
-  private readonly pendingAdds: {
-    job: EncodedJob;
-    resolve: () => void;
-    reject: (error: unknown) => void;
-  }[] = [];
+  /** By replicas asked for (`replicas/timeoutMs`; `undefined`: none), in arrival order. */
+  private readonly pendingAdds = new Map<string | undefined, PendingAdds>();
 
   /** Each script's KEYS, in the order its `--- @keys` line names them. */
   private readonly scriptKeys: Record<QueueScript, string[]>;
@@ -171,35 +179,81 @@ export class QueueStore {
 
   /**
    * Adds one job. Adds made in the same turn of the event loop (many requests enqueueing at
-   * once) go to Redis in one script call: one round trip and one script run for all of them.
-   * The call is atomic, so each add still either happened or rejects.
+   * once) go to Redis in one script call: one round trip and one script run for all of them
+   * (one per `acks` asked for, whose single `WAIT` then covers them all). The call is atomic, so
+   * each add still either happened or rejects. With `acks`, resolves to how many replicas
+   * confirmed it.
    */
-  addJob(job: EncodedJob): Promise<void> {
+  addJob(job: EncodedJob, acks?: ReplicaAckOptions): Promise<ReplicaConfirmation | undefined> {
     return new Promise((resolve, reject) => {
-      this.pendingAdds.push({ job, resolve, reject });
-      if (this.pendingAdds.length === 1) setImmediate(() => this.flushAdds());
+      const key = acks && `${acks.replicas}/${acks.timeoutMs}`;
+      let pending = this.pendingAdds.get(key);
+      if (!pending) {
+        if (this.pendingAdds.size === 0) setImmediate(() => this.flushAdds());
+        pending = { acks, adds: [] };
+        this.pendingAdds.set(key, pending);
+      }
+      pending.adds.push({ job, resolve, reject });
     });
   }
 
   private flushAdds(): void {
-    for (const batch of chunks(this.pendingAdds.splice(0), ADD_BATCH)) {
-      const args = batch.flatMap(({ job }) => job.args);
-      this.run('addJobs', args).then(
-        () => batch.forEach(({ resolve }) => resolve()),
-        (error: unknown) => batch.forEach(({ reject }) => reject(error)),
-      );
+    const groups = [...this.pendingAdds.values()];
+    this.pendingAdds.clear();
+    for (const { acks, adds } of groups) {
+      for (const batch of chunks(adds, ADD_BATCH)) {
+        const args = batch.flatMap(({ job }) => job.args);
+        this.addBatch(args, acks).then(
+          (confirmation) => batch.forEach(({ resolve }) => resolve(confirmation)),
+          (error: unknown) => batch.forEach(({ reject }) => reject(error)),
+        );
+      }
     }
   }
 
-  async addJobs(jobs: readonly EncodedJob[]): Promise<void> {
-    await Promise.all(
+  /**
+   * Adds jobs in one script call per 1000. With `acks`, resolves to the weakest confirmation
+   * among those calls (a failed `WAIT` first, else the fewest replicas).
+   */
+  async addJobs(
+    jobs: readonly EncodedJob[],
+    acks?: ReplicaAckOptions,
+  ): Promise<ReplicaConfirmation | undefined> {
+    const confirmations = await Promise.all(
       chunks(jobs, ADD_BATCH).map((batch) =>
-        this.run(
-          'addJobs',
+        this.addBatch(
           batch.flatMap((job) => job.args),
+          acks,
         ),
       ),
     );
+    if (!acks) return undefined;
+    const failedWait = confirmations.find((c) => c?.waitError !== undefined);
+    return failedWait ?? confirmations.sort((a, b) => a!.acknowledged - b!.acknowledged)[0];
+  }
+
+  /** One addJobs call; with `acks`, on the connection of such writes and followed by `WAIT`. */
+  private addBatch(
+    args: readonly (string | number)[],
+    acks: ReplicaAckOptions | undefined,
+  ): Promise<ReplicaConfirmation | undefined> {
+    // Not `async` without acks: the plain add is the queue's hot path.
+    if (!acks) return this.run('addJobs', args).then(() => undefined);
+    return this.addAcknowledged(args, acks);
+  }
+
+  private async addAcknowledged(
+    args: readonly (string | number)[],
+    acks: ReplicaAckOptions,
+  ): Promise<ReplicaConfirmation> {
+    const client = await this.connections.acknowledging();
+    const { acknowledged, waitError } = await runners.addJobs.runAcknowledged(
+      client,
+      this.scriptKeys.addJobs,
+      args,
+      acks,
+    );
+    return { acknowledged, waitError };
   }
 
   async claimJobs(claim: ClaimRequest): Promise<ClaimBatch> {

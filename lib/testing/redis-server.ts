@@ -24,6 +24,11 @@ export interface RedisServerOptions {
   cpus?: string;
   /** Run as a Sentinel (`--sentinel`) monitoring this master, with quorum 1. */
   sentinelOf?: { name: string; host: string; port: number };
+  /**
+   * Run as a replica of this master (`--replicaof`): `start()` resolves once the replica has
+   * synced with it (`master_link_status:up`), so it holds every write made before.
+   */
+  replicaOf?: { host: string; port: number };
 }
 
 const LAUNCH_TIMEOUT_MS = 30_000;
@@ -62,14 +67,16 @@ export class RedisServer implements AsyncDisposable {
       const server = new RedisServer(await freePort(), dir, options);
       try {
         await server.launch();
-        return server;
       } catch (error) {
         // Another process may take the port between our probe and redis's bind: try another.
         if (attempt >= 5 || !redisServerAvailable()) {
           rmSync(dir, { recursive: true, force: true });
           throw error;
         }
+        continue;
       }
+      if (options.replicaOf) await server.waitForMasterLink();
+      return server;
     }
   }
 
@@ -129,7 +136,7 @@ export class RedisServer implements AsyncDisposable {
   }
 
   private async launch(): Promise<void> {
-    const { appendOnly = false, args = [], cpus, sentinelOf } = this.options;
+    const { appendOnly = false, args = [], cpus, sentinelOf, replicaOf } = this.options;
     const common = [
       '--port',
       String(this.port),
@@ -154,6 +161,7 @@ export class RedisServer implements AsyncDisposable {
           appendOnly ? 'yes' : 'no',
           '--appendfsync',
           'everysec',
+          ...(replicaOf ? ['--replicaof', replicaOf.host, String(replicaOf.port)] : []),
           ...args,
         ];
     const [command, commandArgs] = cpus
@@ -175,6 +183,19 @@ export class RedisServer implements AsyncDisposable {
     }
   }
 
+  /** Waits until this replica has synced with its master (a full sync on first contact). */
+  private async waitForMasterLink(): Promise<void> {
+    const linked = async () =>
+      /^master_link_status:up\r?$/m.test(await infoOnce(this.host, this.port, 'replication'));
+    if (!(await this.process!.waitUntil(linked, LAUNCH_TIMEOUT_MS))) {
+      await this.dispose();
+      const { host, port } = this.options.replicaOf!;
+      throw new Error(
+        `redis-server on port ${this.port} did not sync with its master ${host}:${port} within ${LAUNCH_TIMEOUT_MS} ms`,
+      );
+    }
+  }
+
   /** A sentinel rewrites its config file, so it gets one of its own in its data directory. */
   private sentinelConfig(master: { name: string; host: string; port: number }): string {
     const config = join(this.dir, `sentinel-${this.port}.conf`);
@@ -191,7 +212,8 @@ export class RedisServer implements AsyncDisposable {
 
 /**
  * A real local Redis Cluster: `masters` servers with cluster mode on, joined by
- * `redis-cli --cluster create`, each with `replicas` replicas (none by default).
+ * `redis-cli --cluster create`, each with `replicas` replicas (none by default). `start()`
+ * resolves once the cluster is ok and every replica has synced with its master.
  */
 export class RedisClusterServers implements AsyncDisposable {
   private constructor(readonly nodes: RedisServer[]) {}
@@ -255,19 +277,50 @@ export class RedisClusterServers implements AsyncDisposable {
     return this.dispose();
   }
 
-  /** Every node sees the cluster ok, and every replica has synced with its master. */
+  /** Until every node says `cluster_state:ok` and every replica has synced with its master. */
   private async waitUntilHealthy(): Promise<void> {
-    const healthy = (node: RedisServer) => {
-      if (!node.cli('cluster', 'info').includes('cluster_state:ok')) return false;
-      const replication = node.cli('info', 'replication');
-      return !replication.includes('role:slave') || replication.includes('master_link_status:up');
+    const synced = async (node: RedisServer) => {
+      const info = await infoOnce(node.host, node.port, 'replication');
+      return /^role:master\r?$/m.test(info) || /^master_link_status:up\r?$/m.test(info);
     };
     for (let attempt = 0; attempt < 400; attempt++) {
-      if (this.nodes.every(healthy)) return;
+      if (
+        this.nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok')) &&
+        (await Promise.all(this.nodes.map(synced))).every(Boolean)
+      ) {
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error('cluster did not reach cluster_state:ok with every replica in sync');
   }
+}
+
+/** `INFO <section>` on a connection of its own: the reply's text, or '' on any failure. */
+function infoOnce(host: string, port: number, section: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    let reply = Buffer.alloc(0);
+    const done = (text: string) => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.setTimeout(1000, () => done(''));
+    socket.once('error', () => done(''));
+    socket.once('connect', () => socket.write(`INFO ${section}\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      reply = Buffer.concat([reply, chunk]);
+      // A bulk string: `$<length>\r\n<text>\r\n`; anything else (an error, LOADING) is no answer.
+      const header = /^\$(\d+)\r\n/.exec(reply.toString('latin1', 0, 32));
+      if (!header) {
+        if (reply.includes('\r\n')) done('');
+        return;
+      }
+      const start = header[0].length;
+      const length = Number(header[1]);
+      if (reply.length >= start + length) done(reply.toString('utf8', start, start + length));
+    });
+  });
 }
 
 function pingOnce(host: string, port: number): Promise<boolean> {

@@ -183,6 +183,34 @@ describe('resolveOptions', () => {
       { elections: { bakend: 'redis' } },
       /"elections.bakend": unknown option \(did you mean "backend"\?/,
     ],
+    [
+      'replicaAcks with no replicas',
+      { replicaAcks: { replicas: 0, timeoutMs: 100 } },
+      /replicaAcks: Invalid replicaAcks.replicas 0: expected a positive integer/,
+    ],
+    [
+      'replicaAcks without a timeout',
+      { replicaAcks: { replicas: 1 } },
+      /replicaAcks: Invalid replicaAcks.timeoutMs undefined/,
+    ],
+    [
+      'replicaAcks that would outwait the command timeout',
+      { replicaAcks: { replicas: 1, timeoutMs: 5000 } },
+      /replicaAcks.timeoutMs 5000: must be below the command timeout \(5000 ms\)/,
+    ],
+    [
+      'replicaAcks that would outwait a cluster command timeout',
+      {
+        cluster: { nodes: [{ port: 1 }], options: { redisOptions: { commandTimeout: 500 } } },
+        replicaAcks: { replicas: 1, timeoutMs: 800 },
+      },
+      /must be below the command timeout \(500 ms\)/,
+    ],
+    [
+      'an unknown replicaAcks option (typo)',
+      { replicaAcks: { replica: 1, timeoutMs: 10 } },
+      /replicaAcks.replica .*did you mean "replicas"\?/,
+    ],
   ];
   for (const [name, options, expected] of bad) {
     it(`refuses ${name}`, () => {
@@ -193,6 +221,21 @@ describe('resolveOptions', () => {
       );
     });
   }
+
+  it('takes replicaAcks below the command timeout it is given, frozen; off by default', () => {
+    assert.equal(resolveOptions({}).replicaAcks, undefined);
+    const resolved = resolveOptions({
+      redis: { commandTimeout: 10_000 },
+      replicaAcks: { replicas: 2, timeoutMs: 6000 },
+    });
+    assert.deepEqual(resolved.replicaAcks, { replicas: 2, timeoutMs: 6000 });
+    assert.ok(Object.isFrozen(resolved.replicaAcks));
+    // A client of your own keeps its settings: without a commandTimeout nothing bounds the wait.
+    const client = new Redis({ lazyConnect: true });
+    const given = resolveOptions({ client, replicaAcks: { replicas: 1, timeoutMs: 60_000 } });
+    assert.equal(given.replicaAcks?.timeoutMs, 60_000);
+    client.disconnect();
+  });
 
   it('lists every problem at once', () => {
     const problems = problemsOf({

@@ -7,7 +7,8 @@ import { useRedisCluster, useRedisServer } from '../../support/hooks.js';
 
 // The connection layer reads a few ioredis internals: adaptive batching replaces `sendCommand`
 // and reads `commandQueue`; StartupHold replaces `sendCommand`, unrefs `reconnectTimeout` and a
-// Cluster's subscriber connection. This spec fails when an ioredis release changes them.
+// Cluster's subscriber connections (plain and sharded). This spec fails when an ioredis release
+// changes them.
 describeWithRedisServer('the ioredis internals the connection layer reads', () => {
   const server = useRedisServer();
   const cluster = useRedisCluster(3);
@@ -57,6 +58,32 @@ describeWithRedisServer('the ioredis internals the connection layer reads', () =
       const instance = subscriber?.getInstance();
       assert.ok(instance?.stream, 'the subscriber connection has a socket');
       assert.ok(!client.nodes('all').includes(instance), 'it is not one of the nodes');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a Cluster with sharded subscribers holds one subscriber connection per master, emitting subscribersReady', async () => {
+    const client = new Cluster(cluster.addresses, { lazyConnect: true, shardedSubscribers: true });
+    try {
+      const ready = once(client, 'subscribersReady');
+      await client.connect();
+      await client.ssubscribe('news');
+      await ready;
+      const { shardedSubscribers } = client as unknown as {
+        shardedSubscribers?: {
+          shardedSubscribers?: Map<string, { getInstance(): Redis | null }>;
+        };
+      };
+      const instances = [...(shardedSubscribers?.shardedSubscribers?.values() ?? [])].map((s) =>
+        s.getInstance(),
+      );
+      assert.equal(instances.length, 3);
+      assert.ok(
+        instances.some((instance) => instance?.stream),
+        'the subscriber of the channel has a socket',
+      );
+      assert.ok(instances.every((instance) => instance && !client.nodes('all').includes(instance)));
     } finally {
       client.disconnect();
     }

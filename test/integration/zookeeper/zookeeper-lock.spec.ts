@@ -5,6 +5,7 @@ import { afterAll, beforeAll, it } from '@jest/globals';
 import {
   InvalidArgumentError,
   InvalidOptionsError,
+  ReplicaAckError,
   LockLostError,
   LockTimeoutError,
   LockUpgradeError,
@@ -132,6 +133,26 @@ describeWithZooKeeper('RedisLockService with backend zookeeper', () => {
     assert.equal(await a.isLocked('both', { backend: 'zookeeper' }), true);
     await onZooKeeper.release();
     assert.equal(await a.isLocked('both', { backend: 'zookeeper' }), false);
+  });
+
+  it('applies replicaAcks to Redis locks only, and refuses it on a ZooKeeper lock', async () => {
+    const moduleRef = await startModule([
+      RedisCoordinationModule.forRoot({
+        url: redis.url, // a Redis without replicas: a Redis lock cannot be confirmed
+        zookeeper: { connectString: zookeeper.connectString, root: '/replica-acks' },
+        locks: { backend: 'zookeeper' },
+        replicaAcks: { replicas: 1, timeoutMs: 100 },
+      }),
+    ]);
+    const locks = moduleRef.get(RedisLockService);
+    const onZooKeeper = await locks.acquire('acked');
+    await onZooKeeper.release();
+    await assert.rejects(locks.acquire('acked', { backend: 'redis' }), ReplicaAckError);
+    await assert.rejects(
+      locks.acquire('acked', { replicaAcks: { replicas: 1, timeoutMs: 100 } }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && /applies to locks on Redis/.test(error.message),
+    );
   });
 
   it('refuses backend zookeeper without the zookeeper option, naming what is missing', async () => {
