@@ -75,7 +75,7 @@ async function jobs(queue: QueueService, shards: number): Promise<RunResult> {
 /**
  * The library on a local 3-master Redis Cluster (no replicas; started by the suite, pinned with
  * the bench to one CPU like the single server):
- * - broadcast over 6 channels on the cluster (sharded pub/sub, the default) vs the same on the
+ * - broadcast over 6 channels on the cluster with sharded pub/sub vs the same on the
  *   single server, and the cluster with plain PUBLISH (`shardedPubSub: false`) vs sharded;
  * - one logical queue spread over 6 queue names (hash tags on every master) vs one name, and a
  *   counter spread over 6 keys vs one key, both on the cluster.
@@ -90,8 +90,8 @@ export const suite: BenchSuite = {
     context.defer(() => cluster.dispose());
     const onCluster = { cluster: { nodes: cluster.addresses } };
     const single = (await context.app()).get(PubSubService);
-    const sharded = await context.app(onCluster);
-    const plain = (await context.app({ ...onCluster, shardedPubSub: false })).get(PubSubService);
+    const sharded = await context.app({ ...onCluster, shardedPubSub: true });
+    const plain = (await context.app(onCluster)).get(PubSubService);
     const channels = Array.from({ length: SHARDS }, (_, i) => `news-${i}`);
 
     const report = (

@@ -204,7 +204,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
 
   /**
    * Whether channels use Redis 7's sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`): the module option
-   * `shardedPubSub`, by default on for a Cluster of Redis 7 or later.
+   * `shardedPubSub` (off by default).
    */
   get shardedPubSub(): boolean {
     return this.sharded;

@@ -1,4 +1,3 @@
-import { Cluster } from 'ioredis';
 import { InvalidOptionsError } from '../common/coordination.error.js';
 import type { RedisClient } from './redis-connections.js';
 import { readInfoField, serversOf } from './redis-servers.js';
@@ -7,17 +6,16 @@ import { readInfoField, serversOf } from './redis-servers.js';
 const SHARDED_PUBSUB_SINCE_MAJOR = 7;
 
 /**
- * Whether the module uses sharded pub/sub, from the module option `shardedPubSub` and the
- * servers: unset, it is on for a Cluster whose masters all run Redis 7 or later (a Cluster copies
- * every plain `PUBLISH` to every node; a single server gains nothing). Set to true on an older
- * Redis, start fails with {@link InvalidOptionsError}.
+ * Whether the module uses sharded pub/sub: only when the module option `shardedPubSub` is true
+ * (off by default: after a graceful `CLUSTER FAILOVER`, ioredis 6.0 did not always move a shard
+ * channel's subscription to the new master, and the channel stayed deaf). Set to true on a Redis
+ * older than 7, start fails with {@link InvalidOptionsError}.
  */
 export async function resolveShardedPubSub(
   client: RedisClient,
   option: boolean | undefined,
 ): Promise<boolean> {
-  if (option === false) return false;
-  if (option === undefined && !(client instanceof Cluster)) return false;
+  if (option !== true) return false;
   const versions = await Promise.all(
     serversOf(client).map(async ({ server, node }) => ({
       node,
@@ -28,7 +26,6 @@ export async function resolveShardedPubSub(
     ({ version }) => Number(version.split('.')[0]) < SHARDED_PUBSUB_SINCE_MAJOR,
   );
   if (older.length === 0) return true;
-  if (option === undefined) return false;
   const servers = older.map(({ node, version }) => `${node ?? 'the server'} runs ${version}`);
   throw new InvalidOptionsError([
     `shardedPubSub: true needs Redis ${SHARDED_PUBSUB_SINCE_MAJOR} or later (SPUBLISH/SSUBSCRIBE), but ${servers.join(', ')}: upgrade Redis, or leave shardedPubSub unset`,

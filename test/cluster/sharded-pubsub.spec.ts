@@ -37,10 +37,14 @@ describeWithRedisServer('sharded pub/sub on Redis Cluster', () => {
 
   const instance = (options: Partial<RedisCoordinationModuleOptions> = {}) =>
     startModule([
-      RedisCoordinationModule.forRoot({ cluster: { nodes: cluster.addresses }, ...options }),
+      RedisCoordinationModule.forRoot({
+        cluster: { nodes: cluster.addresses },
+        shardedPubSub: true,
+        ...options,
+      }),
     ]);
 
-  it('shards every channel by default: each message reaches every instance, and publish() counts them all', async () => {
+  it('shards every channel with shardedPubSub: each message reaches every instance, and publish() counts them all', async () => {
     const apps = await Promise.all([instance(), instance(), instance()]);
     assert.ok(apps.every((app) => app.get(RedisConnections).shardedPubSub));
     // Channels on every master: a plain PUBLISH would count only the receiving node's subscribers.

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { afterEach, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { RedisCoordinationModule } from '../../../lib/index.js';
+import {
+  RedisCoordinationModule,
+  type RedisCoordinationModuleOptions,
+} from '../../../lib/index.js';
 import { waitUntil } from '../../integration/pubsub/pubsub-helpers.js';
 import { startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
@@ -27,13 +30,19 @@ describeWithRedisServer('a Redis Cluster failing over under load', () => {
     nodes = [];
   });
 
-  const instance = () =>
+  const instance = (options: Partial<RedisCoordinationModuleOptions>) =>
     startModule([
-      RedisCoordinationModule.forRoot({ cluster: { nodes: cluster.addresses }, keyPrefix: 'fo:' }),
+      RedisCoordinationModule.forRoot({
+        cluster: { nodes: cluster.addresses },
+        keyPrefix: 'fo:',
+        ...options,
+      }),
     ]);
 
-  async function workloadUnderWay(): Promise<FailoverWorkload> {
-    const workload = await FailoverWorkload.start(await instance(), await instance());
+  async function workloadUnderWay(
+    options: Partial<RedisCoordinationModuleOptions> = {},
+  ): Promise<FailoverWorkload> {
+    const workload = await FailoverWorkload.start(await instance(options), await instance(options));
     await bounded(
       'work under way',
       waitUntil(() => workload.succeeded > 500),

@@ -18,8 +18,10 @@ describeWithRedisServer('PubSubService on a Redis Cluster', () => {
     const pubsub = moduleRef.get(PubSubService);
     const broadcast: unknown[] = [];
     await pubsub.subscribe('news', (m) => void broadcast.push(m));
+    await pubsub.subscribe({ pattern: 'alerts.*' }, (m) => void broadcast.push(m));
     await pubsub.publish('news', 1);
-    await waitUntil(() => broadcast.length === 1);
+    await pubsub.publish('alerts.fire', 2);
+    await waitUntil(() => broadcast.length === 2);
 
     // Channels spread over the masters; each one's stream and dead-letter stream share a slot.
     const channels = Array.from({ length: 6 }, (_, i) => `orders-${i}`);
