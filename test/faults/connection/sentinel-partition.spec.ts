@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, it } from '@jest/globals';
 import { KeySpace } from '../../../lib/connection/key-space.js';
@@ -27,30 +28,51 @@ function until(what: string, condition: () => Promise<boolean>): Promise<void> {
   );
 }
 
-/** Job ids and failed adds by phase: "before" the cut, or during the "partition". */
-interface PartitionFigures {
-  /** Adds that resolved. */
+/** What the producer reported, by phase: "before" the cut, or during the "partition". */
+interface ProducerReport {
+  /** Ids of the jobs whose add resolved. */
   acknowledged: Record<string, string[]>;
   /** Adds that failed, by error code ("untyped ..." for an error not the library's). */
   failed: Record<string, Record<string, number>>;
+  /** Ids of the jobs whose add failed with ReplicaAckError: added, not confirmed. */
+  unconfirmed: Record<string, string[]>;
+}
+
+interface PartitionFigures extends ProducerReport {
   /** Acknowledged jobs that the healed set no longer holds. */
   lost: Record<string, string[]>;
+  /** Unconfirmed jobs that the healed set no longer holds. */
+  unconfirmedGone: Record<string, string[]>;
+  /** From the cut until the sentinels named R master, and until the producer stopped (ms). */
+  promotedAfterMs: number;
+  partitionMs: number;
 }
 
 const count = (counts: Record<string, number> = {}) =>
   Object.values(counts).reduce((sum, n) => sum + n, 0);
 
 function describeFigures(what: string, figures: PartitionFigures): string {
-  const { acknowledged, failed, lost } = figures;
-  return `${what}: during the partition ${acknowledged.partition?.length ?? 0} adds acknowledged by the cut-off master, ${lost.partition?.length ?? 0} of them lost after the heal, ${count(failed.partition)} failed ${JSON.stringify(failed.partition ?? {})}; before the cut ${acknowledged.before?.length ?? 0} acknowledged, ${lost.before?.length ?? 0} lost, ${count(failed.before)} failed`;
+  const { acknowledged, failed, lost, unconfirmed, unconfirmedGone } = figures;
+  const during = [
+    `${acknowledged.partition?.length ?? 0} adds acknowledged by the cut-off master M`,
+    `${lost.partition?.length ?? 0} of them lost after the heal`,
+    `${count(failed.partition)} failed ${JSON.stringify(failed.partition ?? {})}`,
+    ...(unconfirmed.partition
+      ? [`${unconfirmedGone.partition?.length ?? 0} of the unconfirmed jobs gone after the heal`]
+      : []),
+  ];
+  const before = `${acknowledged.before?.length ?? 0} acknowledged, ${lost.before?.length ?? 0} lost, ${count(failed.before)} failed`;
+  const partition = `${(figures.partitionMs / 1000).toFixed(1)} s of partition (R named master after ${(figures.promotedAfterMs / 1000).toFixed(1)} s)`;
+  return `${what}: in ${partition}: ${during.join(', ')}; before the cut ${before}`;
 }
 
 /**
  * The split brain Sentinel cannot prevent: the master M and an app writing to it on one side
  * of a network partition, the replica R and the three sentinels on the other. The sentinels
  * promote R while M, still up, keeps acknowledging the app's writes; once the network heals they
- * turn M into a replica of R, and M's full resync throws those writes away. Each side is a
- * network namespace of its own (test/support/network-namespaces.ts), cut apart at a switch.
+ * turn M into a replica of R, and M's full resync throws those writes away. Then the same
+ * with Redis' own guard on M (min-replicas-to-write) and with the module's replicaAcks. Each side
+ * is a network namespace of its own (test/support/network-namespaces.ts), cut apart at a switch.
  */
 describeWithNetworkNamespaces('a Sentinel master cut off from its replica and sentinels', () => {
   let network: SplitNetwork | undefined;
@@ -95,12 +117,15 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
   });
 
   afterEach(async () => {
-    await producer?.kill();
-    producer = undefined;
-    await Promise.all(servers.map((server) => server.dispose()));
-    servers = [];
-    await network?.dispose();
-    network = undefined;
+    try {
+      await producer?.kill();
+      await Promise.all(servers.map((server) => server.dispose()));
+    } finally {
+      producer = undefined;
+      servers = [];
+      await network?.dispose();
+      network = undefined;
+    }
   });
 
   /** The producer's latest count of settled adds. */
@@ -116,7 +141,7 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
    * adds that started once M was cut off; it stops before the network heals, so that each add
    * met one topology.
    */
-  async function partitionWhileWriting(): Promise<PartitionFigures> {
+  async function partitionWhileWriting(env: NodeJS.ProcessEnv = {}): Promise<PartitionFigures> {
     const { a, b } = network!;
     const keyPrefix = uniqueKeyPrefix();
     const app = ChildApp.spawn('queue-producer', {
@@ -126,6 +151,7 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
         SENTINEL_NAME: 'main',
         KEY_PREFIX: keyPrefix,
         QUEUE,
+        ...env,
       },
     });
     producer = app;
@@ -142,6 +168,7 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
       async () => (await replicationOffset(replica)) === (await replicationOffset(master)),
     );
     await network!.cut();
+    const cutAt = performance.now();
     app.send({ type: 'phase', phase: 'partition' });
     await bounded('the producer resumed', app.waitFor('phase'), WAIT_MS);
     const promoted = `${b.address}\n${replica.port}`;
@@ -152,6 +179,7 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
       return named.every((address) => address === promoted);
     });
     // Two masters now: R is the sentinels' master, while M still takes the producer's adds.
+    const promotedAfterMs = performance.now() - cutAt;
     const atPromotion = outcomesSoFar(app);
     await bounded(
       'more adds after the promotion',
@@ -159,14 +187,11 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
       WAIT_MS,
     );
     app.send({ type: 'stop' });
+    const partitionMs = performance.now() - cutAt;
     const report = await bounded('the producer report', app.waitFor('report'), WAIT_MS);
     await app.kill();
-    // Structured clones of the child's report, not objects of this test's realm.
-    const acknowledged = JSON.parse(JSON.stringify(report.acknowledged)) as Record<
-      string,
-      string[]
-    >;
-    const failed = JSON.parse(JSON.stringify(report.failed)) as PartitionFigures['failed'];
+    // A copy in this test's realm, for deepEqual.
+    const produced = JSON.parse(JSON.stringify(report)) as ProducerReport;
 
     await network!.heal();
     await until('the old master resynced as a replica of the new one', async () => {
@@ -184,13 +209,17 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
       String(kept.size),
       'the old master holds what the new one holds',
     );
-    const lost = Object.fromEntries(
-      Object.entries(acknowledged).map(([phase, ids]) => [
-        phase,
-        ids.filter((id) => !kept.has(id)),
-      ]),
-    );
-    return { acknowledged, failed, lost };
+    const gone = (byPhase: Record<string, string[]>) =>
+      Object.fromEntries(
+        Object.entries(byPhase).map(([phase, ids]) => [phase, ids.filter((id) => !kept.has(id))]),
+      );
+    return {
+      ...produced,
+      lost: gone(produced.acknowledged),
+      unconfirmedGone: gone(produced.unconfirmed),
+      promotedAfterMs,
+      partitionMs,
+    };
   }
 
   it('loses every job the cut-off master acknowledged once Sentinel makes it a replica', async () => {
@@ -218,5 +247,16 @@ describeWithNetworkNamespaces('a Sentinel master cut off from its replica and se
     assert.ok(acknowledged.length > 0, 'the cut-off master acknowledged adds within the lag');
     assert.deepEqual(figures.lost.partition, acknowledged, 'each of them lost');
     assert.ok((figures.failed.partition?.REDIS_COMMAND ?? 0) > 0, 'then refused adds (NOREPLICAS)');
+  });
+
+  it('with replicaAcks, fails the adds the cut-off master cannot have confirmed and loses none it acknowledged', async () => {
+    const figures = await partitionWhileWriting({
+      REPLICA_ACKS: JSON.stringify({ replicas: 1, timeoutMs: 200 }),
+    });
+    console.info(describeFigures('Sentinel partition, replicaAcks { replicas: 1 }', figures));
+    assert.deepEqual(figures.acknowledged.partition ?? [], [], 'no add acknowledged once cut off');
+    assert.deepEqual(Object.keys(figures.failed.partition ?? {}), ['REDIS_REPLICA_ACK']);
+    assert.ok(count(figures.failed.partition) > 0);
+    assert.deepEqual(Object.values(figures.lost).flat(), [], 'no acknowledged job lost');
   });
 });
