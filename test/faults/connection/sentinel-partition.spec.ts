@@ -17,15 +17,25 @@ import { bounded } from './failover-workload.js';
 const WAIT_MS = 180_000;
 const QUEUE = 'orders';
 
-/** Resolves once `condition()` holds, checked every 100 ms (each check may run redis-cli). */
-function until(what: string, condition: () => Promise<boolean>): Promise<void> {
-  return bounded(
-    what,
-    (async () => {
-      while (!(await condition())) await sleep(100);
-    })(),
-    WAIT_MS,
-  );
+/**
+ * Resolves once `condition()` holds, checked every 100 ms (each check may run redis-cli). A check
+ * that fails counts as "not yet": Sentinel kills the clients of a master it demotes.
+ */
+async function until(what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + WAIT_MS;
+  let lastError: unknown;
+  for (;;) {
+    const holds = await condition().catch((error: unknown) => {
+      lastError = error;
+      return false;
+    });
+    if (holds) return;
+    if (performance.now() > deadline) {
+      const failed = lastError ? ` (last check failed: ${(lastError as Error).message})` : '';
+      throw new Error(`${what}: not within ${WAIT_MS / 1000} s${failed}`);
+    }
+    await sleep(100);
+  }
 }
 
 /** What the producer reported, by phase: "before" the cut, or during the "partition". */
