@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -20,13 +20,25 @@ export class ChildApp {
   private readonly child: ChildProcess;
   private stderr = '';
 
-  private constructor(fixture: string, args: string[], env: NodeJS.ProcessEnv) {
+  private constructor(
+    fixture: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    networkNamespace: string | undefined,
+  ) {
     const path = compiledFixture(fixture);
-    this.child = fork(path, args, {
+    const spawnOptions = {
       env: { ...process.env, ...env },
-      execArgv: [], // not the test runner's flags
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'] satisfies StdioOptions,
+    };
+    this.child = networkNamespace
+      ? // `ip netns exec` runs Node in its own place (same pid), and Node inherits the IPC channel.
+        spawn(
+          'ip',
+          ['netns', 'exec', networkNamespace, process.execPath, path, ...args],
+          spawnOptions,
+        )
+      : fork(path, args, { ...spawnOptions, execArgv: [] }); // not the test runner's flags
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
       if (process.env.CHILD_STDERR) process.stderr.write(chunk);
@@ -43,12 +55,15 @@ export class ChildApp {
     );
   }
 
-  /** Starts `test/fixtures/<fixture>.ts` (compiled) in a new process. */
+  /**
+   * Starts `test/fixtures/<fixture>.ts` (compiled) in a new process; with `networkNamespace`,
+   * inside that network namespace (`ip netns exec`, as root).
+   */
   static spawn(
     fixture: string,
-    options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+    options: { args?: string[]; env?: NodeJS.ProcessEnv; networkNamespace?: string } = {},
   ): ChildApp {
-    return new ChildApp(fixture, options.args ?? [], options.env ?? {});
+    return new ChildApp(fixture, options.args ?? [], options.env ?? {}, options.networkNamespace);
   }
 
   get pid(): number {
