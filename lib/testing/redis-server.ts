@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ServerProcess } from './server-process.js';
+import { freePort, pingRedis, ServerProcess } from './server-process.js';
 
 /** The redis-server binary: `REDIS_SERVER_BIN`, else whatever is on `PATH`. */
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN || 'redis-server';
@@ -172,7 +172,12 @@ export class RedisServer implements AsyncDisposable {
     server.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     this.process = server;
     // Poll until PONG: a server loading its AOF answers LOADING, not PONG.
-    if (!(await server.waitUntil(() => pingOnce(this.host, this.port), LAUNCH_TIMEOUT_MS))) {
+    if (
+      !(await server.waitUntil(
+        () => pingRedis({ host: this.host, port: this.port }),
+        LAUNCH_TIMEOUT_MS,
+      ))
+    ) {
       server.signal('SIGKILL');
       this.process = undefined;
       const { spawnError } = server;
@@ -319,24 +324,6 @@ function infoOnce(host: string, port: number, section: string): Promise<string> 
       const start = header[0].length;
       const length = Number(header[1]);
       if (reply.length >= start + length) done(reply.toString('utf8', start, start + length));
-    });
-  });
-}
-
-function pingOnce(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
 }

@@ -1,5 +1,11 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { createServer, type Server, type Socket } from 'node:net';
+import {
+  createConnection,
+  createServer,
+  type NetConnectOpts,
+  type Server,
+  type Socket,
+} from 'node:net';
 
 /**
  * A server process started for tests (a redis-server, a ZooKeeper JVM) that never outlives the
@@ -102,5 +108,24 @@ function listenOnAnyPort(): Promise<Server> {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** Sends one `PING` to a Redis (TCP or Unix socket): true when it answered `+PONG` within 1 s. */
+export function pingRedis(address: NetConnectOpts): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(address);
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
   });
 }

@@ -1,13 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe } from '@jest/globals';
 import { REDIS_SERVER_BIN } from '../../lib/testing/index.js';
-import { ServerProcess } from '../../lib/testing/server-process.js';
+import { pingRedis, ServerProcess } from '../../lib/testing/server-process.js';
 
 // Hosts on two sides of a network that a test can cut: each side is a network namespace of its
 // own (`ip netns`, from iproute2), plugged by a veth pair into a bridge in a third namespace,
@@ -180,7 +179,7 @@ export class NamespacedRedis {
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     server.process = child;
-    if (!(await child.waitUntil(() => pingOnce(server.socket), LAUNCH_TIMEOUT_MS))) {
+    if (!(await child.waitUntil(() => pingRedis({ path: server.socket }), LAUNCH_TIMEOUT_MS))) {
       await server.dispose();
       throw new Error(
         `redis-server did not start in ${side.namespace} on port ${port}: ${stderr.trim() || 'no answer'}`,
@@ -213,18 +212,4 @@ export class NamespacedRedis {
     await child?.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function pingOnce(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ path });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (chunk) => done(chunk.toString().startsWith('+PONG')));
-  });
 }
