@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { afterEach, it } from '@jest/globals';
 import { Redis } from 'ioredis';
