@@ -10,6 +10,7 @@ import {
   assertNothingLost,
   bounded,
   FailoverWorkload,
+  haltWorkloadsAfterEach,
   REPLICA_ACKS,
   summary,
 } from './failover-workload.js';
@@ -19,6 +20,7 @@ import {
  * under the mixed workload, on two app instances connected through the sentinels.
  */
 describeWithRedisServer('a Redis Sentinel failover under load', () => {
+  haltWorkloadsAfterEach();
   closeModulesAfterEach();
   let master: RedisServer;
   let replicas: RedisServer[];
