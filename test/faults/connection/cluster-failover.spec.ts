@@ -23,6 +23,29 @@ async function roleOf(node: Redis): Promise<string | undefined> {
   return /^role:(\w+)/m.exec(await node.info('replication'))?.[1];
 }
 
+/**
+ * Sends `CLUSTER FAILOVER` to `replica` until it is a master; returns how many it took. Redis
+ * aborts a manual failover not done within 5 s, telling only its log; a replica still not
+ * promoted 10 s later (2 runs in about 20 under the workload) is asked again, as an operator
+ * would.
+ */
+async function promote(
+  replica: Redis,
+  workload: FailoverWorkload,
+): Promise<{ attempts: number; promotedMs: number }> {
+  for (let attempts = 1; ; attempts++) {
+    workload.markFault(); // the fault starts with the attempt that works
+    const startedAt = performance.now();
+    await replica.call('CLUSTER', 'FAILOVER');
+    while (performance.now() < startedAt + 10_000) {
+      if ((await roleOf(replica)) === 'master') {
+        return { attempts, promotedMs: performance.now() - startedAt };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
 /** Connections of the test's own to each node of `cluster`, closed after each test. */
 function useNodeConnections(cluster: RedisClusterServers): () => Redis[] {
   let nodes: Redis[] = [];
@@ -58,79 +81,86 @@ async function workloadUnderWay(
 }
 
 /**
- * A graceful failover of a 3-master Cluster (a replica each) under the mixed workload, with the
- * module's default options, on two app instances.
+ * Each failover runs with plain pub/sub (the default) and with sharded pub/sub, whose
+ * subscriptions live on each channel's shard and must follow it to the promoted replica.
  */
-describeWithRedisServer('a Redis Cluster failing over under load', () => {
-  const cluster = useRedisCluster(3, { replicas: 1 });
-  const connectToNodes = useNodeConnections(cluster);
-  haltWorkloadsAfterEach();
-  closeModulesAfterEach();
+const PUBSUB_MODES: ReadonlyArray<[string, Partial<RedisCoordinationModuleOptions>]> = [
+  ['plain pub/sub', {}],
+  ['sharded pub/sub', { shardedPubSub: true }],
+];
 
-  it('rides through a graceful CLUSTER FAILOVER: any failed call is typed, nothing is lost', async () => {
-    const nodes = connectToNodes();
-    const roles = await Promise.all(nodes.map(roleOf));
-    const replica = nodes[roles.indexOf('slave')]!;
-    const workload = await workloadUnderWay(cluster);
+for (const [pubsubMode, pubsubOptions] of PUBSUB_MODES) {
+  /**
+   * A graceful failover of a 3-master Cluster (a replica each) under the mixed workload, with the
+   * module's default options but for pub/sub, on two app instances.
+   */
+  describeWithRedisServer(`a Redis Cluster failing over under load (${pubsubMode})`, () => {
+    const cluster = useRedisCluster(3, { replicas: 1 });
+    const connectToNodes = useNodeConnections(cluster);
+    haltWorkloadsAfterEach();
+    closeModulesAfterEach();
 
-    workload.markFault();
-    const startedAt = performance.now();
-    await replica.call('CLUSTER', 'FAILOVER');
-    await bounded(
-      'the replica promoted',
-      waitUntil(async () => (await roleOf(replica)) === 'master'),
-    );
-    const promotedMs = performance.now() - startedAt;
-    const recoveredMs = await workload.recovered();
-    const report = await workload.stop();
+    it('rides through a graceful CLUSTER FAILOVER: any failed call is typed, nothing is lost', async () => {
+      const nodes = connectToNodes();
+      const roles = await Promise.all(nodes.map(roleOf));
+      const replica = nodes[roles.indexOf('slave')]!;
+      const workload = await workloadUnderWay(cluster, pubsubOptions);
 
-    console.info(
-      `${summary('graceful CLUSTER FAILOVER', recoveredMs, report)}; replica promoted in ${Math.round(promotedMs)} ms`,
-    );
-    assertNothingLost(report);
+      const { attempts, promotedMs } = await bounded(
+        'the replica promoted',
+        promote(replica, workload),
+      );
+      const recoveredMs = await workload.recovered();
+      const report = await workload.stop();
+
+      console.info(
+        `${summary(`graceful CLUSTER FAILOVER, ${pubsubMode}`, recoveredMs, report)}; replica promoted in ${Math.round(promotedMs)} ms (${attempts} CLUSTER FAILOVER)`,
+      );
+      assertNothingLost(report);
+    });
   });
-});
 
-/**
- * A master of a 3-master Cluster killed with SIGKILL under the mixed workload. Each master has two
- * replicas: with `replicaAcks: { replicas: 1 }` a shard must keep a replica after one is
- * promoted, or every acknowledged write to its slots fails with ReplicaAckError (rightly: nothing
- * else has it) until the old master returns as a replica.
- */
-describeWithRedisServer('a Redis Cluster master killed under load', () => {
-  const cluster = useRedisCluster(3, { replicas: 2 });
-  const connectToNodes = useNodeConnections(cluster);
-  haltWorkloadsAfterEach();
-  closeModulesAfterEach();
+  /**
+   * A master of a 3-master Cluster killed with SIGKILL under the mixed workload. Each master has two
+   * replicas: with `replicaAcks: { replicas: 1 }` a shard must keep a replica after one is
+   * promoted, or every acknowledged write to its slots fails with ReplicaAckError (rightly: nothing
+   * else has it) until the old master returns as a replica.
+   */
+  describeWithRedisServer(`a Redis Cluster master killed under load (${pubsubMode})`, () => {
+    const cluster = useRedisCluster(3, { replicas: 2 });
+    const connectToNodes = useNodeConnections(cluster);
+    haltWorkloadsAfterEach();
+    closeModulesAfterEach();
 
-  it('survives a master killed with SIGKILL: with replicaAcks calls fail typed until a replica is promoted, nothing acknowledged is lost', async () => {
-    const nodes = connectToNodes();
-    const roles = await Promise.all(nodes.map(roleOf));
-    const victim = roles.indexOf('master');
-    const replicas = nodes.filter((_, i) => roles[i] === 'slave');
-    // Acknowledged writes wait for a replica: without it a master killed right after
-    // acknowledging a job it had not yet replicated loses it.
-    const workload = await workloadUnderWay(cluster, REPLICA_ACKS);
+    it('survives a master killed with SIGKILL: with replicaAcks calls fail typed until a replica is promoted, nothing acknowledged is lost', async () => {
+      const nodes = connectToNodes();
+      const roles = await Promise.all(nodes.map(roleOf));
+      const victim = roles.indexOf('master');
+      const replicas = nodes.filter((_, i) => roles[i] === 'slave');
+      // Acknowledged writes wait for a replica: without it a master killed right after
+      // acknowledging a job it had not yet replicated loses it.
+      const workload = await workloadUnderWay(cluster, { ...REPLICA_ACKS, ...pubsubOptions });
 
-    workload.markFault();
-    const startedAt = performance.now();
-    nodes[victim]!.disconnect();
-    await cluster.nodes[victim]!.kill();
-    await bounded(
-      'a replica promoted',
-      waitUntil(async () => {
-        // Only the victim's replicas can be promoted: no other master fails.
-        const replicaRoles = await Promise.all(replicas.map(roleOf));
-        return replicaRoles.includes('master');
-      }),
-    );
-    const promotedMs = performance.now() - startedAt;
-    const recoveredMs = await workload.recovered();
-    const report = await workload.stop();
+      workload.markFault();
+      const startedAt = performance.now();
+      nodes[victim]!.disconnect();
+      await cluster.nodes[victim]!.kill();
+      await bounded(
+        'a replica promoted',
+        waitUntil(async () => {
+          // Only the victim's replicas can be promoted: no other master fails.
+          const replicaRoles = await Promise.all(replicas.map(roleOf));
+          return replicaRoles.includes('master');
+        }),
+      );
+      const promotedMs = performance.now() - startedAt;
+      const recoveredMs = await workload.recovered();
+      const report = await workload.stop();
 
-    console.info(
-      `${summary('Cluster master SIGKILLed', recoveredMs, report)}; a replica promoted after ${Math.round(promotedMs)} ms`,
-    );
-    assertNothingLost(report);
+      console.info(
+        `${summary(`Cluster master SIGKILLed, ${pubsubMode}`, recoveredMs, report)}; a replica promoted after ${Math.round(promotedMs)} ms`,
+      );
+      assertNothingLost(report);
+    });
   });
-});
+}
