@@ -7,9 +7,8 @@ const SHARDED_PUBSUB_SINCE_MAJOR = 7;
 
 /**
  * Whether the module uses sharded pub/sub: only when the module option `shardedPubSub` is true
- * (off by default: after a graceful `CLUSTER FAILOVER`, ioredis 6.0 did not always move a shard
- * channel's subscription to the new master, and the channel stayed deaf). Set to true on a Redis
- * older than 7, start fails with {@link InvalidOptionsError}.
+ * (why it is off by default: see the option). Set to true on a Redis older than 7, start fails
+ * with {@link InvalidOptionsError}.
  */
 export async function resolveShardedPubSub(
   client: RedisClient,

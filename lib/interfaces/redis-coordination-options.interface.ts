@@ -103,10 +103,10 @@ export interface RedisCoordinationModuleOptions {
    * Use Redis 7's sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) for every channel, the library's own
    * included: a message then travels only within the shard that owns its channel, instead of to
    * every node of a Cluster (one server gains nothing from it). Needs Redis 7. Off by default:
-   * after a graceful `CLUSTER FAILOVER` ioredis 6.0 did not always move a channel's subscription
-   * to the new master. Sharded pub/sub has no patterns, so `subscribe()` to a pattern fails while
-   * it is on. Every instance of an app must agree: a message published one way is not received
-   * the other way.
+   * sharded pub/sub has no patterns, so `subscribe()` to a pattern fails while it is on; every
+   * instance of an app must agree (a message published one way is not received the other way);
+   * and after a graceful `CLUSTER FAILOVER` ioredis 6.0 leaves a shard's subscriptions on the
+   * demoted master, where messages still arrive but `publish()` no longer counts them.
    * @default false
    */
   shardedPubSub?: boolean;
