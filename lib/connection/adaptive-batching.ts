@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Why adaptive batching cannot run on `client`, or `undefined` when it can. It relies on two
@@ -32,7 +32,7 @@ export function adaptiveBatchingUnsupported(client: Redis): string | undefined {
  * If this ioredis does not have the internals it reads, the client uses ioredis's own
  * auto-pipelining instead, and the reason is logged once.
  */
-export function batchWhileBusy(client: Redis, logger: LoggerService): void {
+export function batchWhileBusy(client: Redis, logger: Pick<LoggerService, 'warn'>): void {
   const unsupported = adaptiveBatchingUnsupported(client);
   if (unsupported) {
     client.options.enableAutoPipelining = true;
@@ -76,4 +76,24 @@ export function batchWhileBusy(client: Redis, logger: LoggerService): void {
     }
     return send.call(client, command, stream);
   };
+}
+
+/**
+ * {@link batchWhileBusy} on each node connection of `cluster` as it is made: each command is
+ * still sent and redirected on its own. Why batching cannot run, if it cannot, is logged once,
+ * not once per node.
+ */
+export function batchEachNodeWhileBusy(
+  cluster: Cluster,
+  logger: Pick<LoggerService, 'warn'>,
+): void {
+  let warned = false;
+  const warnOnce = {
+    warn(message: string) {
+      if (warned) return;
+      warned = true;
+      logger.warn(message);
+    },
+  };
+  cluster.on('+node', (node: Redis) => batchWhileBusy(node, warnOnce));
 }

@@ -24,7 +24,7 @@ import { describeValue, RedisCoordinationError } from '../common/coordination.er
 import { KeySpace } from './key-space.js';
 import { redactSecrets } from './redis-target.js';
 import { evictingServers, onNewServers, readEvictionPolicies } from './eviction-guard.js';
-import { batchWhileBusy } from './adaptive-batching.js';
+import { batchEachNodeWhileBusy, batchWhileBusy } from './adaptive-batching.js';
 import { resolveShardedPubSub } from './sharded-pubsub.js';
 import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
@@ -449,8 +449,7 @@ function createClient(
       redisOptions: { ...connection.options.redisOptions, ...perRole },
     });
     if (role === 'command' && options.autoPipelining === 'adaptive') {
-      // Batched per node connection: each command is still sent and redirected on its own.
-      cluster.on('+node', (node: Redis) => batchWhileBusy(node, logger));
+      batchEachNodeWhileBusy(cluster, logger);
     }
     return cluster;
   }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { EventEmitter } from 'node:events';
+import { type Cluster, Redis } from 'ioredis';
 import {
   adaptiveBatchingUnsupported,
+  batchEachNodeWhileBusy,
   batchWhileBusy,
 } from '../../lib/connection/adaptive-batching.js';
 
@@ -40,5 +42,24 @@ describe('adaptive batching self-check', () => {
       assert.match(warnings[0]!, reason);
       assert.match(warnings[0]!, /using ioredis's enableAutoPipelining instead/);
     }
+  });
+
+  it("on a Cluster, batches each node's connection and says once why it cannot", () => {
+    const cluster = new EventEmitter();
+    const { logger, warnings } = recordingLogger();
+    batchEachNodeWhileBusy(cluster as unknown as Cluster, logger);
+    const nodes = [0, 1, 2].map(() => ({
+      options: { enableAutoPipelining: false },
+      on() {},
+      sendCommand: undefined,
+      commandQueue: { length: 0 },
+    }));
+    for (const node of nodes) cluster.emit('+node', node);
+    assert.deepEqual(
+      nodes.map((node) => node.options.enableAutoPipelining),
+      [true, true, true],
+    );
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /sendCommand is not a function/);
   });
 });
