@@ -30,7 +30,7 @@ export const bounded = <T>(what: string, work: Promise<T>, ms = 60_000) =>
 const FAILOVER_ERROR_CODES = new Set(['REDIS_CONNECTION', 'REDIS_REPLICA_ACK']);
 
 /** What every failover must keep, whatever failed meanwhile. */
-export function assertNothingLost(report: WorkloadReport): void {
+function assertNothingLost(report: WorkloadReport): void {
   assert.deepEqual(
     report.untyped.map(String),
     [],
@@ -51,7 +51,7 @@ export function assertNothingLost(report: WorkloadReport): void {
   assert.ok(report.broadcastsAfterRecovery > 0, 'broadcasts published after the recovery');
 }
 
-export function summary(what: string, ms: number, report: WorkloadReport): string {
+function summary(what: string, ms: number, report: WorkloadReport): string {
   return `${what}: recovered in ${Math.round(ms)} ms; ${report.done} calls, ${report.errors.length} failed (${JSON.stringify(report.errorCodes)}); ${report.jobsAcknowledged} jobs (${report.jobsNotRun} not yet run at the end) and ${report.messagesAcknowledged} durable messages acknowledged, none lost; ${report.lockHolds} lock holds, no overlap`;
 }
 
@@ -193,6 +193,18 @@ export class FailoverWorkload {
       waitUntil(() => this.done >= target),
     );
     return recoveryMs;
+  }
+
+  /**
+   * Once every kind of call succeeds again ({@link recovered}), stops ({@link stop}), prints
+   * what happened (`what`, then `detail`) and asserts that nothing was lost.
+   */
+  async finish(what: string, detail: string): Promise<WorkloadReport> {
+    const recoveredMs = await this.recovered();
+    const report = await this.stop();
+    console.info(`${summary(what, recoveredMs, report)}; ${detail}`);
+    assertNothingLost(report);
+    return report;
   }
 
   /**
