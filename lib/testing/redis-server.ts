@@ -117,7 +117,7 @@ export class RedisServer implements AsyncDisposable {
 
   /** Freezes the server (SIGSTOP): connections stay open but nothing answers. */
   pause(): void {
-    this.process?.signal('SIGSTOP');
+    this.process?.pause();
   }
 
   resume(): void {

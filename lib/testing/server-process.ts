@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import {
   createConnection,
   createServer,
@@ -6,6 +7,9 @@ import {
   type Server,
   type Socket,
 } from 'node:net';
+
+/** How long {@link ServerProcess.pause} waits for the kernel to report the process stopped. */
+const PAUSE_CONFIRM_MS = 2000;
 
 /**
  * A server process started for tests (a redis-server, a ZooKeeper JVM) that never outlives the
@@ -52,6 +56,29 @@ export class ServerProcess {
 
   signal(signal: NodeJS.Signals): void {
     if (!this.ended) this.child.kill(signal);
+  }
+
+  /**
+   * Stops the process (SIGSTOP) and returns once the kernel reports it stopped: a signal takes
+   * effect asynchronously, and a busy JVM answered a request sent right after its SIGSTOP. Where
+   * `/proc` cannot tell (not Linux), it returns after sending the signal.
+   */
+  pause(): void {
+    if (this.ended) return;
+    this.child.kill('SIGSTOP');
+    const stat = `/proc/${this.child.pid}/stat`;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; waited < PAUSE_CONFIRM_MS; waited++) {
+      let state: string | undefined;
+      try {
+        // The state follows the command name, which is in parentheses and may contain spaces.
+        state = /\) (\S)/.exec(readFileSync(stat, 'utf8'))?.[1];
+      } catch {
+        return;
+      }
+      if (state === undefined || state === 'T' || state === 't') return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
   }
 
   /** Sends `signal` and waits for the exit; a paused process is continued first so it can act. */

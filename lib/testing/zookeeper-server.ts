@@ -250,7 +250,7 @@ export class ZooKeeperServer implements AsyncDisposable {
 
   /** Freezes the server (SIGSTOP): connections stay open but nothing answers, heartbeats stop. */
   pause(): void {
-    this.process?.signal('SIGSTOP');
+    this.process?.pause();
     this.paused = this.running;
   }
 
