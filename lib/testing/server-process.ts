@@ -66,18 +66,11 @@ export class ServerProcess {
   pause(): void {
     if (this.ended) return;
     this.child.kill('SIGSTOP');
-    const stat = `/proc/${this.child.pid}/stat`;
-    const pause = new Int32Array(new SharedArrayBuffer(4));
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     for (let waited = 0; waited < PAUSE_CONFIRM_MS; waited++) {
-      let state: string | undefined;
-      try {
-        // The state follows the command name, which is in parentheses and may contain spaces.
-        state = /\) (\S)/.exec(readFileSync(stat, 'utf8'))?.[1];
-      } catch {
-        return;
-      }
+      const state = processState(this.child.pid!);
       if (state === undefined || state === 'T' || state === 't') return;
-      Atomics.wait(pause, 0, 0, 1);
+      Atomics.wait(sleeper, 0, 0, 1);
     }
   }
 
@@ -155,4 +148,17 @@ export function pingRedis(address: NetConnectOpts): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+/**
+ * The state letter `/proc/<pid>/stat` gives for `pid` (`R`, `S`, `T` stopped, `Z` zombie, ...), or
+ * `undefined` when there is no such process or no `/proc` (not Linux).
+ */
+export function processState(pid: number): string | undefined {
+  try {
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
 }

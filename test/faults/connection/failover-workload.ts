@@ -97,8 +97,8 @@ export interface WorkloadReport {
   readonly broadcastsMissedAfterRecovery: number;
 }
 
-/** Workloads whose loops may still run. */
-const running = new Set<FailoverWorkload>();
+/** Workloads started and not stopped yet: their loops may still run. */
+const unstopped = new Set<FailoverWorkload>();
 
 /**
  * Registers an `afterEach` hook that stops the loops of a workload its test left running (it
@@ -107,8 +107,8 @@ const running = new Set<FailoverWorkload>();
  */
 export function haltWorkloadsAfterEach(): void {
   afterEach(() => {
-    for (const workload of running) workload.halt();
-    running.clear();
+    for (const workload of unstopped) workload.halt();
+    unstopped.clear();
   });
 }
 
@@ -154,7 +154,7 @@ export class FailoverWorkload {
     const workload = new FailoverWorkload(producer, consumer);
     await workload.subscribe();
     workload.run();
-    running.add(workload);
+    unstopped.add(workload);
     return workload;
   }
 
@@ -213,7 +213,7 @@ export class FailoverWorkload {
    */
   async stop(): Promise<WorkloadReport> {
     this.halt();
-    running.delete(this);
+    unstopped.delete(this);
     await bounded('every call in flight settling', Promise.all(this.loops));
     await bounded(
       'workers catching up',

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { nodeArgsWithTesting, runWithTesting } from '../../support/built-testing.js';
 import { useTestZooKeeper, useZooKeeperEnsemble } from '../../support/hooks.js';
 import { describeWithZooKeeper, ZooKeeperServer } from '../../support/zookeeper.js';
+import { processState } from '../../../lib/testing/server-process.js';
 
 // The rig speaks to the servers with four-letter words only, so it is checked without a client.
 
@@ -23,11 +24,8 @@ async function until(what: string, condition: () => boolean | Promise<boolean>):
 
 /** True once the process has exited: no such process, or a zombie its new parent has not reaped. */
 function gone(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-  } catch {
-    return true;
-  }
+  const state = processState(pid);
+  return state === undefined || state === 'Z';
 }
 
 describeWithZooKeeper('ZooKeeper test rig', () => {
