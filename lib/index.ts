@@ -81,6 +81,11 @@ export {
   QueueShutdownError,
   QueueNoHandlerError,
   QueueWorkerConflictError,
+  QueueJobNotFoundError,
+  QueueJobFailedError,
+  QueueWaitTimeoutError,
+  QueueJobActiveError,
+  QueueClosedError,
 } from './queue/queue.errors.js';
 export {
   DEFAULT_JOB_OPTIONS,
@@ -96,6 +101,11 @@ export {
   type AttemptError,
   type DeadJob,
   type BulkJob,
+  type JobInfo,
+  type JobState,
+  type JobProgress,
+  type QueueEvent,
+  type QueueEventName,
 } from './queue/queue.interfaces.js';
 export { PubSubService } from './pubsub/pubsub.service.js';
 export type { Unsubscribe } from './connection/subscription-hub.js';

@@ -1,9 +1,13 @@
 import { RedisCoordinationError } from '../common/coordination.error.js';
 
-/** A job payload cannot be stored: the codec refused it, or it is larger than `maxPayloadBytes`. */
+/**
+ * A job payload (or a progress value) cannot be stored: the codec refused it, or it is larger
+ * than `maxPayloadBytes`.
+ */
 export class QueuePayloadError extends RedisCoordinationError {
-  constructor(queue: string, problem: string, options?: { cause?: unknown }) {
-    super('QUEUE_PAYLOAD', `Cannot add a job to queue "${queue}": ${problem}`, options);
+  /** `action` says what could not be stored, e.g. `add a job to queue "emails"`. */
+  constructor(action: string, problem: string, options?: { cause?: unknown }) {
+    super('QUEUE_PAYLOAD', `Cannot ${action}: ${problem}`, options);
   }
 }
 
@@ -55,5 +59,53 @@ export class QueueNoHandlerError extends RedisCoordinationError {
 export class QueueWorkerConflictError extends RedisCoordinationError {
   constructor(message: string) {
     super('QUEUE_WORKER_CONFLICT', message);
+  }
+}
+
+/** A job a caller waits for or asked about does not exist (never added, removed, or trimmed). */
+export class QueueJobNotFoundError extends RedisCoordinationError {
+  constructor(queue: string, jobId: string, detail = 'no such job') {
+    super('QUEUE_JOB_NOT_FOUND', `Job ${jobId} of queue "${queue}": ${detail}`);
+  }
+}
+
+/** The job `waitUntilFinished()` waited for went to the dead-letter list; `lastError` says why. */
+export class QueueJobFailedError extends RedisCoordinationError {
+  constructor(
+    readonly queue: string,
+    readonly jobId: string,
+    readonly lastError: string | undefined,
+  ) {
+    super(
+      'QUEUE_JOB_FAILED',
+      `Job ${jobId} of queue "${queue}" failed and is in the dead-letter list: ${lastError ?? '(no error recorded)'}`,
+    );
+  }
+}
+
+/** `waitUntilFinished()` gave up: the job had not finished within `timeoutMs`. */
+export class QueueWaitTimeoutError extends RedisCoordinationError {
+  constructor(queue: string, jobId: string, timeoutMs: number) {
+    super(
+      'QUEUE_WAIT_TIMEOUT',
+      `Job ${jobId} of queue "${queue}" had not finished after ${timeoutMs} ms of waiting (it may still run)`,
+    );
+  }
+}
+
+/** `remove()` or `obliterate()` refused: a worker runs the job(s) now; pass `{ force: true }`. */
+export class QueueJobActiveError extends RedisCoordinationError {
+  constructor(message: string) {
+    super('QUEUE_JOB_ACTIVE', message);
+  }
+}
+
+/** A wait for a job (`waitUntilFinished()`) ended because the application is shutting down. */
+export class QueueClosedError extends RedisCoordinationError {
+  constructor(queue: string, jobId: string) {
+    super(
+      'QUEUE_CLOSED',
+      `Stopped waiting for job ${jobId} of queue "${queue}": the application is shutting down`,
+    );
   }
 }

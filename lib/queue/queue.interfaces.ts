@@ -61,6 +61,9 @@ export const DEFAULT_JOB_OPTIONS = Object.freeze({
   attempts: 1,
 });
 
+/** What a handler may report as its job's progress: a percentage, or any codec-encodable object. */
+export type JobProgress = number | object;
+
 /** A job as its handler sees it. */
 export interface Job<T = unknown> {
   readonly queue: string;
@@ -73,6 +76,13 @@ export interface Job<T = unknown> {
   readonly maxAttempts: number;
   /** When the job was added (ms since the epoch, producer's clock). */
   readonly addedAt: number;
+  /**
+   * Records the job's progress (`getJob()` shows the last one; `events()` listeners get a
+   * `progress` event). Resolves once Redis has it.
+   * @throws QueueLeaseLostError when this worker no longer holds the job.
+   * @throws QueuePayloadError when the codec refuses the value or it exceeds `maxPayloadBytes`.
+   */
+  progress(value: JobProgress): Promise<void>;
 }
 
 /**
@@ -100,9 +110,16 @@ export interface WorkerOptions {
    * outcomes then get up to 2 s more to be recorded). @default 10000
    */
   drainTimeoutMs?: number;
-  /** How many completed job ids to keep. @default 1000 */
+  /**
+   * How many completed jobs to keep (record, return value, progress, errors) for `getJob()`,
+   * `jobs()` and `waitUntilFinished()`: when jobs complete, the oldest beyond this count are
+   * deleted. 0 keeps none. @default 1000
+   */
   keepCompletedCount?: number;
-  /** How long to keep completed job ids, in ms. @default 86400000 (one day) */
+  /**
+   * Completed jobs finished this long ago (ms) or longer are deleted when other jobs complete
+   * (no sweeper runs). @default 86400000 (one day)
+   */
   keepCompletedMs?: number;
   /**
    * How many dead-letter jobs to keep (record, state and errors): when a job dies, the oldest
@@ -148,23 +165,81 @@ export interface AttemptError {
   at: number;
 }
 
-/** A job in the dead-letter list. */
-export interface DeadJob<T = unknown> {
+/** Where a job is: its list. */
+export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'dead';
+
+/** The lists `QueueService.jobs()` pages through and `clean()` (completed, dead) trims. */
+export const JOB_STATES: readonly JobState[] = Object.freeze([
+  'waiting',
+  'active',
+  'delayed',
+  'completed',
+  'dead',
+]);
+
+/** A job as `QueueService.getJob()` and `jobs()` show it. */
+export interface JobInfo<T = unknown, R = unknown> {
   id: string;
+  state: JobState;
   name?: string;
   /** The payload; `undefined` when the record cannot be decoded (see `decodeError`). */
   data: T | undefined;
+  /** Attempts started so far (a handed-back attempt at shutdown is not counted). */
   attemptsMade: number;
   maxAttempts: number;
-  /** When it died (ms since the epoch, Redis clock). */
-  diedAt: number;
+  priority: number;
+  /** When it was added (ms since the epoch, producer's clock); absent when undecodable. */
+  addedAt?: number;
+  /** Delayed (or waiting for a retry's backoff): when it is due (Redis clock). */
+  dueAt?: number;
+  /** Active: when its lease expires unless renewed (Redis clock). */
+  leaseExpiresAt?: number;
+  /** Completed or dead: when (Redis clock). */
+  finishedAt?: number;
+  /** The last progress its handler reported, if any. */
+  progress?: JobProgress;
+  /**
+   * Completed: what its handler returned (absent for `undefined`, or when the codec refused
+   * the value or it exceeded `maxPayloadBytes`: the worker then logs a warning).
+   */
+  returnValue?: R;
+  /** The error of the last failed attempt, if any. */
   lastError?: string;
+  /** The last 10 failed attempts, oldest first. */
   history: AttemptError[];
   /**
    * Set when the stored record cannot be decoded (missing, corrupt, or refused by the codec): a
    * `CodecError` message. `data` and `name` are then absent; the rest is listed as usual.
    */
   decodeError?: string;
+}
+
+/** A job in the dead-letter list. */
+export interface DeadJob<T = unknown> extends JobInfo<T, never> {
+  state: 'dead';
+  /** When it died (ms since the epoch, Redis clock); the same as `finishedAt`. */
+  diedAt: number;
+}
+
+/** The lifecycle events of `QueueService.events()`. */
+export type QueueEventName =
+  'added' | 'active' | 'progress' | 'completed' | 'retrying' | 'dead' | 'removed';
+
+/** One lifecycle event of a job, as every instance sees it. */
+export interface QueueEvent {
+  event: QueueEventName;
+  jobId: string;
+  /** The job's name, if it has one. */
+  name?: string;
+  /**
+   * `active`: the attempt number; `progress`: the reported value; `completed`: the return value
+   * (absent for none); `retrying`, `dead`: the error.
+   */
+  data?: unknown;
+  /** The stream entry's id (ordered): where a reader is. */
+  eventId: string;
+  /** When it happened (ms since the epoch, Redis clock). */
+  at: number;
 }
 
 /** An entry of `QueueService.addBulk()`. */

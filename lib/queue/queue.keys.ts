@@ -9,11 +9,15 @@ const QUEUE_KEY_PARTS = [
   'jobs',
   'state',
   'errors',
+  'results',
+  'progress',
   'dead',
   'completed',
   'seq',
   'wake',
   'paused',
+  'events',
+  'listening',
 ] as const;
 
 export type QueueKeyPart = (typeof QUEUE_KEY_PARTS)[number];

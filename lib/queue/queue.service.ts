@@ -5,21 +5,40 @@ import {
   type LoggerService,
 } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertKnownKeys, assertName } from '../common/validate.js';
+import {
+  assertInteger,
+  assertKnownKeys,
+  assertMilliseconds,
+  assertName,
+  assertOneOf,
+} from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import {
   unconfirmedWrite,
   type ReplicaAckOptions,
   type ReplicaConfirmation,
 } from '../connection/replica-acks.js';
-import type {
-  AddBulkOptions,
-  AddJobOptions,
-  BulkJob,
-  DeadJob,
-  JobHandler,
-  QueueCounts,
-  WorkerOptions,
+import { Subscription, type Observable } from 'rxjs';
+import { QueueEventsReader } from './queue-events.js';
+import {
+  QueueClosedError,
+  QueueJobActiveError,
+  QueueJobFailedError,
+  QueueJobNotFoundError,
+  QueueWaitTimeoutError,
+} from './queue.errors.js';
+import {
+  JOB_STATES,
+  type AddBulkOptions,
+  type AddJobOptions,
+  type BulkJob,
+  type DeadJob,
+  type JobHandler,
+  type JobInfo,
+  type JobState,
+  type QueueCounts,
+  type QueueEvent,
+  type WorkerOptions,
 } from './queue.interfaces.js';
 import {
   ADD_BULK_OPTION_KEYS,
@@ -30,8 +49,10 @@ import {
 import { QueueStore, type EncodedJob } from './queue.store.js';
 import { JobWorker } from './queue.worker.js';
 
-/** Largest `limit` of {@link QueueService.dead}. */
-const MAX_DEAD_LIMIT = 10_000;
+/** Largest `limit` of {@link QueueService.dead} and of one {@link QueueService.clean} call. */
+const MAX_BATCH = 10_000;
+/** Largest page of {@link QueueService.jobs}. */
+const MAX_PAGE = 1000;
 
 /**
  * A reliable (at-least-once) job queue on Redis. A claimed job is held under a lease that its
@@ -50,6 +71,7 @@ const MAX_DEAD_LIMIT = 10_000;
 @Injectable()
 export class QueueService implements BeforeApplicationShutdown {
   private readonly stores = new Map<string, QueueStore>();
+  private readonly readers = new Map<string, QueueEventsReader>();
   private readonly workers = new Set<JobWorker>();
   private readonly logger: LoggerService = new Logger('QueueService');
 
@@ -166,17 +188,188 @@ export class QueueService implements BeforeApplicationShutdown {
     queue: string,
     { limit = 100 }: { limit?: number } = {},
   ): Promise<DeadJob<T>[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_DEAD_LIMIT) {
-      throw new InvalidArgumentError(
-        'limit',
-        limit,
-        `expected an integer from 1 to ${MAX_DEAD_LIMIT}`,
+    const store = this.store(queue);
+    assertInteger('limit', limit, 1, MAX_BATCH);
+    const dead = await store
+      .pageJobs('dead', 0, limit)
+      .catch(this.connections.rethrow(`list the dead jobs of queue "${queue}"`));
+    return dead.map((job) => ({ ...job, diedAt: job.finishedAt! }) as DeadJob<T>);
+  }
+
+  /**
+   * A job wherever it is (waiting, active, delayed, completed or dead), with its data, attempts,
+   * errors, progress and, once completed, its handler's return value; `undefined` when there is
+   * no such job (never added, removed, or trimmed from the completed or dead list).
+   */
+  async getJob<T = unknown, R = unknown>(
+    queue: string,
+    id: string,
+  ): Promise<JobInfo<T, R> | undefined> {
+    const store = this.store(queue);
+    assertName('job id', id);
+    const [job] = await store
+      .readJobs([id])
+      .catch(this.connections.rethrow(`read job ${id} of queue "${queue}"`));
+    return job as JobInfo<T, R> | undefined;
+  }
+
+  /**
+   * A page of the jobs in one state: waiting and delayed in the order they will run, active by
+   * lease deadline, completed and dead newest first. One snapshot per call; `limit` at most 1000.
+   */
+  async jobs<T = unknown, R = unknown>(
+    queue: string,
+    state: JobState,
+    { offset = 0, limit = 100 }: { offset?: number; limit?: number } = {},
+  ): Promise<JobInfo<T, R>[]> {
+    const store = this.store(queue);
+    assertOneOf('state', state, JOB_STATES);
+    assertInteger('offset', offset, 0);
+    assertInteger('limit', limit, 1, MAX_PAGE);
+    const jobs = await store
+      .pageJobs(state, offset, limit)
+      .catch(this.connections.rethrow(`list the ${state} jobs of queue "${queue}"`));
+    return jobs as JobInfo<T, R>[];
+  }
+
+  /**
+   * Deletes a job and every trace of it; `false` when there was none. An active job is refused
+   * ({@link QueueJobActiveError}) unless `force`: its worker's outcome is then refused and its
+   * handler's signal aborts at the next lease renewal.
+   */
+  async remove(
+    queue: string,
+    id: string,
+    { force = false }: { force?: boolean } = {},
+  ): Promise<boolean> {
+    const store = this.store(queue);
+    assertName('job id', id);
+    const removed = await store
+      .removeJob(id, force === true)
+      .catch(this.connections.rethrow(`remove job ${id} of queue "${queue}"`));
+    if (removed === -1) {
+      throw new QueueJobActiveError(
+        `Job ${id} of queue "${queue}" is running; pass { force: true } to remove it anyway`,
       );
     }
-    const dead = await this.store(queue)
-      .listDead(limit)
-      .catch(this.connections.rethrow(`list the dead jobs of queue "${queue}"`));
-    return dead as DeadJob<T>[];
+    return removed === 1;
+  }
+
+  /**
+   * Deletes completed or dead jobs that finished at least `olderThanMs` ago, oldest first, at
+   * most `limit` (default 1000, at most 10 000) per call; returns how many. Call again while it
+   * returns `limit` to clean more. (Both lists are also trimmed as jobs finish: see the worker
+   * options `keepCompletedCount` and `keepDeadCount`.)
+   */
+  async clean(
+    queue: string,
+    state: 'completed' | 'dead',
+    { olderThanMs = 0, limit = 1000 }: { olderThanMs?: number; limit?: number } = {},
+  ): Promise<number> {
+    const store = this.store(queue);
+    assertOneOf('state', state, ['completed', 'dead']);
+    assertMilliseconds('olderThanMs', olderThanMs);
+    assertInteger('limit', limit, 1, MAX_BATCH);
+    return store
+      .cleanJobs(state, olderThanMs, limit)
+      .catch(this.connections.rethrow(`clean the ${state} jobs of queue "${queue}"`));
+  }
+
+  /**
+   * Deletes the whole queue: every job in every state, its pause flag and its events. Refused
+   * while jobs are active ({@link QueueJobActiveError}) unless `force` (their workers' outcomes
+   * are then refused). Workers still running on the queue keep serving it: jobs added later run.
+   */
+  async obliterate(queue: string, { force = false }: { force?: boolean } = {}): Promise<void> {
+    const store = this.store(queue);
+    const deleted = await store
+      .obliterate(force === true)
+      .catch(this.connections.rethrow(`obliterate queue "${queue}"`));
+    if (deleted === -1) {
+      throw new QueueJobActiveError(
+        `Queue "${queue}" has active jobs; stop its workers first, or pass { force: true }`,
+      );
+    }
+  }
+
+  /**
+   * The lifecycle events of every job of the queue, from every instance, as an rxjs stream:
+   * `added`, `active`, `progress`, `completed`, `retrying`, `dead`, `removed`. Events are written
+   * to a capped Redis stream (about the last 10 000) only while some process listens, so a queue
+   * nobody watches pays nothing for them. One connection per queue serves every subscriber of
+   * this process; after a lost connection it resumes where it was.
+   */
+  events(queue: string): Observable<QueueEvent> {
+    return this.reader(queue).events();
+  }
+
+  /**
+   * Waits for a job to finish, from any instance: resolves with its handler's return value once
+   * it completed, rejects with {@link QueueJobFailedError} (its last error) once it is dead.
+   * @throws QueueJobNotFoundError when there is no such job, or it was removed.
+   * @throws QueueWaitTimeoutError after `timeoutMs` (the job may still finish).
+   * @throws QueueClosedError when the application shuts down first.
+   */
+  async waitUntilFinished<R = unknown>(
+    queue: string,
+    id: string,
+    { timeoutMs }: { timeoutMs?: number } = {},
+  ): Promise<R> {
+    const store = this.store(queue);
+    assertName('job id', id);
+    if (timeoutMs !== undefined) assertMilliseconds('timeoutMs', timeoutMs, { min: 1 });
+    const reader = this.reader(queue);
+    const action = `wait for job ${id} of queue "${queue}"`;
+    return new Promise<R>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      // Filled below; settle() may run while it is being filled (a reader already shut down).
+      const subscription = new Subscription();
+      const settle = (outcome: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        subscription.unsubscribe();
+        outcome();
+      };
+      const fail = (error: unknown) =>
+        settle(() => reject(this.connections.failure(error, action)));
+      /** Settles on a finished (or unknown) job; a job still running is waited for. */
+      const settleOn = (job: JobInfo | undefined) => {
+        if (!job) settle(() => reject(new QueueJobNotFoundError(queue, id)));
+        else if (job.state === 'completed') settle(() => resolve(job.returnValue as R));
+        else if (job.state === 'dead') {
+          settle(() => reject(new QueueJobFailedError(queue, id, job.lastError)));
+        }
+      };
+      subscription.add(
+        reader.events().subscribe({
+          next: (event) => {
+            if (event.jobId !== id || done) return;
+            if (event.event === 'removed') {
+              settle(() => reject(new QueueJobNotFoundError(queue, id, 'it was removed')));
+            } else if (event.event === 'completed') {
+              settle(() => resolve(event.data as R));
+            } else if (event.event === 'dead') {
+              settle(() => reject(new QueueJobFailedError(queue, id, event.data as string)));
+            }
+          },
+          complete: () => settle(() => reject(new QueueClosedError(queue, id))),
+        }),
+      );
+      if (done) return; // the application was already shutting down
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => settle(() => reject(new QueueWaitTimeoutError(queue, id, timeoutMs))),
+          timeoutMs,
+        );
+      }
+      // Listening before reading the job's state: a finish after the read reaches the reader.
+      reader
+        .ready()
+        .then(() => store.readJobs([id]))
+        .then(([job]) => settleOn(job), fail);
+    });
   }
 
   /**
@@ -210,9 +403,24 @@ export class QueueService implements BeforeApplicationShutdown {
       .catch(this.connections.rethrow(`resume queue "${queue}"`));
   }
 
-  /** Closes every worker started through this service (they drain, then hand jobs back). */
+  /**
+   * Closes every worker started through this service (they drain, then hand jobs back), and
+   * stops reading events (their subscribers complete).
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([...this.workers].map((worker) => worker.close()));
+    await Promise.all([
+      ...[...this.workers].map((worker) => worker.close()),
+      ...[...this.readers.values()].map((reader) => reader.close()),
+    ]);
+  }
+
+  private reader(queue: string): QueueEventsReader {
+    let reader = this.readers.get(queue);
+    if (!reader) {
+      reader = new QueueEventsReader(this.store(queue), this.connections, this.logger);
+      this.readers.set(queue, reader);
+    }
+    return reader;
   }
 
   private store(queue: string): QueueStore {

@@ -1,21 +1,34 @@
 import { CodecError } from '../common/codec.js';
 import { describeValue } from '../common/coordination.error.js';
-import type { RedisConnections } from '../connection/redis-connections.js';
+import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { ReplicaAckOptions, ReplicaConfirmation } from '../connection/replica-acks.js';
-import { QueuePayloadError } from './queue.errors.js';
-import type { AttemptError, DeadJob, Job, QueueCounts } from './queue.interfaces.js';
+import { QueueLeaseLostError, QueuePayloadError } from './queue.errors.js';
+import type {
+  AttemptError,
+  Job,
+  JobInfo,
+  JobProgress,
+  JobState,
+  QueueCounts,
+  QueueEvent,
+  QueueEventName,
+} from './queue.interfaces.js';
 import { keysOfScript, queueKeys, type QueueKeys } from './queue.keys.js';
 import type { ResolvedJobOptions } from './queue.options.js';
 import {
   addJobs,
   claimJobs,
+  cleanJobs,
   completeJobs,
   countJobs,
   extendLeases,
   failJob,
-  listDead,
+  obliterateQueue,
+  progressJob,
+  readJobs,
   releaseJobs,
+  removeJob,
   resumeQueue,
   retryDead,
 } from './scripts/lua.generated.js';
@@ -27,7 +40,11 @@ const scripts = {
   failJob,
   extendLeases,
   releaseJobs,
-  listDead,
+  progressJob,
+  readJobs,
+  removeJob,
+  cleanJobs,
+  obliterateQueue,
   retryDead,
   countJobs,
   resumeQueue,
@@ -39,6 +56,8 @@ const runners = Object.fromEntries(
 
 /** Jobs per `addJobs` script call: one round trip, short enough not to stall Redis. */
 const ADD_BATCH = 1000;
+/** Most events one read returns. */
+const EVENTS_PER_READ = 500;
 
 /** What is stored before the payload in a job record (short keys: one per job in Redis). */
 interface RecordHeader {
@@ -102,6 +121,14 @@ export interface SettleResult extends ClaimBatch {
   status: number;
 }
 
+/** A job a worker settles as completed, with its handler's return value encoded (or not). */
+export interface CompletedJob {
+  id: string;
+  token: string;
+  /** `undefined`: none to keep (the handler returned nothing, or it could not be stored). */
+  result?: string;
+}
+
 /** Adds waiting for the next flush that ask for the same replicas (or none). */
 interface PendingAdds {
   acks: ReplicaAckOptions | undefined;
@@ -144,24 +171,33 @@ export class QueueStore {
     return runners[script].run(this.connections.command, this.scriptKeys[script], args);
   }
 
-  /** Encodes a job for `addJobs`, refusing payloads the codec cannot store or that are too big. */
-  encode(data: unknown, options: ResolvedJobOptions, now: number): EncodedJob {
-    let payload: string;
+  /**
+   * Encodes a value to store (`action` names the call in errors), refusing what the codec
+   * cannot store or what exceeds `maxPayloadBytes`.
+   */
+  encodeValue(action: string, value: unknown): string {
+    let encoded: string;
     try {
-      payload = this.connections.codec.encode(data);
+      encoded = this.connections.codec.encode(value);
     } catch (error) {
       const reason = error instanceof CodecError ? error.message : String(error);
-      throw new QueuePayloadError(this.queue, `the payload cannot be encoded: ${reason}`, {
+      throw new QueuePayloadError(action, `the value cannot be encoded: ${reason}`, {
         cause: error,
       });
     }
-    const size = Buffer.byteLength(payload);
+    const size = Buffer.byteLength(encoded);
     if (size > this.connections.maxPayloadBytes) {
       throw new QueuePayloadError(
-        this.queue,
-        `the encoded payload is ${size} bytes, over maxPayloadBytes (${this.connections.maxPayloadBytes}); store large data elsewhere and enqueue a reference, or raise the module option maxPayloadBytes`,
+        action,
+        `the encoded value is ${size} bytes, over maxPayloadBytes (${this.connections.maxPayloadBytes}); store large data elsewhere and keep a reference, or raise the module option maxPayloadBytes`,
       );
     }
+    return encoded;
+  }
+
+  /** Encodes a job for `addJobs`, refusing payloads the codec cannot store or that are too big. */
+  encode(data: unknown, options: ResolvedJobOptions, now: number): EncodedJob {
+    const payload = this.encodeValue(`add a job to queue "${this.queue}"`, data);
     const header: RecordHeader = { a: options.attempts, t: now };
     if (options.name !== undefined) header.n = options.name;
     if (options.backoff) {
@@ -263,12 +299,14 @@ export class QueueStore {
 
   /** Completes jobs (one status each, in order: 1 done, 0 refused) and claims the next ones. */
   async completeJobs(
-    held: readonly { id: string; token: string }[],
+    held: readonly CompletedJob[],
     keepCompleted: Retention,
     claim: ClaimRequest,
   ): Promise<ClaimBatch & { statuses: number[] }> {
     const args: (string | number)[] = [keepCompleted.count, keepCompleted.ms, ...claimArgs(claim)];
-    for (const { id, token } of held) args.push(id, token);
+    for (const { id, token, result } of held) {
+      args.push(id, token, result === undefined ? '' : `=${result}`);
+    }
     const reply = (await this.run('completeJobs', args)) as unknown[];
     return {
       statuses: reply.slice(0, held.length).map(Number),
@@ -311,32 +349,150 @@ export class QueueStore {
     return Number(await this.run('releaseJobs', args));
   }
 
-  /** Lists dead jobs; one whose record cannot be decoded is listed with `decodeError`. */
-  async listDead(limit: number): Promise<DeadJob[]> {
-    const reply = (await this.run('listDead', [limit])) as unknown[];
-    const dead: DeadJob[] = [];
-    for (let i = 0; i < reply.length; i += 6) {
-      const id = String(reply[i]);
-      let decoded: { header?: RecordHeader; data?: unknown; decodeError?: string };
-      try {
-        decoded = this.decodeRecord(id, reply[i + 2]);
-      } catch (error) {
-        decoded = { decodeError: (error as CodecError).message };
-      }
-      const history = parseHistory(reply[i + 5]);
-      dead.push({
-        id,
-        ...(decoded.header?.n === undefined ? {} : { name: decoded.header.n }),
-        data: decoded.data,
-        attemptsMade: Number(reply[i + 3]),
-        maxAttempts: Number(reply[i + 4]),
-        diedAt: Number(reply[i + 1]),
-        lastError: history.at(-1)?.error,
-        history,
-        ...(decoded.decodeError === undefined ? {} : { decodeError: decoded.decodeError }),
-      });
+  /** Reads jobs by id (`undefined` for an unknown id), in one snapshot. */
+  async readJobs(ids: readonly string[]): Promise<(JobInfo | undefined)[]> {
+    return this.parseJobs((await this.run('readJobs', ['', ...ids])) as unknown[]);
+  }
+
+  /** Reads a page of one list (completed and dead newest first). */
+  async pageJobs(state: JobState, offset: number, limit: number): Promise<JobInfo[]> {
+    const reply = (await this.run('readJobs', [state, offset, limit])) as unknown[];
+    return this.parseJobs(reply) as JobInfo[];
+  }
+
+  /** Removes a job: 1 removed, 0 no such job, -1 refused (active, not forced). */
+  async removeJob(id: string, force: boolean): Promise<number> {
+    return Number(await this.run('removeJob', [id, force ? 1 : 0]));
+  }
+
+  /** Deletes up to `limit` completed or dead jobs finished `olderThanMs` ago or more. */
+  async cleanJobs(list: 'completed' | 'dead', olderThanMs: number, limit: number): Promise<number> {
+    return Number(await this.run('cleanJobs', [list, olderThanMs, limit]));
+  }
+
+  /** Deletes every key of the queue: how many existed, or -1 when refused (jobs active). */
+  async obliterate(force: boolean): Promise<number> {
+    return Number(await this.run('obliterateQueue', [force ? 1 : 0]));
+  }
+
+  /** Records a job's progress. @throws QueueLeaseLostError when the lease was lost. */
+  async reportProgress(id: string, token: string, value: JobProgress): Promise<void> {
+    const action = `record the progress of job ${id} of queue "${this.queue}"`;
+    const encoded = this.encodeValue(action, value);
+    const recorded = await this.run('progressJob', [id, token, encoded]).catch(
+      this.connections.rethrow(action),
+    );
+    if (Number(recorded) !== 1) throw new QueueLeaseLostError(this.queue, id);
+  }
+
+  /** Keeps the events written for `ttlMs`: scripts write them only while this key lives. */
+  async listen(ttlMs: number): Promise<void> {
+    await this.connections.command.set(this.keys.listening, '1', 'PX', ttlMs);
+  }
+
+  /** The id of the newest event, or `0-0` when there is none: where a new reader starts. */
+  async lastEventId(): Promise<string> {
+    const newest = await this.connections.command.xrevrange(this.keys.events, '+', '-', 'COUNT', 1);
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  /** Reads events after `after`, blocking up to `blockMs` on `client` (its own connection). */
+  async readEvents(client: RedisClient, after: string, blockMs: number): Promise<QueueEvent[]> {
+    const reply = await client.xread(
+      'COUNT',
+      EVENTS_PER_READ,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      this.keys.events,
+      after,
+    );
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.map(([eventId, fields]) => this.parseEvent(eventId, fields));
+  }
+
+  private parseEvent(eventId: string, fields: string[]): QueueEvent {
+    const field: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) field[fields[i]!] = fields[i + 1]!;
+    const event = field.e as QueueEventName;
+    const raw = field.d ?? '';
+    let data: unknown;
+    if (event === 'active') data = Number(raw);
+    else if (event === 'retrying' || event === 'dead') data = raw;
+    else if (raw !== '') data = this.decodeStored(raw);
+    return {
+      event,
+      jobId: field.i ?? '',
+      ...(field.n ? { name: field.n } : {}),
+      ...(data === undefined ? {} : { data }),
+      eventId,
+      at: Number(eventId.slice(0, eventId.indexOf('-'))),
+    };
+  }
+
+  /** A stored value (result, progress); one the codec refuses reads as its raw text. */
+  private decodeStored(raw: string): unknown {
+    try {
+      return this.connections.codec.decode(raw);
+    } catch {
+      return raw;
     }
-    return dead;
+  }
+
+  private parseJobs(reply: unknown[]): (JobInfo | undefined)[] {
+    const jobs: (JobInfo | undefined)[] = [];
+    for (let i = 0; i < reply.length; i += 8) {
+      const [id, list, score, record, state, errors, progress, result] = reply
+        .slice(i, i + 8)
+        .map((value) => (value === null || value === undefined ? undefined : String(value)));
+      if (!list || !id) {
+        jobs.push(undefined);
+        continue;
+      }
+      jobs.push(
+        this.parseJob(id, list as JobState, Number(score), record, state, errors, progress, result),
+      );
+    }
+    return jobs;
+  }
+
+  private parseJob(
+    id: string,
+    state: JobState,
+    score: number,
+    record: string | undefined,
+    stateValue: string | undefined,
+    errors: string | undefined,
+    progress: string | undefined,
+    result: string | undefined,
+  ): JobInfo {
+    let decoded: { header?: RecordHeader; data?: unknown; decodeError?: string };
+    try {
+      decoded = this.decodeRecord(id, record);
+    } catch (error) {
+      decoded = { decodeError: (error as CodecError).message };
+    }
+    const [made, max, priority] = (stateValue ?? '0|0|0').split('|').map(Number);
+    const history = parseHistory(errors);
+    const info: JobInfo = {
+      id,
+      state,
+      ...(decoded.header?.n === undefined ? {} : { name: decoded.header.n }),
+      data: decoded.data,
+      attemptsMade: made!,
+      maxAttempts: max!,
+      priority: priority!,
+      history,
+    };
+    if (decoded.header) info.addedAt = decoded.header.t;
+    if (state === 'delayed') info.dueAt = score;
+    if (state === 'active') info.leaseExpiresAt = score;
+    if (state === 'completed' || state === 'dead') info.finishedAt = score;
+    if (progress !== undefined) info.progress = this.decodeStored(progress) as JobProgress;
+    if (result !== undefined) info.returnValue = this.decodeStored(result);
+    if (history.length > 0) info.lastError = history.at(-1)!.error;
+    if (decoded.decodeError !== undefined) info.decodeError = decoded.decodeError;
+    return info;
   }
 
   async retryDead(ids: readonly string[]): Promise<number> {
@@ -378,6 +534,7 @@ export class QueueStore {
         continue;
       }
       const { header, data } = decoded;
+      const token = String(reply[i + 3]);
       jobs.push({
         job: {
           queue: this.queue,
@@ -387,8 +544,9 @@ export class QueueStore {
           attempt: Number(reply[i + 2]),
           maxAttempts: header.a,
           addedAt: header.t,
+          progress: (value) => this.reportProgress(id, token, value),
         },
-        token: String(reply[i + 3]),
+        token,
         ...(header.b
           ? { backoff: { type: header.b[0], delayMs: header.b[1], jitter: header.b[2] } }
           : {}),

@@ -85,6 +85,8 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   /** Handlers running now; their jobs stay in `running` until the outcome is recorded. */
   private handlersRunning = 0;
   private wakeHandled?: () => void;
+  /** A return value could not be kept: warned once. */
+  private resultRefusedWarned = false;
   /** Undecodable jobs being dead-lettered; shutdown waits for them a while. */
   private readonly burials = new Set<Promise<void>>();
 
@@ -281,9 +283,10 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private async flushAcks(): Promise<void> {
     const acks = this.acks.splice(0, MAX_CLAIM);
     if (this.acks.length > 0) setImmediate(() => void this.flushAcks());
-    const held = acks.map(({ entry }) => ({
+    const held = acks.map(({ entry, value }) => ({
       id: entry.claimed.job.id,
       token: entry.claimed.token,
+      result: value === undefined ? undefined : this.encodeResult(entry.claimed.job, value),
     }));
     const keep = { count: this.options.keepCompletedCount, ms: this.options.keepCompletedMs };
     const result = await this.untilRecorded(`the completion of ${acks.length} job(s)`, () =>
@@ -298,6 +301,24 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
       if (result.statuses[i] === 1) this.emit('completed', entry.claimed.job, value);
       else this.reportLost(entry.claimed.job);
     });
+  }
+
+  /**
+   * A return value as stored with the completed job; one the codec refuses or that is too big is
+   * not kept (the job still completes), said once per worker.
+   */
+  private encodeResult(job: Job, value: unknown): string | undefined {
+    try {
+      return this.store.encodeValue(`keep the return value of job ${job.id}`, value);
+    } catch (error) {
+      if (!this.resultRefusedWarned) {
+        this.resultRefusedWarned = true;
+        this.logger.warn(
+          `Queue "${this.queue}": ${(error as Error).message}; the job completed without it (said once per worker)`,
+        );
+      }
+      return undefined;
+    }
   }
 
   private claimFor(slots: number): ClaimRequest {

@@ -54,8 +54,21 @@ describe('QueueService', () => {
     const keys = await keysUnder(redis.client, prefix);
     assert.ok(keys.length > 0);
     for (const key of keys) assert.ok(key.startsWith(`${prefix}{queue:emails}:`), key);
-    // The job's data is gone once completed; only its id stays in the bounded record.
-    assert.equal(await redis.client.hlen(`${prefix}{queue:emails}:jobs`), 0);
+    // Kept, with what the handler returned, in the bounded completed list.
+    const done = await queue.getJob('emails', id);
+    assert.equal(done?.state, 'completed');
+    assert.equal(done?.returnValue, 'sent');
+    assert.deepEqual(done?.data, { to: 'a@example.com', at: new Date(0) });
+  });
+
+  it('keeps nothing of a completed job with keepCompletedCount 0', async () => {
+    const worker = start('emails', () => 'sent', { keepCompletedCount: 0 });
+    const id = await queue.add('emails', { to: 'a@example.com' });
+    await once(worker, 'completed');
+    assert.equal(await queue.getJob('emails', id), undefined);
+    for (const part of ['jobs', 'state', 'results', 'completed']) {
+      assert.equal(await redis.client.exists(`${prefix}{queue:emails}:${part}`), 0, part);
+    }
   });
 
   it('addBulk adds all jobs in order and the worker processes every one', async () => {
@@ -81,6 +94,9 @@ describe('QueueService', () => {
     const counts = await queue.counts('bulk');
     assert.equal(counts.waiting + counts.active, 0);
     assert.equal(counts.completed, 100, 'the completed record is bounded by keepCompletedCount');
+    for (const part of ['jobs', 'state']) {
+      assert.equal(await redis.client.hlen(`${prefix}{queue:bulk}:${part}`), 100, part);
+    }
   });
 
   it('dedups by jobId while the job waits, and runs it again once completed', async () => {

@@ -7,11 +7,15 @@
 --   jobs       HASH  id -> record (header JSON, newline, encoded payload), immutable
 --   state      HASH  id -> state (stateValue below)
 --   errors     HASH  id -> JSON array of the last attempts' errors
---   dead       ZSET  id -> time it died (bounded: trimDead)
---   completed  ZSET  id -> time it completed (bounded)
+--   results    HASH  id -> encoded return value of a completed job (when it returned one)
+--   progress   HASH  id -> encoded progress the handler last reported
+--   dead       ZSET  id -> time it died (bounded: trimFinished)
+--   completed  ZSET  id -> time it completed (bounded: trimFinished)
 --   seq        STRING counter for FIFO order and claim tokens
 --   wake       LIST  at most one token; idle workers BLPOP it
 --   paused     STRING present while the queue is paused
+--   events     STREAM lifecycle events (capped), written only while `listening` exists
+--   listening  STRING kept alive (with an expiry) by each process reading `events`
 
 -- Scores are doubles: priority (|p| <= 1000) times 2^42 plus a sequence below 2^42 stays under
 -- 2^53, so every score is an exact integer. Lua would print such numbers with 14 significant
@@ -71,39 +75,69 @@ local function recordError(id, attempt, message, at)
   redis.call('HSET', errorsKey, id, cjson.encode(history))
 end
 
--- Most dead jobs one trim drops, so a burial stays short even right after keepDeadCount was
--- lowered under a long list; each later burial trims again until the bound holds.
+-- Most events the stream keeps (approximately: trimmed by whole stream nodes, cheaply).
+local EVENTS_MAX = 10000
+-- Whether someone reads the events: read once per script call, so a queue nobody watches pays
+-- one EXISTS per call and no stream writes.
+local listening = nil
+
+-- The job name in a record's header, or '' (the header is JSON before the first newline).
+local function nameOf(record)
+  if not record then return '' end
+  local newline = string.find(record, '\n', 1, true)
+  if not newline then return '' end
+  local ok, header = pcall(cjson.decode, string.sub(record, 1, newline - 1))
+  if ok and type(header) == 'table' and type(header.n) == 'string' then return header.n end
+  return ''
+end
+
+-- Appends a lifecycle event (`data` optional; `record` saves reading the job's name again).
+local function emit(event, id, data, record)
+  if listening == nil then listening = redis.call('EXISTS', listeningKey) == 1 end
+  if not listening then return end
+  record = record or redis.call('HGET', jobsKey, id)
+  redis.call('XADD', eventsKey, 'MAXLEN', '~', EVENTS_MAX, '*',
+    'e', event, 'i', id, 'n', nameOf(record), 'd', data or '')
+end
+
+-- Most finished jobs one trim drops, so a settling call stays short even right after a keep
+-- bound was lowered under a long list; each later call trims again until the bound holds.
 local TRIM_BATCH = 1000
 
--- Removes every trace of dead jobs: entry, record, state (attempts, and the id's dedup) and
--- errors, so a trimmed job leaves nothing behind.
-local function forgetDead(ids)
-  redis.call('ZREM', deadKey, unpack(ids))
+-- Removes every trace of jobs: their entry in `listKey` (the one list they are in), record,
+-- state (attempts, and the id's dedup), errors, result and progress.
+local function forget(listKey, ids)
+  redis.call('ZREM', listKey, unpack(ids))
   redis.call('HDEL', jobsKey, unpack(ids))
   redis.call('HDEL', stateKey, unpack(ids))
   redis.call('HDEL', errorsKey, unpack(ids))
+  redis.call('HDEL', resultsKey, unpack(ids))
+  redis.call('HDEL', progressKey, unpack(ids))
 end
 
--- Keeps the newest `keep.count` dead jobs, and none that died `keep.ms` or more ago. Run by the
--- scripts that bury jobs, right after they do: the list never needs a sweeper.
-local function trimDead(keep, now)
-  local old = redis.call('ZRANGEBYSCORE', deadKey, '-inf', now - keep.ms, 'LIMIT', 0, TRIM_BATCH)
-  if #old > 0 then forgetDead(old) end
-  local excess = redis.call('ZCARD', deadKey) - keep.count
+-- Keeps the newest `keep.count` jobs of a finished list (dead, completed), and none that
+-- finished `keep.ms` or more ago. Run by the scripts that add to the list, right after they do:
+-- the lists never need a sweeper.
+local function trimFinished(listKey, keep, now)
+  local old = redis.call('ZRANGEBYSCORE', listKey, '-inf', now - keep.ms, 'LIMIT', 0, TRIM_BATCH)
+  if #old > 0 then forget(listKey, old) end
+  local excess = redis.call('ZCARD', listKey) - keep.count
   if excess > 0 then
-    forgetDead(redis.call('ZRANGE', deadKey, 0, math.min(excess, TRIM_BATCH) - 1))
+    forget(listKey, redis.call('ZRANGE', listKey, 0, math.min(excess, TRIM_BATCH) - 1))
   end
 end
 
--- A failed attempt: retry after `delay` ms while attempts remain, else dead; `final` buries it
--- whatever attempts remain. Returns 1 (will retry) or 2 (dead); after a 2 the caller trims the
--- dead list.
-local function retryOrBury(id, made, max, pri, delay, now, final)
+-- A failed attempt (`message` its error): retry after `delay` ms while attempts remain, else
+-- dead; `final` buries it whatever attempts remain. Returns 1 (will retry) or 2 (dead); after a
+-- 2 the caller trims the dead list.
+local function retryOrBury(id, made, max, pri, delay, now, final, message)
   writeState(id, made, max, pri, '')
   if final or made >= max then
     redis.call('ZADD', deadKey, now, id)
+    emit('dead', id, message)
     return 2
   end
+  emit('retrying', id, message)
   if delay > 0 then
     redis.call('ZADD', delayedKey, now + delay, id)
     wake()
@@ -129,11 +163,12 @@ local function promoteAndRecover(now, keep)
     redis.call('ZREM', activeKey, id)
     local made, max, pri = readState(id)
     if made then
-      recordError(id, made, 'lease expired: the worker crashed, froze or lost Redis', now)
-      if retryOrBury(id, made, max, pri, 0, now, false) == 2 then buried = true end
+      local message = 'lease expired: the worker crashed, froze or lost Redis'
+      recordError(id, made, message, now)
+      if retryOrBury(id, made, max, pri, 0, now, false, message) == 2 then buried = true end
     end
   end
-  if buried then trimDead(keep, now) end
+  if buried then trimFinished(deadKey, keep, now) end
 end
 
 -- Milliseconds until the next delayed job is due or the next lease expires; -1 when neither.
@@ -182,6 +217,7 @@ local function claim(reply, count, leaseMs, now, keep)
             reply[#reply + 1] = made
             reply[#reply + 1] = token
             claimed = claimed + 1
+            emit('active', id, made, records[i])
           end
         end
         if claimed > 0 then

@@ -1,8 +1,8 @@
 -- Moves dead-letter jobs back to wait with a fresh set of attempts (their error history kept).
---   KEYS: wait, state, dead, seq, wake (see includes/queue.lua)
+--   KEYS: wait, jobs, state, dead, seq, wake, events, listening (see includes/queue.lua)
 --   ARGV: the ids to retry; none = every dead job
 -- Returns how many jobs were moved.
---- @keys wait state dead seq wake
+--- @keys wait jobs state dead seq wake events listening
 --- @include "includes/queue"
 
 local ids = ARGV
@@ -15,6 +15,7 @@ for _, id in ipairs(ids) do
       writeState(id, 0, max, pri, '')
       enqueue(id, pri, false)
       moved = moved + 1
+      emit('retrying', id, 'retried from the dead-letter list')
     end
   end
 end

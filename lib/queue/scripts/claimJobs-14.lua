@@ -1,12 +1,13 @@
 -- Claims up to ARGV[1] jobs under a lease, after promoting due delayed jobs and recovering
 -- expired leases.
---   KEYS: wait, active, delayed, jobs, state, errors, dead, seq, wake, paused (see includes/queue.lua)
+--   KEYS: wait, active, delayed, jobs, state, errors, results, progress, dead, seq, wake, paused,
+--         events, listening (see includes/queue.lua)
 --   ARGV[1] how many jobs to claim
 --   ARGV[2] lease in ms
 --   ARGV[3] how many dead jobs to keep, ARGV[4] for how long in ms (if expired leases bury any)
 -- Returns {nextDueInMs, id, record, attempt, token, ...}: nextDueInMs is -1 when jobs were
 -- claimed or nothing is scheduled, else how long an idle worker may block.
---- @keys wait active delayed jobs state errors dead seq wake paused
+--- @keys wait active delayed jobs state errors results progress dead seq wake paused events listening
 --- @include "includes/queue"
 
 local keep = { count = tonumber(ARGV[3]), ms = tonumber(ARGV[4]) }

@@ -1,7 +1,8 @@
 -- Records a failed attempt if the caller still holds the lease: retries after a delay while
 -- attempts remain, else moves the job to the dead-letter list, trimmed to its bounds. Then
 -- claims the caller's next job(s) in the same round trip.
---   KEYS: wait, active, delayed, jobs, state, errors, dead, seq, wake, paused (see includes/queue.lua)
+--   KEYS: wait, active, delayed, jobs, state, errors, results, progress, dead, seq, wake, paused,
+--         events, listening (see includes/queue.lua)
 --   ARGV[1] job id
 --   ARGV[2] claim token the worker got with the job
 --   ARGV[3] error message
@@ -13,7 +14,7 @@
 --           can succeed), else 0
 -- Returns {status, nextDueInMs, id, record, attempt, token, ...}: status 1 = will retry,
 -- 2 = dead, 0 = refused (the lease expired and the job was handed to someone else).
---- @keys wait active delayed jobs state errors dead seq wake paused
+--- @keys wait active delayed jobs state errors results progress dead seq wake paused events listening
 --- @include "includes/queue"
 
 local id, token = ARGV[1], ARGV[2]
@@ -24,7 +25,7 @@ local made, max, pri, held = readState(id)
 if made and held == token then
   redis.call('ZREM', activeKey, id)
   recordError(id, made, ARGV[3], now)
-  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now, ARGV[9] == '1')
-  if status == 2 then trimDead(keep, now) end
+  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now, ARGV[9] == '1', ARGV[3])
+  if status == 2 then trimFinished(deadKey, keep, now) end
 end
 return claim({ status }, tonumber(ARGV[5]), tonumber(ARGV[6]), now, keep)

@@ -1,11 +1,13 @@
 -- Adds jobs, all or none (a script runs atomically), and wakes an idle worker. A fixed number
 -- of Redis calls per batch, whatever its size (at most 1000 jobs: Lua's unpack() limit).
---   KEYS: wait, delayed, jobs, state, errors, dead, seq, wake (see includes/queue.lua)
+--   KEYS: wait, delayed, jobs, state, errors, results, progress, dead, completed, seq, wake,
+--         events, listening (see includes/queue.lua)
 --   ARGV: 5 per job: id, record, maxAttempts, priority, delayMs
 -- A job whose id is still waiting, active or delayed is left as it is (dedup by jobId), and so
--- is a repeat of an id within the batch; a dead job with that id is replaced by the new one.
+-- is a repeat of an id within the batch; a dead or completed job with that id is replaced by the
+-- new one.
 -- Returns how many jobs were added (not deduplicated).
---- @keys wait delayed jobs state errors dead seq wake
+--- @keys wait delayed jobs state errors results progress dead completed seq wake events listening
 --- @include "includes/queue"
 
 local now = nowMs()
@@ -17,8 +19,11 @@ local seen, records, states, waiting, delayed = {}, {}, {}, {}, {}
 for k, id in ipairs(ids) do
   local i = (k - 1) * 5 + 1
   local exists = existing[k] ~= false or seen[id]
-  if existing[k] and not seen[id] and redis.call('ZREM', deadKey, id) == 1 then
+  if existing[k] and not seen[id] and (redis.call('ZREM', deadKey, id) == 1
+      or redis.call('ZREM', completedKey, id) == 1) then
     redis.call('HDEL', errorsKey, id)
+    redis.call('HDEL', resultsKey, id)
+    redis.call('HDEL', progressKey, id)
     exists = false
   end
   if not exists then
@@ -47,5 +52,6 @@ if #waiting > 0 then
   redis.call('SET', seqKey, string.format('%.0f', seq))
 end
 if #delayed > 0 then redis.call('ZADD', delayedKey, unpack(delayed)) end
+for i = 1, #records, 2 do emit('added', records[i], nil, records[i + 1]) end
 wake()
 return #records / 2
