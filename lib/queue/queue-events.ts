@@ -98,6 +98,8 @@ export class QueueEventsReader {
 
   private async loop(run: ReaderRun, failed = false): Promise<void> {
     let relisten = failed;
+    /** Said once per outage, however long it lasts. */
+    let warned = false;
     while (!run.stopping) {
       try {
         if (relisten) {
@@ -113,9 +115,11 @@ export class QueueEventsReader {
           this.position = event.eventId;
           this.subject.next(event);
         }
+        warned = false;
       } catch (error) {
         if (run.stopping) break;
-        if (!relisten) {
+        if (!warned) {
+          warned = true;
           this.logger.warn(
             `Queue "${this.store.queue}": reading its events failed (${(this.connections.failure(error, 'read events') as Error).message}); retrying`,
           );

@@ -45,9 +45,12 @@ if ARGV[1] == '' then
 else
   local list = ARGV[1]
   local first, last = tonumber(ARGV[2]), tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1
-  local range = 'ZRANGE'
-  if list == 'completed' or list == 'dead' then range = 'ZREVRANGE' end
-  local page = redis.call(range, lists[list], first, last, 'WITHSCORES')
+  local page
+  if list == 'completed' or list == 'dead' then
+    page = redis.call('ZREVRANGE', lists[list], first, last, 'WITHSCORES')
+  else
+    page = redis.call('ZRANGE', lists[list], first, last, 'WITHSCORES')
+  end
   for i = 1, #page, 2 do add(page[i], list, page[i + 1]) end
 end
 return reply

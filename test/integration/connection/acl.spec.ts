@@ -25,6 +25,7 @@ import {
 } from '../../../lib/index.js';
 import { CallLog, ProductService } from '../../fixtures/cache-app.js';
 import { closeModule, closeStartedModules, startModule } from '../../support/nest.js';
+import { filter, firstValueFrom, take } from 'rxjs';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { useRedisServer } from '../../support/hooks.js';
 
@@ -364,6 +365,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
         'jobs',
         async (job) => {
           seen.push(job.data);
+          await job.progress(job.data);
           // Long enough for lease renewals (every leaseMs / 3).
           if (job.data === 1) await new Promise((resolve) => setTimeout(resolve, 250));
           if (job.data === 2 && job.attempt === 1) throw new Error('first attempt fails');
@@ -406,6 +408,24 @@ describeWithRedisServer('every capability as the README ACL user', () => {
         dead: 0,
         paused: false,
       });
+      // Job management and events.
+      const completions = firstValueFrom(
+        a.queue.events('jobs').pipe(
+          filter((event) => event.event === 'completed'),
+          take(1),
+        ),
+      );
+      // Already finished: answered once this instance listens for events.
+      assert.equal(await a.queue.waitUntilFinished('jobs', ids[0]!), 2);
+      const extra = await a.queue.add('jobs', 4);
+      assert.equal((await completions).jobId, extra);
+      assert.equal((await a.queue.getJob('jobs', extra))?.returnValue, 4);
+      assert.equal((await a.queue.jobs('jobs', 'completed')).length, 4);
+      assert.equal(await a.queue.remove('jobs', 'no-such-job'), false);
+      assert.equal(await a.queue.clean('jobs', 'completed', { limit: 1 }), 1);
+      await worker.close();
+      await a.queue.obliterate('jobs');
+      assert.equal((await a.queue.counts('jobs')).completed, 0);
     });
 
     it('pub/sub: broadcast, a pattern, durable with a dead letter', async () => {
