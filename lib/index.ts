@@ -106,6 +106,8 @@ export {
   type JobProgress,
   type QueueEvent,
   type QueueEventName,
+  type QueueLimits,
+  type RateLimit,
 } from './queue/queue.interfaces.js';
 export { PubSubService } from './pubsub/pubsub.service.js';
 export type { Unsubscribe } from './connection/subscription-hub.js';

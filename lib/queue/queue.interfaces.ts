@@ -76,6 +76,8 @@ export interface Job<T = unknown> {
   readonly maxAttempts: number;
   /** When the job was added (ms since the epoch, producer's clock). */
   readonly addedAt: number;
+  /** When this attempt was claimed (ms since the epoch, Redis clock). */
+  readonly startedAt: number;
   /**
    * Records the job's progress (`getJob()` shows the last one; `events()` listeners get a
    * `progress` event). Resolves once Redis has it.
@@ -144,6 +146,20 @@ export const DEFAULT_WORKER_OPTIONS: Readonly<Required<WorkerOptions>> = Object.
   keepDeadCount: 10_000,
   keepDeadMs: 180 * 24 * 3600 * 1000,
 });
+
+/** Queue-wide limits, enforced in Redis for every worker of every instance. */
+export interface QueueLimits {
+  /** At most this many jobs of the queue active at once; absent: no limit. */
+  concurrency?: number;
+  /** At most `max` jobs start in any window of `durationMs`; absent: no limit. */
+  rateLimit?: RateLimit;
+}
+
+/** A start rate: at most `max` jobs start in any window of `durationMs`. */
+export interface RateLimit {
+  max: number;
+  durationMs: number;
+}
 
 /** How many jobs a queue holds in each state. */
 export interface QueueCounts {

@@ -18,6 +18,8 @@ const QUEUE_KEY_PARTS = [
   'paused',
   'events',
   'listening',
+  'limits',
+  'starts',
 ] as const;
 
 export type QueueKeyPart = (typeof QUEUE_KEY_PARTS)[number];

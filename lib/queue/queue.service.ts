@@ -11,6 +11,7 @@ import {
   assertMilliseconds,
   assertName,
   assertOneOf,
+  optionNames,
 } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import {
@@ -38,6 +39,8 @@ import {
   type JobState,
   type QueueCounts,
   type QueueEvent,
+  type QueueLimits,
+  type RateLimit,
   type WorkerOptions,
 } from './queue.interfaces.js';
 import {
@@ -53,6 +56,9 @@ import { JobWorker } from './queue.worker.js';
 const MAX_BATCH = 10_000;
 /** Largest page of {@link QueueService.jobs}. */
 const MAX_PAGE = 1000;
+/** Largest global concurrency or rate limit `max`. */
+const MAX_LIMIT = 1_000_000;
+const RATE_LIMIT_KEYS = optionNames<RateLimit>({ max: true, durationMs: true });
 
 /**
  * A reliable (at-least-once) job queue on Redis. A claimed job is held under a lease that its
@@ -387,6 +393,49 @@ export class QueueService implements BeforeApplicationShutdown {
     return store
       .retryDead(ids ?? [])
       .catch(this.connections.rethrow(`retry dead jobs of queue "${queue}"`));
+  }
+
+  /**
+   * At most `concurrency` jobs of the queue active at once, across all workers of all instances
+   * (enforced where jobs are claimed, in Redis); `null` removes the limit. Jobs already running
+   * go on when it is lowered; no new one starts until the count is under it.
+   */
+  async setGlobalConcurrency(queue: string, concurrency: number | null): Promise<void> {
+    const store = this.store(queue);
+    if (concurrency !== null) assertInteger('concurrency', concurrency, 1, MAX_LIMIT);
+    await store
+      .setLimits({ concurrency: concurrency ?? undefined })
+      .catch(this.connections.rethrow(`set the global concurrency of queue "${queue}"`));
+  }
+
+  /**
+   * At most `max` jobs of the queue start in any window of `durationMs`, across all instances
+   * (retries count as starts); `null` removes the limit. Workers that find the limit reached
+   * block until the window lets one more start, without polling.
+   */
+  async setRateLimit(queue: string, limit: RateLimit | null): Promise<void> {
+    const store = this.store(queue);
+    if (limit !== null) {
+      assertKnownKeys('rate limit', limit, RATE_LIMIT_KEYS);
+      assertInteger('max', limit.max, 1, MAX_LIMIT);
+      assertMilliseconds('durationMs', limit.durationMs, { min: 1 });
+    }
+    await store
+      .setLimits({ rateMax: limit?.max, rateMs: limit?.durationMs })
+      .catch(this.connections.rethrow(`set the rate limit of queue "${queue}"`));
+  }
+
+  /** The queue-wide limits in force. */
+  async limits(queue: string): Promise<QueueLimits> {
+    const { concurrency, rateMax, rateMs } = await this.store(queue)
+      .readLimits()
+      .catch(this.connections.rethrow(`read the limits of queue "${queue}"`));
+    return {
+      ...(concurrency === undefined ? {} : { concurrency }),
+      ...(rateMax === undefined || rateMs === undefined
+        ? {}
+        : { rateLimit: { max: rateMax, durationMs: rateMs } }),
+    };
   }
 
   /** Stops workers everywhere from claiming the queue's jobs (running ones finish). */

@@ -31,6 +31,7 @@ import {
   removeJob,
   resumeQueue,
   retryDead,
+  setLimits,
 } from './scripts/lua.generated.js';
 
 const scripts = {
@@ -48,6 +49,7 @@ const scripts = {
   retryDead,
   countJobs,
   resumeQueue,
+  setLimits,
 };
 type QueueScript = keyof typeof scripts;
 const runners = Object.fromEntries(
@@ -73,6 +75,9 @@ interface RecordHeader {
   t: number;
 }
 type BackoffType = 'fixed' | 'exponential';
+
+/** The fields of a queue's limits hash (includes/queue.lua, readLimits). */
+export type LimitField = 'concurrency' | 'rateMax' | 'rateMs';
 
 /** A job claimed under a lease, as the worker runs it. */
 export interface ClaimedJob {
@@ -512,6 +517,20 @@ export class QueueStore {
     return { waiting, active, delayed, completed, dead, paused: paused === 1 } as QueueCounts;
   }
 
+  /** Sets (a number) or clears (`undefined`) queue-wide limits, and wakes an idle worker. */
+  async setLimits(limits: Partial<Record<LimitField, number | undefined>>): Promise<void> {
+    const args = Object.entries(limits).flatMap(([field, value]) => [field, value ?? '']);
+    await this.run('setLimits', args);
+  }
+
+  async readLimits(): Promise<Partial<Record<LimitField, number>>> {
+    const fields: LimitField[] = ['concurrency', 'rateMax', 'rateMs'];
+    const values = await this.connections.command.hmget(this.keys.limits, ...fields);
+    return Object.fromEntries(
+      fields.flatMap((field, i) => (values[i] === null ? [] : [[field, Number(values[i])]])),
+    );
+  }
+
   async pause(): Promise<void> {
     await this.connections.command.set(this.keys.paused, '1');
   }
@@ -523,7 +542,8 @@ export class QueueStore {
   private parseClaim(reply: unknown[], offset: number): ClaimBatch {
     const jobs: ClaimedJob[] = [];
     const undecodable: UndecodableJob[] = [];
-    for (let i = offset + 1; i < reply.length; i += 4) {
+    const startedAt = Number(reply[offset + 1]);
+    for (let i = offset + 2; i < reply.length; i += 4) {
       const id = String(reply[i]);
       let decoded: { header: RecordHeader; data: unknown };
       try {
@@ -544,6 +564,7 @@ export class QueueStore {
           attempt: Number(reply[i + 2]),
           maxAttempts: header.a,
           addedAt: header.t,
+          startedAt,
           progress: (value) => this.reportProgress(id, token, value),
         },
         token,

@@ -16,6 +16,8 @@
 --   paused     STRING present while the queue is paused
 --   events     STREAM lifecycle events (capped), written only while `listening` exists
 --   listening  STRING kept alive (with an expiry) by each process reading `events`
+--   limits     HASH  queue-wide limits: concurrency, rateMax, rateMs (readLimits)
+--   starts     ZSET  claim token -> start time, within the rate limit's window (allowedStarts)
 
 -- Scores are doubles: priority (|p| <= 1000) times 2^42 plus a sequence below 2^42 stays under
 -- 2^53, so every score is an exact integer. Lua would print such numbers with 14 significant
@@ -182,27 +184,62 @@ local function nextDueIn(now)
   return math.max(0, nextAt - now)
 end
 
--- Claims up to `count` jobs under a lease, with a fixed number of Redis calls per claim whatever
--- the count. Appends {nextDueIn, id, record, attempt, token, ...} to `reply`; nextDueIn is
+-- Queue-wide limits (setGlobalConcurrency, setRateLimit): {concurrency, rateMax, rateMs}, each
+-- nil when not set. Read once per claiming call.
+local function readLimits()
+  local l = redis.call('HMGET', limitsKey, 'concurrency', 'rateMax', 'rateMs')
+  return { concurrency = tonumber(l[1]), rateMax = tonumber(l[2]), rateMs = tonumber(l[3]) }
+end
+
+-- How many of `count` jobs may start now under `limits`, and, when the rate limit allows none,
+-- in how many ms one may (-1: not rate limited; a concurrency slot frees with a wake-up).
+local function allowedStarts(limits, count, now)
+  local allowed, waitMs = count, -1
+  if limits.concurrency then
+    allowed = math.min(allowed, limits.concurrency - redis.call('ZCARD', activeKey))
+  end
+  if limits.rateMax then
+    -- A sliding log of start times: any window of rateMs holds at most rateMax starts.
+    redis.call('ZREMRANGEBYSCORE', startsKey, '-inf', now - limits.rateMs)
+    local free = limits.rateMax - redis.call('ZCARD', startsKey)
+    if free <= 0 then
+      local oldest = redis.call('ZRANGE', startsKey, 0, 0, 'WITHSCORES')
+      waitMs = math.max(1, tonumber(oldest[2]) + limits.rateMs - now)
+    end
+    allowed = math.min(allowed, free)
+  end
+  return math.max(allowed, 0), waitMs
+end
+
+-- Claims up to `count` jobs under a lease (fewer if a queue-wide limit says so), with a fixed
+-- number of Redis calls per claim whatever the count. Appends {nextDueIn, startedAt, id, record,
+-- attempt, token, ...} to `reply`: startedAt is the claim's time (Redis clock); nextDueIn is
 -- computed only when nothing was claimed (the worker will block), else -1. `keep` = { count, ms }
 -- bounds the dead list if recovering expired leases buries jobs.
 local function claim(reply, count, leaseMs, now, keep)
   local claimed = 0
   local head = #reply + 1
   reply[head] = -1
+  reply[head + 1] = now
+  local limits = readLimits()
+  local limitedFor = -1
   if count > 0 then
     promoteAndRecover(now, keep)
     if redis.call('EXISTS', pausedKey) == 0 then
-      local popped = redis.call('ZPOPMIN', waitKey, count)
+      local allowed
+      allowed, limitedFor = allowedStarts(limits, count, now)
       local ids = {}
-      for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+      if allowed > 0 then
+        local popped = redis.call('ZPOPMIN', waitKey, allowed)
+        for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+      end
       if #ids > 0 then
         local states = redis.call('HMGET', stateKey, unpack(ids))
         local records = redis.call('HMGET', jobsKey, unpack(ids))
         -- One INCRBY gives every claimed job its own token.
         local token = redis.call('INCRBY', seqKey, #ids) - #ids
         local deadline = now + leaseMs
-        local newStates, leases = {}, {}
+        local newStates, leases, starts = {}, {}, {}
         for i, id in ipairs(ids) do
           local made, max, pri = parseState(states[i])
           if made then
@@ -212,6 +249,8 @@ local function claim(reply, count, leaseMs, now, keep)
             newStates[#newStates + 1] = stateValue(made, max, pri, token)
             leases[#leases + 1] = deadline
             leases[#leases + 1] = id
+            starts[#starts + 1] = now
+            starts[#starts + 1] = token
             reply[#reply + 1] = id
             reply[#reply + 1] = records[i]
             reply[#reply + 1] = made
@@ -223,12 +262,24 @@ local function claim(reply, count, leaseMs, now, keep)
         if claimed > 0 then
           redis.call('HSET', stateKey, unpack(newStates))
           redis.call('ZADD', activeKey, unpack(leases))
+          if limits.rateMax then redis.call('ZADD', startsKey, unpack(starts)) end
           -- More jobs than we took: pass the wake-up on to the next idle worker.
           if #ids == count and redis.call('ZCARD', waitKey) > 0 then wake() end
         end
       end
     end
   end
-  if claimed == 0 then reply[head] = nextDueIn(now) end
+  -- Slots left free under a global concurrency limit (this caller wanted fewer, or none, as a
+  -- stopping worker does): wake an idle worker to take them. Never when the limit is reached,
+  -- so idle workers are not woken to find nothing.
+  if limits.concurrency and limits.concurrency > redis.call('ZCARD', activeKey)
+      and redis.call('ZCARD', waitKey) > 0 and redis.call('EXISTS', pausedKey) == 0 then
+    wake()
+  end
+  if claimed == 0 then
+    local due = nextDueIn(now)
+    if limitedFor >= 0 and (due < 0 or limitedFor < due) then due = limitedFor end
+    reply[head] = due
+  end
   return reply
 end
