@@ -33,6 +33,12 @@ export interface JobOptions {
   backoff?: BackoffOptions;
   /** An attempt running longer fails: the handler's signal aborts with `QueueJobTimeoutError`. */
   timeoutMs?: number;
+  /**
+   * The job's group (e.g. a tenant): groups are served round-robin, each with at most
+   * `setGroupConcurrency()` jobs active at once. Jobs of groups are served before jobs without
+   * one; priority orders jobs within a group. Default: none.
+   */
+  group?: string;
 }
 
 /** Options of `QueueService.add()`: the job's own, and whether to wait for replicas. */
@@ -70,6 +76,8 @@ export interface Job<T = unknown> {
   readonly id: string;
   /** The job name given at `add()`, if any. */
   readonly name?: string;
+  /** The job's group, if any. */
+  readonly group?: string;
   readonly data: T;
   /** This attempt's number, from 1. Lease expiries count as attempts. */
   readonly attempt: number;
@@ -153,6 +161,8 @@ export interface QueueLimits {
   concurrency?: number;
   /** At most `max` jobs start in any window of `durationMs`; absent: no limit. */
   rateLimit?: RateLimit;
+  /** At most this many jobs of any one group active at once; absent: no limit. */
+  groupConcurrency?: number;
 }
 
 /** A start rate: at most `max` jobs start in any window of `durationMs`. */
@@ -198,6 +208,7 @@ export interface JobInfo<T = unknown, R = unknown> {
   id: string;
   state: JobState;
   name?: string;
+  group?: string;
   /** The payload; `undefined` when the record cannot be decoded (see `decodeError`). */
   data: T | undefined;
   /** Attempts started so far (a handed-back attempt at shutdown is not counted). */

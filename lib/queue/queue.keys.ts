@@ -20,6 +20,10 @@ const QUEUE_KEY_PARTS = [
   'listening',
   'limits',
   'starts',
+  'gwait',
+  'gpos',
+  'groups',
+  'gactive',
 ] as const;
 
 export type QueueKeyPart = (typeof QUEUE_KEY_PARTS)[number];

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError } from '../common/coordination.error.js';
+import { InvalidArgumentError, InvalidKeyError } from '../common/coordination.error.js';
 import {
   MAX_MILLISECONDS,
   assertInteger,
@@ -27,6 +27,7 @@ export interface ResolvedJobOptions {
   attempts: number;
   backoff?: Required<BackoffOptions>;
   timeoutMs?: number;
+  group?: string;
 }
 
 const JOB_OPTION_KEYS = optionNames<JobOptions>({
@@ -37,6 +38,7 @@ const JOB_OPTION_KEYS = optionNames<JobOptions>({
   attempts: true,
   backoff: true,
   timeoutMs: true,
+  group: true,
 });
 /** The options of `add()`: a job's, and `replicaAcks`. */
 export const ADD_JOB_OPTION_KEYS: readonly string[] = Object.freeze([
@@ -64,6 +66,11 @@ export function resolveJobOptions(
   const o = options as JobOptions;
   if (o.jobId !== undefined) assertName('job id', o.jobId);
   if (o.name !== undefined) assertName('job name', o.name);
+  if (o.group !== undefined) {
+    assertName('group', o.group);
+    // The queue's scripts separate a group from the rest of its entries with NUL.
+    if (o.group.includes('\0')) throw new InvalidKeyError('group', o.group, 'must not contain NUL');
+  }
   const delayMs = o.delayMs ?? DEFAULT_JOB_OPTIONS.delayMs;
   assertMilliseconds('delayMs', delayMs);
   if (o.timeoutMs !== undefined) assertMilliseconds('timeoutMs', o.timeoutMs, { min: 1 });
@@ -78,6 +85,7 @@ export function resolveJobOptions(
     priority,
     attempts,
     timeoutMs: o.timeoutMs,
+    group: o.group,
   };
   if (o.backoff !== undefined) {
     assertKnownKeys('backoff', o.backoff, BACKOFF_KEYS);

@@ -425,9 +425,21 @@ export class QueueService implements BeforeApplicationShutdown {
       .catch(this.connections.rethrow(`set the rate limit of queue "${queue}"`));
   }
 
+  /**
+   * At most `concurrency` jobs of any one group (`add(..., { group })`) active at once, across
+   * all instances; `null` removes the limit (groups are then only served round-robin).
+   */
+  async setGroupConcurrency(queue: string, concurrency: number | null): Promise<void> {
+    const store = this.store(queue);
+    if (concurrency !== null) assertInteger('concurrency', concurrency, 1, MAX_LIMIT);
+    await store
+      .setLimits({ groupConcurrency: concurrency ?? undefined })
+      .catch(this.connections.rethrow(`set the group concurrency of queue "${queue}"`));
+  }
+
   /** The queue-wide limits in force. */
   async limits(queue: string): Promise<QueueLimits> {
-    const { concurrency, rateMax, rateMs } = await this.store(queue)
+    const { concurrency, rateMax, rateMs, groupConcurrency } = await this.store(queue)
       .readLimits()
       .catch(this.connections.rethrow(`read the limits of queue "${queue}"`));
     return {
@@ -435,6 +447,7 @@ export class QueueService implements BeforeApplicationShutdown {
       ...(rateMax === undefined || rateMs === undefined
         ? {}
         : { rateLimit: { max: rateMax, durationMs: rateMs } }),
+      ...(groupConcurrency === undefined ? {} : { groupConcurrency }),
     };
   }
 

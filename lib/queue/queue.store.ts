@@ -73,11 +73,13 @@ interface RecordHeader {
   x?: number;
   /** added at */
   t: number;
+  /** group */
+  g?: string;
 }
 type BackoffType = 'fixed' | 'exponential';
 
 /** The fields of a queue's limits hash (includes/queue.lua, readLimits). */
-export type LimitField = 'concurrency' | 'rateMax' | 'rateMs';
+export type LimitField = 'concurrency' | 'rateMax' | 'rateMs' | 'groupConcurrency';
 
 /** A job claimed under a lease, as the worker runs it. */
 export interface ClaimedJob {
@@ -210,11 +212,19 @@ export class QueueStore {
       header.b = [type, delayMs, jitter];
     }
     if (options.timeoutMs !== undefined) header.x = options.timeoutMs;
+    if (options.group !== undefined) header.g = options.group;
     // JSON.stringify never emits a raw newline, so the first one ends the header.
     const record = `${JSON.stringify(header)}\n${payload}`;
     return {
       id: options.id,
-      args: [options.id, record, options.attempts, options.priority, options.delayMs],
+      args: [
+        options.id,
+        record,
+        options.attempts,
+        options.priority,
+        options.delayMs,
+        options.group ?? '',
+      ],
     };
   }
 
@@ -477,16 +487,17 @@ export class QueueStore {
     } catch (error) {
       decoded = { decodeError: (error as CodecError).message };
     }
-    const [made, max, priority] = (stateValue ?? '0|0|0').split('|').map(Number);
+    const [made, max, priority, , ...group] = (stateValue ?? '0|0|0|').split('|');
     const history = parseHistory(errors);
     const info: JobInfo = {
       id,
       state,
       ...(decoded.header?.n === undefined ? {} : { name: decoded.header.n }),
       data: decoded.data,
-      attemptsMade: made!,
-      maxAttempts: max!,
-      priority: priority!,
+      ...(group.length > 0 ? { group: group.join('|') } : {}),
+      attemptsMade: Number(made),
+      maxAttempts: Number(max),
+      priority: Number(priority),
       history,
     };
     if (decoded.header) info.addedAt = decoded.header.t;
@@ -524,7 +535,7 @@ export class QueueStore {
   }
 
   async readLimits(): Promise<Partial<Record<LimitField, number>>> {
-    const fields: LimitField[] = ['concurrency', 'rateMax', 'rateMs'];
+    const fields: LimitField[] = ['concurrency', 'rateMax', 'rateMs', 'groupConcurrency'];
     const values = await this.connections.command.hmget(this.keys.limits, ...fields);
     return Object.fromEntries(
       fields.flatMap((field, i) => (values[i] === null ? [] : [[field, Number(values[i])]])),
@@ -560,6 +571,7 @@ export class QueueStore {
           queue: this.queue,
           id,
           ...(header.n === undefined ? {} : { name: header.n }),
+          ...(header.g === undefined ? {} : { group: header.g }),
           data,
           attempt: Number(reply[i + 2]),
           maxAttempts: header.a,
@@ -608,11 +620,12 @@ export class QueueStore {
 /** True for a header this library wrote: the worker relies on each field's type. */
 function isRecordHeader(value: unknown): value is RecordHeader {
   if (value === null || typeof value !== 'object') return false;
-  const { n, a, b, x, t } = value as Record<string, unknown>;
+  const { n, a, b, x, t, g } = value as Record<string, unknown>;
   return (
     Number.isSafeInteger(a) &&
     typeof t === 'number' &&
     (n === undefined || typeof n === 'string') &&
+    (g === undefined || typeof g === 'string') &&
     (x === undefined || Number.isSafeInteger(x)) &&
     (b === undefined ||
       (Array.isArray(b) &&

@@ -423,6 +423,10 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       assert.equal((await a.queue.jobs('jobs', 'completed')).length, 4);
       assert.equal(await a.queue.remove('jobs', 'no-such-job'), false);
       assert.equal(await a.queue.clean('jobs', 'completed', { limit: 1 }), 1);
+      // Groups, with a per-group limit.
+      await a.queue.setGroupConcurrency('jobs', 1);
+      const grouped = await a.queue.add('jobs', 5, { group: 'tenant' });
+      assert.equal(await a.queue.waitUntilFinished('jobs', grouped), 5);
       await worker.close();
       await a.queue.obliterate('jobs');
       assert.equal((await a.queue.counts('jobs')).completed, 0);

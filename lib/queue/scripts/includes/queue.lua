@@ -16,8 +16,12 @@
 --   paused     STRING present while the queue is paused
 --   events     STREAM lifecycle events (capped), written only while `listening` exists
 --   listening  STRING kept alive (with an expiry) by each process reading `events`
---   limits     HASH  queue-wide limits: concurrency, rateMax, rateMs (readLimits)
+--   limits     HASH  queue-wide limits: concurrency, rateMax, rateMs, groupConcurrency
 --   starts     ZSET  claim token -> start time, within the rate limit's window (allowedStarts)
+--   gwait      ZSET  waiting jobs of groups, all at score 0: `group \0 order \0 id` (groupMember)
+--   gpos       HASH  id -> its gwait member, while a grouped job waits
+--   groups     ZSET  group -> turn: the groups served next, round-robin (markReady)
+--   gactive    HASH  group -> how many of its jobs are active
 
 -- Scores are doubles: priority (|p| <= 1000) times 2^42 plus a sequence below 2^42 stays under
 -- 2^53, so every score is an exact integer. Lua would print such numbers with 14 significant
@@ -31,25 +35,29 @@ local function nowMs()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A job's state, `attemptsMade|maxAttempts|priority|claimToken` (the token is empty while the
--- job is not claimed), is written by stateValue() and read by parseState() only.
-local function stateValue(made, max, pri, token)
-  return made .. '|' .. max .. '|' .. pri .. '|' .. token
+-- A job's state, `attemptsMade|maxAttempts|priority|claimToken` and `|group` for a job of a
+-- group (the token is empty while the job is not claimed), is written by stateValue() and read
+-- by parseState() only.
+local function stateValue(made, max, pri, token, group)
+  local value = made .. '|' .. max .. '|' .. pri .. '|' .. token
+  if group ~= '' then value = value .. '|' .. group end
+  return value
 end
 
--- made, max, pri as numbers and the claim token; nothing for a missing (false) state.
+-- made, max, pri as numbers, the claim token and the group ('' for none); nothing for a
+-- missing (false) state.
 local function parseState(s)
   if not s then return nil end
-  local made, max, pri, token = string.match(s, '^(%d+)|(%d+)|(-?%d+)|(%d*)$')
-  return tonumber(made), tonumber(max), tonumber(pri), token
+  local made, max, pri, token, group = string.match(s, '^(%d+)|(%d+)|(-?%d+)|(%d*)|?(.*)$')
+  return tonumber(made), tonumber(max), tonumber(pri), token, group
 end
 
 local function readState(id)
   return parseState(redis.call('HGET', stateKey, id))
 end
 
-local function writeState(id, made, max, pri, token)
-  redis.call('HSET', stateKey, id, stateValue(made, max, pri, token))
+local function writeState(id, made, max, pri, token, group)
+  redis.call('HSET', stateKey, id, stateValue(made, max, pri, token, group))
 end
 
 -- At most one token: it wakes one idle worker, which passes it on while jobs remain.
@@ -57,11 +65,71 @@ local function wake()
   if redis.call('LLEN', wakeKey) == 0 then redis.call('RPUSH', wakeKey, '1') end
 end
 
--- Queues a job behind its priority's others (or ahead of them, `front`, for a handed-back job).
-local function enqueue(id, pri, front)
+-- A grouped job's member of gwait: ZRANGEBYLEX orders a group's members by priority (higher
+-- first), then FIFO. Group names hold no NUL (checked by the library).
+local function groupMember(group, pri, seq, id)
+  return group .. '\0' .. string.format('%04d%015d', 1000 - pri, seq) .. '\0' .. id
+end
+
+-- The job id in a gwait member (after the group, its NUL, the 19-character order and a NUL).
+local function memberId(member)
+  return string.sub(member, string.find(member, '\0', 1, true) + 21)
+end
+
+-- The group's next waiting member, or nil.
+local function groupHead(group)
+  return redis.call('ZRANGEBYLEX', gwaitKey, '[' .. group .. '\0', '(' .. group .. '\1',
+    'LIMIT', 0, 1)[1]
+end
+
+local function groupLimit()
+  return tonumber(redis.call('HGET', limitsKey, 'groupConcurrency'))
+end
+
+-- Puts a group at the back of the serving rotation if it is not in it, has jobs waiting and is
+-- under the per-group limit.
+local function markReady(group, limit)
+  if redis.call('ZSCORE', groupsKey, group) then return end
+  if limit and tonumber(redis.call('HGET', gactiveKey, group) or '0') >= limit then return end
+  if not groupHead(group) then return end
+  redis.call('ZADD', groupsKey, redis.call('INCR', seqKey), group)
+end
+
+-- Queues a job behind its priority's others (or ahead of them, `front`, for a handed-back job);
+-- a job of a group in its group's run.
+local function enqueue(id, pri, front, group)
   local seq = 0
   if not front then seq = redis.call('INCR', seqKey) end
-  redis.call('ZADD', waitKey, string.format('%.0f', -pri * PRIORITY_SPAN + seq), id)
+  if group == '' then
+    redis.call('ZADD', waitKey, string.format('%.0f', -pri * PRIORITY_SPAN + seq), id)
+    return
+  end
+  local member = groupMember(group, pri, seq, id)
+  redis.call('ZADD', gwaitKey, 0, member)
+  redis.call('HSET', gposKey, id, member)
+  markReady(group, groupLimit())
+end
+
+-- A job of `group` stopped running (finished, failed, handed back, expired or removed): its
+-- slot frees, and the group rejoins the rotation if it has jobs waiting.
+local function leaveGroup(group)
+  if group == '' then return end
+  if redis.call('HINCRBY', gactiveKey, group, -1) <= 0 then
+    redis.call('HDEL', gactiveKey, group)
+  end
+  if not redis.call('ZSCORE', groupsKey, group) and groupHead(group) then
+    markReady(group, groupLimit())
+    wake()
+  end
+end
+
+-- Drops a waiting job of a group from its group's run.
+local function unqueueGrouped(id)
+  local member = redis.call('HGET', gposKey, id)
+  if not member then return false end
+  redis.call('ZREM', gwaitKey, member)
+  redis.call('HDEL', gposKey, id)
+  return true
 end
 
 local function recordError(id, attempt, message, at)
@@ -132,8 +200,9 @@ end
 -- A failed attempt (`message` its error): retry after `delay` ms while attempts remain, else
 -- dead; `final` buries it whatever attempts remain. Returns 1 (will retry) or 2 (dead); after a
 -- 2 the caller trims the dead list.
-local function retryOrBury(id, made, max, pri, delay, now, final, message)
-  writeState(id, made, max, pri, '')
+local function retryOrBury(id, made, max, pri, delay, now, final, message, group)
+  writeState(id, made, max, pri, '', group)
+  leaveGroup(group)
   if final or made >= max then
     redis.call('ZADD', deadKey, now, id)
     emit('dead', id, message)
@@ -144,7 +213,7 @@ local function retryOrBury(id, made, max, pri, delay, now, final, message)
     redis.call('ZADD', delayedKey, now + delay, id)
     wake()
   else
-    enqueue(id, pri, false)
+    enqueue(id, pri, false, group)
   end
   return 1
 end
@@ -156,18 +225,20 @@ local function promoteAndRecover(now, keep)
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     redis.call('ZREM', delayedKey, id)
-    local made, _, pri = readState(id)
-    if made then enqueue(id, pri, false) end
+    local made, _, pri, _, group = readState(id)
+    if made then enqueue(id, pri, false, group) end
   end
   local expired = redis.call('ZRANGEBYSCORE', activeKey, '-inf', now, 'LIMIT', 0, 100)
   local buried = false
   for _, id in ipairs(expired) do
     redis.call('ZREM', activeKey, id)
-    local made, max, pri = readState(id)
+    local made, max, pri, _, group = readState(id)
     if made then
       local message = 'lease expired: the worker crashed, froze or lost Redis'
       recordError(id, made, message, now)
-      if retryOrBury(id, made, max, pri, 0, now, false, message) == 2 then buried = true end
+      if retryOrBury(id, made, max, pri, 0, now, false, message, group) == 2 then
+        buried = true
+      end
     end
   end
   if buried then trimFinished(deadKey, keep, now) end
@@ -187,8 +258,37 @@ end
 -- Queue-wide limits (setGlobalConcurrency, setRateLimit): {concurrency, rateMax, rateMs}, each
 -- nil when not set. Read once per claiming call.
 local function readLimits()
-  local l = redis.call('HMGET', limitsKey, 'concurrency', 'rateMax', 'rateMs')
-  return { concurrency = tonumber(l[1]), rateMax = tonumber(l[2]), rateMs = tonumber(l[3]) }
+  local l = redis.call('HMGET', limitsKey, 'concurrency', 'rateMax', 'rateMs', 'groupConcurrency')
+  return {
+    concurrency = tonumber(l[1]), rateMax = tonumber(l[2]), rateMs = tonumber(l[3]),
+    groupConcurrency = tonumber(l[4]),
+  }
+end
+
+-- Takes up to `count` grouped jobs, one per group per turn, round-robin, each group under
+-- `limit` active jobs (nil: no limit). Returns their ids.
+local function claimFromGroups(count, limit)
+  local ids = {}
+  while #ids < count do
+    local turn = redis.call('ZPOPMIN', groupsKey, 1)
+    if #turn == 0 then break end
+    local group = turn[1]
+    local active = tonumber(redis.call('HGET', gactiveKey, group) or '0')
+    local member = groupHead(group)
+    -- A group left in the rotation with nothing waiting, or over a lowered limit, drops out;
+    -- leaveGroup() brings it back.
+    if member and not (limit and active >= limit) then
+      redis.call('ZREM', gwaitKey, member)
+      local id = memberId(member)
+      redis.call('HDEL', gposKey, id)
+      active = redis.call('HINCRBY', gactiveKey, group, 1)
+      ids[#ids + 1] = id
+      if (not limit or active < limit) and groupHead(group) then
+        redis.call('ZADD', groupsKey, redis.call('INCR', seqKey), group)
+      end
+    end
+  end
+  return ids
 end
 
 -- How many of `count` jobs may start now under `limits`, and, when the rate limit allows none,
@@ -228,9 +328,13 @@ local function claim(reply, count, leaseMs, now, keep)
     if redis.call('EXISTS', pausedKey) == 0 then
       local allowed
       allowed, limitedFor = allowedStarts(limits, count, now)
+      -- Groups first, round-robin, then the jobs without a group.
       local ids = {}
-      if allowed > 0 then
-        local popped = redis.call('ZPOPMIN', waitKey, allowed)
+      if allowed > 0 and redis.call('EXISTS', groupsKey) == 1 then
+        ids = claimFromGroups(allowed, limits.groupConcurrency)
+      end
+      if allowed > #ids then
+        local popped = redis.call('ZPOPMIN', waitKey, allowed - #ids)
         for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
       end
       if #ids > 0 then
@@ -241,12 +345,12 @@ local function claim(reply, count, leaseMs, now, keep)
         local deadline = now + leaseMs
         local newStates, leases, starts = {}, {}, {}
         for i, id in ipairs(ids) do
-          local made, max, pri = parseState(states[i])
+          local made, max, pri, _, group = parseState(states[i])
           if made then
             made = made + 1
             token = token + 1
             newStates[#newStates + 1] = id
-            newStates[#newStates + 1] = stateValue(made, max, pri, token)
+            newStates[#newStates + 1] = stateValue(made, max, pri, token, group)
             leases[#leases + 1] = deadline
             leases[#leases + 1] = id
             starts[#starts + 1] = now
@@ -264,7 +368,10 @@ local function claim(reply, count, leaseMs, now, keep)
           redis.call('ZADD', activeKey, unpack(leases))
           if limits.rateMax then redis.call('ZADD', startsKey, unpack(starts)) end
           -- More jobs than we took: pass the wake-up on to the next idle worker.
-          if #ids == count and redis.call('ZCARD', waitKey) > 0 then wake() end
+          if #ids == count and (redis.call('ZCARD', waitKey) > 0
+              or redis.call('EXISTS', groupsKey) == 1) then
+            wake()
+          end
         end
       end
     end
@@ -273,7 +380,8 @@ local function claim(reply, count, leaseMs, now, keep)
   -- stopping worker does): wake an idle worker to take them. Never when the limit is reached,
   -- so idle workers are not woken to find nothing.
   if limits.concurrency and limits.concurrency > redis.call('ZCARD', activeKey)
-      and redis.call('ZCARD', waitKey) > 0 and redis.call('EXISTS', pausedKey) == 0 then
+      and (redis.call('ZCARD', waitKey) > 0 or redis.call('EXISTS', groupsKey) == 1)
+      and redis.call('EXISTS', pausedKey) == 0 then
     wake()
   end
   if claimed == 0 then

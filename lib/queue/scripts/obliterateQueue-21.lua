@@ -4,7 +4,7 @@
 --   KEYS: every key of the queue (see includes/queue.lua)
 --   ARGV[1] 1 to delete even while jobs are active, else 0
 -- Returns how many keys existed and were deleted, or -1 when refused.
---- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts
+--- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts gwait gpos groups gactive
 
 if ARGV[1] ~= '1' and redis.call('ZCARD', activeKey) > 0 then return -1 end
 return redis.call('UNLINK', unpack(KEYS))

@@ -2,7 +2,8 @@
 -- bounded completed list, and claims the caller's next jobs, all in one round trip with a fixed
 -- number of Redis calls whatever the batch size (trimming aside).
 --   KEYS: wait, active, delayed, jobs, state, errors, results, progress, dead, completed, seq,
---         wake, paused, events, listening, limits, starts (see includes/queue.lua)
+--         wake, paused, events, listening, limits, starts, gwait, gpos, groups, gactive
+--         (see includes/queue.lua)
 --   ARGV[1] how many completed jobs to keep
 --   ARGV[2] how long to keep completed jobs, in ms
 --   ARGV[3] how many jobs to claim next (0: none)
@@ -13,7 +14,7 @@
 -- Returns {status, ..., nextDueInMs, startedAt, id, record, attempt, token, ...}: one status per job in
 -- ARGV order, 1 = completed, 0 = refused (the lease expired and the job was handed to someone
 -- else, or it is gone).
---- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts
+--- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts gwait gpos groups gactive
 --- @include "includes/queue"
 
 local now = nowMs()
@@ -26,14 +27,15 @@ end
 local states = redis.call('HMGET', stateKey, unpack(ids))
 local statuses, done, finished, newStates, results = {}, {}, {}, {}, {}
 for i, id in ipairs(ids) do
-  local made, max, pri, held = parseState(states[i])
+  local made, max, pri, held, group = parseState(states[i])
   if made and held == tokens[i] then
     statuses[i] = 1
     done[#done + 1] = id
     finished[#finished + 1] = now
     finished[#finished + 1] = id
     newStates[#newStates + 1] = id
-    newStates[#newStates + 1] = stateValue(made, max, pri, '')
+    newStates[#newStates + 1] = stateValue(made, max, pri, '', group)
+    leaveGroup(group)
     local value = string.sub(values[i], 2)
     if values[i] ~= '' then
       results[#results + 1] = id

@@ -2,7 +2,7 @@
 -- attempts remain, else moves the job to the dead-letter list, trimmed to its bounds. Then
 -- claims the caller's next job(s) in the same round trip.
 --   KEYS: wait, active, delayed, jobs, state, errors, results, progress, dead, seq, wake, paused,
---         events, listening, limits, starts (see includes/queue.lua)
+--         events, listening, limits, starts, gwait, gpos, groups, gactive (see includes/queue.lua)
 --   ARGV[1] job id
 --   ARGV[2] claim token the worker got with the job
 --   ARGV[3] error message
@@ -14,18 +14,18 @@
 --           can succeed), else 0
 -- Returns {status, nextDueInMs, startedAt, id, record, attempt, token, ...}: status 1 = will retry,
 -- 2 = dead, 0 = refused (the lease expired and the job was handed to someone else).
---- @keys wait active delayed jobs state errors results progress dead seq wake paused events listening limits starts
+--- @keys wait active delayed jobs state errors results progress dead seq wake paused events listening limits starts gwait gpos groups gactive
 --- @include "includes/queue"
 
 local id, token = ARGV[1], ARGV[2]
 local now = nowMs()
 local keep = { count = tonumber(ARGV[7]), ms = tonumber(ARGV[8]) }
 local status = 0
-local made, max, pri, held = readState(id)
+local made, max, pri, held, group = readState(id)
 if made and held == token then
   redis.call('ZREM', activeKey, id)
   recordError(id, made, ARGV[3], now)
-  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now, ARGV[9] == '1', ARGV[3])
+  status = retryOrBury(id, made, max, pri, tonumber(ARGV[4]), now, ARGV[9] == '1', ARGV[3], group)
   if status == 2 then trimFinished(deadKey, keep, now) end
 end
 return claim({ status }, tonumber(ARGV[5]), tonumber(ARGV[6]), now, keep)
