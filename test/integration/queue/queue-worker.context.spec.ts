@@ -164,13 +164,20 @@ describe('@QueueWorker through Nest', () => {
     const journal = moduleRef.get(Journal).entries;
     const count = async (state: 'completed' | 'dead', queueName = 'billing') =>
       (await queue.counts(queueName))[state];
-    return { queue, journal, count };
+    /** Waits until `jobs` jobs of the queue have ended, completed or dead, however they ended. */
+    const ended = (jobs: number, queueName = 'billing') =>
+      waitUntil(async () => {
+        const { completed, dead } = await queue.counts(queueName);
+        return completed + dead === jobs;
+      });
+    return { queue, journal, count, ended };
   }
 
   it('runs interceptors with a redis-queue context that sees the job and the result', async () => {
-    const { queue, journal, count } = await app();
+    const { queue, journal, count, ended } = await app();
     await queue.add('billing', { amount: 21 }, { name: 'charge' });
-    await waitUntil(async () => (await count('completed')) === 1);
+    await ended(1);
+    assert.equal(await count('completed'), 1);
     assert.equal(QUEUE_CONTEXT_TYPE, 'redis-queue');
     assert.deepEqual(journal, [
       'global:redis-queue:charge',
@@ -181,17 +188,19 @@ describe('@QueueWorker through Nest', () => {
   });
 
   it('applies a global APP_INTERCEPTOR to a handler without enhancers of its own', async () => {
-    const { queue, journal, count } = await app();
+    const { queue, journal, count, ended } = await app();
     await queue.add('audit', 'x');
-    await waitUntil(async () => (await count('completed', 'audit')) === 1);
+    await ended(1, 'audit');
+    assert.equal(await count('completed', 'audit'), 1);
     assert.deepEqual(journal, ['global:redis-queue:audit', 'audit:x']);
   });
 
   it('fails the attempt when a guard refuses, with ForbiddenException in its history', async () => {
-    const { queue, journal, count } = await app();
+    const { queue, journal, count, ended } = await app();
     const allowed = await queue.add('billing', { allowed: true }, { name: 'refund' });
     const refused = await queue.add('billing', { allowed: false }, { name: 'refund', attempts: 2 });
-    await waitUntil(async () => (await count('dead')) === 1 && (await count('completed')) === 1);
+    await ended(2);
+    assert.equal(await count('dead'), 1);
     const [dead] = await queue.dead('billing');
     assert.equal(dead!.id, refused);
     assert.equal(dead!.attemptsMade, 2);
@@ -212,22 +221,23 @@ describe('@QueueWorker through Nest', () => {
   });
 
   it('passes @JobData() through its pipes and injects @CurrentJob() and @JobSignal()', async () => {
-    const { queue, journal, count } = await app();
+    const { queue, journal, count, ended } = await app();
     await queue.add('billing', '41', { name: 'parse' });
-    await waitUntil(async () => (await count('completed')) === 1);
+    await ended(1);
     assert.ok(journal.includes('parsed:number 41:parse:false'), journal.join(', '));
     // A pipe that refuses fails the attempt with its error.
     await queue.add('billing', 'forty-two', { name: 'parse' });
-    await waitUntil(async () => (await count('dead')) === 1);
+    await ended(2);
+    assert.equal(await count('dead'), 1);
     const [dead] = await queue.dead('billing');
     assert.match(dead!.lastError!, /^BadRequestException: Validation failed \(numeric string/);
   });
 
   it('lets an exception filter replace the error, never complete a job that failed', async () => {
-    const { queue, count } = await app();
+    const { queue, count, ended } = await app();
     const declined = await queue.add('billing', {}, { name: 'declined' });
     const swallowed = await queue.add('billing', {}, { name: 'swallowed' });
-    await waitUntil(async () => (await count('dead')) === 2);
+    await ended(2);
     assert.equal(await count('completed'), 0);
     const dead = new Map((await queue.dead('billing')).map((job) => [job.id, job.lastError]));
     assert.equal(dead.get(declined), 'BillingError: redis-queue job declined: card expired');
