@@ -175,9 +175,11 @@ describe('@QueueWorker through Nest', () => {
 
   it('runs interceptors with a redis-queue context that sees the job and the result', async () => {
     const { queue, journal, count, ended } = await app();
-    await queue.add('billing', { amount: 21 }, { name: 'charge' });
+    const id = await queue.add('billing', { amount: 21 }, { name: 'charge' });
     await ended(1);
     assert.equal(await count('completed'), 1);
+    // What the interceptor chain emitted is the job's result.
+    assert.equal((await queue.getJob('billing', id))?.returnValue, 42);
     assert.equal(QUEUE_CONTEXT_TYPE, 'redis-queue');
     assert.deepEqual(journal, [
       'global:redis-queue:charge',
