@@ -73,7 +73,14 @@ export {
 export { WithSemaphore, type SemaphoreName } from './semaphore/with-semaphore.decorator.js';
 export { QueueService } from './queue/queue.service.js';
 export { JobWorker, type JobWorkerEvents } from './queue/queue.worker.js';
-export { QueueWorker, type QueueWorkerOptions } from './queue/queue-worker.decorator.js';
+export {
+  QueueWorker,
+  JobData,
+  CurrentJob,
+  JobSignal,
+  type QueueWorkerOptions,
+} from './queue/queue-worker.decorator.js';
+export { QUEUE_CONTEXT_TYPE } from './queue/queue.explorer.js';
 export {
   QueuePayloadError,
   QueueJobTimeoutError,

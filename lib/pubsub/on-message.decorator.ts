@@ -1,7 +1,7 @@
 import type { PipeTransform, Type } from '@nestjs/common';
-import { assignMetadata } from '@nestjs/common';
 import { InvalidArgumentError } from '../common/coordination.error.js';
 import { appendMethodMetadata } from '../common/handler-discovery.js';
+import { handlerParam } from '../common/handler-params.js';
 import { assertName, assertOptionsObject } from '../common/validate.js';
 import { MESSAGE_ARGS_METADATA, ON_MESSAGE_METADATA } from '../redis-coordination.constants.js';
 import type {
@@ -84,7 +84,7 @@ export function OnMessage(
 export function MessagePayload(
   ...pipes: (Type<PipeTransform> | PipeTransform)[]
 ): ParameterDecorator {
-  return messageParam(MessageParam.Payload, pipes);
+  return handlerParam(MESSAGE_ARGS_METADATA, MessageParam.Payload, pipes);
 }
 
 /**
@@ -96,21 +96,5 @@ export function MessagePayload(
  * log(@MessageContext() meta: MessageMeta) { console.log(meta.channel); }
  */
 export function MessageContext(): ParameterDecorator {
-  return messageParam(MessageParam.Context, []);
-}
-
-function messageParam(
-  param: number,
-  pipes: (Type<PipeTransform> | PipeTransform)[],
-): ParameterDecorator {
-  return (target, key, index) => {
-    if (key === undefined) return;
-    const args: object =
-      (Reflect.getMetadata(MESSAGE_ARGS_METADATA, target, key) as object | undefined) ?? {};
-    const updated = assignMetadata(args, param, index, undefined, ...pipes);
-    // Nest's ExternalContextCreator looks this metadata up from the instance (so through the
-    // prototype), route decorators keep it on the class: write both, read the same either way.
-    Reflect.defineMetadata(MESSAGE_ARGS_METADATA, updated, target, key);
-    Reflect.defineMetadata(MESSAGE_ARGS_METADATA, updated, target.constructor, key);
-  };
+  return handlerParam(MESSAGE_ARGS_METADATA, MessageParam.Context, []);
 }

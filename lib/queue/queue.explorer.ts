@@ -1,10 +1,28 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { HandlerDiscovery } from '../common/handler-discovery.js';
-import { QUEUE_WORKER_METADATA } from '../redis-coordination.constants.js';
-import type { QueueWorkerMetadata } from './queue-worker.decorator.js';
+import { ExternalContextCreator } from '@nestjs/core';
+import type { ParamsFactory } from '@nestjs/core/helpers/external-context-creator.js';
+import { HandlerDiscovery, type DiscoveredHandler } from '../common/handler-discovery.js';
+import { copyMethodMetadata } from '../common/method-wrapper.js';
+import { JOB_ARGS_METADATA, QUEUE_WORKER_METADATA } from '../redis-coordination.constants.js';
+import { JobParam, type QueueWorkerMetadata } from './queue-worker.decorator.js';
 import { QueueNoHandlerError, QueueWorkerConflictError } from './queue.errors.js';
-import type { JobHandler, WorkerOptions } from './queue.interfaces.js';
+import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { QueueService } from './queue.service.js';
+
+/** The `ExecutionContext` type guards, interceptors and filters see for a `@QueueWorker` handler. */
+export const QUEUE_CONTEXT_TYPE = 'redis-queue';
+
+/** Maps `@JobData()`/`@CurrentJob()`/`@JobSignal()` to the handler's `(job, signal)` arguments. */
+const jobParamsFactory: ParamsFactory = {
+  exchangeKeyForValue: (type: number, _data: unknown, [job, signal]: [Job, AbortSignal]) =>
+    type === JobParam.Data
+      ? job.data
+      : type === JobParam.Job
+        ? job
+        : type === JobParam.Signal
+          ? signal
+          : undefined,
+};
 
 /** The handlers of one queue, by job name ('' = the one without a name). */
 interface QueuePlan {
@@ -17,7 +35,8 @@ interface QueuePlan {
 /**
  * Finds `@QueueWorker` methods and starts one worker per queue at `onApplicationBootstrap`
  * (after every module is initialised, so handlers never run in a half-started app). The workers
- * belong to {@link QueueService}, which stops them at shutdown.
+ * belong to {@link QueueService}, which stops them at shutdown. Each handler runs through Nest's
+ * guards, interceptors, pipes and exception filters (see {@link throughNest}).
  */
 @Injectable()
 export class QueueExplorer implements OnApplicationBootstrap {
@@ -26,6 +45,7 @@ export class QueueExplorer implements OnApplicationBootstrap {
   constructor(
     private readonly discovery: HandlerDiscovery,
     private readonly queues: QueueService,
+    private readonly contextCreator: ExternalContextCreator,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -34,6 +54,7 @@ export class QueueExplorer implements OnApplicationBootstrap {
       QUEUE_WORKER_METADATA,
       'QueueWorker',
     )) {
+      const handler = this.throughNest(found);
       for (const { queue, name, options } of found.metadata) {
         let plan = plans.get(queue);
         if (!plan) {
@@ -47,7 +68,7 @@ export class QueueExplorer implements OnApplicationBootstrap {
             `@QueueWorker('${queue}'${name === undefined ? '' : `, { name: '${name}' }`}) is on both ${taken.name} and ${found.name}; keep one`,
           );
         }
-        plan.handlers.set(slot, { name: found.name, handler: found.handler as JobHandler });
+        plan.handlers.set(slot, { name: found.name, handler });
         for (const [key, value] of Object.entries(options)) {
           const source = plan.optionSources.get(key);
           if (source && plan.options[key] !== value) {
@@ -66,6 +87,56 @@ export class QueueExplorer implements OnApplicationBootstrap {
         this.logger.log(`${name} {@QueueWorker} -> queue "${queue}"`);
       }
     }
+  }
+
+  /**
+   * The method as a job handler run by Nest: guards, interceptors and pipes (the method's, its
+   * class's and global ones), then, if anything threw, exception filters. Nest would take a value
+   * a filter returns as the call's result, which here would complete a job whose handler failed;
+   * so filters run apart, on a stand-in method that rethrows the attempt's error, and may only
+   * replace that error (by throwing another): the attempt fails either way.
+   */
+  private throughNest({ instance, methodName }: DiscoveredHandler<unknown>): JobHandler {
+    // The unbound method carries the metadata Nest reads (@UseGuards, @UseFilters...).
+    const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName]!;
+    const run = this.contextCreator.create(
+      instance,
+      method,
+      methodName,
+      JOB_ARGS_METADATA,
+      jobParamsFactory,
+      undefined,
+      undefined,
+      { guards: true, interceptors: true, filters: false },
+      QUEUE_CONTEXT_TYPE,
+    );
+    // Each attempt has its own job object: the stand-in finds the error by it, and filters see
+    // the same (job, signal) arguments as the handler.
+    const failures = new WeakMap<Job, unknown>();
+    const rethrow = (job: unknown) => {
+      throw failures.get(job as Job);
+    };
+    copyMethodMetadata(method, rethrow);
+    const filter = this.contextCreator.create(
+      instance,
+      rethrow,
+      methodName,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      { guards: false, interceptors: false, filters: true },
+      QUEUE_CONTEXT_TYPE,
+    );
+    return async (job, signal) => {
+      try {
+        return await run(job, signal);
+      } catch (error) {
+        failures.set(job, error);
+        await filter(job, signal); // throws the error, or the one a filter threw instead
+        throw error; // a filter returned: the attempt fails all the same
+      }
+    };
   }
 }
 
