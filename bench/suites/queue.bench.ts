@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Queue as BullQueue, Worker as BullWorker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { KeySpace } from '../../lib/connection/key-space.js';
 import { QueueService } from '../../lib/index.js';
@@ -13,13 +14,16 @@ const RAW_QUEUE = 'bench:raw:queue';
 const RAW_PROCESSING = 'bench:raw:processing';
 
 /**
- * The queue against raw ioredis doing the least a reliable list queue must do:
+ * The queue against raw ioredis doing the least a reliable list queue must do, and against
+ * BullMQ doing the same work (jobs added one at a time and processed at concurrency 16, with the
+ * same bound on kept completed jobs):
  * - add: one job per call, 16 in flight, vs RPUSH;
  * - addBulk: 1000 jobs per call vs RPUSH of 1000 values;
  * - processing: 20 000 queued jobs drained by a no-op handler at concurrency 16 vs 16 loops of
  *   LMOVE (to a processing list) + LREM (ack), the classic reliable-list pattern, which has no
  *   lease, retry, delay or priority.
- * Each raw figure is the harder of ioredis with and without auto-pipelining.
+ * Each raw figure is the harder of ioredis with and without auto-pipelining. Then the cost of
+ * the queue's optional features in use, against the same queue with none in use.
  */
 export const suite: BenchSuite = {
   description: 'Queue add/addBulk and end-to-end processing vs a raw LMOVE + LREM reliable list',
@@ -115,6 +119,35 @@ export const suite: BenchSuite = {
       },
     );
 
+    /** Our processing run; `setup` turns features on for the queue and returns their undo. */
+    const processOurs =
+      (setup?: (name: string) => Promise<() => void>) => async (): Promise<RunResult> => {
+        const name = await fresh();
+        for (let b = 0; b < TOTAL; b += BATCH) {
+          await queue.addBulk(
+            name,
+            Array.from({ length: BATCH }, (_, i) => ({ data: payload(b + i) })),
+          );
+        }
+        const undo = await setup?.(name);
+        const latencies: number[] = [];
+        const startedAt = new Map<string, number>();
+        const started = performance.now();
+        const worker = queue.process(name, (job) => void startedAt.set(job.id, performance.now()), {
+          concurrency: CONCURRENCY,
+        });
+        await new Promise<void>((resolve) =>
+          worker.on('completed', (job) => {
+            latencies.push(performance.now() - startedAt.get(job.id)!);
+            if (latencies.length === TOTAL) resolve();
+          }),
+        );
+        const elapsed = performance.now() - started;
+        await worker.close();
+        undo?.();
+        return { ops: TOTAL, opsPerSec: (TOTAL / elapsed) * 1000, ...percentiles(latencies) };
+      };
+
     await figure(
       `process x${TOTAL}, concurrency ${CONCURRENCY} (jobs/s)`,
       (client) => async () => {
@@ -142,31 +175,104 @@ export const suite: BenchSuite = {
         const elapsed = performance.now() - started;
         return { ops: TOTAL, opsPerSec: (TOTAL / elapsed) * 1000, ...percentiles(latencies) };
       },
+      processOurs(),
+      0.8,
+    );
+
+    // BullMQ, on its own connections to the same Redis.
+    const { hostname, port } = new URL(context.redisUrl);
+    const connection: ConnectionOptions = {
+      host: hostname,
+      port: Number(port),
+      maxRetriesPerRequest: null,
+    };
+    const bullName = () => `bull${run++}`;
+    const bullQueues: BullQueue[] = [];
+    const bullQueue = (name: string) => {
+      const bull = new BullQueue(name, { connection, prefix: 'bench:bull' });
+      bullQueues.push(bull);
+      return bull;
+    };
+    context.defer(() => Promise.all(bullQueues.map((bull) => bull.close())));
+    const sameRetention = { removeOnComplete: { count: 1000 } };
+    const versusBull = async (
+      name: string,
+      bull: () => Promise<RunResult>,
+      ours: () => Promise<RunResult>,
+      goal?: number,
+    ) => {
+      const result = await compare(bull, ours);
+      context.report({ suite: 'queue', name, ...result, goal, note: 'baseline: BullMQ' });
+    };
+
+    await versusBull(
+      `add x${TOTAL}, ${CONCURRENCY} in flight, vs BullMQ`,
+      async () => {
+        const bull = bullQueue(bullName());
+        return runLoad((i) => bull.add('job', payload(i), sameRetention), {
+          total: TOTAL,
+          concurrency: CONCURRENCY,
+        });
+      },
       async () => {
         const name = await fresh();
+        return runLoad((i) => queue.add(name, payload(i)), {
+          total: TOTAL,
+          concurrency: CONCURRENCY,
+        });
+      },
+    );
+
+    await versusBull(
+      `process x${TOTAL}, concurrency ${CONCURRENCY} (jobs/s), vs BullMQ`,
+      async () => {
+        const name = bullName();
+        const bull = bullQueue(name);
         for (let b = 0; b < TOTAL; b += BATCH) {
-          await queue.addBulk(
-            name,
-            Array.from({ length: BATCH }, (_, i) => ({ data: payload(b + i) })),
+          await bull.addBulk(
+            Array.from({ length: BATCH }, (_, i) => ({
+              name: 'job',
+              data: payload(b + i),
+              opts: sameRetention,
+            })),
           );
         }
         const latencies: number[] = [];
         const startedAt = new Map<string, number>();
         const started = performance.now();
-        const worker = queue.process(name, (job) => void startedAt.set(job.id, performance.now()), {
-          concurrency: CONCURRENCY,
-        });
+        const worker = new BullWorker(
+          name,
+          async (job) => void startedAt.set(job.id!, performance.now()),
+          { connection, prefix: 'bench:bull', concurrency: CONCURRENCY },
+        );
         await new Promise<void>((resolve) =>
           worker.on('completed', (job) => {
-            latencies.push(performance.now() - startedAt.get(job.id)!);
+            latencies.push(performance.now() - startedAt.get(job.id!)!);
             if (latencies.length === TOTAL) resolve();
           }),
         );
         const elapsed = performance.now() - started;
         await worker.close();
+        await bull.obliterate({ force: true });
         return { ops: TOTAL, opsPerSec: (TOTAL / elapsed) * 1000, ...percentiles(latencies) };
       },
-      0.8,
+      processOurs(),
+      1.5,
     );
+
+    // The cost of features in use, against the same queue with none in use.
+    const withFeatures = async (name: string) => {
+      const listening = queue.events(name).subscribe();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the listener's mark is set
+      await queue.setGlobalConcurrency(name, 1000);
+      return () => listening.unsubscribe();
+    };
+    const result = await compare(processOurs(), processOurs(withFeatures));
+    context.report({
+      suite: 'queue',
+      name: `process x${TOTAL}, events listened to + global concurrency set`,
+      ...result,
+      note: 'baseline: the same queue with no feature in use',
+    });
   },
 };
