@@ -89,6 +89,13 @@ export async function runDuoScenario(
     countValues(statuses.map((s) => s.confirmations)),
   );
   check(
+    "every confirmation job is completed, with its handler's result, as any instance sees it",
+    statuses.every(
+      (s) => s.confirmation?.state === 'completed' && s.confirmation.result?.confirmedBy,
+    ),
+    countValues(statuses.map((s) => s.confirmation?.state ?? 'missing')),
+  );
+  check(
     'billing (durable group) recorded every order once',
     statuses.every((s) => s.billed === 1),
     countValues(statuses.map((s) => s.billed)),
