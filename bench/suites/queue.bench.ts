@@ -17,7 +17,7 @@ const RAW_PROCESSING = 'bench:raw:processing';
  * The queue against raw ioredis doing the least a reliable list queue must do, and against
  * BullMQ doing the same work (jobs added one at a time and processed at concurrency 16, with the
  * same bound on kept completed jobs):
- * - add: one job per call, 16 in flight, vs RPUSH;
+ * - add: one job per call, 1 and 16 in flight, vs RPUSH;
  * - addBulk: 1000 jobs per call vs RPUSH of 1000 values;
  * - processing: 20 000 queued jobs drained by a no-op handler at concurrency 16 vs 16 loops of
  *   LMOVE (to a processing list) + LREM (ack), the classic reliable-list pattern, which has no
@@ -70,23 +70,25 @@ export const suite: BenchSuite = {
       });
     };
 
-    await figure(
-      `add x${TOTAL}, ${CONCURRENCY} in flight`,
-      (client) => async () => {
-        await fresh();
-        return runLoad((i) => client.rpush(RAW_QUEUE, JSON.stringify(payload(i))), {
-          total: TOTAL,
-          concurrency: CONCURRENCY,
-        });
-      },
-      async () => {
-        const name = await fresh();
-        return runLoad((i) => queue.add(name, payload(i)), {
-          total: TOTAL,
-          concurrency: CONCURRENCY,
-        });
-      },
-    );
+    for (const inFlight of [1, CONCURRENCY]) {
+      await figure(
+        `add x${TOTAL}, ${inFlight} in flight`,
+        (client) => async () => {
+          await fresh();
+          return runLoad((i) => client.rpush(RAW_QUEUE, JSON.stringify(payload(i))), {
+            total: TOTAL,
+            concurrency: inFlight,
+          });
+        },
+        async () => {
+          const name = await fresh();
+          return runLoad((i) => queue.add(name, payload(i)), {
+            total: TOTAL,
+            concurrency: inFlight,
+          });
+        },
+      );
+    }
 
     const perJob = (result: RunResult): RunResult => ({
       ...result,
