@@ -42,7 +42,7 @@ describeWithRedisServer('Queue scheduler while its workers are killed and restar
           QUEUE: 'ticks',
           EVERY_MS: String(EVERY_MS),
           LEASE_MS: '1000',
-          WORK_MS: '100',
+          WORK_MS: '300',
           RUNS_KEY: runsKey,
         },
       });
@@ -72,11 +72,16 @@ describeWithRedisServer('Queue scheduler while its workers are killed and restar
     const firstSlot = Math.min(...runsNow.map((entry) => slotOf(entry.split('|')[0]!)));
     const expected: string[] = [];
     for (let slot = firstSlot; slot <= lastSlot; slot += EVERY_MS) expected.push(`tick:${slot}`);
+    const stateKey = `${prefix}{queue:ticks}:state`;
     const completedKey = `${prefix}{queue:ticks}:completed`;
     let waiting = expected;
     let progressAt = Date.now();
     while (waiting.length > 0) {
+      // State first: a job completing in between is then found completed.
+      const states = await client.hmget(stateKey, ...waiting);
       const scores = await client.zmscore(completedKey, ...waiting);
+      const never = waiting.filter((_, i) => states[i] === null && scores[i] === null);
+      assert.deepEqual(never, [], `slots ${firstSlot}..${lastSlot}: no job was created for some`);
       const left = waiting.filter((_, i) => scores[i] === null);
       if (left.length < waiting.length) progressAt = Date.now();
       waiting = left;

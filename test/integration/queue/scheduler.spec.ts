@@ -9,6 +9,7 @@ import {
   QueueScheduler,
   QueueService,
   QueueWorker,
+  QueueWorkerConflictError,
   RedisCoordinationModule,
   type Job,
   type JobWorker,
@@ -36,18 +37,35 @@ async function until(worker: JobWorker, jobs: readonly Job[], count: number): Pr
 
 @Injectable()
 class Reports {
-  readonly ran: Job[] = [];
+  /** The jobs each method ran. */
+  readonly ran: { method: string; job: Job }[] = [];
 
   @QueueScheduler('reports', 'tick', { everyMs: 100 }, { data: 'scheduled' })
   tick(job: Job) {
-    this.ran.push(job);
+    this.ran.push({ method: 'tick', job });
   }
 
   @QueueScheduler('reports', 'named', { everyMs: 100 }, { name: 'other-name', data: 'named' })
   @QueueWorker('reports', { concurrency: 2 })
   fallback(job: Job) {
-    this.ran.push(job);
+    this.ran.push({ method: 'fallback', job });
   }
+}
+
+@Injectable()
+class Stacked {
+  @QueueScheduler('stacked', 'hourly', { everyMs: 3_600_000 })
+  @QueueWorker('stacked', { name: 'hourly' })
+  hourly() {}
+}
+
+@Injectable()
+class DeclaredTwice {
+  @QueueScheduler('twice', 'hourly', { everyMs: 3_600_000 }, { name: 'a' })
+  a() {}
+
+  @QueueScheduler('twice', 'hourly', { everyMs: 3_600_000 }, { name: 'b' })
+  b() {}
 }
 
 describe('Queue schedulers', () => {
@@ -370,14 +388,38 @@ describe('Queue schedulers', () => {
       const ran = () => modules.flatMap((moduleRef) => moduleRef.get(Reports).ran);
       await waitUntil(
         () =>
-          ran().filter((job) => job.name === 'tick').length >= 2 &&
-          ran().some((job) => job.name === 'other-name'),
+          ran().filter(({ job }) => job.name === 'tick').length >= 2 &&
+          ran().some(({ job }) => job.name === 'other-name'),
       );
-      for (const job of ran()) {
-        assert.match(job.id, job.name === 'tick' ? /^tick:\d+$/ : /^named:\d+$/);
-        assert.equal(job.data, job.name === 'tick' ? 'scheduled' : 'named');
+      for (const { method, job } of ran()) {
+        const [expected, id, data] =
+          job.name === 'tick'
+            ? ['tick', /^tick:\d+$/, 'scheduled']
+            : ['fallback', /^named:\d+$/, 'named'];
+        assert.equal(method, expected, `job ${job.id} named ${job.name} ran in ${method}`);
+        assert.match(job.id, id);
+        assert.equal(job.data, data);
       }
-      assert.equal(new Set(ran().map((job) => job.id)).size, ran().length, 'each job ran once');
+      assert.equal(new Set(ran().map(({ job }) => job.id)).size, ran().length, 'each job ran once');
+    });
+
+    it('on a @QueueWorker of its own job name counts once; one scheduler declared twice fails the start', async () => {
+      const coordination = () =>
+        RedisCoordinationModule.forRoot({ url: app.redis.url, keyPrefix: app.prefix });
+      const stacked = await startModule([coordination()], { providers: [Stacked] });
+      const listed = await stacked.get(QueueService).schedulers('stacked');
+      assert.deepEqual(
+        listed.map((s) => s.id),
+        ['hourly'],
+      );
+      await assert.rejects(
+        startModule([coordination()], { providers: [DeclaredTwice] }),
+        (error: unknown) =>
+          error instanceof QueueWorkerConflictError &&
+          /'twice', 'hourly'\) is declared on both DeclaredTwice.a and DeclaredTwice.b/.test(
+            error.message,
+          ),
+      );
     });
   });
 });
