@@ -137,6 +137,7 @@ export function resolveTemplate(template: unknown, schedulerId: string): Resolve
   assertKnownKeys('template', template, TEMPLATE_KEYS);
   const { name = schedulerId, data, opts = {} } = template as SchedulerTemplate;
   assertName('job name', name);
+  assertKnownKeys('template.opts', opts, TEMPLATE_OPTION_KEYS);
   const job = resolveJobOptions(opts, TEMPLATE_OPTION_KEYS);
   // Only the options given, as given: what schedulers() lists.
   const given = Object.fromEntries(

@@ -150,7 +150,7 @@ describe('scheduler patterns', () => {
       ['flush', 1, { attempts: 3 }, 'flush', 3],
     );
     assert.equal(resolveTemplate({ name: 'other' }, 'flush').job.name, 'other');
-    assert.throws(() => resolveTemplate({ opts: { jobId: 'a' } }, 'x'), /jobId/);
+    assert.throws(() => resolveTemplate({ opts: { jobId: 'a' } }, 'x'), /template\.opts\.jobId/);
     assert.throws(() => resolveTemplate({ opts: { delayMs: 1 } }, 'x'), /delayMs/);
     assert.throws(() => resolveTemplate({ opts: { name: 'n' } }, 'x'), /name/);
     assert.throws(() => resolveTemplate({ nme: 'n' }, 'x'), /template\.nme.*did you mean "name"/);
