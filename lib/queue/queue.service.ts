@@ -288,9 +288,10 @@ export class QueueService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Deletes the whole queue: every job in every state, its pause flag and its events. Refused
-   * while jobs are active ({@link QueueJobActiveError}) unless `force` (their workers' outcomes
-   * are then refused). Workers still running on the queue keep serving it: jobs added later run.
+   * Deletes the whole queue: every job in every state, its pause flag, its events and its
+   * schedulers. Refused while jobs are active ({@link QueueJobActiveError}) unless `force` (their
+   * workers' outcomes are then refused). Workers still running on the queue keep serving it: jobs
+   * added later run.
    */
   async obliterate(queue: string, { force = false }: { force?: boolean } = {}): Promise<void> {
     const store = this.store(queue);
