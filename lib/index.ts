@@ -81,6 +81,15 @@ export {
   type QueueWorkerOptions,
 } from './queue/queue-worker.decorator.js';
 export { QUEUE_CONTEXT_TYPE } from './queue/queue.explorer.js';
+export { QueueScheduler } from './queue/queue-scheduler.decorator.js';
+export type {
+  SchedulePattern,
+  CronSchedule,
+  EverySchedule,
+  SchedulerTemplate,
+  SchedulerJobOptions,
+  QueueSchedulerInfo,
+} from './queue/queue-scheduler.interfaces.js';
 export {
   QueuePayloadError,
   QueueJobTimeoutError,

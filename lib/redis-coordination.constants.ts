@@ -4,6 +4,8 @@
 export const QUEUE_WORKER_METADATA = 'nestjs-redis-coordination:queue-worker';
 /** Parameter metadata of `@JobData()`/`@CurrentJob()`/`@JobSignal()`, read by Nest's pipes. */
 export const JOB_ARGS_METADATA = 'nestjs-redis-coordination:job-args';
+/** Method metadata of `@QueueScheduler` (an array: the decorator stacks). */
+export const QUEUE_SCHEDULER_METADATA = 'nestjs-redis-coordination:queue-scheduler';
 /** Method metadata of `@OnMessage` (an array: the decorator stacks). */
 export const ON_MESSAGE_METADATA = 'nestjs-redis-coordination:on-message';
 /** Parameter metadata of `@MessagePayload()`/`@MessageContext()`, read by Nest's pipes. */

@@ -16,6 +16,7 @@ import { RedisLockService } from './lock/lock.service.js';
 import { PubSubExplorer } from './pubsub/pubsub.explorer.js';
 import { PubSubService } from './pubsub/pubsub.service.js';
 import { QueueExplorer } from './queue/queue.explorer.js';
+import { QueueSchedulerExplorer } from './queue/queue-scheduler.explorer.js';
 import { QueueService } from './queue/queue.service.js';
 import {
   ConfigurableRedisCoordinationModule,
@@ -64,6 +65,7 @@ const connectionsProvider: Provider = {
     RedisLockService,
     QueueService,
     QueueExplorer,
+    QueueSchedulerExplorer,
     PubSubService,
     PubSubExplorer,
     CounterService,

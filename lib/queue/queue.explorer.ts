@@ -63,7 +63,8 @@ export class QueueExplorer implements OnApplicationBootstrap {
         }
         const slot = name ?? '';
         const taken = plan.handlers.get(slot);
-        if (taken) {
+        // The same method twice (`@QueueScheduler` on a `@QueueWorker` of its job name) is one.
+        if (taken && taken.name !== found.name) {
           throw new QueueWorkerConflictError(
             `@QueueWorker('${queue}'${name === undefined ? '' : `, { name: '${name}' }`}) is on both ${taken.name} and ${found.name}; keep one`,
           );

@@ -24,6 +24,8 @@ const QUEUE_KEY_PARTS = [
   'gpos',
   'groups',
   'gactive',
+  'schedulers',
+  'schedule',
 ] as const;
 
 export type QueueKeyPart = (typeof QUEUE_KEY_PARTS)[number];

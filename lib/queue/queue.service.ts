@@ -21,6 +21,12 @@ import {
 } from '../connection/replica-acks.js';
 import { Subscription, type Observable } from 'rxjs';
 import { QueueEventsReader } from './queue-events.js';
+import type {
+  QueueSchedulerInfo,
+  SchedulePattern,
+  SchedulerTemplate,
+} from './queue-scheduler.interfaces.js';
+import { resolvePattern, resolveTemplate } from './queue-scheduler.js';
 import {
   QueueClosedError,
   QueueJobActiveError,
@@ -282,9 +288,10 @@ export class QueueService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Deletes the whole queue: every job in every state, its pause flag and its events. Refused
-   * while jobs are active ({@link QueueJobActiveError}) unless `force` (their workers' outcomes
-   * are then refused). Workers still running on the queue keep serving it: jobs added later run.
+   * Deletes the whole queue: every job in every state, its pause flag, its events and its
+   * schedulers. Refused while jobs are active ({@link QueueJobActiveError}) unless `force` (their
+   * workers' outcomes are then refused). Workers still running on the queue keep serving it: jobs
+   * added later run.
    */
   async obliterate(queue: string, { force = false }: { force?: boolean } = {}): Promise<void> {
     const store = this.store(queue);
@@ -463,6 +470,49 @@ export class QueueService implements BeforeApplicationShutdown {
     return this.store(queue)
       .resume()
       .catch(this.connections.rethrow(`resume queue "${queue}"`));
+  }
+
+  /**
+   * Creates or updates a scheduler, which adds one job to the queue at each slot of `pattern`
+   * (`{ cron, tz? }` or `{ everyMs }`), from `template`, with the id `<schedulerId>:<slot>`. The
+   * queue's workers create the jobs: exactly one per slot however many instances run or upsert
+   * it. Upserting again with the same pattern keeps the next slot (call it at every boot) and
+   * replaces the template for the next jobs; a new pattern moves the next slot to its first
+   * slot after now. Returns the next slot (ms since the epoch).
+   * @throws InvalidArgumentError / InvalidKeyError for a bad pattern, template or name.
+   * @throws QueuePayloadError when the codec refuses `template.data` or it is too big.
+   */
+  async upsertScheduler<T>(
+    queue: string,
+    schedulerId: string,
+    pattern: SchedulePattern,
+    template: SchedulerTemplate<T> = {},
+  ): Promise<{ nextRunAt: number }> {
+    const store = this.store(queue);
+    assertName('scheduler id', schedulerId);
+    const resolved = resolvePattern(pattern);
+    const job = resolveTemplate(template, schedulerId);
+    const nextRunAt = await store.schedulers
+      .upsert(schedulerId, resolved, job)
+      .catch(this.connections.rethrow(`upsert scheduler "${schedulerId}" of queue "${queue}"`));
+    return { nextRunAt };
+  }
+
+  /** Removes a scheduler (the jobs it created stay); true if it existed. */
+  async removeScheduler(queue: string, schedulerId: string): Promise<boolean> {
+    const store = this.store(queue);
+    assertName('scheduler id', schedulerId);
+    return store.schedulers
+      .remove(schedulerId)
+      .catch(this.connections.rethrow(`remove scheduler "${schedulerId}" of queue "${queue}"`));
+  }
+
+  /** The queue's schedulers, by id: pattern, next slot, last job created and template. */
+  async schedulers<T = unknown>(queue: string): Promise<QueueSchedulerInfo<T>[]> {
+    const list = await this.store(queue)
+      .schedulers.list()
+      .catch(this.connections.rethrow(`list the schedulers of queue "${queue}"`));
+    return list as QueueSchedulerInfo<T>[];
   }
 
   /**

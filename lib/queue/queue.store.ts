@@ -3,6 +3,7 @@ import { describeValue } from '../common/coordination.error.js';
 import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { ReplicaAckOptions, ReplicaConfirmation } from '../connection/replica-acks.js';
+import { QueueSchedulerStore } from './queue-scheduler.store.js';
 import { QueueLeaseLostError, QueuePayloadError } from './queue.errors.js';
 import type {
   AttemptError,
@@ -118,8 +119,10 @@ export interface ClaimBatch {
   jobs: ClaimedJob[];
   /** Claimed jobs whose record cannot be decoded (corrupt, missing, refused by the codec). */
   undecodable: UndecodableJob[];
-  /** -1: nothing scheduled; else ms until a delayed job is due or a lease expires. */
+  /** -1: nothing scheduled; else ms until a delayed job is due, a lease expires or a slot comes. */
   nextDueInMs: number;
+  /** A scheduler's slot has come: the worker fires it (`QueueSchedulerStore.fireDue`). */
+  schedulerDue: boolean;
 }
 
 /** Outcome of failing a job, plus the caller's next jobs. */
@@ -158,6 +161,7 @@ export interface EncodedJob {
  */
 export class QueueStore {
   readonly keys: QueueKeys;
+  readonly schedulers: QueueSchedulerStore;
   /** By replicas asked for (`replicas/timeoutMs`; `undefined`: none), in arrival order. */
   private readonly pendingAdds = new Map<string | undefined, PendingAdds>();
 
@@ -172,6 +176,7 @@ export class QueueStore {
     this.scriptKeys = Object.fromEntries(
       Object.entries(scripts).map(([name, source]) => [name, keysOfScript(this.keys, source)]),
     ) as Record<QueueScript, string[]>;
+    this.schedulers = new QueueSchedulerStore(connections, this);
   }
 
   private run(script: QueueScript, args: readonly (string | number)[]): Promise<unknown> {
@@ -554,7 +559,7 @@ export class QueueStore {
     const jobs: ClaimedJob[] = [];
     const undecodable: UndecodableJob[] = [];
     const startedAt = Number(reply[offset + 1]);
-    for (let i = offset + 2; i < reply.length; i += 4) {
+    for (let i = offset + 3; i < reply.length; i += 4) {
       const id = String(reply[i]);
       let decoded: { header: RecordHeader; data: unknown };
       try {
@@ -586,7 +591,12 @@ export class QueueStore {
         ...(header.x === undefined ? {} : { timeoutMs: header.x }),
       });
     }
-    return { jobs, undecodable, nextDueInMs: Number(reply[offset]) };
+    return {
+      jobs,
+      undecodable,
+      nextDueInMs: Number(reply[offset]),
+      schedulerDue: reply[offset + 2] === 1,
+    };
   }
 
   /**

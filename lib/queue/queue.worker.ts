@@ -185,7 +185,10 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
         const batch = await this.store.claimJobs(this.claimFor(Math.min(free, MAX_CLAIM)));
         this.startAll(batch);
         if (batch.jobs.length === 0 && batch.undecodable.length === 0) {
-          await this.block(batch.nextDueInMs);
+          // A due slot makes nextDueInMs 0: wait for its firing instead of claiming in a loop.
+          await (batch.schedulerDue
+            ? this.store.schedulers.fireDue(this.logger)
+            : this.block(batch.nextDueInMs));
         }
         retryMs = RETRY_MIN_MS;
       } catch (error) {
@@ -224,6 +227,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
 
   private startAll(batch: ClaimBatch): void {
     if (this.closed) return;
+    if (batch.schedulerDue) void this.store.schedulers.fireDue(this.logger);
     for (const claimed of batch.jobs) {
       const entry: Running = { claimed, controller: new AbortController(), released: false };
       this.running.set(claimed.job.id, entry);

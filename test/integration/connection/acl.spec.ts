@@ -432,6 +432,17 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       assert.equal((await a.queue.counts('jobs')).completed, 0);
     });
 
+    it('queues: a scheduler upserted, fired, listed and removed', async () => {
+      const ran: Job[] = [];
+      const worker = b.queue.process('ticks', (job) => void ran.push(job));
+      await a.queue.upsertScheduler('ticks', 'tick', { everyMs: 100 }, { data: 'x' });
+      await eventually('a scheduled job', () => ran.length > 0);
+      await worker.close();
+      const [listed] = await a.queue.schedulers('ticks');
+      assert.equal(listed!.lastJobId, ran[0]!.id);
+      assert.equal(await a.queue.removeScheduler('ticks', 'tick'), true);
+    });
+
     it('pub/sub: broadcast, a pattern, durable with a dead letter', async () => {
       const broadcast: unknown[] = [];
       await b.pubsub.subscribe('orders.placed', (message) => void broadcast.push(message));

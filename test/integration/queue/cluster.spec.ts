@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { it } from '@jest/globals';
-import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
+import { QueueService, RedisCoordinationModule, type Job } from '../../../lib/index.js';
 import { startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisCluster } from '../../support/hooks.js';
@@ -38,12 +38,19 @@ describeWithRedisServer('Queue on Redis Cluster', () => {
       assert.equal(dead!.lastError, 'Error: bad job');
       assert.equal(await queue.retryDead(name), 1);
       await once(worker, 'failed');
-      await worker.close();
       const counts = await queue.counts(name);
       assert.deepEqual(
         [counts.waiting, counts.active, counts.completed, counts.dead],
         [0, 0, 3, 1],
       );
+      await queue.upsertScheduler(name, 'tick', { everyMs: 100 });
+      const [scheduled] = (await once(worker, 'completed')) as [Job];
+      assert.equal(scheduled.name, 'tick');
+      assert.ok(
+        (await queue.schedulers(name))[0]!.lastRunAt! >= Number(scheduled.id.split(':')[1]),
+      );
+      assert.equal(await queue.removeScheduler(name, 'tick'), true);
+      await worker.close();
     }
   });
 });

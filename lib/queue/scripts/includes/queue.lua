@@ -22,6 +22,8 @@
 --   gpos       HASH  id -> its gwait member, while a grouped job waits
 --   groups     ZSET  group -> turn: the groups served next, round-robin (markReady)
 --   gactive    HASH  group -> how many of its jobs are active
+--   schedulers HASH  scheduler id -> definition JSON (pattern, job template, last slot fired)
+--   schedule   ZSET  scheduler id -> its next slot (ms, Redis clock)
 
 -- Scores are doubles: priority (|p| <= 1000) times 2^42 plus a sequence below 2^42 stays under
 -- 2^53, so every score is an exact integer. Lua would print such numbers with 14 significant
@@ -170,6 +172,80 @@ local function emit(event, id, data, record)
     'e', event, 'i', id, 'n', nameOf(record), 'd', data or '')
 end
 
+-- Adds jobs given as `args`, 6 per job: id, record, maxAttempts, priority, delayMs, group
+-- ('' for none); then wakes an idle worker. A job whose id is still waiting, active or delayed
+-- is left as it is (dedup by jobId), and so is a repeat of an id within `args`; a dead or
+-- completed job with that id is replaced by the new one. A fixed number of Redis calls whatever
+-- the count. Returns how many were added.
+local function addJobs(now, args)
+  local ids = {}
+  for i = 1, #args, 6 do ids[#ids + 1] = args[i] end
+  local existing = redis.call('HMGET', stateKey, unpack(ids))
+  local seq = tonumber(redis.call('GET', seqKey) or '0')
+  local seen, records, states, waiting, delayed = {}, {}, {}, {}, {}
+  -- Jobs of groups: their gwait members, positions, and the groups to put in the rotation, in
+  -- the order they first appear.
+  local grouped, positions, groups, inGroups = {}, {}, {}, {}
+  local firstSeq = seq
+  for k, id in ipairs(ids) do
+    local i = (k - 1) * 6 + 1
+    local exists = existing[k] ~= false or seen[id]
+    if existing[k] and not seen[id] and (redis.call('ZREM', deadKey, id) == 1
+        or redis.call('ZREM', completedKey, id) == 1) then
+      redis.call('HDEL', errorsKey, id)
+      redis.call('HDEL', resultsKey, id)
+      redis.call('HDEL', progressKey, id)
+      exists = false
+    end
+    if not exists then
+      seen[id] = true
+      local pri, delay, group = tonumber(args[i + 3]), tonumber(args[i + 4]), args[i + 5]
+      records[#records + 1] = id
+      records[#records + 1] = args[i + 1]
+      states[#states + 1] = id
+      states[#states + 1] = stateValue(0, args[i + 2], args[i + 3], '', group)
+      if delay > 0 then
+        delayed[#delayed + 1] = now + delay
+        delayed[#delayed + 1] = id
+      elseif group ~= '' then
+        seq = seq + 1
+        local member = groupMember(group, pri, seq, id)
+        grouped[#grouped + 1] = 0
+        grouped[#grouped + 1] = member
+        positions[#positions + 1] = id
+        positions[#positions + 1] = member
+        if not inGroups[group] then
+          inGroups[group] = true
+          groups[#groups + 1] = group
+        end
+      else
+        seq = seq + 1
+        waiting[#waiting + 1] = string.format('%.0f', -pri * PRIORITY_SPAN + seq)
+        waiting[#waiting + 1] = id
+      end
+    end
+  end
+  if #records > 0 then
+    redis.call('HSET', jobsKey, unpack(records))
+    redis.call('HSET', stateKey, unpack(states))
+  end
+  if #waiting > 0 then redis.call('ZADD', waitKey, unpack(waiting)) end
+  if #grouped > 0 then
+    redis.call('ZADD', gwaitKey, unpack(grouped))
+    redis.call('HSET', gposKey, unpack(positions))
+  end
+  if seq > firstSeq then redis.call('SET', seqKey, string.format('%.0f', seq)) end
+  -- After the SET: markReady() takes its turn numbers from the same counter.
+  if #groups > 0 then
+    local limit = groupLimit()
+    for _, group in ipairs(groups) do markReady(group, limit) end
+  end
+  if #delayed > 0 then redis.call('ZADD', delayedKey, unpack(delayed)) end
+  for i = 1, #records, 2 do emit('added', records[i], nil, records[i + 1]) end
+  wake()
+  return #records / 2
+end
+
 -- Most finished jobs one trim drops, so a settling call stays short even right after a keep
 -- bound was lowered under a long list; each later call trims again until the bound holds.
 local TRIM_BATCH = 1000
@@ -244,11 +320,12 @@ local function promoteAndRecover(now, keep)
   if buried then trimFinished(deadKey, keep, now) end
 end
 
--- Milliseconds until the next delayed job is due or the next lease expires; -1 when neither.
-local function nextDueIn(now)
-  local nextAt = -1
+-- Milliseconds until the next delayed job is due, the next lease expires or `slotAt` (a
+-- scheduler's next slot, or nil) comes; -1 when none.
+local function nextDueIn(now, slotAt)
+  local nextAt = slotAt or -1
   local d = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
-  if d[2] then nextAt = tonumber(d[2]) end
+  if d[2] and (nextAt < 0 or tonumber(d[2]) < nextAt) then nextAt = tonumber(d[2]) end
   local a = redis.call('ZRANGE', activeKey, 0, 0, 'WITHSCORES')
   if a[2] and (nextAt < 0 or tonumber(a[2]) < nextAt) then nextAt = tonumber(a[2]) end
   if nextAt < 0 then return -1 end
@@ -312,18 +389,28 @@ local function allowedStarts(limits, count, now)
 end
 
 -- Claims up to `count` jobs under a lease (fewer if a queue-wide limit says so), with a fixed
--- number of Redis calls per claim whatever the count. Appends {nextDueIn, startedAt, id, record,
--- attempt, token, ...} to `reply`: startedAt is the claim's time (Redis clock); nextDueIn is
--- computed only when nothing was claimed (the worker will block), else -1. `keep` = { count, ms }
--- bounds the dead list if recovering expired leases buries jobs.
+-- number of Redis calls per claim whatever the count. Appends {nextDueIn, startedAt,
+-- schedulerDue, id, record, attempt, token, ...} to `reply`: startedAt is the claim's time
+-- (Redis clock); nextDueIn is computed only when nothing was claimed (the worker will block),
+-- else -1; schedulerDue is 1 when a scheduler's slot has come (the worker fires it:
+-- fireSchedulers), else 0, checked on every claim, busy or idle, so a busy queue never starves
+-- its schedulers. `keep` = { count, ms } bounds the dead list if recovering expired leases buries
+-- jobs.
 local function claim(reply, count, leaseMs, now, keep)
   local claimed = 0
   local head = #reply + 1
   reply[head] = -1
   reply[head + 1] = now
+  reply[head + 2] = 0
   local limits = readLimits()
   local limitedFor = -1
+  local slotAt
   if count > 0 then
+    local first = redis.call('ZRANGE', scheduleKey, 0, 0, 'WITHSCORES')
+    if first[2] then
+      slotAt = tonumber(first[2])
+      if slotAt <= now then reply[head + 2] = 1 end
+    end
     promoteAndRecover(now, keep)
     if redis.call('EXISTS', pausedKey) == 0 then
       local allowed
@@ -385,7 +472,7 @@ local function claim(reply, count, leaseMs, now, keep)
     wake()
   end
   if claimed == 0 then
-    local due = nextDueIn(now)
+    local due = nextDueIn(now, slotAt)
     if limitedFor >= 0 and (due < 0 or limitedFor < due) then due = limitedFor end
     reply[head] = due
   end

@@ -2,7 +2,7 @@
 -- bounded completed list, and claims the caller's next jobs, all in one round trip with a fixed
 -- number of Redis calls whatever the batch size (trimming aside).
 --   KEYS: wait, active, delayed, jobs, state, errors, results, progress, dead, completed, seq,
---         wake, paused, events, listening, limits, starts, gwait, gpos, groups, gactive
+--         wake, paused, events, listening, limits, starts, gwait, gpos, groups, gactive, schedule
 --         (see includes/queue.lua)
 --   ARGV[1] how many completed jobs to keep
 --   ARGV[2] how long to keep completed jobs, in ms
@@ -11,10 +11,10 @@
 --   ARGV[5] how many dead jobs to keep, ARGV[6] for how long in ms (if expired leases bury any)
 --   ARGV[7..] triples: job id, claim token the worker got with it, return value ('' for none,
 --             else '=' followed by the encoded value)
--- Returns {status, ..., nextDueInMs, startedAt, id, record, attempt, token, ...}: one status per job in
--- ARGV order, 1 = completed, 0 = refused (the lease expired and the job was handed to someone
--- else, or it is gone).
---- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts gwait gpos groups gactive
+-- Returns {status, ..., nextDueInMs, startedAt, schedulerDue, id, record, attempt, token, ...}:
+-- one status per job in ARGV order, 1 = completed, 0 = refused (the lease expired and the job was
+-- handed to someone else, or it is gone); then the claim's reply (see claimJobs).
+--- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts gwait gpos groups gactive schedule
 --- @include "includes/queue"
 
 local now = nowMs()

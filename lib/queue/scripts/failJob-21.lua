@@ -2,7 +2,8 @@
 -- attempts remain, else moves the job to the dead-letter list, trimmed to its bounds. Then
 -- claims the caller's next job(s) in the same round trip.
 --   KEYS: wait, active, delayed, jobs, state, errors, results, progress, dead, seq, wake, paused,
---         events, listening, limits, starts, gwait, gpos, groups, gactive (see includes/queue.lua)
+--         events, listening, limits, starts, gwait, gpos, groups, gactive, schedule
+--         (see includes/queue.lua)
 --   ARGV[1] job id
 --   ARGV[2] claim token the worker got with the job
 --   ARGV[3] error message
@@ -12,9 +13,10 @@
 --   ARGV[7] how many dead jobs to keep, ARGV[8] for how long in ms
 --   ARGV[9] 1: dead at once whatever attempts remain (its record cannot be decoded, so no retry
 --           can succeed), else 0
--- Returns {status, nextDueInMs, startedAt, id, record, attempt, token, ...}: status 1 = will retry,
--- 2 = dead, 0 = refused (the lease expired and the job was handed to someone else).
---- @keys wait active delayed jobs state errors results progress dead seq wake paused events listening limits starts gwait gpos groups gactive
+-- Returns {status, nextDueInMs, startedAt, schedulerDue, id, record, attempt, token, ...}:
+-- status 1 = will retry, 2 = dead, 0 = refused (the lease expired and the job was handed to
+-- someone else); then the claim's reply (see claimJobs).
+--- @keys wait active delayed jobs state errors results progress dead seq wake paused events listening limits starts gwait gpos groups gactive schedule
 --- @include "includes/queue"
 
 local id, token = ARGV[1], ARGV[2]
