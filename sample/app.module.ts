@@ -19,6 +19,7 @@ import { ProductsService } from './products/products.service.js';
 import { PeersController } from './peers/peers.controller.js';
 import { LeaderController } from './reports/leader.controller.js';
 import { SalesReportJob } from './reports/sales-report.job.js';
+import { StockAuditJob } from './maintenance/stock-audit.job.js';
 import { SettingsController } from './settings/settings.controller.js';
 import { SETTINGS_KEY, validateSettings } from './settings/shop-settings.js';
 import { StatsController } from './stats/stats.controller.js';
@@ -57,6 +58,7 @@ import { StatsController } from './stats/stats.controller.js';
     ConfirmationWorker,
     InventoryListener,
     SalesReportJob,
+    StockAuditJob,
     InvoiceRenderer,
   ],
 })

@@ -63,6 +63,7 @@ describe('queue scripts take the keys their --- @keys line names', () => {
       'completed',
       'dead',
       'paused',
+      'gwait',
     ]);
     assert.deepEqual(keysOfScript(keys, countJobs), [
       keys.wait,
@@ -71,6 +72,7 @@ describe('queue scripts take the keys their --- @keys line names', () => {
       keys.completed,
       keys.dead,
       keys.paused,
+      keys.gwait,
     ]);
   });
 
