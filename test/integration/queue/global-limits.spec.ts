@@ -1,33 +1,22 @@
 import assert from 'node:assert/strict';
-import { afterAll, beforeAll, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { describe, it } from '@jest/globals';
 import { InvalidArgumentError, QueueService, RedisCoordinationModule } from '../../../lib/index.js';
-import { closeModulesAfterEach, useChildApps } from '../../support/hooks.js';
+import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 import { startModule } from '../../support/nest.js';
-import { RedisServer, describeWithRedisServer } from '../../support/redis.js';
 
 const PROCESSES = 4;
 /** The test fails if no job completes for this long. */
 const STALL_MS = 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describeWithRedisServer('Queue-wide limits across processes', () => {
-  let server: RedisServer;
-  let client: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    client = new Redis(server.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await server.dispose();
-  });
+describe('Queue-wide limits across processes', () => {
+  const redis = useTestRedis();
   const spawnChild = useChildApps();
   closeModulesAfterEach();
 
   async function queueUnder(keyPrefix: string): Promise<QueueService> {
     const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix }),
+      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix }),
     ]);
     return moduleRef.get(QueueService);
   }
@@ -35,7 +24,7 @@ describeWithRedisServer('Queue-wide limits across processes', () => {
   /** Starts the worker processes and waits until every job of the queue is done. */
   async function runToCompletion(queue: QueueService, env: Record<string, string>) {
     for (let i = 0; i < PROCESSES; i++) {
-      spawnChild('queue-worker', { env: { REDIS_URL: server.url, QUEUE: 'jobs', ...env } });
+      spawnChild('queue-worker', { env: { REDIS_URL: redis.url, QUEUE: 'jobs', ...env } });
     }
     let lastRemaining = Infinity;
     let lastProgressAt = Date.now();
@@ -69,7 +58,7 @@ describeWithRedisServer('Queue-wide limits across processes', () => {
       CONCURRENCY: '16',
       WORK_MS: '20',
     });
-    const samples = (await client.lrange(`${prefix}live:samples`, 0, -1)).map(Number);
+    const samples = (await redis.client.lrange(`${prefix}live:samples`, 0, -1)).map(Number);
     assert.equal(samples.length, 400);
     assert.ok(Math.max(...samples) <= 5, `live counts sampled: max ${Math.max(...samples)}`);
     // The limit is reached, not merely respected by a slow queue.
@@ -92,7 +81,7 @@ describeWithRedisServer('Queue-wide limits across processes', () => {
       LEASE_MS: '10000',
       CONCURRENCY: '16',
     });
-    const starts = (await client.lrange(`${prefix}starts`, 0, -1))
+    const starts = (await redis.client.lrange(`${prefix}starts`, 0, -1))
       .map(Number)
       .sort((a, b) => a - b);
     assert.equal(starts.length, jobs);
