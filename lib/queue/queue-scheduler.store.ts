@@ -1,7 +1,6 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 import { describeValue } from '../common/coordination.error.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
-import { RedisScript } from '../connection/script-runner.js';
 import type { QueueSchedulerInfo, SchedulerJobOptions } from './queue-scheduler.interfaces.js';
 import {
   nextSlot,
@@ -9,7 +8,7 @@ import {
   type ResolvedPattern,
   type ResolvedTemplate,
 } from './queue-scheduler.js';
-import { keysOfScript } from './queue.keys.js';
+import { scriptKeysOf, scriptRunners } from './queue.keys.js';
 import type { QueueStore } from './queue.store.js';
 import {
   dueSchedulers,
@@ -21,9 +20,7 @@ import {
 
 const scripts = { upsertScheduler, removeScheduler, listSchedulers, dueSchedulers, fireSchedulers };
 type SchedulerScript = keyof typeof scripts;
-const runners = Object.fromEntries(
-  Object.entries(scripts).map(([name, source]) => [name, new RedisScript(source)]),
-) as Record<SchedulerScript, RedisScript>;
+const runners = scriptRunners(scripts);
 
 /** Due schedulers fired per round trip. */
 const FIRE_BATCH = 100;
@@ -70,9 +67,7 @@ export class QueueSchedulerStore {
     private readonly connections: RedisConnections,
     private readonly jobs: QueueStore,
   ) {
-    this.scriptKeys = Object.fromEntries(
-      Object.entries(scripts).map(([name, source]) => [name, keysOfScript(jobs.keys, source)]),
-    ) as Record<SchedulerScript, string[]>;
+    this.scriptKeys = scriptKeysOf(jobs.keys, scripts);
   }
 
   private run(script: SchedulerScript, args: readonly (string | number)[]): Promise<unknown> {

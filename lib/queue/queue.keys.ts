@@ -1,5 +1,5 @@
 import type { KeySpace } from '../connection/key-space.js';
-import type { ScriptSource } from '../connection/script-runner.js';
+import { RedisScript, type ScriptSource } from '../connection/script-runner.js';
 
 /** The parts of a queue's keys (includes/queue.lua says what each holds). */
 const QUEUE_KEY_PARTS = [
@@ -52,4 +52,26 @@ export function keysOfScript(keys: QueueKeys, script: ScriptSource): string[] {
     }
     return keys[name as QueueKeyPart];
   });
+}
+
+/** One runner per script of a set, made once (module level): each loads its script by SHA. */
+export function scriptRunners<N extends string>(
+  sources: Record<N, ScriptSource>,
+): Record<N, RedisScript> {
+  return Object.fromEntries(
+    Object.entries<ScriptSource>(sources).map(([name, source]) => [name, new RedisScript(source)]),
+  ) as Record<N, RedisScript>;
+}
+
+/** Each script's KEYS for one queue, in the order its `--- @keys` line names them. */
+export function scriptKeysOf<N extends string>(
+  keys: QueueKeys,
+  sources: Record<N, ScriptSource>,
+): Record<N, string[]> {
+  return Object.fromEntries(
+    Object.entries<ScriptSource>(sources).map(([name, source]) => [
+      name,
+      keysOfScript(keys, source),
+    ]),
+  ) as Record<N, string[]>;
 }

@@ -1,7 +1,6 @@
 import { CodecError } from '../common/codec.js';
 import { describeValue } from '../common/coordination.error.js';
 import type { RedisClient, RedisConnections } from '../connection/redis-connections.js';
-import { RedisScript } from '../connection/script-runner.js';
 import type { ReplicaAckOptions, ReplicaConfirmation } from '../connection/replica-acks.js';
 import { QueueSchedulerStore } from './queue-scheduler.store.js';
 import { QueueLeaseLostError, QueuePayloadError } from './queue.errors.js';
@@ -15,7 +14,7 @@ import type {
   QueueEvent,
   QueueEventName,
 } from './queue.interfaces.js';
-import { keysOfScript, queueKeys, type QueueKeys } from './queue.keys.js';
+import { queueKeys, scriptKeysOf, scriptRunners, type QueueKeys } from './queue.keys.js';
 import type { ResolvedJobOptions } from './queue.options.js';
 import {
   addJobs,
@@ -53,9 +52,7 @@ const scripts = {
   setLimits,
 };
 type QueueScript = keyof typeof scripts;
-const runners = Object.fromEntries(
-  Object.entries(scripts).map(([name, source]) => [name, new RedisScript(source)]),
-) as Record<QueueScript, RedisScript>;
+const runners = scriptRunners(scripts);
 
 /** Jobs per `addJobs` script call: one round trip, short enough not to stall Redis. */
 const ADD_BATCH = 1000;
@@ -173,9 +170,7 @@ export class QueueStore {
     readonly queue: string,
   ) {
     this.keys = queueKeys(connections.keys, queue);
-    this.scriptKeys = Object.fromEntries(
-      Object.entries(scripts).map(([name, source]) => [name, keysOfScript(this.keys, source)]),
-    ) as Record<QueueScript, string[]>;
+    this.scriptKeys = scriptKeysOf(this.keys, scripts);
     this.schedulers = new QueueSchedulerStore(connections, this);
   }
 
