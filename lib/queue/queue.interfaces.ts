@@ -123,7 +123,8 @@ export interface WorkerOptions {
   /**
    * How many completed jobs to keep (record, return value, progress, errors) for `getJob()`,
    * `jobs()` and `waitUntilFinished()`: when jobs complete, the oldest beyond this count are
-   * deleted. 0 keeps none. @default 1000
+   * deleted, in batches (like a stream's `MAXLEN ~`): up to a tenth more (at most 100) may be
+   * kept between trims. 0 keeps none. @default 1000
    */
   keepCompletedCount?: number;
   /**

@@ -17,6 +17,8 @@
 --- @keys wait active delayed jobs state errors results progress dead completed seq wake paused events listening limits starts gwait gpos groups gactive schedule
 --- @include "includes/queue"
 
+local COMPLETED_SLACK_MAX = 100
+
 local now = nowMs()
 local ids, tokens, values = {}, {}, {}
 for i = 7, #ARGV, 3 do
@@ -27,14 +29,14 @@ end
 local states = redis.call('HMGET', stateKey, unpack(ids))
 local statuses, done, finished, newStates, results = {}, {}, {}, {}, {}
 for i, id in ipairs(ids) do
-  local made, max, pri, held, group = parseState(states[i])
-  if made and held == tokens[i] then
+  local unheld, held, group = unheldState(states[i])
+  if held == tokens[i] then
     statuses[i] = 1
     done[#done + 1] = id
     finished[#finished + 1] = now
     finished[#finished + 1] = id
     newStates[#newStates + 1] = id
-    newStates[#newStates + 1] = stateValue(made, max, pri, '', group)
+    newStates[#newStates + 1] = unheld
     leaveGroup(group)
     local value = string.sub(values[i], 2)
     if values[i] ~= '' then
@@ -51,7 +53,10 @@ if #done > 0 then
   redis.call('HSET', stateKey, unpack(newStates))
   if #results > 0 then redis.call('HSET', resultsKey, unpack(results)) end
   redis.call('ZADD', completedKey, unpack(finished))
-  trimFinished(completedKey, { count = tonumber(ARGV[1]), ms = tonumber(ARGV[2]) }, now)
+  -- Completion is the hot path: the count is trimmed in batches of a tenth of it (at most 100).
+  local count = tonumber(ARGV[1])
+  local slack = math.min(COMPLETED_SLACK_MAX, math.floor(count / 10))
+  trimFinished(completedKey, { count = count, ms = tonumber(ARGV[2]), slack = slack }, now)
 end
 local keep = { count = tonumber(ARGV[5]), ms = tonumber(ARGV[6]) }
 return claim(statuses, tonumber(ARGV[3]), tonumber(ARGV[4]), now, keep)

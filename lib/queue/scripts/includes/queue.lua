@@ -38,8 +38,8 @@ local function nowMs()
 end
 
 -- A job's state, `attemptsMade|maxAttempts|priority|claimToken` and `|group` for a job of a
--- group (the token is empty while the job is not claimed), is written by stateValue() and read
--- by parseState() only.
+-- group (the token is empty while the job is not claimed), is written by stateValue() and
+-- unheldState() and read by parseState() and unheldState() only.
 local function stateValue(made, max, pri, token, group)
   local value = made .. '|' .. max .. '|' .. pri .. '|' .. token
   if group ~= '' then value = value .. '|' .. group end
@@ -52,6 +52,15 @@ local function parseState(s)
   if not s then return nil end
   local made, max, pri, token, group = string.match(s, '^(%d+)|(%d+)|(-?%d+)|(%d*)|?(.*)$')
   return tonumber(made), tonumber(max), tonumber(pri), token, group
+end
+
+-- The state with its claim token cleared, the token it held and the group ('' for none);
+-- nothing for a missing (false) state. Strings only: completing a job converts no number.
+local function unheldState(s)
+  if not s then return nil end
+  local head, token, tail = string.match(s, '^(%d+|%d+|%-?%d+|)(%d*)(.*)$')
+  if not head then return nil end
+  return head .. tail, token, string.sub(tail, 2)
 end
 
 local function readState(id)
@@ -263,12 +272,14 @@ end
 
 -- Keeps the newest `keep.count` jobs of a finished list (dead, completed), and none that
 -- finished `keep.ms` or more ago. Run by the scripts that add to the list, right after they do:
--- the lists never need a sweeper.
+-- the lists never need a sweeper. With `keep.slack`, the count is trimmed only once it is over
+-- by more than that (like XADD's `MAXLEN ~`): one trim then serves many calls, at the price of
+-- holding up to `keep.slack` more jobs between trims.
 local function trimFinished(listKey, keep, now)
   local old = redis.call('ZRANGEBYSCORE', listKey, '-inf', now - keep.ms, 'LIMIT', 0, TRIM_BATCH)
   if #old > 0 then forget(listKey, old) end
   local excess = redis.call('ZCARD', listKey) - keep.count
-  if excess > 0 then
+  if excess > (keep.slack or 0) then
     forget(listKey, redis.call('ZRANGE', listKey, 0, math.min(excess, TRIM_BATCH) - 1))
   end
 end
@@ -440,8 +451,10 @@ local function claim(reply, count, leaseMs, now, keep)
             newStates[#newStates + 1] = stateValue(made, max, pri, token, group)
             leases[#leases + 1] = deadline
             leases[#leases + 1] = id
-            starts[#starts + 1] = now
-            starts[#starts + 1] = token
+            if limits.rateMax then
+              starts[#starts + 1] = now
+              starts[#starts + 1] = token
+            end
             reply[#reply + 1] = id
             reply[#reply + 1] = records[i]
             reply[#reply + 1] = made
