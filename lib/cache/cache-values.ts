@@ -49,7 +49,7 @@ export class CacheValues {
   encode(ref: EntryRef, value: unknown, options: FillOptions): string | undefined {
     if ((value === null || value === undefined) && !options.cacheNull) return undefined;
     try {
-      return this.store.encodeResult(value);
+      return this.store.encodeValue(value);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
       this.warnOnce(

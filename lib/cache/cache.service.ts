@@ -1,4 +1,5 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { CodecError } from '../common/codec.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
 import { CircuitBreaker } from '../connection/circuit-breaker.js';
 import { RedisConnections } from '../connection/redis-connections.js';
@@ -93,8 +94,8 @@ export class CacheService implements BeforeApplicationShutdown {
 
   /**
    * Stores `value` for `ttlMs`.
-   * @throws CodecError when the value cannot be encoded; RedisConnectionError when Redis is
-   * unreachable.
+   * @throws CodecError when the value cannot be encoded or its encoded form is over the module's
+   * `maxPayloadBytes` (nothing is stored); RedisConnectionError when Redis is unreachable.
    */
   async set(
     key: string,
@@ -103,7 +104,16 @@ export class CacheService implements BeforeApplicationShutdown {
   ): Promise<void> {
     checkSetOptions(options);
     const ref = this.entryRef(key, options.namespace);
-    await this.store.set(ref, this.connections.codec.encode(value), options.ttlMs);
+    let text: string;
+    try {
+      text = this.store.encodeValue(value);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      throw new CodecError(`Cache entry ${labelOf(ref)} not stored: ${error.message}`, {
+        cause: error,
+      });
+    }
+    await this.store.set(ref, text, options.ttlMs);
   }
 
   /** Deletes one entry; returns whether it existed. */

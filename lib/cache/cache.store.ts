@@ -51,16 +51,18 @@ export class CacheStore {
   ) {}
 
   /**
-   * The text to store for a method's result: the codec's, refused with a {@link CodecError} when
-   * the codec refuses the value, or when the text is empty (nothing to tell a fill that stored
-   * nothing from one that did) or over `maxPayloadBytes`.
+   * The text to store for a value (`set()`, or a method's result): the codec's, refused with a
+   * {@link CodecError} when the codec refuses the value, or when the text is empty (nothing to
+   * tell a fill that stored nothing from one that did) or over `maxPayloadBytes`.
    */
-  encodeResult(value: unknown): string {
+  encodeValue(value: unknown): string {
     const text = this.connections.codec.encode(value);
+    if (text === '') throw new CodecError('its encoded form is empty');
+    const bytes = Buffer.byteLength(text);
     const { maxPayloadBytes } = this.connections;
-    if (text === '' || Buffer.byteLength(text) > maxPayloadBytes) {
+    if (bytes > maxPayloadBytes) {
       throw new CodecError(
-        `its encoded form is empty or over maxPayloadBytes (${maxPayloadBytes})`,
+        `its encoded form is ${bytes} bytes, over maxPayloadBytes (${maxPayloadBytes})`,
       );
     }
     return text;

@@ -15,9 +15,13 @@ describe('CacheService and @Cached/@CacheEvict', () => {
   closeModulesAfterEach();
 
   /** One app instance: its own Nest container and connections, on a shared key prefix. */
-  async function instance(prefix: string, logger = new CapturingLogger()) {
+  async function instance(
+    prefix: string,
+    logger = new CapturingLogger(),
+    options: { maxPayloadBytes?: number } = {},
+  ) {
     @Module({
-      imports: [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix })],
+      imports: [RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix, ...options })],
       providers: [CallLog, ProductService],
     })
     class AppModule {}
@@ -104,6 +108,21 @@ describe('CacheService and @Cached/@CacheEvict', () => {
     assert.equal(warnings.length, 2, warnings.join('\n'));
     assert.match(warnings[0]!, /echo:fn.*function/);
     await assert.rejects(cache.set('direct', { f: () => 1 }, { ttlMs: 1000 }), CodecError);
+  });
+
+  it('set() refuses a value over maxPayloadBytes with a CodecError naming the limit, storing nothing', async () => {
+    const { cache } = await instance(uniqueKeyPrefix(), undefined, { maxPayloadBytes: 1024 });
+    await cache.set('small', 'x'.repeat(500), { ttlMs: 60_000 });
+    const error = await cache
+      .set('big', 'x'.repeat(2048), { ttlMs: 60_000, namespace: 'docs' })
+      .catch((e: unknown) => e);
+    assert.ok(error instanceof CodecError, String(error));
+    assert.match(
+      error.message,
+      /"big" of namespace "docs" not stored: .*2050 bytes.*maxPayloadBytes \(1024\)/,
+    );
+    assert.equal(await cache.get('big', { namespace: 'docs' }), undefined);
+    assert.deepEqual(await cache.get('small'), { value: 'x'.repeat(500) });
   });
 
   it('does not cache errors thrown by the method', async () => {
