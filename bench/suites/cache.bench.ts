@@ -18,8 +18,29 @@ const product = {
   stock: { warehouse: 12, shop: 3 },
 };
 
+/** A user profile as an app caches it: about 300 B, with nested objects and arrays. */
+const profile = {
+  id: 'u-42',
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  roles: ['admin', 'editor'],
+  address: { street: '12 Analytical Row', city: 'London', postcode: 'W1 1AA', country: 'GB' },
+  preferences: { theme: 'dark', locale: 'en-GB', notifications: { email: true, sms: false } },
+  teams: [
+    { id: 't-1', name: 'Engines' },
+    { id: 't-2', name: 'Notes' },
+  ],
+  createdAt: '2024-01-15T10:00:00.000Z',
+};
+
 @Injectable()
 class CatalogueService {
+  /** As a new user writes it: the default key, the arguments hashed. */
+  @Cached({ ttlMs: 600_000 })
+  async userProfile(id: string) {
+    return { ...profile, id };
+  }
+
   @Cached({ ttlMs: 600_000, key: 'bench:product' })
   async product() {
     return product;
@@ -81,6 +102,22 @@ export const suite: BenchSuite = {
         ...hit,
       });
     }
+    // The default key (class, method and a hash of the arguments) and a realistic value.
+    await setup.set('bench:raw-profile', JSON.stringify({ ...profile, id: 'u-42' }));
+    await catalogue.userProfile('u-42');
+    const profileHit = await againstBestRaw(
+      context,
+      (client) => async () => JSON.parse((await client.get('bench:raw-profile'))!) as unknown,
+      () => catalogue.userProfile('u-42'),
+      { total: HITS, concurrency: 1 },
+    );
+    context.report({
+      suite: 'cache',
+      name: `@Cached({ ttlMs }) hit, default key, ~300 B nested value x${HITS}, 1 in flight`,
+      goal: 0.95,
+      ...profileHit,
+    });
+
     const namespaced = await againstBestRaw(
       context,
       (client) => async () => JSON.parse((await client.get('bench:raw-product'))!) as unknown,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A short hash of a method's arguments that is the same in every process and for every key
@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 export function stableHash(args: readonly unknown[]): string | undefined {
   const parts: string[] = [];
   if (!appendStable(args, parts, [])) return undefined;
-  return createHash('sha1').update(parts.join('')).digest('base64url');
+  // The one-shot hash: about 4× faster than createHash() for a short text.
+  return hash('sha1', parts.join(''), 'base64url');
 }
 
 /** Writes a canonical text of `value` into `out`; false when it has none. */

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterAll, beforeAll, it } from '@jest/globals';
+import { it } from '@jest/globals';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
 import { ChildApp } from '../../support/child-process.js';
 import { startModule } from '../../support/nest.js';
-import { RedisServer, describeWithRedisServer } from '../../support/redis.js';
-import { closeModulesAfterEach, useChildApps } from '../../support/hooks.js';
-import { Redis } from 'ioredis';
+import { describeWithRedisServer, uniqueKeyPrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 
 const JOBS = 10_000;
 const WORKERS = 4;
@@ -15,33 +14,25 @@ const STALL_MS = 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeWithRedisServer('Queue workers killed, frozen and terminated', () => {
-  let server: RedisServer;
-  let client: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    client = new Redis(server.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await server.dispose();
-  });
+  const redis = useTestRedis();
   const spawnChild = useChildApps();
   closeModulesAfterEach();
 
   /** Env of a `queue-worker` fixture on queue "jobs" under its own key prefix. */
   function workerEnv(name: string, extra: Record<string, string>) {
-    return { KEY_PREFIX: `${name}:`, QUEUE: 'jobs', DONE_KEY: `${name}:done`, ...extra };
+    const prefix = `${uniqueKeyPrefix()}${name}:`;
+    return { KEY_PREFIX: prefix, QUEUE: 'jobs', DONE_KEY: `${prefix}done`, ...extra };
   }
 
   async function queueUnder(keyPrefix: string): Promise<QueueService> {
     const moduleRef = await startModule([
-      RedisCoordinationModule.forRoot({ url: server.url, keyPrefix }),
+      RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix }),
     ]);
     return moduleRef.get(QueueService);
   }
 
   function spawnWorker(env: Record<string, string>): ChildApp {
-    return spawnChild('queue-worker', { env: { REDIS_URL: server.url, ...env } });
+    return spawnChild('queue-worker', { env: { REDIS_URL: redis.url, ...env } });
   }
 
   it(`loses none of ${JOBS} jobs while a random working worker is SIGKILLed every ${KILL_EVERY_MS} ms`, async () => {
@@ -84,7 +75,7 @@ describeWithRedisServer('Queue workers killed, frozen and terminated', () => {
     assert.deepEqual([counts.waiting, counts.active, counts.delayed, counts.dead], [0, 0, 0, 0]);
 
     const byJob = new Map<string, number[]>();
-    for (const entry of await client.lrange(env.DONE_KEY, 0, -1)) {
+    for (const entry of await redis.client.lrange(env.DONE_KEY, 0, -1)) {
       const [id, pid] = entry.split(':');
       byJob.set(id!, [...(byJob.get(id!) ?? []), Number(pid)]);
     }

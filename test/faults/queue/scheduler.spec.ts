@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterAll, beforeAll, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { it } from '@jest/globals';
 import { QueueService, RedisCoordinationModule } from '../../../lib/index.js';
 import type { ChildApp } from '../../support/child-process.js';
 import { startModule } from '../../support/nest.js';
-import { RedisServer, describeWithRedisServer } from '../../support/redis.js';
-import { closeModulesAfterEach, useChildApps } from '../../support/hooks.js';
+import { describeWithRedisServer, uniqueKeyPrefix } from '../../support/redis.js';
+import { closeModulesAfterEach, useChildApps, useTestRedis } from '../../support/hooks.js';
 
 const EVERY_MS = 500;
 const WORKERS = 3;
@@ -18,26 +17,17 @@ const STALL_MS = 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeWithRedisServer('Queue scheduler while its workers are killed and restarted', () => {
-  let server: RedisServer;
-  let client: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    client = new Redis(server.url);
-  });
-  afterAll(async () => {
-    client.disconnect();
-    await server.dispose();
-  });
+  const redis = useTestRedis();
   const spawnChild = useChildApps();
   closeModulesAfterEach();
 
   it(`creates exactly one job per ${EVERY_MS} ms slot while ${WORKERS} workers that upsert it at boot are SIGKILLed and restarted for ${CHAOS_MS / 1000} s`, async () => {
-    const prefix = 'sched:';
+    const prefix = `${uniqueKeyPrefix()}sched:`;
     const runsKey = `${prefix}runs`;
     const spawnWorker = (): ChildApp =>
       spawnChild('queue-scheduler-worker', {
         env: {
-          REDIS_URL: server.url,
+          REDIS_URL: redis.url,
           KEY_PREFIX: prefix,
           QUEUE: 'ticks',
           EVERY_MS: String(EVERY_MS),
@@ -64,11 +54,11 @@ describeWithRedisServer('Queue scheduler while its workers are killed and restar
 
     // Every slot from the first fired to the last fired by now must run to completion once.
     const queue = (
-      await startModule([RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: prefix })])
+      await startModule([RedisCoordinationModule.forRoot({ url: redis.url, keyPrefix: prefix })])
     ).get(QueueService);
     const [tick] = await queue.schedulers('ticks');
     const lastSlot = tick!.lastRunAt!;
-    const runsNow = await client.lrange(runsKey, 0, -1);
+    const runsNow = await redis.client.lrange(runsKey, 0, -1);
     const firstSlot = Math.min(...runsNow.map((entry) => slotOf(entry.split('|')[0]!)));
     const expected: string[] = [];
     for (let slot = firstSlot; slot <= lastSlot; slot += EVERY_MS) expected.push(`tick:${slot}`);
@@ -78,8 +68,8 @@ describeWithRedisServer('Queue scheduler while its workers are killed and restar
     let progressAt = Date.now();
     while (waiting.length > 0) {
       // State first: a job completing in between is then found completed.
-      const states = await client.hmget(stateKey, ...waiting);
-      const scores = await client.zmscore(completedKey, ...waiting);
+      const states = await redis.client.hmget(stateKey, ...waiting);
+      const scores = await redis.client.zmscore(completedKey, ...waiting);
       const never = waiting.filter((_, i) => states[i] === null && scores[i] === null);
       assert.deepEqual(never, [], `slots ${firstSlot}..${lastSlot}: no job was created for some`);
       const left = waiting.filter((_, i) => scores[i] === null);
@@ -94,7 +84,7 @@ describeWithRedisServer('Queue scheduler while its workers are killed and restar
     await Promise.all(live.map((child) => child.kill()));
 
     const runs = new Map<string, { attempt: number; pid: number }[]>();
-    for (const entry of await client.lrange(runsKey, 0, -1)) {
+    for (const entry of await redis.client.lrange(runsKey, 0, -1)) {
       const [id, attempt, pid] = entry.split('|') as [string, string, string];
       assert.match(id, /^tick:\d+$/);
       assert.equal(slotOf(id) % EVERY_MS, 0, `${id} is on a slot`);
