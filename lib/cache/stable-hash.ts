@@ -6,10 +6,29 @@ import { hash } from 'node:crypto';
  * that have no stable form (functions, symbols, cycles): such calls are not cached.
  */
 export function stableHash(args: readonly unknown[]): string | undefined {
-  const parts: string[] = [];
-  if (!appendStable(args, parts, [])) return undefined;
+  let text = primitiveListText(args);
+  if (text === undefined) {
+    const parts: string[] = [];
+    if (!appendStable(args, parts, [])) return undefined;
+    text = parts.join('');
+  }
   // The one-shot hash: about 4× faster than createHash() for a short text.
-  return hash('sha1', parts.join(''), 'base64url');
+  return hash('sha1', text, 'base64url');
+}
+
+/**
+ * The canonical text appendStable() writes for a list of strings and finite numbers (the
+ * common case of a cached method's arguments), built without its buffers; undefined for any
+ * other list.
+ */
+function primitiveListText(args: readonly unknown[]): string | undefined {
+  let text = '[';
+  for (const arg of args) {
+    if (typeof arg === 'string') text += `${JSON.stringify(arg)},`;
+    else if (typeof arg === 'number' && !Object.is(arg, -0)) text += `${arg},`;
+    else return undefined;
+  }
+  return `${text}]`;
 }
 
 /** Writes a canonical text of `value` into `out`; false when it has none. */

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { hash } from 'node:crypto';
 import { describe, it } from '@jest/globals';
 import { InvalidKeyError } from '../../lib/index.js';
 import { EntryRef, namespaceVersionKey } from '../../lib/cache/cache.keys.js';
 import { KeySpace } from '../../lib/connection/key-space.js';
+import { stableHash } from '../../lib/cache/stable-hash.js';
 
 // Stored entries outlive a deploy: a change to these strings orphans every cached value.
 describe('cache entry keys', () => {
@@ -29,5 +31,17 @@ describe('cache entry keys', () => {
     assert.throws(() => new EntryRef(keys, '', undefined), InvalidKeyError);
     assert.throws(() => new EntryRef(keys, '', 'products'), InvalidKeyError);
     assert.throws(() => new EntryRef(keys, 'k', ''), InvalidKeyError);
+  });
+
+  it('hash arguments to the same default key as before, strings and numbers included', () => {
+    const sha1 = (text: string) => hash('sha1', text, 'base64url');
+    // Strings and finite numbers take a shortcut; it must write the general path's text.
+    assert.equal(stableHash(['u-42']), sha1('["u-42",]'));
+    assert.equal(stableHash(['a"b', 7, 1.5]), sha1('["a\\"b",7,1.5,]'));
+    assert.equal(stableHash([]), sha1('[]'));
+    assert.equal(stableHash([-0]), sha1('[-0,]'));
+    assert.equal(stableHash(['x', { b: 2, a: 1 }]), sha1('["x",{"a":1,"b":2,},]'));
+    assert.equal(stableHash([{ a: 1, b: 2 }]), stableHash([{ b: 2, a: 1 }]));
+    assert.equal(stableHash([() => 1]), undefined);
   });
 });
