@@ -6,6 +6,7 @@ import {
   type RedisClient,
   type RedisConnections,
 } from '../connection/redis-connections.js';
+import { RedisCommandError } from '../connection/connection.errors.js';
 import type { QueueEvent } from './queue.interfaces.js';
 import type { QueueStore } from './queue.store.js';
 
@@ -28,10 +29,13 @@ interface ReaderRun {
  * Reads one queue's event stream for every subscriber in this process, on one blocking
  * connection, while anyone subscribes. It keeps the queue's `listening` key alive (scripts write
  * events only while it exists, so a queue nobody watches pays nothing for them) and, after a lost
- * connection, resumes after the last event it delivered.
+ * connection, resumes after the last event it delivered. A read Redis refuses (an ACL user
+ * without `XREAD`) is not retried: its subscribers get the typed error, and a later subscriber
+ * starts a new reading session.
  */
 export class QueueEventsReader {
-  private readonly subject = new Subject<QueueEvent>();
+  /** The current session's subscribers; replaced when a refused read ends the session. */
+  private subject = new Subject<QueueEvent>();
   private subscribers = 0;
   private run?: ReaderRun;
   /** The id of the last event read: the next read starts after it. */
@@ -48,12 +52,14 @@ export class QueueEventsReader {
   /** The events from now on; reading starts with the first subscriber, stops after the last. */
   events(): Observable<QueueEvent> {
     return new Observable<QueueEvent>((subscriber) => {
-      const subscription = this.subject.subscribe(subscriber);
-      if (this.subject.closed || this.subject.isStopped) return subscription; // shut down
+      const subject = this.subject;
+      const subscription = subject.subscribe(subscriber);
+      if (subject.closed || subject.isStopped) return subscription; // shut down
       if (this.subscribers++ === 0) this.start();
       return () => {
         subscription.unsubscribe();
-        if (--this.subscribers === 0) void this.stop();
+        // A session ended by a refused read no longer counts its subscribers.
+        if (subject === this.subject && --this.subscribers === 0) void this.stop();
       };
     });
   }
@@ -118,10 +124,18 @@ export class QueueEventsReader {
         warned = false;
       } catch (error) {
         if (run.stopping) break;
+        const failure = this.connections.failure(
+          error,
+          `read the events of queue "${this.store.queue}"`,
+        );
+        if (failure instanceof RedisCommandError) {
+          this.refused(failure);
+          break;
+        }
         if (!warned) {
           warned = true;
           this.logger.warn(
-            `Queue "${this.store.queue}": reading its events failed (${(this.connections.failure(error, 'read events') as Error).message}); retrying`,
+            `Queue "${this.store.queue}": reading its events failed (${(failure as Error).message}); retrying`,
           );
         }
         // Once Redis is back, listen again before reading: the key may have expired meanwhile.
@@ -131,6 +145,15 @@ export class QueueEventsReader {
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
       }
     }
+  }
+
+  /** Ends the session on a read Redis refused: retrying would fail the same way. */
+  private refused(failure: RedisCommandError): void {
+    const subject = this.subject;
+    this.subject = new Subject<QueueEvent>();
+    this.subscribers = 0;
+    void this.stop();
+    subject.error(failure);
   }
 
   private async stop(): Promise<void> {

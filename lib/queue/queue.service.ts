@@ -310,7 +310,8 @@ export class QueueService implements BeforeApplicationShutdown {
    * `added`, `active`, `progress`, `completed`, `retrying`, `dead`, `removed`. Events are written
    * to a capped Redis stream (about the last 10 000) only while some process listens, so a queue
    * nobody watches pays nothing for them. One connection per queue serves every subscriber of
-   * this process; after a lost connection it resumes where it was.
+   * this process; after a lost connection it resumes where it was. When Redis refuses the read
+   * (an ACL user without `XREAD`), the stream errors with `RedisCommandError`.
    */
   events(queue: string): Observable<QueueEvent> {
     return this.reader(queue).events();
@@ -367,6 +368,8 @@ export class QueueService implements BeforeApplicationShutdown {
               settle(() => reject(new QueueJobFailedError(queue, id, event.data as string)));
             }
           },
+          // Redis refused the read (an ACL user without XREAD): no event can come.
+          error: fail,
           complete: () => settle(() => reject(new QueueClosedError(queue, id))),
         }),
       );

@@ -8,10 +8,12 @@ import {
   QueueJobNotFoundError,
   QueueService,
   QueueWaitTimeoutError,
+  RedisCommandError,
   RedisCoordinationModule,
   type QueueEvent,
 } from '../../../lib/index.js';
 import { closeModule, startModule } from '../../support/nest.js';
+import { itOnPrivateRedis } from '../../support/redis.js';
 import { useQueueApp } from './queue-app.js';
 
 describe('QueueService events and waitUntilFinished', () => {
@@ -132,6 +134,46 @@ describe('QueueService events and waitUntilFinished', () => {
     await assert.rejects(producer.queue.waitUntilFinished('wait', bad), QueueJobFailedError);
     await closeModule(producer.moduleRef);
   });
+
+  itOnPrivateRedis(
+    'fails a wait and the events with the typed error when Redis refuses XREAD',
+    async () => {
+      await redis.client.call(
+        'ACL',
+        'SETUSER',
+        'noxread',
+        'reset',
+        'on',
+        '>pw',
+        '~*',
+        '&*',
+        '+@all',
+        '-xread',
+      );
+      try {
+        const { hostname, port } = new URL(redis.url);
+        const moduleRef = await startModule([
+          RedisCoordinationModule.forRoot({
+            url: `redis://noxread:pw@${hostname}:${port}`,
+            keyPrefix: app.prefix,
+          }),
+        ]);
+        const queue = moduleRef.get(QueueService);
+        const id = await queue.add('refused', 1);
+        // No worker: without the refusal reaching it, the wait would end only at its timeout.
+        const error = await queue
+          .waitUntilFinished('refused', id, { timeoutMs: 60_000 })
+          .catch((e: unknown) => e);
+        assert.ok(error instanceof RedisCommandError, String(error));
+        assert.match(error.message, /NOPERM/);
+        // A later subscriber starts a new reading session, refused the same way.
+        const again = await firstValueFrom(queue.events('refused')).catch((e: unknown) => e);
+        assert.ok(again instanceof RedisCommandError, String(again));
+      } finally {
+        await redis.client.call('ACL', 'DELUSER', 'noxread');
+      }
+    },
+  );
 
   it('fails a wait for an unknown, removed or slow job, and at shutdown', async () => {
     const { queue } = app;
