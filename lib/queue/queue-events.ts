@@ -9,13 +9,12 @@ import {
 import { RedisCommandError } from '../connection/connection.errors.js';
 import type { QueueEvent } from './queue.interfaces.js';
 import type { QueueStore } from './queue.store.js';
+import { RetryBackoff } from './retry-backoff.js';
 
 /** How long the `listening` key lives without a refresh; readers refresh it three times as often. */
 const LISTENING_TTL_MS = 30_000;
 /** Longest one read blocks, so a stopped reader's loop notices soon even if a disconnect is lost. */
 const READ_BLOCK_MS = 5000;
-/** Pause after a failed read (Redis down) before the next one. */
-const RETRY_MS = 500;
 
 /** One reading session: from the first subscriber to the last one leaving. */
 interface ReaderRun {
@@ -104,8 +103,8 @@ export class QueueEventsReader {
 
   private async loop(run: ReaderRun, failed = false): Promise<void> {
     let relisten = failed;
-    /** Said once per outage, however long it lasts. */
-    let warned = false;
+    /** Paces retries while reads fail; the failure is said once per outage. */
+    const backoff = new RetryBackoff();
     while (!run.stopping) {
       try {
         if (relisten) {
@@ -121,7 +120,7 @@ export class QueueEventsReader {
           this.position = event.eventId;
           this.subject.next(event);
         }
-        warned = false;
+        backoff.succeeded();
       } catch (error) {
         if (run.stopping) break;
         const failure = this.connections.failure(
@@ -132,8 +131,7 @@ export class QueueEventsReader {
           this.refused(failure);
           break;
         }
-        if (!warned) {
-          warned = true;
+        if (backoff.firstFailure) {
           this.logger.warn(
             `Queue "${this.store.queue}": reading its events failed (${(failure as Error).message}); retrying`,
           );
@@ -142,7 +140,7 @@ export class QueueEventsReader {
         relisten = true;
         run.client?.then((client) => client.disconnect()).catch(() => undefined);
         run.client = undefined;
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        await backoff.pause();
       }
     }
   }

@@ -10,6 +10,7 @@ import {
 } from './queue-scheduler.js';
 import { scriptKeysOf, scriptRunners } from './queue.keys.js';
 import type { QueueStore } from './queue.store.js';
+import { RetryBackoff } from './retry-backoff.js';
 import {
   dueSchedulers,
   fireSchedulers,
@@ -26,9 +27,6 @@ const runners = scriptRunners(scripts);
 const FIRE_BATCH = 100;
 /** A scheduler whose next slot cannot be computed (pattern edited by hand) is tried again after. */
 const UNREADABLE_RETRY_MS = 60_000;
-/** Pause after a failed firing (Redis down), doubled up to the max while it keeps failing. */
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 2000;
 
 /**
  * A scheduler as stored (JSON in the `schedulers` hash). `key` and `job` are read by the Lua
@@ -61,7 +59,8 @@ export class QueueSchedulerStore {
   private readonly scriptKeys: Record<SchedulerScript, string[]>;
   /** The firing in progress: one at a time per queue and process, whatever the workers. */
   private firing?: Promise<void>;
-  private retryMs = 0;
+  /** Pauses firings while Redis fails; warned once per outage. */
+  private readonly backoff = new RetryBackoff();
 
   constructor(
     private readonly connections: RedisConnections,
@@ -164,15 +163,14 @@ export class QueueSchedulerStore {
           );
         }
       });
-      this.retryMs = 0;
+      this.backoff.succeeded();
     } catch (error) {
-      if (this.retryMs === 0) {
+      if (this.backoff.firstFailure) {
         logger.warn(
           `Queue "${this.jobs.queue}": cannot fire due schedulers (${describeError(error)}); retrying`,
         );
       }
-      this.retryMs = Math.min(Math.max(this.retryMs * 2, RETRY_MIN_MS), RETRY_MAX_MS);
-      await new Promise((resolve) => setTimeout(resolve, this.retryMs));
+      await this.backoff.pause();
     }
   }
 

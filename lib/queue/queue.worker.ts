@@ -11,6 +11,7 @@ import {
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
+import { RetryBackoff, sleep } from './retry-backoff.js';
 import type {
   ClaimBatch,
   ClaimRequest,
@@ -21,9 +22,6 @@ import type {
 
 /** Longest an idle worker blocks before looking again; bounds the damage of a lost wake-up. */
 const MAX_BLOCK_MS = 5000;
-/** Pause after a failed claim (Redis down), doubled up to the max while it keeps failing. */
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 2000;
 /** Most jobs claimed or completed per script call (Lua's unpack() has a stack limit). */
 const MAX_CLAIM = 1000;
 
@@ -174,7 +172,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   }
 
   private async fetchLoop(): Promise<void> {
-    let retryMs = RETRY_MIN_MS;
+    const backoff = new RetryBackoff();
     while (!this.stopping) {
       const free = this.options.concurrency - this.running.size;
       if (free <= 0) {
@@ -190,16 +188,15 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
             ? this.store.schedulers.fireDue(this.logger)
             : this.block(batch.nextDueInMs));
         }
-        retryMs = RETRY_MIN_MS;
+        backoff.succeeded();
       } catch (error) {
         if (this.stopping) break;
-        if (retryMs === RETRY_MIN_MS) {
+        if (backoff.firstFailure) {
           this.logger.warn(
             `Queue "${this.queue}": cannot claim jobs (${describeError(error)}); retrying`,
           );
         }
-        await sleep(retryMs);
-        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+        await backoff.pause();
       }
     }
   }
@@ -385,10 +382,12 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
    */
   private async untilRecorded<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
     const giveUpAt = Date.now() + this.options.leaseMs;
-    for (let retryMs = RETRY_MIN_MS; ; retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)) {
+    const backoff = new RetryBackoff();
+    for (;;) {
       try {
         return await call();
       } catch (error) {
+        const retryMs = backoff.next();
         if (this.closed || Date.now() + retryMs > giveUpAt) {
           this.logger.warn(
             `Queue "${this.queue}": could not record ${what} (${describeError(error)}); the job(s) will run again after their lease expires`,
@@ -441,8 +440,4 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return `non-Error thrown: ${describeValue(error)}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
