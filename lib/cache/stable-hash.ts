@@ -17,9 +17,9 @@ export function stableHash(args: readonly unknown[]): string | undefined {
 }
 
 /**
- * The canonical text appendStable() writes for a list of strings and finite numbers (the
- * common case of a cached method's arguments), built without its buffers; undefined for any
- * other list.
+ * The canonical text appendStable() writes for a list of strings and numbers other than -0
+ * (the common case of a cached method's arguments), built without its buffers; undefined for
+ * any other list.
  */
 function primitiveListText(args: readonly unknown[]): string | undefined {
   let text = '[';

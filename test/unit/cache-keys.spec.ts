@@ -40,6 +40,7 @@ describe('cache entry keys', () => {
     assert.equal(stableHash(['a"b', 7, 1.5]), sha1('["a\\"b",7,1.5,]'));
     assert.equal(stableHash([]), sha1('[]'));
     assert.equal(stableHash([-0]), sha1('[-0,]'));
+    assert.equal(stableHash([NaN, Infinity]), sha1('[NaN,Infinity,]'));
     assert.equal(stableHash(['x', { b: 2, a: 1 }]), sha1('["x",{"a":1,"b":2,},]'));
     assert.equal(stableHash([{ a: 1, b: 2 }]), stableHash([{ b: 2, a: 1 }]));
     assert.equal(stableHash([() => 1]), undefined);
