@@ -1,4 +1,5 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { resolveCacheModuleOptions, type ResolvedCacheOptions } from './cache/cache.options.js';
 import { JsonCodec, type Codec } from './common/codec.js';
 import {
   resolveLiveConfigOptions,
@@ -60,6 +61,7 @@ export interface ResolvedCoordinationOptions {
   /** The module option `shardedPubSub`; undefined: decided from the servers at start. */
   shardedPubSub: boolean | undefined;
   liveConfig: ResolvedLiveConfigOptions;
+  cache: ResolvedCacheOptions;
   registry: ResolvedRegistryOptions | undefined;
   zookeeper: ResolvedZooKeeperOptions | undefined;
   /** Where locks live unless a call says otherwise. */
@@ -88,6 +90,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   allowEviction: true,
   shardedPubSub: true,
   liveConfig: true,
+  cache: true,
   registry: true,
   zookeeper: true,
   locks: true,
@@ -201,6 +204,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
   }
 
   const liveConfig = resolveLiveConfigOptions(options.liveConfig, problems);
+  const cache = resolveCacheModuleOptions(options.cache, problems);
   const registry = resolveRegistryOptions(options.registry, problems);
   const zookeeper = resolveZooKeeperOptions(options.zookeeper, problems);
   const lockBackend = resolveBackend('locks', options.locks, options, problems);
@@ -235,6 +239,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     allowEviction,
     shardedPubSub,
     liveConfig,
+    cache,
     registry,
     zookeeper,
     lockBackend,

@@ -1,4 +1,5 @@
 import type { Unsubscribe } from '../connection/subscription-hub.js';
+import { entryBody, tagsHold, type StoredEntry } from './cache-entry.js';
 import { CacheValues, UNREADABLE } from './cache-values.js';
 import type { EntryRef } from './cache.keys.js';
 import type { FillOptions } from './cache.options.js';
@@ -7,8 +8,16 @@ import type { CacheStore, FillClaim, FillTicket } from './cache.store.js';
 /** Outcome of one fill, shared by the callers of one process that missed together. */
 export interface Fill {
   readonly value: unknown;
-  /** The stored text, when the value was stored: joiners decode their own copy from it. */
-  readonly text?: string;
+  /** The stored entry, when the value was stored: joiners decode their own copy from it. */
+  readonly entry?: StoredEntry;
+}
+
+/** What a fill computes: the entry, its loader and options, and the tags of this call. */
+export interface FillRequest {
+  readonly ref: EntryRef;
+  readonly loader: () => unknown;
+  readonly options: FillOptions;
+  readonly tags: readonly string[];
 }
 
 /**
@@ -27,27 +36,52 @@ export class CacheFiller {
     private readonly onFailure: (ref: EntryRef, error: unknown) => void,
   ) {}
 
-  /** Computes a missing value once across instances: lease winner computes, others wait. */
-  async fill(ref: EntryRef, loader: () => unknown, options: FillOptions): Promise<Fill> {
+  /**
+   * Computes a missing value once across instances: lease winner computes, others wait.
+   * `unusable`: the entry the caller read and cannot serve (stale, or a tag invalidated).
+   */
+  async fill(request: FillRequest, unusable?: StoredEntry): Promise<Fill> {
+    const { ref, loader, options } = request;
     let claim: FillClaim;
     try {
-      claim = await this.store.claimFill(ref, options.leaseMs);
+      claim = await this.store.claimFill(
+        ref,
+        options.leaseMs,
+        request.tags,
+        lifetimeMs(options),
+        unusable,
+      );
     } catch (error) {
       this.onFailure(ref, error);
       return { value: await loader() };
     }
-    if (claim.state === 'hit') {
-      const value = this.values.decode(ref, claim.text);
-      return value === UNREADABLE ? { value: await loader() } : { value, text: claim.text };
-    }
-    if (claim.state === 'won') return this.computeAndStore(ref, loader, options, claim.ticket);
-    const text = await this.waitForFill(ref, Math.min(options.leaseMs, claim.leaseLeftMs));
-    if (text !== null) {
-      const value = this.values.decode(ref, text);
-      if (value !== UNREADABLE) return { value, text };
-    }
-    // The holder failed, stored nothing, or is too slow: compute here, holding no lease.
-    return this.computeAndStore(ref, loader, options, claim.ticket);
+    if (claim.state === 'won') return this.computeAndStore(request, claim.ticket);
+    const entry =
+      claim.state === 'hit'
+        ? claim.entry
+        : await this.waitForFill(ref, Math.min(options.leaseMs, claim.leaseLeftMs), unusable);
+    // Else the holder failed, stored nothing, is too slow, or stored what this caller cannot
+    // serve: compute here, holding no lease.
+    return (
+      (entry && this.usable(ref, entry, claim.ticket)) ??
+      this.computeAndStore(request, claim.ticket)
+    );
+  }
+
+  /**
+   * Refreshes a stale entry in the background: only the instance that wins the lease computes;
+   * resolves without computing when another instance refreshes it or already did.
+   */
+  async refresh(request: FillRequest, stale: StoredEntry): Promise<void> {
+    const { ref, options } = request;
+    const claim = await this.store.claimFill(
+      ref,
+      options.leaseMs,
+      request.tags,
+      lifetimeMs(options),
+      stale,
+    );
+    if (claim.state === 'won') await this.computeAndStore(request, claim.ticket);
   }
 
   /** Ends every wait for another instance's fill (at shutdown): those callers compute. */
@@ -55,24 +89,30 @@ export class CacheFiller {
     for (const wake of this.waiters) wake();
   }
 
-  private async computeAndStore(
-    ref: EntryRef,
-    loader: () => unknown,
-    options: FillOptions,
-    ticket: FillTicket,
-  ): Promise<Fill> {
+  /** The value of an entry another caller stored, if this fill can serve it. */
+  private usable(ref: EntryRef, entry: StoredEntry, ticket: FillTicket): Fill | undefined {
+    const tags = ticket.tags.map(([tag]) => tag);
+    const tokens = ticket.tags.map(([, token]) => token);
+    if (tagsHold(entry, tags, tokens) !== true || Date.now() >= entry.freshUntil) return undefined;
+    const value = this.values.decode(ref, entry.text);
+    return value === UNREADABLE ? undefined : { value, entry };
+  }
+
+  private async computeAndStore(request: FillRequest, ticket: FillTicket): Promise<Fill> {
+    const { ref, loader, options } = request;
     let value: unknown;
     try {
       value = await loader();
     } catch (error) {
       // Not cached; waiters are told at once so they stop waiting and compute themselves.
-      await this.store.storeFill(ref, ticket, undefined, options.ttlMs).catch(() => undefined);
+      await this.store.storeFill(ref, ticket, undefined, 1).catch(() => undefined);
       throw error;
     }
     const text = this.values.encode(ref, value, options);
+    const stored = text === undefined ? undefined : entryBody(text, options, ticket.tags);
     try {
-      const stored = await this.store.storeFill(ref, ticket, text, options.ttlMs);
-      return stored === null ? { value } : { value, text: stored };
+      const entry = await this.store.storeFill(ref, ticket, stored?.body, stored?.keepMs ?? 1);
+      return entry === null ? { value } : { value, entry };
     } catch (error) {
       this.onFailure(ref, error);
       return { value };
@@ -82,25 +122,29 @@ export class CacheFiller {
   /**
    * Waits, at most `boundMs`, for the lease holder's notification on the entry's fill channel.
    * Subscribes before reading again, so a fill that lands in between is not missed. Returns
-   * the stored text, or null when nothing was stored in time.
+   * the stored entry, or null when nothing was stored in time (`unusable` does not count).
    */
-  private async waitForFill(ref: EntryRef, boundMs: number): Promise<string | null> {
+  private async waitForFill(
+    ref: EntryRef,
+    boundMs: number,
+    unusable: StoredEntry | undefined,
+  ): Promise<StoredEntry | null> {
     // Woken with the fill's outcome, or with nothing at the bound or at shutdown.
-    let wake!: (filled?: { text: string | null }) => void;
-    const news = new Promise<{ text: string | null } | undefined>((resolve) => {
+    let wake!: (filled?: { entry: StoredEntry | null }) => void;
+    const news = new Promise<{ entry: StoredEntry | null } | undefined>((resolve) => {
       wake = resolve;
     });
     let unsubscribe: Unsubscribe | undefined;
     let timer: NodeJS.Timeout | undefined;
     this.waiters.add(wake);
     try {
-      unsubscribe = await this.store.onFill(ref, (text) => wake({ text }));
+      unsubscribe = await this.store.onFill(ref, (entry) => wake({ entry }));
       const current = await this.store.read(ref);
-      if (current !== null) return current;
+      if (current !== null && current.header !== unusable?.header) return current;
       timer = setTimeout(() => wake(), boundMs);
       const filled = await news;
       // No news: read once more, the holder may have stored it all the same.
-      return filled ? filled.text : await this.store.read(ref);
+      return filled ? filled.entry : await this.store.read(ref);
     } catch (error) {
       this.onFailure(ref, error);
       return null;
@@ -110,4 +154,9 @@ export class CacheFiller {
       void unsubscribe?.().catch(() => undefined);
     }
   }
+}
+
+/** How long Redis keeps an entry of these options: `ttlMs` and the longer grace period. */
+export function lifetimeMs(options: FillOptions): number {
+  return options.ttlMs + Math.max(options.staleMs, options.staleIfErrorMs);
 }

@@ -50,6 +50,22 @@ export class EntryRef {
   }
 }
 
+/**
+ * The version key of a tag: it holds the token entries carrying the tag recorded, and
+ * `invalidateTags()` deletes it. Every tag shares one hash tag, so the tags of an entry are read
+ * with one `MGET` and invalidated with one `DEL`, on a cluster too (on another node than the
+ * entry, in the same round trip).
+ */
+export function tagKey(keys: KeySpace, tag: string): string {
+  assertName('cache tag', tag);
+  return keys.under(keys.base('cache-tag', 'cache tag', 'versions'), tag);
+}
+
+/** The channel every instance announces its writes and invalidations on, for near caches. */
+export function invalidationChannel(keys: KeySpace): string {
+  return keys.base('cache-bus', 'cache bus', 'invalidations');
+}
+
 /** The version counter of `namespace`, which `invalidate()` increments. */
 export function namespaceVersionKey(keys: KeySpace, namespace: string): string {
   return keys.under(namespaceBase(keys, namespace), VERSION);

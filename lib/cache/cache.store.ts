@@ -4,30 +4,33 @@ import type { CircuitBreaker } from '../connection/circuit-breaker.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
-import { namespaceVersionKey, type EntryRef } from './cache.keys.js';
-import { claimFill, setEntry, storeFill } from './scripts/lua.generated.js';
+import { parseEntry, type StoredEntry, type TagToken } from './cache-entry.js';
+import { namespaceVersionKey, tagKey, type EntryRef } from './cache.keys.js';
+import { claimFill, setEntry, storeFill, tagTokens } from './scripts/lua.generated.js';
 
 const claimFillScript = new RedisScript(claimFill);
 const storeFillScript = new RedisScript(storeFill);
 const setEntryScript = new RedisScript(setEntry);
+const tagTokensScript = new RedisScript(tagTokens);
 
 /** What a failed read of an entry could not do. */
 const READ = 'read a cache entry';
 
 /**
- * What a fill stores with: its lease token ('' when it holds no lease) and the namespace version
+ * What a fill stores with: its lease token ('' when it holds no lease), the namespace version
  * read when it began ('' without namespace), so a value computed across an invalidation is not
- * stored.
+ * stored, and the tokens its tags held then, which the entry records.
  */
 export interface FillTicket {
   readonly token: string;
   readonly version: string;
+  readonly tags: readonly TagToken[];
 }
 
 /** What {@link CacheStore.claimFill} found. */
 export type FillClaim =
-  /** The entry exists after all: its text. */
-  | { readonly state: 'hit'; readonly text: string }
+  /** Another entry exists after all (its tags are not checked). */
+  | { readonly state: 'hit'; readonly entry: StoredEntry; readonly ticket: FillTicket }
   /** This caller holds the lease: it computes the value and stores it with the ticket. */
   | { readonly state: 'won'; readonly ticket: FillTicket }
   /** Another caller holds the lease for `leaseLeftMs` more; the ticket holds no lease. */
@@ -35,14 +38,10 @@ export type FillClaim =
 
 /**
  * The cache's Redis side: one typed method per command or script, each bounded by the breaker
- * (a `RedisConnectionError` when Redis is down or silent). Values arrive as the codec's text;
- * this is the only place that knows how an entry is stored:
- *
- * - an entry without namespace holds the text as it is;
- * - a namespaced entry holds `<version>:<text>`, its namespace's version when it was written.
- *   `invalidate()` increments the version (a missing counter reads as `0`), so every entry
- *   written before reads as missing and expires on its own TTL. The scripts
- *   (`scripts/*.lua`) read and write the same format.
+ * (a `RedisConnectionError` when Redis is down or silent). Entries are stored in the format of
+ * `cache-entry.ts`; `invalidate()` increments a namespace's version (a missing counter reads as
+ * `0`), so every entry written before reads as missing and expires on its own TTL. The scripts
+ * (`scripts/*.lua`) read and write the same format.
  */
 export class CacheStore {
   constructor(
@@ -69,45 +68,53 @@ export class CacheStore {
   }
 
   /**
-   * Reads an entry's text (null when missing or invalidated): one GET, or one MGET of namespace
-   * version and entry. `then`/`otherwise` run in the read's own promise: a hit costs little
-   * more than the raw GET.
+   * Reads an entry (null when missing, invalidated with its namespace, or unreadable): one GET,
+   * or one MGET of namespace version and entry. Its tags are not checked here. `then` and
+   * `otherwise` run in the read's own promise: a hit costs little more than the raw GET.
    */
-  read(ref: EntryRef): Promise<string | null>;
+  read(ref: EntryRef): Promise<StoredEntry | null>;
   read<R>(
     ref: EntryRef,
-    then: (text: string | null) => R | PromiseLike<R>,
+    then: (entry: StoredEntry | null) => R | PromiseLike<R>,
     otherwise?: (error: unknown) => R | PromiseLike<R>,
   ): Promise<R>;
   read<R>(
     ref: EntryRef,
-    then?: (text: string | null) => R | PromiseLike<R>,
+    then?: (entry: StoredEntry | null) => R | PromiseLike<R>,
     otherwise?: (error: unknown) => R | PromiseLike<R>,
-  ): Promise<R | string | null> {
+  ): Promise<R | StoredEntry | null> {
     const { command } = this.connections;
     if (ref.namespace === undefined) {
-      return this.breaker.call<string | null, R | string | null>(
+      return this.breaker.call<string | null, R | StoredEntry | null>(
         READ,
         () => command.get(ref.entry),
-        then,
+        then ? (stored) => then(currentEntry('', stored)) : (stored) => currentEntry('', stored),
         otherwise,
       );
     }
-    return this.breaker.call<(string | null)[], R | string | null>(
+    const current = ([version, stored]: (string | null)[]) =>
+      currentEntry(version ?? '0', stored ?? null);
+    return this.breaker.call<(string | null)[], R | StoredEntry | null>(
       READ,
       () => command.mget(ref.version, ref.entry),
-      then ? (reply) => then(currentText(reply)) : currentText,
+      then ? (reply) => then(current(reply)) : current,
       otherwise,
     );
   }
 
-  /** Stores an entry for `ttlMs`, under its namespace's current version. */
-  async set(ref: EntryRef, text: string, ttlMs: number): Promise<void> {
+  /** The token each tag holds now, null for a tag that has none (one MGET). */
+  readTags(tags: readonly string[]): Promise<(string | null)[]> {
+    const keys = tags.map((tag) => tagKey(this.connections.keys, tag));
+    return this.breaker.call('read cache tags', () => this.connections.command.mget(keys));
+  }
+
+  /** Stores an entry's body (`cache-entry.ts`) for `keepMs`, under its namespace's version. */
+  async set(ref: EntryRef, body: string, keepMs: number): Promise<void> {
     const { command } = this.connections;
     await this.breaker.call('store a cache entry', () =>
       ref.namespace === undefined
-        ? command.set(ref.entry, text, 'PX', ttlMs)
-        : setEntryScript.run(command, [ref.entry, ref.version], [text, ttlMs]),
+        ? command.set(ref.entry, `:${body}`, 'PX', keepMs)
+        : setEntryScript.run(command, [ref.entry, ref.version], [body, keepMs]),
     );
   }
 
@@ -124,76 +131,119 @@ export class CacheStore {
     await this.breaker.call('invalidate a cache namespace', () => command.incr(version));
   }
 
-  /**
-   * On a miss: reads the entry again and, if still missing, tries to take the fill lease for
-   * `leaseMs` (claimFill-3.lua).
-   */
-  async claimFill(ref: EntryRef, leaseMs: number): Promise<FillClaim> {
-    const token = randomBytes(9).toString('base64url');
-    const [state, detail, leaseLeftMs] = (await this.breaker.call('claim a cache fill', () =>
-      claimFillScript.run(
-        this.connections.command,
-        [ref.entry, ref.lease, ref.version],
-        [token, leaseMs, ref.namespace === undefined ? '0' : '1'],
-      ),
-    )) as ['hit' | 'won' | 'wait', string, number?];
-    if (state === 'hit') return { state, text: this.unwrap(ref, detail) };
-    if (state === 'won') return { state, ticket: { token, version: detail } };
-    return { state, ticket: { token: '', version: detail }, leaseLeftMs: leaseLeftMs ?? 0 };
+  /** Deletes the tags' version keys (one DEL): every entry carrying one is invalid at once. */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    const keys = tags.map((tag) => tagKey(this.connections.keys, tag));
+    const { command } = this.connections;
+    await this.breaker.call('invalidate cache tags', () => command.del(keys));
   }
 
   /**
-   * Ends a fill (storeFill-3.lua): stores `text` for `ttlMs` unless the namespace was
+   * On a miss, or to replace an entry the caller cannot use (`unusable`): reads the entry again
+   * and, unless another one is there, tries to take the fill lease for `leaseMs`
+   * (claimFill-3.lua). With tags, their tokens are read (tagTokens-1xN.lua) in the same round
+   * trip, and kept at least `keepMs`, the entry's lifetime, plus the lease.
+   */
+  async claimFill(
+    ref: EntryRef,
+    leaseMs: number,
+    tags: readonly string[],
+    keepMs: number,
+    unusable?: StoredEntry,
+  ): Promise<FillClaim> {
+    const token = randomBytes(9).toString('base64url');
+    const { command } = this.connections;
+    const [[state, detail, leaseLeftMs], tokens] = await this.breaker.call(
+      'claim a cache fill',
+      () =>
+        Promise.all([
+          claimFillScript.run(
+            command,
+            [ref.entry, ref.lease, ref.version],
+            [token, leaseMs, ref.namespace === undefined ? '0' : '1', unusable?.header ?? ''],
+          ) as Promise<['hit' | 'won' | 'wait', string, number?]>,
+          this.runTagTokens(tags, keepMs + leaseMs, token),
+        ]),
+    );
+    if (state === 'hit') {
+      const entry = parseEntry(detail);
+      const ticket = { token: '', version: entry?.version ?? '', tags: tokens };
+      // Unreadable: computed again like a missing entry, holding no lease.
+      return entry ? { state, entry, ticket } : { state: 'wait', ticket, leaseLeftMs: 0 };
+    }
+    const ticket = { token: state === 'won' ? token : '', version: detail, tags: tokens };
+    return state === 'won' ? { state, ticket } : { state, ticket, leaseLeftMs: leaseLeftMs ?? 0 };
+  }
+
+  /**
+   * The token each tag holds, giving one to those that have none (tagTokens-1xN.lua), and
+   * keeping them at least `keepMs`: what an entry written now records.
+   */
+  tagTokens(tags: readonly string[], keepMs: number): Promise<TagToken[]> {
+    const token = randomBytes(9).toString('base64url');
+    return this.breaker.call('read cache tags', () => this.runTagTokens(tags, keepMs, token));
+  }
+
+  private async runTagTokens(
+    tags: readonly string[],
+    keepMs: number,
+    token: string,
+  ): Promise<TagToken[]> {
+    if (tags.length === 0) return [];
+    const { command, keys } = this.connections;
+    const tokens = (await tagTokensScript.run(
+      command,
+      tags.map((tag) => tagKey(keys, tag)),
+      [token, keepMs],
+    )) as string[];
+    return tags.map((tag, i): TagToken => [tag, tokens[i]!]);
+  }
+
+  /**
+   * Ends a fill (storeFill-3.lua): stores `body` for `keepMs` unless the namespace was
    * invalidated since the ticket's version (nothing is stored for `undefined`), frees the lease
-   * and tells the waiters. Returns the text now stored, or null.
+   * and tells the waiters. Returns the entry now stored, or null.
    */
   async storeFill(
     ref: EntryRef,
     ticket: FillTicket,
-    text: string | undefined,
-    ttlMs: number,
-  ): Promise<string | null> {
+    body: string | undefined,
+    keepMs: number,
+  ): Promise<StoredEntry | null> {
     const stored = (await this.breaker.call('store a cache fill', () =>
       storeFillScript.run(
         this.connections.command,
         [ref.entry, ref.lease, ref.version],
         [
           ticket.token,
-          text ?? '',
+          body ?? '',
           ticket.version,
-          ttlMs,
+          keepMs,
           ref.fillChannel,
           this.connections.publishCommand,
         ],
       ),
     )) as string;
-    return stored === '' ? null : this.unwrap(ref, stored);
+    return parseEntry(stored) ?? null;
   }
 
   /**
-   * Subscribes to the entry's fill channel: `listener` gets the text a fill stored, or null
+   * Subscribes to the entry's fill channel: `listener` gets the entry a fill stored, or null
    * when it stored nothing (the method threw or its result is not cached).
    */
-  async onFill(ref: EntryRef, listener: (text: string | null) => void): Promise<Unsubscribe> {
+  async onFill(ref: EntryRef, listener: (entry: StoredEntry | null) => void): Promise<Unsubscribe> {
     const hub = await this.breaker.call('open the subscriber connection', () =>
       this.connections.subscriptions(),
     );
     return this.breaker.call('subscribe to a cache fill', () =>
-      hub.subscribe(ref.fillChannel, (stored) =>
-        listener(stored === '' ? null : this.unwrap(ref, stored)),
-      ),
+      hub.subscribe(ref.fillChannel, (stored) => listener(parseEntry(stored) ?? null)),
     );
-  }
-
-  /** The text of a stored entry that is current (what the scripts and the fill channel return). */
-  private unwrap(ref: EntryRef, stored: string): string {
-    return ref.namespace === undefined ? stored : stored.slice(stored.indexOf(':') + 1);
   }
 }
 
-/** The text of a namespaced entry from MGET of version and entry; null when missing or stale. */
-function currentText([version, entry]: (string | null)[]): string | null {
-  if (entry === null || entry === undefined) return null;
-  const prefix = `${version ?? '0'}:`;
-  return entry.startsWith(prefix) ? entry.slice(prefix.length) : null;
+/** A stored entry if it is readable and of the namespace version `version` ('' without). */
+function currentEntry(version: string, stored: string | null): StoredEntry | null {
+  if (stored === null) return null;
+  const entry = parseEntry(stored);
+  return entry !== undefined && entry.version === version ? entry : null;
 }

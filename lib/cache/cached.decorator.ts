@@ -38,7 +38,7 @@ export function Cached<A extends unknown[] = []>(
   let fill: FillOptions;
   return (target, propertyKey, descriptor) => {
     const site = `@Cached() on ${target.constructor.name}.${String(propertyKey)}`;
-    fill = resolveFillOptions(site, options, CACHED_OPTION_NAMES);
+    fill = resolveFillOptions(site, options as CachedOptions<unknown[]>, CACHED_OPTION_NAMES);
     checkKeyOption(site, options.key);
     wrap(target, propertyKey, descriptor);
   };

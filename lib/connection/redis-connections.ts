@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
+import type { ResolvedCacheOptions } from '../cache/cache.options.js';
 import type { ResolvedLiveConfigOptions } from '../config/live-config.options.js';
 import type { ResolvedRegistryOptions } from '../registry/registry.options.js';
 import type { ResolvedZooKeeperOptions } from '../zookeeper/zookeeper.options.js';
@@ -75,6 +76,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly maxPayloadBytes: number;
   /** The module option `liveConfig`, checked. */
   readonly liveConfig: ResolvedLiveConfigOptions;
+  /** The module option `cache`, checked. */
+  readonly cache: ResolvedCacheOptions;
   /** The module option `registry`, checked: this app's own registration, if any. */
   readonly registry: ResolvedRegistryOptions | undefined;
   /** The module option `zookeeper`, checked. */
@@ -102,6 +105,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     this.codec = options.codec;
     this.maxPayloadBytes = options.maxPayloadBytes;
     this.liveConfig = options.liveConfig;
+    this.cache = options.cache;
     this.registry = options.registry;
     this.zookeeper = options.zookeeper;
     this.lockBackend = options.lockBackend;

@@ -45,6 +45,7 @@ export class SubscriptionHub {
   private readonly channels = new Map<string, Subscription>();
   private readonly patterns = new Map<string, Subscription>();
   private readonly resubscribed = new Set<() => void>();
+  private readonly lost = new Set<() => void>();
 
   private resubscribedTimer?: NodeJS.Timeout;
 
@@ -63,6 +64,9 @@ export class SubscriptionHub {
       this.dispatch(this.patterns.get(pattern), message, channel),
     );
     client.on('ready', () => this.reportResubscribed());
+    client.on('close', () => {
+      for (const listener of this.lost) listener();
+    });
     if (sharded) {
       client.on('subscribersReady', () => {
         clearTimeout(this.resubscribedTimer);
@@ -81,6 +85,15 @@ export class SubscriptionHub {
   onResubscribed(listener: () => void): () => void {
     this.resubscribed.add(listener);
     return () => this.resubscribed.delete(listener);
+  }
+
+  /**
+   * Calls `listener` each time the connection closes: from then until {@link onResubscribed},
+   * messages are lost, so whoever serves state kept current by them must stop serving it.
+   */
+  onConnectionLost(listener: () => void): () => void {
+    this.lost.add(listener);
+    return () => this.lost.delete(listener);
   }
 
   /** Listens to one channel; resolves once Redis confirmed the subscription. */

@@ -1,6 +1,7 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Codec } from '../common/codec.js';
 import type { ReplicaAckOptions } from '../connection/replica-acks.js';
+import type { CacheModuleOptions } from '../cache/cache.interfaces.js';
 import type { LiveConfigOptions } from '../config/live-config.interfaces.js';
 import type { RegistryOptions } from '../registry/registry.interfaces.js';
 import type { CoordinationBackend, ZooKeeperOptions } from '../zookeeper/zookeeper.interfaces.js';
@@ -115,6 +116,11 @@ export interface RedisCoordinationModuleOptions {
    * refuses values at `set()` and never lets one into a running instance.
    */
   liveConfig?: LiveConfigOptions;
+  /**
+   * The cache: the near cache's bounds, and whether calls use it by default.
+   * @example cache: { local: { ttlMs: 5_000, maxEntries: 50_000 } }
+   */
+  cache?: CacheModuleOptions;
   /** Registers this app as an instance of a service in the {@link ServiceRegistry}. */
   registry?: RegistryOptions;
   /**

@@ -1,11 +1,11 @@
 --[[
-  Stores a namespaced cache entry under the namespace's current version, as
-  "<namespace version>:<text>" (the entry format, described in cache.store.ts).
+  Stores a namespaced cache entry under the namespace's current version (the entry format is
+  described in cache-entry.ts).
 
   KEYS[1]  the entry
   KEYS[2]  the namespace version counter
-  ARGV[1]  the codec's text of the value
-  ARGV[2]  time to live in ms
+  ARGV[1]  the entry's header and text, without the version
+  ARGV[2]  how long Redis keeps it, in ms
 
   Returns "OK".
 ]]

@@ -7,22 +7,22 @@
   KEYS[2]  the entry's fill lease
   KEYS[3]  the namespace version counter (the entry key again when the entry has no namespace)
   ARGV[1]  lease token of this caller ("" when it holds none)
-  ARGV[2]  the codec's text of the value; "" stores nothing (the method threw or its result is
-           not cached)
+  ARGV[2]  the entry's header and text, without the version (cache-entry.ts); "" stores
+           nothing (the method threw or its result is not cached)
   ARGV[3]  namespace version read when the fill began ("" when the entry has no namespace)
-  ARGV[4]  time to live of the entry in ms
+  ARGV[4]  how long Redis keeps the entry, in ms
   ARGV[5]  fill channel to publish on
   ARGV[6]  'SPUBLISH' with sharded pub/sub, else 'PUBLISH' (common/lua/publish.lua)
 
-  Returns the stored entry, "<namespace version>:<text>" in a namespace (the entry format,
-  described in cache.store.ts), or "" when nothing was stored. The same is published, so
+  Returns the stored entry, "<namespace version>:<header>\n<text>" (the entry format,
+  described in cache-entry.ts), or "" when nothing was stored. The same is published, so
   waiters need no second read.
 ]]
 --- @include "../../common/lua/publish"
 local stored = ''
 if ARGV[2] ~= '' then
   if ARGV[3] == '' then
-    stored = ARGV[2]
+    stored = ':' .. ARGV[2]
   elseif (redis.call('GET', KEYS[3]) or '0') == ARGV[3] then
     -- Stored under the version it was computed for: an invalidation during the computation
     -- makes it stale at once rather than resurrecting old data under the new version.

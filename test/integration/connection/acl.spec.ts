@@ -28,6 +28,7 @@ import { closeModule, closeStartedModules, startModule } from '../../support/nes
 import { filter, firstValueFrom, take } from 'rxjs';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { useRedisServer } from '../../support/hooks.js';
+import { eventually } from '../../support/eventually.js';
 
 // The least-privilege ACL user of README.md ("ACL: a least-privilege user") runs every
 // capability. The user is created from the README's own `ACL SETUSER` line, and its grants are
@@ -170,14 +171,6 @@ class LevelLogger implements LoggerService {
   fatal = this.error;
   private add(level: string, message: unknown, rest: unknown[]) {
     this.entries.push({ level, text: [message, ...rest].map(String).join(' ') });
-  }
-}
-
-async function eventually(what: string, condition: () => boolean | Promise<boolean>) {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`not within 10 s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -526,7 +519,7 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       );
     });
 
-    it('cache: set, get, delete, a namespace invalidated, wrap filled for another instance, @Cached', async () => {
+    it('cache: set, get, delete, a namespace and a tag invalidated, near cache, wrap filled for another instance, @Cached', async () => {
       await a.cache.set('plain', { n: 1 }, { ttlMs: 60_000 });
       assert.deepEqual(await b.cache.get('plain'), { value: { n: 1 } });
       assert.equal(await b.cache.delete('plain'), true);
@@ -536,6 +529,18 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       assert.deepEqual(await b.cache.get('item', { namespace: 'catalog' }), { value: 'v1' });
       await b.cache.invalidate('catalog');
       assert.equal(await a.cache.get('item', { namespace: 'catalog' }), undefined);
+
+      // Tags and near caches: b's invalidation reaches a's memory over the invalidation channel.
+      let version = 1;
+      const tagged = { ttlMs: 60_000, tags: ['acl-tag'], local: { ttlMs: 60_000 } };
+      assert.equal(await a.cache.wrap('tagged', () => version, tagged), 1);
+      version = 2;
+      await b.cache.set('other', 'x', { ttlMs: 60_000, tags: ['acl-tag'] });
+      await b.cache.invalidateTags(['acl-tag']);
+      await eventually('a sees the new value', async () => {
+        return (await a.cache.wrap('tagged', () => version, tagged)) === 2;
+      });
+      assert.equal(await b.cache.get('other'), undefined);
 
       // a holds the fill lease; b waits on the fill channel and gets what a stored.
       let finish!: (value: string) => void;
