@@ -174,6 +174,10 @@ export type {
   CachedOptions,
   CacheEvictOptions,
   CacheHit,
+  CacheSetOptions,
+  CacheModuleOptions,
+  LocalCacheOptions,
+  NearCacheModuleOptions,
 } from './cache/cache.interfaces.js';
 export { LiveConfigService } from './config/live-config.service.js';
 export { OnConfigChange } from './config/on-config-change.decorator.js';

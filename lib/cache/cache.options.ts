@@ -191,9 +191,9 @@ function resolveLocal(site: string, local: unknown): LocalOptions | false | unde
       `local must be a boolean or { ttlMs, shared? }, got ${describeValue(local)}`,
     );
   }
-  asOptionsError(site, 'local: ', () => assertKnownKeys('local', local, LOCAL_OPTION_NAMES));
+  asOptionsError(site, '', () => assertKnownKeys('local', local, LOCAL_OPTION_NAMES));
   const { ttlMs, shared = false } = local as LocalCacheOptions;
-  asOptionsError(site, 'local.', () => assertMilliseconds('ttlMs', ttlMs, { min: 1 }));
+  asOptionsError(site, '', () => assertMilliseconds('local.ttlMs', ttlMs, { min: 1 }));
   if (typeof shared !== 'boolean') {
     throw new CacheOptionsError(site, `local.shared must be a boolean, got ${String(shared)}`);
   }

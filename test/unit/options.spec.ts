@@ -184,6 +184,26 @@ describe('resolveOptions', () => {
       /"elections.bakend": unknown option \(did you mean "backend"\?/,
     ],
     [
+      'an unknown near-cache option (typo)',
+      { cache: { local: { ttl: 5000 } } },
+      /cache.local.ttl 5000: unknown option \(did you mean "ttlMs"\?/,
+    ],
+    [
+      'a near cache bounded by no entries',
+      { cache: { local: { maxEntries: 0 } } },
+      /cache.local: Invalid maxEntries 0/,
+    ],
+    [
+      'a near-cache default with a fractional ttl',
+      { cache: { local: { ttlMs: 1.5 } } },
+      /cache.local: Invalid ttlMs 1.5/,
+    ],
+    [
+      'a near-cache default with a shared that is not a boolean',
+      { cache: { local: { ttlMs: 5000, shared: 'no' } } },
+      /cache.local.shared must be a boolean, got "no"/,
+    ],
+    [
       'replicaAcks with no replicas',
       { replicaAcks: { replicas: 0, timeoutMs: 100 } },
       /replicaAcks: Invalid replicaAcks.replicas 0: expected a positive integer/,
