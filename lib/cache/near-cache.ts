@@ -62,10 +62,15 @@ export class NearCache {
       : undefined;
   }
 
-  /** The entry kept past its time as a fail-safe, while its `error until` lasts. */
+  /**
+   * The entry kept as a fail-safe, when its call set `staleIfErrorMs`, while that lasts (also
+   * past its time, and when the bus is not listening: Redis cannot say better).
+   */
   getFailSafe(key: string, now: number): NearEntry | undefined {
     const entry = this.entries.get(key);
-    return entry !== undefined && now < entry.stored.errorUntil ? entry : undefined;
+    if (entry === undefined) return undefined;
+    const { errorUntil, freshUntil } = entry.stored;
+    return errorUntil > freshUntil && now < errorUntil ? entry : undefined;
   }
 
   /** Taken before a Redis read: {@link put} keeps its result only if nothing changed since. */

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { it } from '@jest/globals';
 import { Module } from '@nestjs/common';
-import { RedisCoordinationModule } from '../../../lib/index.js';
+import { Redis } from 'ioredis';
+import { CacheService, RedisCoordinationModule } from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { CallLog, ProductService } from '../../fixtures/cache-app.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
+import { eventually } from '../../support/eventually.js';
 
 /** The cache never breaks the methods it wraps: Redis stopped, frozen, then back. */
 describeWithRedisServer('@Cached while Redis is down', () => {
@@ -63,5 +65,49 @@ describeWithRedisServer('@Cached while Redis is down', () => {
     assert.deepEqual(await products.find('5'), expected('5'));
     assert.deepEqual(await products.find('5'), expected('5'));
     assert.equal(log.count('find'), 8, 'caching resumed after the freeze');
+  });
+
+  it('with Redis down and the method failing, serves what the near cache kept while staleIfErrorMs lasts', async () => {
+    await server.restart();
+    const logger = new CapturingLogger();
+    const moduleRef = await startModule(
+      [RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: 'failsafe:' })],
+      { logger },
+    );
+    const cache = moduleRef.get(CacheService);
+    const options = { ttlMs: 60_000, staleIfErrorMs: 60_000, local: { ttlMs: 60_000 } };
+    const without = { ttlMs: 60_000, local: { ttlMs: 60_000 } };
+    let failure: Error | undefined;
+    const load = () => {
+      if (failure) throw failure;
+      return { at: 'before the outage' };
+    };
+    // Kept in memory from the first read after the invalidation channel is listened to.
+    await cache.wrap('kept', load, options);
+    const admin = new Redis(server.url);
+    await eventually('the invalidation channel is listened to', async () => {
+      const [, count] = (await admin.pubsub('NUMSUB', 'failsafe:{cache-bus:invalidations}')) as [
+        string,
+        number,
+      ];
+      return count === 1;
+    });
+    admin.disconnect();
+    await cache.wrap('kept', load, options);
+    await cache.wrap('not-kept', load, without);
+
+    await server.stop();
+    failure = new Error('database down too');
+    // Memory serves as usual until the lost connection is noticed; then only as a fail-safe.
+    await eventually('the loss is noticed', () =>
+      cache.wrap('not-kept', load, without).then(
+        () => false,
+        (error: Error) => error === failure,
+      ),
+    );
+    assert.deepEqual(await cache.wrap('kept', load, options), { at: 'before the outage' });
+    assert.ok(logger.lines.some((line) => line.includes('the last value is served')));
+    failure = undefined;
+    assert.deepEqual(await cache.wrap('kept', load, options), { at: 'before the outage' });
   });
 });
