@@ -1,9 +1,13 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { Cached, CacheService } from '../../lib/index.js';
+import { stableHash } from '../../lib/cache/stable-hash.js';
+import type { NearCache } from '../../lib/cache/near-cache.js';
 import { JsonCodec } from '../../lib/common/codec.js';
 import { RedisConnections } from '../../lib/connection/redis-connections.js';
-import type { BenchSuite } from '../support/bench-context.js';
-import { compare, runLoad } from '../support/measure.js';
+import type { BenchContext, BenchSuite } from '../support/bench-context.js';
+import { compare, percentiles, runLoad, type RunResult } from '../support/measure.js';
 import { againstBestRaw } from './counter.bench.js';
 
 const HITS = 20_000;
@@ -38,6 +42,23 @@ class CatalogueService {
   /** As a new user writes it: the default key, the arguments hashed. */
   @Cached({ ttlMs: 600_000 })
   async userProfile(id: string) {
+    return { ...profile, id };
+  }
+
+  /** The same, kept in this process's memory too (each hit decodes its own copy). */
+  @Cached({ ttlMs: 600_000, local: { ttlMs: 600_000 } })
+  async nearProfile(id: string) {
+    return { ...profile, id };
+  }
+
+  /** The same, one object shared by every hit. */
+  @Cached({ ttlMs: 600_000, local: { ttlMs: 600_000, shared: true } })
+  async sharedProfile(id: string) {
+    return { ...profile, id };
+  }
+
+  @Cached({ ttlMs: 600_000, key: (id: string) => `tagged:${id}`, tags: (id) => [`user:${id}`] })
+  async taggedProfile(id: string) {
     return { ...profile, id };
   }
 
@@ -127,6 +148,12 @@ export const suite: BenchSuite = {
       0.95,
     );
     await hitAtOneInFlight(
+      `@Cached hit with a tag x${HITS}, 1 in flight (GET entry + MGET tag, one round trip)`,
+      'bench:raw-profile',
+      () => catalogue.taggedProfile('u-42'),
+    );
+    await nearCacheHits(context, catalogue);
+    await hitAtOneInFlight(
       `@Cached hit with namespace x${HITS}, 1 in flight (MGET version+entry)`,
       'bench:raw-product',
       () => catalogue.inNamespace('p-1'),
@@ -151,10 +178,11 @@ export const suite: BenchSuite = {
     );
     context.report({
       suite: 'cache',
-      name: `@Cached miss x${MISSES}, 1 in flight (vs raw GET + SET)`,
+      name: `@Cached miss x${MISSES}, 1 in flight: 3 round trips (GET, claim, store) vs raw GET + SET`,
       ...missOps,
     });
     await cache.invalidate('bench');
+    await invalidationPropagation(context, cache);
 
     const codec = new JsonCodec();
     const rich = { ...product, at: new Date(), ids: new Set([1, 2, 3]) };
@@ -191,6 +219,132 @@ export const suite: BenchSuite = {
     });
   },
 };
+
+const NEAR_HITS = 200_000;
+
+/**
+ * Near-cache hits against a bare `Map` lookup behind an async function that builds the same
+ * default key (class, method, hash of the arguments): decoding a copy from the stored text for
+ * the default, returning the one stored object for shared values.
+ */
+async function nearCacheHits(context: BenchContext, catalogue: CatalogueService): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    await catalogue.nearProfile('u-42');
+    await catalogue.sharedProfile('u-42');
+    await sleep(10); // the first near-cached call starts listening to invalidations
+  }
+  const codec = new JsonCodec();
+  const text = codec.encode({ ...profile, id: 'u-42' });
+  const texts = new Map([[`CatalogueService.nearProfile:${stableHash(['u-42'])}`, text]]);
+  const objects = new Map([[`CatalogueService.sharedProfile:${stableHash(['u-42'])}`, profile]]);
+  const rows = [
+    {
+      name: `@Cached near-cache hit, a copy decoded per hit x${NEAR_HITS} (vs Map.get + decode, same key)`,
+      baseline: async () =>
+        codec.decode(texts.get(`CatalogueService.nearProfile:${stableHash(['u-42'])}`)!),
+      candidate: () => catalogue.nearProfile('u-42'),
+    },
+    {
+      name: `@Cached near-cache hit, shared value x${NEAR_HITS} (vs Map.get, same key)`,
+      baseline: async () => objects.get(`CatalogueService.sharedProfile:${stableHash(['u-42'])}`),
+      candidate: () => catalogue.sharedProfile('u-42'),
+    },
+  ];
+  for (const { name, baseline, candidate } of rows) {
+    const result = await compare(
+      () => runLoad(baseline, { total: NEAR_HITS }),
+      () => runLoad(candidate, { total: NEAR_HITS }),
+    );
+    context.report({ suite: 'cache', name, goal: 0.8, ...result, note: 'goal also ≥ 1M ops/s' });
+  }
+}
+
+const RECEIVERS = 10;
+const CHANGES = 200;
+
+/**
+ * How long a `set()` on one instance takes to evict the entry from the near caches of 10 others
+ * (all in this process, so they share one event loop), against a raw PUBLISH reaching 10 raw
+ * subscribers. Ratio: the baseline's p99 over ours.
+ */
+async function invalidationPropagation(context: BenchContext, writer: CacheService) {
+  const arrivals: number[] = [];
+  let sentAt = 0;
+  let arrived = 0;
+  const receivers = await Promise.all(
+    Array.from({ length: RECEIVERS }, () => context.app().then((app) => app.get(CacheService))),
+  );
+  for (const receiver of receivers) {
+    const near = (receiver as unknown as { near: NearCache }).near;
+    const evict = near.evict.bind(near);
+    near.evict = (keys, namespaces, tags) => {
+      if (keys.includes('bench:{cache:propagated}')) {
+        arrivals.push(performance.now() - sentAt);
+        arrived++;
+      }
+      evict(keys, namespaces, tags);
+    };
+    await receiver.wrap('propagated', () => 0, { ttlMs: 60_000, local: { ttlMs: 60_000 } });
+  }
+  const admin = await context.rawClient();
+  while (
+    ((await admin.pubsub('NUMSUB', 'bench:{cache-bus:invalidations}')) as number[])[1]! < RECEIVERS
+  ) {
+    await sleep(10);
+  }
+  const candidate = await timeChanges(
+    arrivals,
+    () => arrived,
+    async (i) => {
+      sentAt = performance.now();
+      await writer.set('propagated', i, { ttlMs: 60_000 });
+    },
+  );
+
+  const rawArrivals: number[] = [];
+  let rawArrived = 0;
+  for (let i = 0; i < RECEIVERS; i++) {
+    const subscriber = await context.rawClient();
+    await subscriber.subscribe('bench:raw-propagation');
+    subscriber.on('message', () => {
+      rawArrivals.push(performance.now() - sentAt);
+      rawArrived++;
+    });
+  }
+  const publisher = await context.rawClient();
+  const baseline = await timeChanges(
+    rawArrivals,
+    () => rawArrived,
+    async (i) => {
+      sentAt = performance.now();
+      await publisher.publish('bench:raw-propagation', String(i));
+    },
+  );
+  context.report({
+    suite: 'cache',
+    name: `near-cache invalidation: set() on one instance to eviction on ${RECEIVERS} others x${CHANGES} (vs raw PUBLISH to ${RECEIVERS} subscribers)`,
+    candidate,
+    baseline,
+    ratio: baseline.p99Ms / candidate.p99Ms,
+    note: 'latency per receiver; ratio is p99 baseline / p99 ours; goal p99 ≤ 5 ms',
+  });
+}
+
+/** Makes `CHANGES` changes one after the other, each once every receiver heard the last. */
+async function timeChanges(
+  latencies: number[],
+  arrived: () => number,
+  change: (i: number) => Promise<void>,
+): Promise<RunResult> {
+  const started = performance.now();
+  for (let i = 0; i < CHANGES; i++) {
+    const expected = arrived() + RECEIVERS;
+    await change(i);
+    while (arrived() < expected) await sleep(0);
+  }
+  const elapsed = performance.now() - started;
+  return { ops: CHANGES, opsPerSec: (CHANGES / elapsed) * 1000, ...percentiles(latencies) };
+}
 
 /**
  * The costliest tagged text within the codec's limits that we know of, `bytes` long: a Set of

@@ -93,11 +93,9 @@ export class NearCache {
     const keepUntil = Math.max(localUntil, stored.errorUntil);
     if (keepUntil <= now) return;
     const shared = local.shared ? { value } : undefined;
-    this.entries.set(
-      key,
-      { stored, namespace, shared, localUntil, session: this.session },
-      { ttl: keepUntil - now },
-    );
+    // No LRU ttl: the times are checked on each read, and an entry past them is only a slot
+    // the LRU reuses first.
+    this.entries.set(key, { stored, namespace, shared, localUntil, session: this.session });
   }
 
   /** Drops entries by key, namespace or tag. */
