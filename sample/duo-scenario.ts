@@ -189,6 +189,23 @@ export async function runDuoScenario(
     `${closedEverywhere.map((v) => `${v.servedBy}: v${v.version} open=${v.settings.ordersOpen}`).join('; ')}; order → ${refused.status}`,
   );
 
+  // Near cache: instance 1 keeps the mug in memory for 30 s; a price change through instance 0
+  // evicts the product's tag, which reaches instance 1's memory over the invalidation channel.
+  await getJson(url(1, '/products/mug'));
+  const kept = await getJson(url(1, '/products/mug'));
+  const price = 1000 + (Date.now() % 1000);
+  await put(url(0, '/products/mug/price'), { priceCents: price });
+  const seen = await eventually(
+    () => getJson(url(1, '/products/mug')),
+    (view) => view.product.priceCents === price,
+    2000,
+  );
+  check(
+    'a price changed through one instance is served by the other within 2 s (its near cache keeps products 30 s)',
+    kept.cache === 'hit' && seen.product.priceCents === price,
+    `before: ${kept.product.priceCents} (${kept.cache}); after: ${seen.product.priceCents} (${seen.cache})`,
+  );
+
   const health = await Promise.all(baseUrls.map((_, i) => getJson(url(i, '/health'))));
   check(
     'health is ok on every instance',
@@ -247,8 +264,12 @@ async function getJson(url: string): Promise<any> {
 }
 
 /** Polls `read` until `done` holds (asynchronous effects: eviction messages, queue, billing), 30 s at most. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 30_000;
+async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  withinMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + withinMs;
   for (;;) {
     const value = await read();
     if (done(value) || Date.now() > deadline) return value;

@@ -59,6 +59,13 @@ export class ProductRepository implements OnApplicationShutdown {
     return { id, name: row.name, priceCents: Number(row.priceCents), stock: Number(row.stock) };
   }
 
+  /** Sets a product's price; false when there is no such product. */
+  async setPrice(id: string, priceCents: number): Promise<boolean> {
+    if (!(await this.db.exists(`shopdb:product:${id}`))) return false;
+    await this.db.hset(`shopdb:product:${id}`, 'priceCents', priceCents);
+    return true;
+  }
+
   /** Writes a new stock level; refuses a write whose fencing token is not the newest. */
   async saveStock(id: string, stock: number, fencingToken: number | bigint): Promise<void> {
     const accepted = await this.db.eval(

@@ -1,4 +1,13 @@
-import { Controller, Get, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  Post,
+  Put,
+} from '@nestjs/common';
 import { CacheService, CounterService } from 'nestjs-redis-coordination';
 import { Instance } from '../instance.js';
 import { SEED_PRODUCTS } from './product.js';
@@ -27,6 +36,17 @@ export class ProductsController {
       loadedAt,
       servedBy: this.instance.name,
     };
+  }
+
+  /** Changes a price: the product's cached copies, in Redis and in every instance's memory, go. */
+  @Put(':id/price')
+  async setPrice(@Param('id') id: string, @Body() body: { priceCents?: unknown }) {
+    const { priceCents } = body;
+    if (typeof priceCents !== 'number' || !Number.isSafeInteger(priceCents) || priceCents < 0) {
+      throw new BadRequestException('priceCents must be a non-negative integer');
+    }
+    await this.products.setPrice(id, priceCents);
+    return { id, priceCents };
   }
 
   /** Demo helper: puts a product back to its seed stock and clears every cached product. */

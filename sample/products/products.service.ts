@@ -15,9 +15,16 @@ export class ProductsService {
 
   /**
    * Reads through the cache: every instance shares one entry per product, and concurrent misses
-   * (on any instance) load from the slow repository only once.
+   * (on any instance) load from the slow repository only once. Each instance also keeps it in
+   * memory for up to 30 s; evicting the product's tag on any instance drops every copy.
    */
-  @Cached({ namespace: 'products', key: (id: string) => `product:${id}`, ttlMs: 60_000 })
+  @Cached({
+    namespace: 'products',
+    key: (id: string) => `product:${id}`,
+    tags: (id: string) => [`product:${id}`],
+    ttlMs: 60_000,
+    local: { ttlMs: 30_000 },
+  })
   async findOne(id: string): Promise<LoadedProduct> {
     const product = await this.repository.findById(id);
     if (!product) throw new NotFoundException(`No product "${id}"`);
@@ -25,6 +32,14 @@ export class ProductsService {
   }
 
   /** Drops the cached entry of one product (called when its stock changes anywhere). */
-  @CacheEvict({ namespace: 'products', key: (id: string) => `product:${id}` })
+  @CacheEvict({ tags: (id: string) => [`product:${id}`] })
   async evict(_id: string): Promise<void> {}
+
+  /** Changes a price on this instance; every instance's memory drops the old one at once. */
+  @CacheEvict({ tags: (id: string) => [`product:${id}`] })
+  async setPrice(id: string, priceCents: number): Promise<void> {
+    if (!(await this.repository.setPrice(id, priceCents))) {
+      throw new NotFoundException(`No product "${id}"`);
+    }
+  }
 }
