@@ -265,32 +265,42 @@ export class CacheService implements BeforeApplicationShutdown {
     );
   }
 
-  /** Serves what a read found: fresh, stale while refreshed, or filled. */
-  private async serve(
+  /**
+   * Serves what a read found: fresh, stale while refreshed, or filled. Not async: a hit returns
+   * its value straight into the read's promise.
+   */
+  private serve(
     read: Read,
     entry: StoredEntry | null,
     tokens: readonly (string | null)[],
-  ): Promise<unknown> {
+  ): unknown {
     if (this.degraded) this.recovered();
-    const { request } = read;
     if (entry === null) return this.fillOnce(read);
-    let current = tagsHold(entry, request.tags, tokens);
+    const current = tagsHold(entry, read.request.tags, tokens);
     if (current === undefined) {
-      // Tagged differently than this call says: read the entry's own tags.
+      // Tagged differently than this call says: check the entry's own tags (one more read).
       const tags = entry.tags.map(([tag]) => tag);
-      current = tagsHold(entry, tags, await this.store.readTags(tags));
+      return this.store.readTags(tags).then(
+        (own) => this.serveChecked(read, entry, tagsHold(entry, tags, own) === true),
+        (error: unknown) => this.withoutRedis(read.request, error),
+      );
     }
+    return this.serveChecked(read, entry, current);
+  }
+
+  /** Serves an entry whose tags were checked (`current`: none was invalidated). */
+  private serveChecked(read: Read, entry: StoredEntry, current: boolean): unknown {
     // Invalidated: never served, not even stale.
     if (!current) return this.fillOnce(read, entry);
     const now = Date.now();
     if (now >= entry.staleUntil) return this.fillOnce(read, entry, entry);
-    const value = this.values.decode(request.ref, entry.text);
+    const value = this.values.decode(read.request.ref, entry.text);
     if (value === UNREADABLE) return this.fillOnce(read, entry);
     if (now < entry.freshUntil) {
       if (read.local) this.keep(read, entry, value);
       return value;
     }
-    this.refreshInBackground(request, entry);
+    this.refreshInBackground(read.request, entry);
     return value;
   }
 

@@ -72,7 +72,9 @@ export class InvalidationBus {
     this.near.evict(change.keys ?? [], change.namespaces ?? [], change.tags ?? []);
     if (!this.pending) {
       this.pending = { keys: new Set(), namespaces: new Set(), tags: new Set() };
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        if (this.pending) this.flush();
+      });
     }
     for (const key of change.keys ?? []) this.pending.keys.add(key);
     for (const namespace of change.namespaces ?? []) this.pending.namespaces.add(namespace);
@@ -80,6 +82,7 @@ export class InvalidationBus {
   }
 
   close(): void {
+    if (this.pending) this.flush(); // before the connections close
     this.closed = true;
     this.near.setLive(false);
     for (const stop of this.stops.splice(0)) void Promise.resolve(stop()).catch(() => undefined);
@@ -121,7 +124,12 @@ export class InvalidationBus {
     } catch {
       return;
     }
-    if (announcement.from === this.id) return;
-    this.near.evict(announcement.k ?? [], announcement.n ?? [], announcement.t ?? []);
+    if (announcement?.from === this.id) return;
+    this.near.evict(names(announcement?.k), names(announcement?.n), names(announcement?.t));
   }
+}
+
+/** A list of names from a received message; anything else is taken as none. */
+function names(list: unknown): readonly string[] {
+  return Array.isArray(list) ? list.filter((name): name is string => typeof name === 'string') : [];
 }

@@ -106,13 +106,15 @@ export class NearCache {
     // A scan of at most `maxEntries`: cheaper than keeping an index from tags to keys current.
     const droppedNamespaces = new Set(namespaces);
     const droppedTags = new Set(tags);
+    const dropped: string[] = [];
     for (const [key, entry] of this.entries.entries()) {
       if (
         (entry.namespace !== undefined && droppedNamespaces.has(entry.namespace)) ||
         entry.stored.tags.some(([tag]) => droppedTags.has(tag))
       ) {
-        this.entries.delete(key);
+        dropped.push(key);
       }
     }
+    for (const key of dropped) this.entries.delete(key);
   }
 }
