@@ -148,7 +148,7 @@ export const suite: BenchSuite = {
       0.95,
     );
     await hitAtOneInFlight(
-      `@Cached hit with a tag x${HITS}, 1 in flight (GET entry + MGET tag, one round trip)`,
+      `@Cached hit with a tag x${HITS}, 1 in flight (GET + MGET, one round trip)`,
       'bench:raw-profile',
       () => catalogue.taggedProfile('u-42'),
     );
@@ -178,7 +178,7 @@ export const suite: BenchSuite = {
     );
     context.report({
       suite: 'cache',
-      name: `@Cached miss x${MISSES}, 1 in flight: 3 round trips (GET, claim, store) vs raw GET + SET`,
+      name: `@Cached miss x${MISSES}, 1 in flight, 3 round trips (vs raw GET + SET)`,
       ...missOps,
     });
     await cache.invalidate('bench');
@@ -239,13 +239,13 @@ async function nearCacheHits(context: BenchContext, catalogue: CatalogueService)
   const objects = new Map([[`CatalogueService.sharedProfile:${stableHash(['u-42'])}`, profile]]);
   const rows = [
     {
-      name: `@Cached near-cache hit, a copy decoded per hit x${NEAR_HITS} (vs Map.get + decode, same key)`,
+      name: `@Cached near-cache hit, copy per hit x${NEAR_HITS} (vs Map.get + decode)`,
       baseline: async () =>
         codec.decode(texts.get(`CatalogueService.nearProfile:${stableHash(['u-42'])}`)!),
       candidate: () => catalogue.nearProfile('u-42'),
     },
     {
-      name: `@Cached near-cache hit, shared value x${NEAR_HITS} (vs Map.get, same key)`,
+      name: `@Cached near-cache hit, shared value x${NEAR_HITS} (vs Map.get)`,
       baseline: async () => objects.get(`CatalogueService.sharedProfile:${stableHash(['u-42'])}`),
       candidate: () => catalogue.sharedProfile('u-42'),
     },
@@ -322,11 +322,11 @@ async function invalidationPropagation(context: BenchContext, writer: CacheServi
   );
   context.report({
     suite: 'cache',
-    name: `near-cache invalidation: set() on one instance to eviction on ${RECEIVERS} others x${CHANGES} (vs raw PUBLISH to ${RECEIVERS} subscribers)`,
+    name: `near-cache eviction on ${RECEIVERS} instances after set() x${CHANGES} (p99: raw PUBLISH / ours)`,
     candidate,
     baseline,
     ratio: baseline.p99Ms / candidate.p99Ms,
-    note: 'latency per receiver; ratio is p99 baseline / p99 ours; goal p99 ≤ 5 ms',
+    note: `latency per receiving instance; raw: PUBLISH to ${RECEIVERS} subscribers; goal p99 ≤ 5 ms`,
   });
 }
 
