@@ -94,6 +94,26 @@ describe('near cache (local) and the invalidation bus', () => {
     assert.notEqual((await cache.wrap('t', load, tagged)).load, before.load);
   });
 
+  it('announces the changes of one event-loop turn in one message, naming every entry', async () => {
+    const prefix = uniqueKeyPrefix();
+    const cache = await instance(prefix);
+    const listener = redis.client.duplicate();
+    const messages: string[] = [];
+    listener.on('message', (_channel: string, message: string) => messages.push(message));
+    await listener.subscribe(`${prefix}{cache-bus:invalidations}`);
+    try {
+      const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+      await Promise.all(keys.map((key) => cache.set(key, 1, { ttlMs: 60_000 })));
+      await cache.invalidateTags(['last']);
+      await eventually('the tag announced', () => messages.some((m) => m.includes('"last"')));
+      const named = messages.flatMap((m) => (JSON.parse(m) as { k: string[] }).k);
+      assert.deepEqual(new Set(named), new Set(keys.map((key) => `${prefix}{cache:${key}}`)));
+      assert.ok(messages.length < 20, `${messages.length} messages for 101 changes`);
+    } finally {
+      listener.disconnect();
+    }
+  });
+
   it('each hit gets its own copy, unless the call opts into shared values', async () => {
     const prefix = uniqueKeyPrefix();
     const cache = await instance(prefix);
