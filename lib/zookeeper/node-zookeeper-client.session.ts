@@ -28,6 +28,15 @@ type ClientError = Error | Zk.Exception | null;
 
 /** Error codes of the client that mean "the connection or session failed", not "the call was wrong". */
 const CONNECTION_CODES = new Set([-4, -7, -112]); // CONNECTION_LOSS, OPERATION_TIMEOUT, SESSION_EXPIRED
+/** Codes after which a request that was sent may still be applied (it reached a server). */
+const OUTCOME_UNKNOWN_CODES = new Set([-4, -7]); // CONNECTION_LOSS, OPERATION_TIMEOUT
+/** Actions that change nothing (`read …`, `list …`); every other call writes. */
+const READ_ACTIONS = /^(read|list) /;
+/**
+ * Said of a write that failed without a reply: a server that received it may have proposed it,
+ * and ZooKeeper then commits it once a quorum is back.
+ */
+const MAY_STILL_APPLY = '; it may still be applied once the ensemble has a quorum';
 const NO_NODE = -101;
 const BAD_VERSION = -103;
 const NOT_EMPTY = -111;
@@ -190,7 +199,7 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
         reject(
           new ZooKeeperConnectionError(
             this.ensemble,
-            `Could not ${action}: no reply within ${this.callTimeoutMs} ms`,
+            `Could not ${action}: no reply within ${this.callTimeoutMs} ms${READ_ACTIONS.test(action) ? '' : MAY_STILL_APPLY}`,
           ),
         );
       }, this.callTimeoutMs);
@@ -211,7 +220,13 @@ export class NodeZooKeeperClientSession implements ZooKeeperSession {
       (error as Partial<Zk.Exception>).getName?.() ?? (error as Error).message ?? String(error);
     const options = { cause: reason };
     if (code === undefined || CONNECTION_CODES.has(code)) {
-      return new ZooKeeperConnectionError(this.ensemble, `Could not ${action}: ${reason}`, options);
+      const unknown = code !== undefined && OUTCOME_UNKNOWN_CODES.has(code);
+      const outcome = unknown && !READ_ACTIONS.test(action) ? MAY_STILL_APPLY : '';
+      return new ZooKeeperConnectionError(
+        this.ensemble,
+        `Could not ${action}: ${reason}${outcome}`,
+        options,
+      );
     }
     return new ZooKeeperCommandError(`Could not ${action}: ZooKeeper answered ${reason}`, options);
   }

@@ -160,7 +160,10 @@ describeWithZooKeeper('ZooKeeper election: leader crashes and pauses', () => {
     await actedIn(term);
 
     const store = await read();
-    assert.equal(store.refused, 0, 'no leader acted after a newer one');
+    // A leader stopped inside its @Leader method, after it read its term and before its write
+    // left, sends that write on resume: nothing in the process can stop it, the fenced store
+    // refuses it. So at most one refused write per stop, and never an accepted one.
+    assert.ok(store.refused <= 3, `${store.refused} refused writes for 3 stops`);
     assert.equal(store.shared, 0, 'no two leaders acted in one term');
     const terms = store.terms.map((t) => t.term);
     assert.deepEqual(
