@@ -35,7 +35,8 @@ export class InvalidationBus {
   private readonly id = randomBytes(9).toString('base64url');
   private readonly channel: string;
   private pending: { keys: Set<string>; namespaces: Set<string>; tags: Set<string> } | undefined;
-  private subscribing = false;
+  /** The subscription is made or being made: the hub keeps it across reconnects. */
+  private subscribed = false;
   private retryAt = 0;
   private readonly stops: (() => unknown)[] = [];
   private closed = false;
@@ -51,20 +52,16 @@ export class InvalidationBus {
 
   /** Starts listening, once (at the first near-cached call): the near cache serves after. */
   listen(): void {
-    if (this.subscribing || this.closed || this.near.live || Date.now() < this.retryAt) return;
-    this.subscribing = true;
-    this.subscribe().then(
-      () => {
-        this.subscribing = false;
-      },
-      (error: unknown) => {
-        this.subscribing = false;
-        this.retryAt = Date.now() + RETRY_SUBSCRIBE_MS;
-        this.logger.warn(
-          `Near cache off until the invalidation channel can be subscribed: ${this.describe(error)}`,
-        );
-      },
-    );
+    if (this.subscribed || this.closed || Date.now() < this.retryAt) return;
+    this.subscribed = true;
+    this.subscribe().catch((error: unknown) => {
+      this.subscribed = false;
+      this.stopListening(); // the next try registers its listeners again
+      this.retryAt = Date.now() + RETRY_SUBSCRIBE_MS;
+      this.logger.warn(
+        `Near cache off until the invalidation channel can be subscribed: ${this.describe(error)}`,
+      );
+    });
   }
 
   /** Applies a change here at once and announces it to the other instances. */
@@ -85,6 +82,10 @@ export class InvalidationBus {
     if (this.pending) this.flush(); // before the connections close
     this.closed = true;
     this.near.setLive(false);
+    this.stopListening();
+  }
+
+  private stopListening(): void {
     for (const stop of this.stops.splice(0)) void Promise.resolve(stop()).catch(() => undefined);
   }
 
