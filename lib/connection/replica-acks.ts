@@ -84,8 +84,13 @@ export interface Acknowledged<T = unknown> extends ReplicaConfirmation {
 
 /** A write refused by a Cluster node that no longer serves its slot. */
 const REDIRECTED = /^(?:MOVED|ASK) /;
-/** Slot map refreshes and resends after a redirect, as ioredis's own `maxRedirections` bounds it. */
-const MAX_REDIRECTIONS = 3;
+/**
+ * Slot map refreshes and resends after a redirect. The map comes from any node, which may not
+ * have heard of the failover yet: each retry waits twice as long as the last, from
+ * {@link FIRST_REDIRECT_PAUSE_MS} (about 1.5 s in all).
+ */
+const MAX_REDIRECTIONS = 6;
+const FIRST_REDIRECT_PAUSE_MS = 25;
 
 /**
  * Sends the write that `write` adds to a pipeline, then `WAIT`, in one pipeline: on a Cluster
@@ -116,6 +121,9 @@ export async function writeThenWait(
         redirections < MAX_REDIRECTIONS &&
         REDIRECTED.test(writeError.message)
       ) {
+        await new Promise((resolve) =>
+          setTimeout(resolve, FIRST_REDIRECT_PAUSE_MS << redirections),
+        );
         await refreshSlots(client);
         continue;
       }

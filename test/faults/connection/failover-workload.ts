@@ -61,6 +61,13 @@ function summary(what: string, ms: number, report: WorkloadReport): string {
  */
 export const REPLICA_ACKS = { replicaAcks: { replicas: 1, timeoutMs: 1000 } } as const;
 
+/**
+ * How long lock and semaphore acquires wait: longer than any failover here takes (a master
+ * SIGKILLed under a busy machine was replaced after 6 s), so a wait ends with the holder's
+ * release, never with the failover still going.
+ */
+const WAIT_MS = 20_000;
+
 /** How long a broadcast loop waits for its message to arrive before it publishes the next. */
 const BROADCAST_ARRIVAL_MS = 1000;
 
@@ -340,7 +347,7 @@ export class FailoverWorkload {
       for (const name of NAMES.slice(0, 3)) {
         const semaphore = `sem-${name}`;
         this.loop(`${instance} semaphore ${semaphore}`, () =>
-          semaphores.using(semaphore, { limit: 2, ttlMs: 2000, waitMs: 5000 }, async () => {
+          semaphores.using(semaphore, { limit: 2, ttlMs: 2000, waitMs: WAIT_MS }, async () => {
             const inside = (this.inside.get(semaphore) ?? 0) + 1;
             if (inside > 2) this.semaphoreOverruns++;
             this.inside.set(semaphore, inside);
@@ -353,7 +360,7 @@ export class FailoverWorkload {
       for (const name of NAMES.slice(0, 3)) {
         this.loop(`${instance} lock lock-${name}`, async () => {
           const resource = `lock-${name}`;
-          const lock = await locks.acquire(resource, { ttlMs: 2000, waitMs: 5000 });
+          const lock = await locks.acquire(resource, { ttlMs: 2000, waitMs: WAIT_MS });
           try {
             if ((this.inside.get(resource) ?? 0) > 0) this.overlaps++;
             this.inside.set(resource, (this.inside.get(resource) ?? 0) + 1);
