@@ -56,8 +56,13 @@ export function entryBody(
   const tagText = tags.length === 0 ? '' : JSON.stringify(tags.flat());
   return {
     body: `${freshUntil}:${staleUntil}:${errorUntil}:${tagText}\n${text}`,
-    keepMs: lifetimes.ttlMs + Math.max(lifetimes.staleMs, lifetimes.staleIfErrorMs),
+    keepMs: lifetimeMs(lifetimes),
   };
+}
+
+/** How long Redis keeps an entry: `ttlMs` and the longer grace period. */
+export function lifetimeMs(lifetimes: EntryLifetimes): number {
+  return lifetimes.ttlMs + Math.max(lifetimes.staleMs, lifetimes.staleIfErrorMs);
 }
 
 /** Parses a stored entry, with its namespace version; undefined when it is not in this format. */

@@ -1,5 +1,5 @@
 import type { Unsubscribe } from '../connection/subscription-hub.js';
-import { entryBody, tagsHold, type StoredEntry } from './cache-entry.js';
+import { entryBody, lifetimeMs, tagsHold, type StoredEntry } from './cache-entry.js';
 import { CacheValues, UNREADABLE } from './cache-values.js';
 import type { EntryRef } from './cache.keys.js';
 import type { FillOptions } from './cache.options.js';
@@ -154,9 +154,4 @@ export class CacheFiller {
       void unsubscribe?.().catch(() => undefined);
     }
   }
-}
-
-/** How long Redis keeps an entry of these options: `ttlMs` and the longer grace period. */
-export function lifetimeMs(options: FillOptions): number {
-  return options.ttlMs + Math.max(options.staleMs, options.staleIfErrorMs);
 }

@@ -4,7 +4,7 @@ import type { CircuitBreaker } from '../connection/circuit-breaker.js';
 import type { RedisConnections } from '../connection/redis-connections.js';
 import { RedisScript } from '../connection/script-runner.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
-import { parseEntry, type StoredEntry, type TagToken } from './cache-entry.js';
+import { parseEntry, tagsHold, type StoredEntry, type TagToken } from './cache-entry.js';
 import { namespaceVersionKey, tagKey, type EntryRef } from './cache.keys.js';
 import { claimFill, setEntry, storeFill, tagTokens } from './scripts/lua.generated.js';
 
@@ -106,6 +106,13 @@ export class CacheStore {
   readTags(tags: readonly string[]): Promise<(string | null)[]> {
     const keys = tags.map((tag) => tagKey(this.connections.keys, tag));
     return this.breaker.call('read cache tags', () => this.connections.command.mget(keys));
+  }
+
+  /** Whether every tag the entry carries still holds the token it recorded (one MGET). */
+  async ownTagsHold(entry: StoredEntry): Promise<boolean> {
+    if (entry.tags.length === 0) return true;
+    const tags = entry.tags.map(([tag]) => tag);
+    return tagsHold(entry, tags, await this.readTags(tags)) === true;
   }
 
   /** Stores an entry's body (`cache-entry.ts`) for `keepMs`, under its namespace's version. */
