@@ -1,6 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CodecError } from '../common/codec.js';
 import type { WrappedCall } from '../common/method-wrapper.js';
+import { assertName } from '../common/validate.js';
 import { CircuitBreaker } from '../connection/circuit-breaker.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { entryBody, tagsHold, type StoredEntry } from './cache-entry.js';
@@ -114,10 +115,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const ref = this.entryRef(key, options.namespace);
     const entry = await this.store.read(ref);
     if (entry === null || Date.now() >= entry.freshUntil) return undefined;
-    if (entry.tags.length > 0) {
-      const tags = entry.tags.map(([tag]) => tag);
-      if (!tagsHold(entry, tags, await this.store.readTags(tags))) return undefined;
-    }
+    if (!(await this.store.ownTagsHold(entry))) return undefined;
     return { value: this.connections.codec.decode(entry.text) as T };
   }
 
@@ -165,6 +163,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * expire on their own TTL.
    */
   async invalidate(namespace: string): Promise<void> {
+    assertName('cache namespace', namespace);
     try {
       await this.store.invalidate(namespace);
     } finally {
@@ -203,25 +202,23 @@ export class CacheService implements BeforeApplicationShutdown {
   /** @internal The body of `@CacheEvict()`: evicts after the method succeeded. */
   async runEvict(call: WrappedCall, options: CacheEvictOptions<unknown[]>): Promise<unknown> {
     const result = await call.proceed();
+    const { namespace } = options;
     const key = options.key === undefined ? undefined : callKey(call, options.key);
     const tags = typeof options.tags === 'function' ? options.tags(...call.args) : options.tags;
-    const evicted: string[] = [];
-    try {
-      if (tags !== undefined) {
-        evicted.push(`tags ${JSON.stringify(tags)}`);
-        await this.invalidateTags(tags);
-      }
-      if (key !== undefined) {
-        evicted.push(`"${key}"`);
-        await this.delete(key, { namespace: options.namespace });
-      } else if (options.namespace !== undefined) {
-        evicted.push(`namespace "${options.namespace}"`);
-        await this.invalidate(options.namespace);
-      }
-    } catch (error) {
-      // The method succeeded: its result stands; the stale entry lives until its TTL.
-      this.logger.warn(
-        `${call.name}: could not evict ${evicted.at(-1)}, it may be served until its TTL ends: ${this.values.describe(error)}`,
+    const evictions: [what: string, evict: () => Promise<unknown>][] = [];
+    if (tags !== undefined) {
+      evictions.push([`tags ${JSON.stringify(tags)}`, () => this.invalidateTags(tags)]);
+    }
+    if (key !== undefined) evictions.push([`"${key}"`, () => this.delete(key, { namespace })]);
+    else if (namespace !== undefined) {
+      evictions.push([`namespace "${namespace}"`, () => this.invalidate(namespace)]);
+    }
+    // The method succeeded: its result stands, and one failed eviction does not skip the others.
+    for (const [what, evict] of evictions) {
+      await evict().catch((error: unknown) =>
+        this.logger.warn(
+          `${call.name}: could not evict ${what}, it may be served until its TTL ends: ${this.values.describe(error)}`,
+        ),
       );
     }
     return result;
@@ -279,9 +276,8 @@ export class CacheService implements BeforeApplicationShutdown {
     const current = tagsHold(entry, read.request.tags, tokens);
     if (current === undefined) {
       // Tagged differently than this call says: check the entry's own tags (one more read).
-      const tags = entry.tags.map(([tag]) => tag);
-      return this.store.readTags(tags).then(
-        (own) => this.serveChecked(read, entry, tagsHold(entry, tags, own) === true),
+      return this.store.ownTagsHold(entry).then(
+        (current) => this.serveChecked(read, entry, current),
         (error: unknown) => this.withoutRedis(read.request, error),
       );
     }

@@ -1,15 +1,29 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { it } from '@jest/globals';
-import { Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { CacheService, RedisCoordinationModule } from '../../../lib/index.js';
+import {
+  CacheEvict,
+  CacheService,
+  RedisConnectionError,
+  RedisCoordinationModule,
+} from '../../../lib/index.js';
 import { RedisConnections } from '../../../lib/connection/redis-connections.js';
 import { CallLog, ProductService } from '../../fixtures/cache-app.js';
 import { CapturingLogger, startModule } from '../../support/nest.js';
 import { describeWithRedisServer } from '../../support/redis.js';
 import { closeModulesAfterEach, useRedisServer } from '../../support/hooks.js';
 import { eventually } from '../../support/eventually.js';
+
+/** Renames a user: evicts the user's tag and their profile entry. */
+@Injectable()
+class Renamer {
+  @CacheEvict({ tags: (id: string) => [`user:${id}`], key: (id: string) => `profile:${id}` })
+  async rename(id: string) {
+    return `renamed ${id}`;
+  }
+}
 
 /** The cache never breaks the methods it wraps: Redis stopped, frozen, then back. */
 describeWithRedisServer('@Cached while Redis is down', () => {
@@ -109,5 +123,27 @@ describeWithRedisServer('@Cached while Redis is down', () => {
     assert.ok(logger.lines.some((line) => line.includes('the last value is served')));
     failure = undefined;
     assert.deepEqual(await cache.wrap('kept', load, options), { at: 'before the outage' });
+  });
+
+  it('with Redis down, tag operations throw RedisConnectionError and @CacheEvict tries every eviction', async () => {
+    await server.restart();
+    const logger = new CapturingLogger();
+    const moduleRef = await startModule(
+      [RedisCoordinationModule.forRoot({ url: server.url, keyPrefix: 'evict:' })],
+      { logger, providers: [Renamer] },
+    );
+    const cache = moduleRef.get(CacheService);
+    await server.stop();
+
+    await assert.rejects(cache.invalidateTags(['user:1']), RedisConnectionError);
+    await assert.rejects(
+      cache.set('k', 1, { ttlMs: 1000, tags: ['user:1'] }),
+      RedisConnectionError,
+    );
+    assert.equal(await moduleRef.get(Renamer).rename('1'), 'renamed 1');
+    const failed = logger.lines.filter((line) => line.includes('could not evict'));
+    assert.equal(failed.length, 2, failed.join('\n'));
+    assert.match(failed[0]!, /tags \["user:1"\]/);
+    assert.match(failed[1]!, /"profile:1"/);
   });
 });

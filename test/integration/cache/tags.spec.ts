@@ -135,6 +135,7 @@ describe('cache tags', () => {
   it('refuses bad tags with typed errors naming them', async () => {
     const { cache } = await instance(uniqueKeyPrefix());
     await assert.rejects(cache.invalidateTags(['']), InvalidKeyError);
+    await assert.rejects(cache.invalidate(''), InvalidKeyError);
     await assert.rejects(cache.invalidateTags('user:1' as never), InvalidArgumentError);
     await assert.rejects(
       cache.set('k', 1, { ttlMs: 1000, tags: [42 as never] }),
