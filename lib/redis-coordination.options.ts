@@ -16,6 +16,10 @@ import {
 } from './zookeeper/zookeeper.options.js';
 import type { CoordinationBackend } from './zookeeper/zookeeper.interfaces.js';
 import {
+  resolveTelemetryOptions,
+  type ResolvedTelemetryOptions,
+} from './telemetry/telemetry.options.js';
+import {
   MAX_MILLISECONDS,
   collectProblems,
   optionNames,
@@ -62,6 +66,8 @@ export interface ResolvedCoordinationOptions {
   shardedPubSub: boolean | undefined;
   liveConfig: ResolvedLiveConfigOptions;
   cache: ResolvedCacheOptions;
+  /** The module option `telemetry`; undefined: off. */
+  telemetry: ResolvedTelemetryOptions | undefined;
   registry: ResolvedRegistryOptions | undefined;
   zookeeper: ResolvedZooKeeperOptions | undefined;
   /** Where locks live unless a call says otherwise. */
@@ -91,6 +97,7 @@ const KNOWN_OPTIONS = optionNames<RedisCoordinationModuleOptions>({
   shardedPubSub: true,
   liveConfig: true,
   cache: true,
+  telemetry: true,
   registry: true,
   zookeeper: true,
   locks: true,
@@ -205,6 +212,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
 
   const liveConfig = resolveLiveConfigOptions(options.liveConfig, problems);
   const cache = resolveCacheModuleOptions(options.cache, problems);
+  const telemetry = resolveTelemetryOptions(options.telemetry, problems);
   const registry = resolveRegistryOptions(options.registry, problems);
   const zookeeper = resolveZooKeeperOptions(options.zookeeper, problems);
   const lockBackend = resolveBackend('locks', options.locks, options, problems);
@@ -240,6 +248,7 @@ export function resolveOptions(input: unknown): ResolvedCoordinationOptions {
     shardedPubSub,
     liveConfig,
     cache,
+    telemetry,
     registry,
     zookeeper,
     lockBackend,

@@ -1,3 +1,4 @@
+import type { CacheLookup } from './cache.telemetry.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
 import { entryBody, lifetimeMs, tagsHold, type StoredEntry } from './cache-entry.js';
 import { CacheValues, UNREADABLE } from './cache-values.js';
@@ -18,6 +19,8 @@ export interface FillRequest {
   readonly loader: () => unknown;
   readonly options: FillOptions;
   readonly tags: readonly string[];
+  /** What the read found, with the module option `telemetry`. */
+  readonly lookup?: CacheLookup;
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type FillOptions,
   type LocalOptions,
 } from './cache.options.js';
+import { tracedLookup } from './cache.telemetry.js';
 import { CacheStore } from './cache.store.js';
 import { InvalidationBus } from './invalidation-bus.js';
 import { NearCache, type NearEntry } from './near-cache.js';
@@ -240,16 +241,25 @@ export class CacheService implements BeforeApplicationShutdown {
    * costs little more than the raw GET.
    */
   private fetch(request: FillRequest): Promise<unknown> {
-    const { ref } = request;
+    const { telemetry } = this.connections;
+    if (!telemetry) return this.lookup(request);
+    const traced = { ...request, lookup: {} };
+    return tracedLookup(telemetry, traced.lookup, request.ref.namespace, () => this.lookup(traced));
+  }
+
+  /** {@link fetch}, noting what it found in `request.lookup` (when telemetry asks). */
+  private lookup(request: FillRequest): Promise<unknown> {
+    const { ref, lookup } = request;
     const local = this.localOf(request.options);
     if (local) {
       const kept = this.near.get(ref.entry, Date.now());
+      if (lookup) lookup.local = kept ? 'hit' : 'miss';
       if (kept) return Promise.resolve(this.keptValue(kept));
       this.bus.listen();
     }
     // Both checks cost nothing in the common case: no fill in progress, Redis answering.
     const flight = this.flights.size === 0 ? undefined : this.flights.get(ref.entry);
-    if (flight) return this.join(ref, flight);
+    if (flight) return this.join(request, flight);
     if (this.breaker.isOpen) return this.withoutRedis(request, undefined);
     const read = new Read(request, local, this.near.mark());
     const failed = (error: unknown) => this.withoutRedis(request, error);
@@ -292,10 +302,13 @@ export class CacheService implements BeforeApplicationShutdown {
     if (now >= entry.staleUntil) return this.fillOnce(read, entry, entry);
     const value = this.values.decode(read.request.ref, entry.text);
     if (value === UNREADABLE) return this.fillOnce(read, entry);
+    const { lookup } = read.request;
     if (now < entry.freshUntil) {
+      if (lookup) lookup.result = 'hit';
       if (read.local) this.keep(read, entry, value);
       return value;
     }
+    if (lookup) lookup.result = 'stale';
     this.refreshInBackground(read.request, entry);
     return value;
   }
@@ -305,9 +318,10 @@ export class CacheService implements BeforeApplicationShutdown {
    * loader fails, while its `staleIfErrorMs` lasts.
    */
   private async fillOnce(read: Read, unusable?: StoredEntry, fallback?: StoredEntry) {
-    const { ref } = read.request;
+    const { ref, lookup } = read.request;
     const existing = this.flights.get(ref.entry);
-    if (existing) return this.join(ref, existing);
+    if (existing) return this.join(read.request, existing);
+    if (lookup) lookup.result = 'miss';
     const flight = this.filler.fill(read.request, unusable);
     this.flights.set(ref.entry, flight);
     try {
@@ -365,7 +379,8 @@ export class CacheService implements BeforeApplicationShutdown {
     return value;
   }
 
-  private async join(ref: EntryRef, flight: Promise<Fill>): Promise<unknown> {
+  private async join({ ref, lookup }: FillRequest, flight: Promise<Fill>): Promise<unknown> {
+    if (lookup) lookup.result = 'fill-wait';
     const { value, entry } = await flight;
     // Each caller gets its own copy, as on a hit: one caller mutating it cannot affect another.
     if (entry === undefined) return value;

@@ -1,3 +1,4 @@
+import type { Counter } from '@opentelemetry/api';
 import { Injectable } from '@nestjs/common';
 import { RedisConnections } from '../connection/redis-connections.js';
 import type {
@@ -38,8 +39,12 @@ import { CounterStore } from './counter.store.js';
 export class CounterService {
   private readonly store: CounterStore;
 
+  /** Counts denied hits (with the module option `telemetry`). */
+  private readonly denied?: Counter;
+
   constructor(connections: RedisConnections) {
     this.store = new CounterStore(connections);
+    this.denied = connections.telemetry?.metrics?.rateLimitDenied;
   }
 
   /**
@@ -111,6 +116,9 @@ export class CounterService {
    * @throws InvalidArgumentError when `limit`, `windowMs` or `blockMs` is out of range.
    */
   async hit(name: string, options: HitOptions): Promise<HitResult> {
-    return this.store.hitRateLimit(name, resolveHitOptions(options));
+    const result = await this.store.hitRateLimit(name, resolveHitOptions(options));
+    // Not by name: names are per caller (an IP, a user), too many for a metric's attributes.
+    if (!result.allowed) this.denied?.add(1, { 'coordination.rate_limit.source': 'hit' });
+    return result;
   }
 }

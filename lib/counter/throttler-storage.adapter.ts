@@ -113,6 +113,12 @@ export class RedisThrottlerStorage {
       this.degraded = false;
       this.logger.log('Redis answers again: requests are throttled again');
     }
+    if (hit.blocked) {
+      this.connections.telemetry?.metrics?.rateLimitDenied.add(1, {
+        'coordination.rate_limit.source': 'throttler',
+        'coordination.rate_limit.throttler': throttlerName,
+      });
+    }
     return {
       totalHits: hit.totalHits,
       timeToExpire: Math.ceil(hit.windowMs / 1000),

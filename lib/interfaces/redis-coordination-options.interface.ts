@@ -4,6 +4,7 @@ import type { ReplicaAckOptions } from '../connection/replica-acks.js';
 import type { CacheModuleOptions } from '../cache/cache.interfaces.js';
 import type { LiveConfigOptions } from '../config/live-config.interfaces.js';
 import type { RegistryOptions } from '../registry/registry.interfaces.js';
+import type { TelemetryOptions } from '../telemetry/telemetry.interfaces.js';
 import type { CoordinationBackend, ZooKeeperOptions } from '../zookeeper/zookeeper.interfaces.js';
 
 /** Where a Redis Sentinel deployment is, and which master group to follow. */
@@ -121,6 +122,12 @@ export interface RedisCoordinationModuleOptions {
    * @example cache: { local: { ttlMs: 5_000, maxEntries: 50_000 } }
    */
   cache?: CacheModuleOptions;
+  /**
+   * OpenTelemetry traces and metrics (`true`: both), reported through the providers the app's
+   * SDK registers. Needs the package `@opentelemetry/api`; off by default.
+   * @example telemetry: true
+   */
+  telemetry?: boolean | TelemetryOptions;
   /** Registers this app as an instance of a service in the {@link ServiceRegistry}. */
   registry?: RegistryOptions;
   /**

@@ -86,6 +86,9 @@ export class HeldLock extends Lease<LockLostError> implements LockHold {
  * await store.write(order, { fencingToken: lock.fencingToken });
  */
 export class Lock implements AsyncDisposable {
+  /** Wraps the outermost handle's first release (telemetry follows it). */
+  private releasing?: (release: () => Promise<void>) => Promise<void>;
+
   /** @internal */
   constructor(
     /** @internal */ readonly held: LockHold,
@@ -141,7 +144,19 @@ export class Lock implements AsyncDisposable {
    * reentrant handle it does nothing: the outermost acquisition frees the lock.
    */
   release(): Promise<void> {
-    return this.outermost ? this.held.release() : Promise.resolve();
+    if (!this.outermost) return Promise.resolve();
+    const releasing = this.releasing;
+    if (!releasing) return this.held.release();
+    this.releasing = undefined;
+    return releasing(() => this.held.release());
+  }
+
+  /**
+   * Wraps this lock's release (the first call of the outermost handle) with `wrap`.
+   * @internal
+   */
+  onRelease(wrap: (release: () => Promise<void>) => Promise<void>): void {
+    this.releasing = wrap;
   }
 
   /** `await using lock = await locks.acquire(...)` releases at the end of the block. */

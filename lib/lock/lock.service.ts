@@ -30,6 +30,7 @@ import { ZooKeeperConnection } from '../zookeeper/zookeeper.connection.js';
 import { ZooKeeperLocks } from './zookeeper-lock.recipe.js';
 import { waitAtMost } from '../common/within.js';
 import { renewalDueAt } from '../common/lease.js';
+import { tracedAcquire } from './lock.telemetry.js';
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -231,7 +232,18 @@ export class RedisLockService implements BeforeApplicationShutdown {
   }
 
   /** Acquires per `options` (of `names`); `wait` false returns null at once when busy. */
-  private async take(
+  private take(
+    resource: unknown,
+    options: LockOptions,
+    wait: boolean,
+    names?: readonly string[],
+  ): Promise<Lock | null> {
+    const { telemetry } = this.connections;
+    if (!telemetry) return this.takeLock(resource, options, wait, names);
+    return tracedAcquire(telemetry, resource, () => this.takeLock(resource, options, wait, names));
+  }
+
+  private async takeLock(
     resource: unknown,
     options: LockOptions,
     wait: boolean,

@@ -5,6 +5,7 @@ import {
   type RedisClient,
   type RedisConnections,
 } from '../connection/redis-connections.js';
+import { tracedHandle } from './pubsub.telemetry.js';
 import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
 import type { ResolvedDurableOptions } from './pubsub.options.js';
 import type { ConsumerStore, Delivery } from './pubsub.store.js';
@@ -48,6 +49,11 @@ export class DurableConsumer {
     private readonly handler: DurableMessageHandler,
     private readonly logger: LoggerService,
   ) {}
+
+  /** The channel and group this consumer reads. */
+  get reads(): { readonly channel: string; readonly group: string } {
+    return this.settings;
+  }
 
   /** Creates the group if needed and starts reading; resolves once the consumer is reading. */
   async start(): Promise<void> {
@@ -214,7 +220,19 @@ export class DurableConsumer {
     }
     try {
       const message = this.connections.codec.decode(delivery.payload);
-      await this.handler(message, meta);
+      const { telemetry } = this.connections;
+      if (telemetry?.tracer) {
+        const attributes = {
+          'messaging.consumer.group.name': group,
+          'messaging.message.id': delivery.id,
+          'coordination.delivery': delivery.deliveries,
+        };
+        await tracedHandle(telemetry, channel, delivery.trace, attributes, async () =>
+          this.handler(message, meta),
+        );
+      } else {
+        await this.handler(message, meta);
+      }
       return true;
     } catch (error) {
       this.logger.error(

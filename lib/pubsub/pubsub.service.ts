@@ -26,6 +26,12 @@ import {
   resolveSelector,
 } from './pubsub.options.js';
 import { PubSubStore, type ChannelListener } from './pubsub.store.js';
+import {
+  splitTraceContext,
+  tracedHandle,
+  tracedPublish,
+  withTraceContext,
+} from './pubsub.telemetry.js';
 
 /**
  * Publishes and receives messages between the app's instances, on Redis.
@@ -57,8 +63,25 @@ export class PubSubService implements BeforeApplicationShutdown {
   private readonly consumers = new Map<string, DurableConsumer>();
   private readonly store: PubSubStore;
 
+  /** Stops reporting the consumer-group gauges (with the module option `telemetry`). */
+  private readonly stopGauges?: () => void;
+
   constructor(private readonly connections: RedisConnections) {
     this.store = new PubSubStore(connections);
+    // Lag and pending of the groups this instance consumes, read when the SDK collects.
+    this.stopGauges = connections.telemetry?.metrics?.addGaugeSource(async (record) => {
+      const consumed = [...this.consumers.values()].map((consumer) => consumer.reads);
+      const channels = new Set(consumed.map(({ channel }) => channel));
+      await Promise.all(
+        [...channels].map(async (channel) => {
+          for (const info of await this.store.groups(channel)) {
+            if (!consumed.some((c) => c.channel === channel && c.group === info.group)) continue;
+            if (info.lag !== null) record.groupLag(channel, info.group, info.lag);
+            record.groupPending(channel, info.group, info.pending);
+          }
+        }),
+      );
+    });
   }
 
   /**
@@ -92,13 +115,30 @@ export class PubSubService implements BeforeApplicationShutdown {
     try {
       assertPublishOptions(options);
       const payload = this.store.encode(channel, message);
-      if (!options.durable) return this.store.publish(channel, payload);
-      const acks = this.connections.replicaAcks(options.replicaAcks);
-      if (acks) return this.appendAcknowledged(channel, payload, resolveMaxLen(options), acks);
-      return this.store.append(channel, payload, resolveMaxLen(options));
+      const { telemetry } = this.connections;
+      if (telemetry?.tracer) {
+        return tracedPublish(telemetry, channel, options.durable === true, (trace) =>
+          this.send(channel, payload, options, trace),
+        );
+      }
+      return this.send(channel, payload, options);
     } catch (error) {
       return Promise.reject(error as Error);
     }
+  }
+
+  /** Sends an encoded message, with the publisher's trace context when there is one. */
+  private send(
+    channel: string,
+    payload: string,
+    options: PublishOptions,
+    trace?: string,
+  ): Promise<number | string> {
+    if (!options.durable) return this.store.publish(channel, withTraceContext(payload, trace));
+    const acks = this.connections.replicaAcks(options.replicaAcks);
+    const maxLen = resolveMaxLen(options);
+    if (acks) return this.appendAcknowledged(channel, payload, maxLen, acks, trace);
+    return this.store.append(channel, payload, maxLen, trace);
   }
 
   private async appendAcknowledged(
@@ -106,12 +146,14 @@ export class PubSubService implements BeforeApplicationShutdown {
     payload: string,
     maxLen: number,
     acks: ReplicaAckOptions,
+    trace: string | undefined,
   ): Promise<string> {
     const { reply: id, ...confirmation } = await this.store.appendAcknowledged(
       channel,
       payload,
       maxLen,
       acks,
+      trace,
     );
     const error = unconfirmedWrite(
       this.connections,
@@ -249,6 +291,7 @@ export class PubSubService implements BeforeApplicationShutdown {
 
   /** Unsubscribes everything and lets durable handlers that are running finish. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopGauges?.();
     await Promise.all([...this.active].map((off) => off()));
   }
 
@@ -263,10 +306,11 @@ export class PubSubService implements BeforeApplicationShutdown {
     const { pattern } = target;
     const { codec } = this.connections;
     const listener: ChannelListener = (text, channel) => {
+      const { payload, trace } = splitTraceContext(text);
       let message: unknown;
       let raw = false;
       try {
-        message = codec.decode(text);
+        message = codec.decode(payload);
       } catch (error) {
         if (onUndecodable === 'skip') {
           this.logger.warn(
@@ -274,10 +318,10 @@ export class PubSubService implements BeforeApplicationShutdown {
           );
           return;
         }
-        message = text;
+        message = payload;
         raw = true;
       }
-      this.invoke(handler, message, { channel, pattern, raw }, handlerName);
+      this.invoke(handler, message, { channel, pattern, raw }, handlerName, trace);
     };
     return this.track(await this.store.subscribe(target, listener));
   }
@@ -319,11 +363,20 @@ export class PubSubService implements BeforeApplicationShutdown {
     message: unknown,
     meta: MessageMeta,
     handlerName: string,
+    trace: string | undefined,
   ): void {
     const fail = (error: unknown) =>
       this.logger.error(
         `Handler ${handlerName} failed on a message of channel "${meta.channel}": ${(error as Error)?.stack ?? String(error)}`,
       );
+    const { telemetry } = this.connections;
+    if (telemetry?.tracer) {
+      const attributes = meta.pattern === undefined ? {} : { 'coordination.pattern': meta.pattern };
+      void tracedHandle(telemetry, meta.channel, trace, attributes, async () =>
+        handler(message, meta),
+      ).catch(fail);
+      return;
+    }
     try {
       const result = handler(message, meta);
       if (result instanceof Promise) result.catch(fail);

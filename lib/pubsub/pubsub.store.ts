@@ -21,10 +21,12 @@ const removeConsumerScript = new RedisScript(removeConsumer);
 const pruneConsumersScript = new RedisScript(pruneConsumers);
 
 /**
- * The one field of a stream entry: the encoded message. An entry read without it (trimmed while
- * pending, or added by hand with other fields) has no content to handle.
+ * The field of a stream entry that holds the encoded message. An entry read without it (trimmed
+ * while pending, or added by hand with other fields) has no content to handle.
  */
 const PAYLOAD_FIELD = 'd';
+/** The field with the publisher's trace context (propagation headers, JSON), when it sent one. */
+const TRACE_FIELD = 't';
 
 /** The fields of a dead-letter entry, as deadLetter-2.lua writes them. */
 type DeadLetterField = 'id' | 'group' | 'payload' | 'error' | 'deliveries';
@@ -34,6 +36,8 @@ export interface Delivery {
   id: string;
   payload: string | null;
   deliveries: number;
+  /** The publisher's trace context, when it sent one. */
+  trace?: string;
 }
 
 /** What claimStale found: where to look next, what it claimed, what was trimmed meanwhile. */
@@ -82,9 +86,11 @@ export class PubSubStore {
   }
 
   /** `XADD MAXLEN ~`; resolves to the entry id. Not async (hot path). */
-  append(channel: string, payload: string, maxLen: number): Promise<string> {
+  append(channel: string, payload: string, maxLen: number, trace?: string): Promise<string> {
     return (
-      this.connections.command.xadd(...this.entry(channel, payload, maxLen)) as Promise<string>
+      this.connections.command.xadd(
+        ...this.entry(channel, payload, maxLen, trace),
+      ) as Promise<string>
     ).catch(this.connections.rethrow(`publish on channel "${channel}"`));
   }
 
@@ -97,12 +103,13 @@ export class PubSubStore {
     payload: string,
     maxLen: number,
     acks: ReplicaAckOptions,
+    trace?: string,
   ): Promise<Acknowledged<string>> {
     try {
       const client = await this.connections.acknowledging();
       const written = await writeThenWait(
         client,
-        (pipeline) => pipeline.xadd(...this.entry(channel, payload, maxLen)),
+        (pipeline) => pipeline.xadd(...this.entry(channel, payload, maxLen, trace)),
         acks,
       );
       return { ...written, reply: String(written.reply) };
@@ -112,8 +119,15 @@ export class PubSubStore {
   }
 
   /** The arguments of a durable message's `XADD`. */
-  private entry(channel: string, payload: string, maxLen: number) {
-    return [this.keys.stream(channel), 'MAXLEN', '~', maxLen, '*', PAYLOAD_FIELD, payload] as const;
+  private entry(
+    channel: string,
+    payload: string,
+    maxLen: number,
+    trace?: string,
+  ): [string, ...(string | number)[]] {
+    const entry = [this.keys.stream(channel), 'MAXLEN', '~', maxLen, '*', PAYLOAD_FIELD, payload];
+    if (trace !== undefined) entry.push(TRACE_FIELD, trace);
+    return entry as [string, ...(string | number)[]];
   }
 
   /**
@@ -253,7 +267,7 @@ export class ConsumerStore {
       '>',
     )) as [string, [string, string[] | null][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
-    return entries.map(([id, fields]) => ({ id, payload: payloadOf(fields), deliveries: 1 }));
+    return entries.map(([id, fields]) => ({ id, ...contentOf(fields), deliveries: 1 }));
   }
 
   /** `XACK`; resolves to how many were still pending. */
@@ -265,7 +279,7 @@ export class ConsumerStore {
    * `XCLAIM` of one message back to this consumer, counting a delivery (not JUSTID), as a
    * redelivery by Redis would. Undefined when it was acknowledged or trimmed meanwhile.
    */
-  async claim(id: string): Promise<{ payload: string | null } | undefined> {
+  async claim(id: string): Promise<Pick<Delivery, 'payload' | 'trace'> | undefined> {
     const claimed = (await this.command.call(
       'XCLAIM',
       this.stream,
@@ -274,7 +288,7 @@ export class ConsumerStore {
       0,
       id,
     )) as [string, string[] | null][];
-    return claimed.length === 0 ? undefined : { payload: payloadOf(claimed[0]![1]) };
+    return claimed.length === 0 ? undefined : contentOf(claimed[0]![1]);
   }
 
   /** claimStale-1.lua: claims up to `count` messages idle over `minIdleMs` on other consumers. */
@@ -288,7 +302,7 @@ export class ConsumerStore {
       cursor: next,
       claimed: claimed.map(([id, fields, deliveries]) => ({
         id,
-        payload: payloadOf(fields),
+        ...contentOf(fields),
         deliveries,
       })),
       deleted,
@@ -338,10 +352,13 @@ export class ConsumerStore {
   }
 }
 
-function payloadOf(fields: string[] | null): string | null {
-  if (!fields) return null;
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === PAYLOAD_FIELD) return fields[i + 1] ?? null;
+/** A stream entry's message and trace context (fields null: the entry was trimmed). */
+function contentOf(fields: string[] | null): Pick<Delivery, 'payload' | 'trace'> {
+  let payload: string | null = null;
+  let trace: string | undefined;
+  for (let i = 0; fields && i < fields.length; i += 2) {
+    if (fields[i] === PAYLOAD_FIELD) payload = fields[i + 1] ?? null;
+    else if (fields[i] === TRACE_FIELD) trace = fields[i + 1];
   }
-  return null;
+  return trace === undefined ? { payload } : { payload, trace };
 }

@@ -58,6 +58,7 @@ import {
 } from './queue.options.js';
 import { QueueStore, type EncodedJob } from './queue.store.js';
 import { JobWorker } from './queue.worker.js';
+import { tracedAdd } from './queue.telemetry.js';
 
 /** Largest `limit` of {@link QueueService.dead} and of one {@link QueueService.clean} call. */
 const MAX_BATCH = 10_000;
@@ -87,8 +88,23 @@ export class QueueService implements BeforeApplicationShutdown {
   private readonly readers = new Map<string, QueueEventsReader>();
   private readonly workers = new Set<JobWorker>();
   private readonly logger: LoggerService = new Logger('QueueService');
+  /** Stops reporting the queue gauges (with the module option `telemetry`). */
+  private readonly stopGauges?: () => void;
 
-  constructor(private readonly connections: RedisConnections) {}
+  constructor(private readonly connections: RedisConnections) {
+    // Depth and oldest wait of the queues this instance works on, read when the SDK collects.
+    this.stopGauges = connections.telemetry?.metrics?.addGaugeSource(async (record) => {
+      const queues = new Set([...this.workers].map((worker) => worker.queue));
+      await Promise.all(
+        [...queues].map(async (queue) => {
+          const store = this.store(queue);
+          const [counts, oldest] = await Promise.all([store.countJobs(), store.oldestWaiting()]);
+          for (const state of JOB_STATES) record.queueJobs(queue, state, counts[state]);
+          record.oldestWaiting(queue, (oldest?.waitingMs ?? 0) / 1000);
+        }),
+      );
+    });
+  }
 
   /**
    * Adds a job and returns its id once Redis has it (and, with `replicaAcks`, its replicas).
@@ -101,14 +117,17 @@ export class QueueService implements BeforeApplicationShutdown {
    */
   async add<T>(queue: string, data: T, options?: AddJobOptions): Promise<string> {
     const store = this.store(queue);
-    const job = store.encode(data, resolveJobOptions(options, ADD_JOB_OPTION_KEYS), Date.now());
+    const resolved = resolveJobOptions(options, ADD_JOB_OPTION_KEYS);
     const acks = this.connections.replicaAcks(options?.replicaAcks);
-    const confirmation = await store
-      .addJob(job, acks)
-      .catch(this.connections.rethrow(`add a job to queue "${queue}"`));
-    if (acks)
-      this.confirmReplicas(acks, confirmation, `Job ${job.id} of queue "${queue}"`, [job.id]);
-    return job.id;
+    return tracedAdd(this.connections.telemetry, queue, 1, async (trace) => {
+      const job = store.encode(data, resolved, Date.now(), trace);
+      const confirmation = await store
+        .addJob(job, acks)
+        .catch(this.connections.rethrow(`add a job to queue "${queue}"`));
+      if (acks)
+        this.confirmReplicas(acks, confirmation, `Job ${job.id} of queue "${queue}"`, [job.id]);
+      return job.id;
+    });
   }
 
   /**
@@ -125,21 +144,26 @@ export class QueueService implements BeforeApplicationShutdown {
     if (!Array.isArray(jobs)) throw new InvalidArgumentError('jobs', jobs, 'expected an array');
     assertKnownKeys('addBulk options', options, ADD_BULK_OPTION_KEYS);
     const acks = this.connections.replicaAcks(options.replicaAcks);
-    const now = Date.now();
-    const encoded: EncodedJob[] = jobs.map((entry, i) => {
+    const resolved = jobs.map((entry, i) => {
       if (entry === null || typeof entry !== 'object') {
         throw new InvalidArgumentError(`jobs[${i}]`, entry, 'expected { data, opts? }');
       }
-      return store.encode(entry.data, resolveJobOptions(entry.opts), now);
+      return resolveJobOptions(entry.opts);
     });
-    const confirmation = await store
-      .addJobs(encoded, acks)
-      .catch(this.connections.rethrow(`add ${encoded.length} jobs to queue "${queue}"`));
-    const ids = encoded.map((job) => job.id);
-    if (acks && ids.length > 0) {
-      this.confirmReplicas(acks, confirmation, `${ids.length} jobs of queue "${queue}"`, ids);
-    }
-    return ids;
+    return tracedAdd(this.connections.telemetry, queue, jobs.length, async (trace) => {
+      const now = Date.now();
+      const encoded: EncodedJob[] = jobs.map((entry, i) =>
+        store.encode(entry.data, resolved[i]!, now, trace),
+      );
+      const confirmation = await store
+        .addJobs(encoded, acks)
+        .catch(this.connections.rethrow(`add ${encoded.length} jobs to queue "${queue}"`));
+      const ids = encoded.map((job) => job.id);
+      if (acks && ids.length > 0) {
+        this.confirmReplicas(acks, confirmation, `${ids.length} jobs of queue "${queue}"`, ids);
+      }
+      return ids;
+    });
   }
 
   /** Throws {@link ReplicaAckError} unless enough replicas confirmed the jobs `ids`. */
@@ -535,6 +559,7 @@ export class QueueService implements BeforeApplicationShutdown {
    * stops reading events (their subscribers complete).
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopGauges?.();
     await Promise.all([
       ...[...this.workers].map((worker) => worker.close()),
       ...[...this.readers.values()].map((reader) => reader.close()),

@@ -78,6 +78,8 @@ interface RecordHeader {
   t: number;
   /** delayed at add by (ms) */
   d?: number;
+  /** trace context of the add (propagation headers, JSON) */
+  p?: string;
   /** group */
   g?: string;
 }
@@ -92,6 +94,8 @@ export interface ClaimedJob {
   token: string;
   backoff?: { type: BackoffType; delayMs: number; jitter: number };
   timeoutMs?: number;
+  /** Trace context of the add that made the job (with the module option `telemetry`). */
+  trace?: string;
 }
 
 /** How many entries of a bounded list (completed, dead) to keep, and for how long. */
@@ -210,7 +214,7 @@ export class QueueStore {
   }
 
   /** Encodes a job for `addJobs`, refusing payloads the codec cannot store or that are too big. */
-  encode(data: unknown, options: ResolvedJobOptions, now: number): EncodedJob {
+  encode(data: unknown, options: ResolvedJobOptions, now: number, trace?: string): EncodedJob {
     const payload = this.encodeValue(`add a job to queue "${this.queue}"`, data);
     const header: RecordHeader = { a: options.attempts, t: now };
     if (options.name !== undefined) header.n = options.name;
@@ -221,6 +225,7 @@ export class QueueStore {
     if (options.timeoutMs !== undefined) header.x = options.timeoutMs;
     if (options.group !== undefined) header.g = options.group;
     if (options.delayMs > 0) header.d = options.delayMs;
+    if (trace !== undefined) header.p = trace;
     // JSON.stringify never emits a raw newline, so the first one ends the header.
     const record = `${JSON.stringify(header)}\n${payload}`;
     return {
@@ -609,6 +614,7 @@ export class QueueStore {
           ? { backoff: { type: header.b[0], delayMs: header.b[1], jitter: header.b[2] } }
           : {}),
         ...(header.x === undefined ? {} : { timeoutMs: header.x }),
+        ...(header.p === undefined ? {} : { trace: header.p }),
       });
     }
     return {
@@ -650,11 +656,12 @@ export class QueueStore {
 /** True for a header this library wrote: the worker relies on each field's type. */
 function isRecordHeader(value: unknown): value is RecordHeader {
   if (value === null || typeof value !== 'object') return false;
-  const { n, a, b, x, t, g, d } = value as Record<string, unknown>;
+  const { n, a, b, x, t, g, d, p } = value as Record<string, unknown>;
   return (
     Number.isSafeInteger(a) &&
     typeof t === 'number' &&
     (d === undefined || Number.isSafeInteger(d)) &&
+    (p === undefined || typeof p === 'string') &&
     (n === undefined || typeof n === 'string') &&
     (g === undefined || typeof g === 'string') &&
     (x === undefined || Number.isSafeInteger(x)) &&

@@ -11,6 +11,7 @@ import {
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
+import { AttemptTelemetry, type AttemptOutcome } from './queue.telemetry.js';
 import { RetryBackoff, sleep } from './retry-backoff.js';
 import type {
   ClaimBatch,
@@ -24,6 +25,12 @@ import type {
 const MAX_BLOCK_MS = 5000;
 /** Most jobs claimed or completed per script call (Lua's unpack() has a stack limit). */
 const MAX_CLAIM = 1000;
+
+/** A failed attempt's outcome by failJob's status (0 lost, 2 dead; unrecorded counts as lost). */
+function failureOutcome(status: number | undefined): AttemptOutcome {
+  if (status === 2) return 'dead';
+  return status === undefined || status === 0 ? 'lost' : 'retrying';
+}
 
 /** A job this worker runs right now. */
 interface Running {
@@ -254,10 +261,17 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private async run(entry: Running): Promise<void> {
     const { job, token, backoff } = entry.claimed;
     this.handlersRunning++;
-    const outcome = await this.invoke(entry);
+    const attempt = AttemptTelemetry.start(this.connections.telemetry, this.queue, entry.claimed);
+    const outcome = attempt
+      ? await attempt.run(() => this.invoke(entry))
+      : await this.invoke(entry);
     if (--this.handlersRunning === 0) this.wakeHandled?.();
-    if (entry.released) return;
+    if (entry.released) {
+      attempt?.end('released');
+      return;
+    }
     if (outcome.ok) {
+      attempt?.end('completed');
       this.queueAck(entry, outcome.value);
       return;
     }
@@ -267,6 +281,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
       this.store.failJob(job.id, token, error, delay, this.claimFor(1)),
     );
     this.finish([entry], settled);
+    attempt?.end(failureOutcome(settled?.status), outcome.error);
     if (settled?.status === 0) this.reportLost(job);
     else if (settled) this.reportFailure(job, outcome.error, settled.status === 2);
   }

@@ -1,0 +1,99 @@
+import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { OpenTelemetryApi } from './opentelemetry-api.js';
+import { SCOPE_NAME } from './telemetry.scope.js';
+
+export type { Span };
+
+/** The span kinds the library makes. */
+export type SpanKindName = 'internal' | 'producer' | 'consumer';
+
+/**
+ * The library's spans, through the global tracer provider the app's SDK registers (the API's
+ * no-op tracer until one does). Trace context crosses processes as the propagator's headers
+ * (W3C `traceparent` by default), stored as JSON with the job or message.
+ */
+export class CoordinationTracer {
+  private readonly tracer;
+  private readonly kinds: Record<SpanKindName, number>;
+
+  constructor(private readonly api: typeof OpenTelemetryApi) {
+    this.tracer = api.trace.getTracer(SCOPE_NAME);
+    const { INTERNAL, PRODUCER, CONSUMER } = api.SpanKind;
+    this.kinds = { internal: INTERNAL, producer: PRODUCER, consumer: CONSUMER };
+  }
+
+  /** Starts a span, a child of `parent` or else of the active context. */
+  start(name: string, kind: SpanKindName, attributes: Attributes, parent?: Context): Span {
+    return this.tracer.startSpan(
+      name,
+      { kind: this.kinds[kind], attributes },
+      parent ?? this.api.context.active(),
+    );
+  }
+
+  /** Runs `work` with `span` active: spans started inside are its children. */
+  within<T>(span: Span, work: () => T): T {
+    const { context, trace } = this.api;
+    return context.with(trace.setSpan(context.active(), span), work);
+  }
+
+  /** Ends `span`; an error sets its status to ERROR and is recorded as an exception event. */
+  end(span: Span, error?: unknown): void {
+    if (error !== undefined) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      span.recordException(failure);
+      span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: failure.message });
+    }
+    span.end();
+  }
+
+  /**
+   * Runs `work` in a span of its own, active inside it, and ends the span with the outcome;
+   * `describe` adds attributes once the result is known.
+   */
+  async traced<T>(
+    name: string,
+    kind: SpanKindName,
+    attributes: Attributes,
+    work: (span: Span) => Promise<T>,
+    describe?: (result: T) => Attributes,
+  ): Promise<T> {
+    const span = this.start(name, kind, attributes);
+    try {
+      const result = await this.within(span, () => work(span));
+      if (describe && span.isRecording()) span.setAttributes(describe(result));
+      this.end(span);
+      return result;
+    } catch (error) {
+      this.end(span, error);
+      throw error;
+    }
+  }
+
+  /**
+   * The propagation headers of `span`'s context, as JSON, to send along with a job or message;
+   * undefined when there is nothing to send (no SDK registered: the no-op tracer's spans have
+   * no valid context).
+   */
+  carrier(span: Span): string | undefined {
+    const { context, propagation, trace } = this.api;
+    if (!trace.isSpanContextValid(span.spanContext())) return undefined;
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), span), headers);
+    return Object.keys(headers).length > 0 ? JSON.stringify(headers) : undefined;
+  }
+
+  /** The context a carrier names: the parent of a consumer's span (the active one if none). */
+  parentFrom(carrier: string | undefined): Context {
+    const { context, propagation } = this.api;
+    if (carrier === undefined) return context.active();
+    let headers: unknown;
+    try {
+      headers = JSON.parse(carrier);
+    } catch {
+      return context.active();
+    }
+    if (headers === null || typeof headers !== 'object') return context.active();
+    return propagation.extract(context.active(), headers as Record<string, string>);
+  }
+}
