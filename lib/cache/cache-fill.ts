@@ -19,8 +19,8 @@ export interface FillRequest {
   readonly loader: () => unknown;
   readonly options: FillOptions;
   readonly tags: readonly string[];
-  /** What the read found, with the module option `telemetry`. */
-  readonly lookup?: CacheLookup;
+  /** What the read found, with the module option `telemetry` (always set, for one shape). */
+  readonly lookup: CacheLookup | undefined;
 }
 
 /**

@@ -103,7 +103,8 @@ export class CacheService implements BeforeApplicationShutdown {
     checkLoader(loader);
     const fill = resolveFillOptions('CacheService.wrap()', options);
     const ref = this.entryRef(key, options.namespace);
-    return (await this.fetch({ ref, loader, options: fill, tags: fill.tags })) as T;
+    const request = { ref, loader, options: fill, tags: fill.tags, lookup: undefined };
+    return (await this.fetch(request)) as T;
   }
 
   /**
@@ -197,7 +198,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const tags =
       typeof options.tags === 'function' ? checkTags(options.tags(...call.args)) : fill.tags;
     const ref = this.entryRef(key, options.namespace);
-    return this.fetch({ ref, loader: call.proceed, options: fill, tags });
+    return this.fetch({ ref, loader: call.proceed, options: fill, tags, lookup: undefined });
   }
 
   /** @internal The body of `@CacheEvict()`: evicts after the method succeeded. */
@@ -243,8 +244,11 @@ export class CacheService implements BeforeApplicationShutdown {
   private fetch(request: FillRequest): Promise<unknown> {
     const { telemetry } = this.connections;
     if (!telemetry) return this.lookup(request);
-    const traced = { ...request, lookup: {} };
-    return tracedLookup(telemetry, traced.lookup, request.ref.namespace, () => this.lookup(traced));
+    // Built field by field, in the order every request is: one object shape on the hot path.
+    const { ref, loader, options, tags } = request;
+    return tracedLookup(telemetry, ref.namespace, (lookup) =>
+      this.lookup({ ref, loader, options, tags, lookup }),
+    );
   }
 
   /** {@link fetch}, noting what it found in `request.lookup` (when telemetry asks). */
@@ -253,7 +257,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const local = this.localOf(request.options);
     if (local) {
       const kept = this.near.get(ref.entry, Date.now());
-      if (lookup) lookup.local = kept ? 'hit' : 'miss';
+      lookup?.local(kept !== undefined);
       if (kept) return Promise.resolve(this.keptValue(kept));
       this.bus.listen();
     }
@@ -304,11 +308,11 @@ export class CacheService implements BeforeApplicationShutdown {
     if (value === UNREADABLE) return this.fillOnce(read, entry);
     const { lookup } = read.request;
     if (now < entry.freshUntil) {
-      if (lookup) lookup.result = 'hit';
+      lookup?.found('hit');
       if (read.local) this.keep(read, entry, value);
       return value;
     }
-    if (lookup) lookup.result = 'stale';
+    lookup?.found('stale');
     this.refreshInBackground(read.request, entry);
     return value;
   }
@@ -321,7 +325,7 @@ export class CacheService implements BeforeApplicationShutdown {
     const { ref, lookup } = read.request;
     const existing = this.flights.get(ref.entry);
     if (existing) return this.join(read.request, existing);
-    if (lookup) lookup.result = 'miss';
+    lookup?.found('miss');
     const flight = this.filler.fill(read.request, unusable);
     this.flights.set(ref.entry, flight);
     try {
@@ -380,7 +384,7 @@ export class CacheService implements BeforeApplicationShutdown {
   }
 
   private async join({ ref, lookup }: FillRequest, flight: Promise<Fill>): Promise<unknown> {
-    if (lookup) lookup.result = 'fill-wait';
+    lookup?.found('fill-wait');
     const { value, entry } = await flight;
     // Each caller gets its own copy, as on a hit: one caller mutating it cannot affect another.
     if (entry === undefined) return value;

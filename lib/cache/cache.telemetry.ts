@@ -1,63 +1,77 @@
+import type { Counter } from '@opentelemetry/api';
+import type { Span } from '../telemetry/coordination-tracer.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 
-/** What a cache read found, filled in along its path. */
-export interface CacheLookup {
-  /** The near cache's answer, when the call uses it. */
-  local?: 'hit' | 'miss';
-  /**
-   * Redis' answer: a fresh or stale entry, or a miss (computed here or by another instance);
-   * `fill-wait` when the call joined a fill already running in this process.
-   */
-  result?: 'hit' | 'stale' | 'miss' | 'fill-wait';
+/** What Redis answered a cache read: `fill-wait` when it joined a fill running in this process. */
+export type CacheResult = 'hit' | 'stale' | 'miss' | 'fill-wait';
+
+/**
+ * What one cache read found, told along its path: counted as it is told (so a read without a
+ * span costs no extra step), and named on the read's span when there is one.
+ */
+export class CacheLookup {
+  private localHit = false;
+  private result?: CacheResult;
+
+  constructor(private readonly lookups: Counter | undefined) {}
+
+  /** The near cache's answer. */
+  local(hit: boolean): void {
+    this.localHit = hit;
+    this.lookups?.add(1, {
+      'coordination.cache.level': 'local',
+      'coordination.cache.result': hit ? 'hit' : 'miss',
+    });
+  }
+
+  /** Redis' answer (or the fill this read joined). */
+  found(result: CacheResult): void {
+    this.result = result;
+    if (result === 'fill-wait') return;
+    this.lookups?.add(1, {
+      'coordination.cache.level': 'redis',
+      'coordination.cache.result': result === 'miss' ? 'miss' : 'hit',
+    });
+  }
+
+  /** The span attribute `coordination.cache.result`. */
+  get described(): string {
+    return this.localHit ? 'local-hit' : (this.result ?? 'error');
+  }
 }
 
 /**
- * Runs a cache read in a `cache.get` span and counts its lookups by level and result; `read`
- * fills in `lookup` as it goes.
+ * Runs a cache read, telling `read` a {@link CacheLookup} to fill in; with an SDK registered, in
+ * a `cache.get` span that ends with what the read found.
  */
 export function tracedLookup(
   telemetry: Telemetry,
-  lookup: CacheLookup,
   namespace: string | undefined,
-  read: () => Promise<unknown>,
+  read: (lookup: CacheLookup | undefined) => Promise<unknown>,
 ): Promise<unknown> {
   const { tracer, metrics } = telemetry;
-  const span = tracer?.start(
+  const span: Span | undefined = tracer?.start(
     'cache.get',
     'internal',
     namespace === undefined ? {} : { 'coordination.cache.namespace': namespace },
   );
+  if (!span && !metrics) return read(undefined);
+  const lookup = new CacheLookup(metrics?.cacheLookups);
+  if (!span) return read(lookup);
   const done = (error?: unknown) => {
-    const { local, result } = lookup;
-    if (metrics) {
-      if (local)
-        metrics.cacheLookups.add(1, {
-          'coordination.cache.level': 'local',
-          'coordination.cache.result': local,
-        });
-      if (result && result !== 'fill-wait') {
-        const redis = result === 'miss' ? 'miss' : 'hit';
-        metrics.cacheLookups.add(1, {
-          'coordination.cache.level': 'redis',
-          'coordination.cache.result': redis,
-        });
-      }
-    }
-    if (!span) return;
-    span.setAttribute(
-      'coordination.cache.result',
-      local === 'hit' ? 'local-hit' : (result ?? 'error'),
-    );
+    span.setAttribute('coordination.cache.result', lookup.described);
     tracer!.end(span, error);
   };
-  return (span ? tracer!.within(span, read) : read()).then(
-    (value) => {
-      done();
-      return value;
-    },
-    (error: unknown) => {
-      done(error);
-      throw error;
-    },
-  );
+  return tracer!
+    .within(span, () => read(lookup))
+    .then(
+      (value) => {
+        done();
+        return value;
+      },
+      (error: unknown) => {
+        done(error);
+        throw error;
+      },
+    );
 }

@@ -21,6 +21,12 @@ export function renewalDueAt(startedAt: number, leaseMs: number): number {
   return startedAt + leaseMs / 3;
 }
 
+/**
+ * Told how a lease ended: lost, or released (`freeing`: the call that frees it in Redis, or
+ * elsewhere, settling when done).
+ */
+export type LeaseEndListener = (lost: boolean, freeing?: Promise<void>) => void;
+
 /** Everything a {@link Lease} starts from. */
 export interface LeaseInit<L> {
   /** The lease asked for, and renewed to. */
@@ -63,6 +69,7 @@ export abstract class Lease<LostError extends Error> {
   private lastRenewalError?: unknown;
   private lostWith?: LostError;
   private released = false;
+  private endListener?: LeaseEndListener;
 
   protected constructor(init: LeaseInit<unknown>) {
     this.tracker = init.tracker;
@@ -135,6 +142,11 @@ export abstract class Lease<LostError extends Error> {
     this.setLease(sentAt, ttlMs);
   }
 
+  /** Calls `listener` once, when the lease is first released or lost. */
+  onEnd(listener: LeaseEndListener): void {
+    this.endListener = listener;
+  }
+
   release(): Promise<void> {
     if (this.released) return Promise.resolve();
     this.released = true;
@@ -142,19 +154,28 @@ export abstract class Lease<LostError extends Error> {
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
     this.tracker?.delete(this);
-    return this.freeLease();
+    const freeing = this.freeLease();
+    this.ended(false, freeing);
+    return freeing;
   }
 
   /** Marks the lease lost and aborts its signal; returns the error (the first one if already lost). */
   lose(reason: string, cause?: unknown): LostError {
     if (this.lostWith) return this.lostWith;
     this.lostWith = this.lostError(reason, cause);
+    this.ended(true);
     this.tracker?.delete(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
     this.controller?.abort(this.lostWith);
     return this.lostWith;
+  }
+
+  private ended(lost: boolean, freeing?: Promise<void>): void {
+    const listener = this.endListener;
+    this.endListener = undefined;
+    listener?.(lost, freeing);
   }
 
   private setLease(sentAt: number, ttlMs: number): void {

@@ -147,7 +147,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   ): Promise<RedisConnections> {
     const { connection } = options;
     // Before connecting: a missing @opentelemetry/api fails app start at once.
-    const telemetry = options.telemetry && (await Telemetry.load(options.telemetry));
+    const telemetry = options.telemetry && (await Telemetry.load(options.telemetry, logger));
     const command =
       connection.kind === 'client'
         ? connection.client

@@ -1,4 +1,4 @@
-import { Lease } from '../common/lease.js';
+import { Lease, type LeaseEndListener } from '../common/lease.js';
 import { LockLostError } from './lock.errors.js';
 import type { LockMode } from './lock.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
@@ -27,6 +27,8 @@ export interface LockHold {
   release(): Promise<void>;
   /** Marks the hold lost and aborts `signal`; returns the error. */
   lose(reason: string): LockLostError;
+  /** Calls `listener` once, when the hold is first released or lost. */
+  onEnd(listener: LeaseEndListener): void;
 }
 
 /** Everything a {@link HeldLock} starts from. */
@@ -86,9 +88,6 @@ export class HeldLock extends Lease<LockLostError> implements LockHold {
  * await store.write(order, { fencingToken: lock.fencingToken });
  */
 export class Lock implements AsyncDisposable {
-  /** Wraps the outermost handle's first release (telemetry follows it). */
-  private releasing?: (release: () => Promise<void>) => Promise<void>;
-
   /** @internal */
   constructor(
     /** @internal */ readonly held: LockHold,
@@ -144,19 +143,7 @@ export class Lock implements AsyncDisposable {
    * reentrant handle it does nothing: the outermost acquisition frees the lock.
    */
   release(): Promise<void> {
-    if (!this.outermost) return Promise.resolve();
-    const releasing = this.releasing;
-    if (!releasing) return this.held.release();
-    this.releasing = undefined;
-    return releasing(() => this.held.release());
-  }
-
-  /**
-   * Wraps this lock's release (the first call of the outermost handle) with `wrap`.
-   * @internal
-   */
-  onRelease(wrap: (release: () => Promise<void>) => Promise<void>): void {
-    this.releasing = wrap;
+    return this.outermost ? this.held.release() : Promise.resolve();
   }
 
   /** `await using lock = await locks.acquire(...)` releases at the end of the block. */

@@ -13,14 +13,16 @@ type AcquireOutcome = 'acquired' | 'reentered' | 'busy' | 'timeout' | 'error';
  * returns: a `lock.hold` span and the hold histogram until it is released or lost (counted), and
  * a `lock.release` span around the release.
  */
-export async function tracedAcquire(
+export function tracedAcquire(
   telemetry: Telemetry,
   resource: unknown,
   acquire: () => Promise<Lock | null>,
 ): Promise<Lock | null> {
   const { tracer, metrics } = telemetry;
   const startedAt = performance.now();
-  const span = tracer?.start('lock.acquire', 'internal', resourceAttributes(resource));
+  const span = tracer?.start('lock.acquire', 'internal', {});
+  if (!span && !metrics) return acquire();
+  span?.setAttributes(resourceAttributes(resource));
   const finish = (outcome: AcquireOutcome, lock?: Lock | null, error?: unknown) => {
     metrics?.lockWait.record((performance.now() - startedAt) / 1000, {
       'coordination.lock.outcome': outcome,
@@ -30,47 +32,47 @@ export async function tracedAcquire(
     if (lock) span.setAttribute('coordination.lock.fencing_token', lock.fencingToken);
     tracer!.end(span, error);
   };
-  let lock: Lock | null;
-  try {
-    lock = await (span ? tracer!.within(span, acquire) : acquire());
-  } catch (error) {
-    finish(error instanceof LockTimeoutError ? 'timeout' : 'error', undefined, error);
-    throw error;
-  }
-  if (!lock) {
-    finish('busy');
-  } else if (!lock.outermost) {
-    finish('reentered', lock);
-  } else {
-    finish('acquired', lock);
-    followHold(telemetry, lock, span);
-  }
-  return lock;
+  return (span ? tracer!.within(span, acquire) : acquire()).then(
+    (lock) => {
+      if (!lock) {
+        finish('busy');
+      } else if (!lock.outermost) {
+        finish('reentered', lock);
+      } else {
+        finish('acquired', lock);
+        followHold(telemetry, lock, span);
+      }
+      return lock;
+    },
+    (error: unknown) => {
+      finish(error instanceof LockTimeoutError ? 'timeout' : 'error', undefined, error);
+      throw error;
+    },
+  );
 }
 
-/** The hold's span (a sibling of the acquire's, linked to it) and metrics, until it ends. */
+/** The hold's span (linked to the acquire's) and metrics, until it is released or lost. */
 function followHold(telemetry: Telemetry, lock: Lock, acquireSpan: Span | undefined): void {
   const { tracer, metrics } = telemetry;
   const heldAt = performance.now();
-  const attributes = { 'coordination.lock.resources': [...lock.resources] };
-  const hold = tracer?.start('lock.hold', 'internal', attributes);
+  // No acquire span: no SDK, so none for the hold either.
+  const hold = acquireSpan && tracer!.start('lock.hold', 'internal', {});
+  const attributes = hold && { 'coordination.lock.resources': [...lock.resources] };
+  if (attributes) hold.setAttributes(attributes);
   if (hold && acquireSpan) hold.addLink({ context: acquireSpan.spanContext() });
-  let ended = false;
-  const end = (outcome: 'released' | 'lost', error?: unknown) => {
-    if (ended) return;
-    ended = true;
+  lock.held.onEnd((lost, freeing) => {
+    const outcome = lost ? 'lost' : 'released';
     metrics?.lockHold.record((performance.now() - heldAt) / 1000, {
       'coordination.lock.outcome': outcome,
     });
-    if (outcome === 'lost') metrics?.lockLost.add(1);
-    if (!hold) return;
+    if (lost) metrics?.lockLost.add(1);
+    if (!hold || !attributes) return;
     hold.setAttribute('coordination.lock.outcome', outcome);
-    tracer!.end(hold, error);
-  };
-  lock.signal.addEventListener('abort', () => end('lost', lock.signal.reason), { once: true });
-  lock.onRelease((release) => {
-    end(lock.lost ? 'lost' : 'released');
-    return tracer ? tracer.traced('lock.release', 'internal', attributes, release) : release();
+    tracer!.end(hold, lost ? lock.signal.reason : undefined);
+    // The caller gets the release's own failure; the span only records it.
+    if (freeing) {
+      tracer!.traced('lock.release', 'internal', attributes, () => freeing).catch(() => undefined);
+    }
   });
 }
 

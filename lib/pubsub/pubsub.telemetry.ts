@@ -70,6 +70,7 @@ export function tracedHandle<T>(
     { ...messagingAttributes(channel, 'process'), ...attributes },
     tracer.parentFrom(trace),
   );
+  if (!span) return handle();
   return tracer.within(span, handle).then(
     (result) => {
       tracer.end(span);

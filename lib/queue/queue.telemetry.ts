@@ -55,7 +55,7 @@ export class AttemptTelemetry {
     { job, trace }: ClaimedJob,
   ): AttemptTelemetry | undefined {
     if (!telemetry) return undefined;
-    const tracer = telemetry.tracer;
+    const { tracer, metrics } = telemetry;
     const span = tracer?.start(
       `process ${queue}`,
       'consumer',
@@ -69,7 +69,7 @@ export class AttemptTelemetry {
       },
       tracer.parentFrom(trace),
     );
-    return new AttemptTelemetry(telemetry, queue, span);
+    return span || metrics ? new AttemptTelemetry(telemetry, queue, span) : undefined;
   }
 
   /** Runs the handler with the attempt's span active. */

@@ -83,6 +83,14 @@ export class CoordinationMetrics {
   }
 
   /**
+   * True when no meter provider was registered: the API then hands out one shared no-op
+   * instrument per kind, so two histograms are the same object.
+   */
+  get noop(): boolean {
+    return this.lockWait === this.lockHold;
+  }
+
+  /**
    * Calls `collect` each time the SDK collects, to report gauges; a failure (Redis down)
    * reports nothing that time. Returns the function that stops it.
    */

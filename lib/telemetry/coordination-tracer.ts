@@ -8,9 +8,11 @@ export type { Span };
 export type SpanKindName = 'internal' | 'producer' | 'consumer';
 
 /**
- * The library's spans, through the global tracer provider the app's SDK registers (the API's
- * no-op tracer until one does). Trace context crosses processes as the propagator's headers
- * (W3C `traceparent` by default), stored as JSON with the job or message.
+ * The library's spans, through the global tracer provider the app's SDK registers. Until one
+ * does, the API's tracer makes no-op spans: {@link start} answers `undefined` for those, so the
+ * callers skip the rest of the tracing work (context, propagation, ending). Trace context crosses
+ * processes as the propagator's headers (W3C `traceparent` by default), stored as JSON with the
+ * job or message.
  */
 export class CoordinationTracer {
   private readonly tracer;
@@ -22,13 +24,23 @@ export class CoordinationTracer {
     this.kinds = { internal: INTERNAL, producer: PRODUCER, consumer: CONSUMER };
   }
 
-  /** Starts a span, a child of `parent` or else of the active context. */
-  start(name: string, kind: SpanKindName, attributes: Attributes, parent?: Context): Span {
-    return this.tracer.startSpan(
+  /**
+   * Starts a span, a child of `parent` or else of the active context; undefined when no SDK is
+   * registered (a span not sampled is still returned: its context carries that decision on).
+   */
+  start(
+    name: string,
+    kind: SpanKindName,
+    attributes: Attributes,
+    parent?: Context,
+  ): Span | undefined {
+    const span = this.tracer.startSpan(
       name,
       { kind: this.kinds[kind], attributes },
       parent ?? this.api.context.active(),
     );
+    // The no-op tracer's spans carry the invalid trace id (compared, not validated: hot path).
+    return span.spanContext().traceId === this.api.INVALID_TRACEID ? undefined : span;
   }
 
   /** Runs `work` with `span` active: spans started inside are its children. */
@@ -48,36 +60,35 @@ export class CoordinationTracer {
   }
 
   /**
-   * Runs `work` in a span of its own, active inside it, and ends the span with the outcome;
-   * `describe` adds attributes once the result is known.
+   * Runs `work` in a span of its own (passed to it; undefined without an SDK), active inside it,
+   * and ends the span with the outcome; `describe` adds attributes once the result is known.
    */
-  async traced<T>(
+  traced<T>(
     name: string,
     kind: SpanKindName,
     attributes: Attributes,
-    work: (span: Span) => Promise<T>,
+    work: (span: Span | undefined) => Promise<T>,
     describe?: (result: T) => Attributes,
   ): Promise<T> {
     const span = this.start(name, kind, attributes);
-    try {
-      const result = await this.within(span, () => work(span));
-      if (describe && span.isRecording()) span.setAttributes(describe(result));
-      this.end(span);
-      return result;
-    } catch (error) {
-      this.end(span, error);
-      throw error;
-    }
+    if (!span) return work(undefined);
+    return this.within(span, () => work(span)).then(
+      (result) => {
+        if (describe && span.isRecording()) span.setAttributes(describe(result));
+        this.end(span);
+        return result;
+      },
+      (error: unknown) => {
+        this.end(span, error);
+        throw error;
+      },
+    );
   }
 
-  /**
-   * The propagation headers of `span`'s context, as JSON, to send along with a job or message;
-   * undefined when there is nothing to send (no SDK registered: the no-op tracer's spans have
-   * no valid context).
-   */
-  carrier(span: Span): string | undefined {
+  /** The propagation headers of `span`'s context, as JSON, to send along with a job or message. */
+  carrier(span: Span | undefined): string | undefined {
+    if (!span) return undefined;
     const { context, propagation, trace } = this.api;
-    if (!trace.isSpanContextValid(span.spanContext())) return undefined;
     const headers: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span), headers);
     return Object.keys(headers).length > 0 ? JSON.stringify(headers) : undefined;

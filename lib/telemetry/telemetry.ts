@@ -1,3 +1,4 @@
+import type { LoggerService } from '@nestjs/common';
 import { CoordinationMetrics } from './coordination-metrics.js';
 import { CoordinationTracer } from './coordination-tracer.js';
 import { loadOpenTelemetryApi } from './opentelemetry-api.js';
@@ -14,12 +15,20 @@ export class Telemetry {
     readonly metrics: CoordinationMetrics | undefined,
   ) {}
 
-  /** Loads `@opentelemetry/api` and makes what the options turn on. */
-  static async load(options: ResolvedTelemetryOptions): Promise<Telemetry> {
+  /**
+   * Loads `@opentelemetry/api` and makes what the options turn on. Metrics need the SDK's meter
+   * provider registered by now: the API binds instruments when they are made (a tracer, by
+   * contrast, follows a provider registered later).
+   */
+  static async load(options: ResolvedTelemetryOptions, logger: LoggerService): Promise<Telemetry> {
     const api = await loadOpenTelemetryApi();
-    return new Telemetry(
-      options.traces ? new CoordinationTracer(api) : undefined,
-      options.metrics ? new CoordinationMetrics(api) : undefined,
-    );
+    let metrics = options.metrics ? new CoordinationMetrics(api) : undefined;
+    if (metrics?.noop) {
+      logger.warn(
+        'telemetry.metrics: no OpenTelemetry meter provider is registered at app start, so no metrics are reported; register the SDK before the app starts',
+      );
+      metrics = undefined;
+    }
+    return new Telemetry(options.traces ? new CoordinationTracer(api) : undefined, metrics);
   }
 }

@@ -1,4 +1,4 @@
-import { assertLease } from '../common/lease.js';
+import { assertLease, type LeaseEndListener } from '../common/lease.js';
 import type { SessionEvent, ZooKeeperConnection } from './zookeeper.connection.js';
 
 /** Everything a {@link SessionBoundHold} starts from. */
@@ -34,6 +34,7 @@ export class SessionBoundHold<LostError extends Error> {
   private holdTimer?: NodeJS.Timeout;
   private lostWith?: LostError;
   private released = false;
+  private endListener?: LeaseEndListener;
 
   constructor(init: SessionBoundHoldInit<LostError>) {
     this.connection = init.connection;
@@ -84,22 +85,36 @@ export class SessionBoundHold<LostError extends Error> {
     }
   }
 
+  /** Calls `listener` once, when the hold is first released or lost. */
+  onEnd(listener: LeaseEndListener): void {
+    this.endListener = listener;
+  }
+
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     this.stopWatchdog();
     this.tracker.delete(this);
     this.unsubscribe();
-    await this.free(this.nodes);
+    const freeing = this.free(this.nodes);
+    this.ended(false, freeing);
+    await freeing;
   }
 
   lose(reason: string): LostError {
     if (this.lostWith) return this.lostWith;
     this.lostWith = this.lostError(reason);
+    this.ended(true);
     this.tracker.delete(this);
     this.stopWatchdog();
     this.controller.abort(this.lostWith);
     return this.lostWith;
+  }
+
+  private ended(lost: boolean, freeing?: Promise<void>): void {
+    const listener = this.endListener;
+    this.endListener = undefined;
+    listener?.(lost, freeing);
   }
 
   private onSessionEvent(event: SessionEvent): void {

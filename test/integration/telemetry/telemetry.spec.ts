@@ -152,8 +152,8 @@ describe('OpenTelemetry (module option telemetry)', () => {
     assert.equal(hold.links[0]?.context.spanId, acquired.spanContext().spanId);
     spanNamed('lock.release');
 
-    const short = await locks.acquire('brief', { ttlMs: 50 });
-    await eventually('the unrenewed lock is lost', () => short.lost);
+    const { signal } = await locks.acquire('brief', { ttlMs: 50 });
+    await eventually('the unrenewed lock is lost', () => signal.aborted);
     const lost = await telemetry.points('coordination.lock.lost');
     assert.equal(lost[0]?.value, 1);
     const waits = await telemetry.points('coordination.lock.wait.duration');

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from '@jest/globals';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { splitTraceContext, withTraceContext } from '../../lib/pubsub/pubsub.telemetry.js';
+import { Telemetry } from '../../lib/telemetry/telemetry.js';
+import { resolveTelemetryOptions } from '../../lib/telemetry/telemetry.options.js';
+import { CapturingLogger } from '../support/nest.js';
+
+describe('telemetry', () => {
+  afterEach(() => metrics.disable());
+
+  it('reports no metrics, and says so, when no meter provider is registered at start', async () => {
+    const logger = new CapturingLogger();
+    const without = await Telemetry.load({ traces: true, metrics: true }, logger);
+    assert.equal(without.metrics, undefined);
+    assert.ok(without.tracer, 'traces follow a provider registered later');
+    assert.match(logger.lines.join('\n'), /no OpenTelemetry meter provider is registered/);
+
+    metrics.setGlobalMeterProvider(new MeterProvider());
+    const withProvider = await Telemetry.load({ traces: false, metrics: true }, logger);
+    assert.ok(withProvider.metrics);
+    assert.equal(withProvider.tracer, undefined);
+  });
+
+  it('a broadcast message carries its trace context in front, and only then', () => {
+    const trace = '{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}';
+    assert.deepEqual(splitTraceContext(withTraceContext('{"a":1}', trace)), {
+      payload: '{"a":1}',
+      trace,
+    });
+    assert.equal(withTraceContext('"x"', undefined), '"x"');
+    assert.deepEqual(splitTraceContext('"x"'), { payload: '"x"' });
+    assert.deepEqual(splitTraceContext('\u0000no end'), { payload: '\u0000no end' });
+  });
+
+  it('resolves the module option', () => {
+    const problems: string[] = [];
+    assert.deepEqual(resolveTelemetryOptions(true, problems), { traces: true, metrics: true });
+    assert.deepEqual(resolveTelemetryOptions({ metrics: false }, problems), {
+      traces: true,
+      metrics: false,
+    });
+    assert.equal(resolveTelemetryOptions(undefined, problems), undefined);
+    assert.equal(resolveTelemetryOptions({ traces: false, metrics: false }, problems), undefined);
+    assert.deepEqual(problems, []);
+    resolveTelemetryOptions({ trace: true }, problems);
+    assert.match(problems[0]!, /telemetry\.trace true: unknown option \(did you mean "traces"\?/);
+  });
+});
