@@ -48,6 +48,7 @@ function table(headings, rows) {
 
 const notYet = () => h('span', { class: 'muted' }, 'not available yet');
 const time = (ms) => new Date(ms).toLocaleTimeString();
+const dateTime = (ms) => new Date(ms).toLocaleString();
 const duration = (ms) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 const json = (value) => h('pre', null, value === undefined ? '' : JSON.stringify(value));
 
@@ -168,7 +169,12 @@ function queueCard(queue, sampleEveryMs) {
     h('h4', null, 'Schedulers'),
     table(
       ['Scheduler', 'Pattern', 'Next run', 'Last job'],
-      queue.schedulers.map((s) => [s.id, json(s.pattern), time(s.nextRunAt), s.lastJobId ?? '']),
+      queue.schedulers.map((s) => [
+        s.id,
+        json(s.pattern),
+        dateTime(s.nextRunAt),
+        s.lastJobId ?? '',
+      ]),
     ),
   );
 }

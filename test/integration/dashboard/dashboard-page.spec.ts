@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { RedisLockService } from '../../../lib/index.js';
 import { useTestRedis } from '../../support/hooks.js';
 import { eventually } from '../../support/eventually.js';
 import {
@@ -70,6 +71,9 @@ describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
         async () => (await app.queue.getJob(QUEUE, id))?.state === 'dead',
       );
     }
+    // For the screenshot: a scheduler and a held lock.
+    await app.queue.upsertScheduler(QUEUE, 'weekly-digest', { everyMs: 7 * 24 * 3600_000 });
+    const lock = await app.app.get(RedisLockService).acquire('invoice:7', { ttlMs: 60_000 });
     const page = await browser.newPage();
     await page.goto(app.url);
 
@@ -89,7 +93,9 @@ describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
       (await page.locator('svg.chart polyline').first().getAttribute('points'))!.includes(' '),
     );
     mkdirSync(join(screenshot, '..'), { recursive: true });
+    await page.locator('#locks td', { hasText: 'invoice:7' }).waitFor();
     await page.screenshot({ path: screenshot, fullPage: true });
+    await lock.release();
 
     await row.getByRole('button', { name: 'Retry' }).click();
     await eventually(
