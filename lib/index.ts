@@ -114,6 +114,7 @@ export {
   type JobHandler,
   type WorkerOptions,
   type QueueCounts,
+  type OldestWaitingJob,
   type AttemptError,
   type DeadJob,
   type BulkJob,
@@ -143,6 +144,7 @@ export {
   type BroadcastSubscribeOptions,
   type DurableSubscribeOptions,
   type DeadLetter,
+  type DurableGroupInfo,
 } from './pubsub/pubsub.interfaces.js';
 export {
   OnMessage,
@@ -215,6 +217,7 @@ export {
   DEFAULT_ELECTION_OPTIONS,
   type JoinElectionOptions,
   type LeaderState,
+  type CurrentLeader,
   type Leadership,
 } from './election/election.interfaces.js';
 export { ZooKeeperConnectionError, ZooKeeperCommandError } from './zookeeper/zookeeper.errors.js';

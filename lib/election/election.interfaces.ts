@@ -24,6 +24,14 @@ export interface JoinElectionOptions {
 /** The defaults of {@link JoinElectionOptions}. */
 export const DEFAULT_ELECTION_OPTIONS = Object.freeze({ leaseMs: 10_000 });
 
+/** Who leads an election, read at one instant (`LeaderElectionService.leader()`). */
+export interface CurrentLeader {
+  /** The leader's `instanceId`, or null when nobody leads. */
+  readonly leader: string | null;
+  /** The leader's term; null when nobody leads. */
+  readonly term: number | null;
+}
+
 /** Who leads an election, as `LeaderElectionService.observe()` reports it. */
 export interface LeaderState {
   /** The leader's `instanceId` (`LeaderElectionService.instanceId` on that instance), or null. */

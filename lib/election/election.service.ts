@@ -10,7 +10,12 @@ import { Candidate, type TermListener } from './election.candidate.js';
 import { leadershipContext } from './election.context.js';
 import type { LeadershipLostError } from './election.errors.js';
 import { Election } from './election.handle.js';
-import type { JoinElectionOptions, LeaderState, Leadership } from './election.interfaces.js';
+import type {
+  CurrentLeader,
+  JoinElectionOptions,
+  LeaderState,
+  Leadership,
+} from './election.interfaces.js';
 import { resolveBackendOption, resolveJoinOptions } from './election.options.js';
 import { observeLeader } from './leader.observer.js';
 import { RedisElectionBackend } from './redis-election.backend.js';
@@ -157,6 +162,22 @@ export class LeaderElectionService implements BeforeApplicationShutdown {
       this.observers.set(key, observer);
     }
     return observer;
+  }
+
+  /**
+   * Who leads the election `name` on `backend` right now, read once: `{ leader, term }`, both
+   * null when nobody does (no candidate, or the last leader's lease ran out). For a stream of
+   * changes, use {@link observe}.
+   */
+  async leader(
+    name: string,
+    options: Pick<JoinElectionOptions, 'backend'> = {},
+  ): Promise<CurrentLeader> {
+    assertName('election name', name);
+    const backend =
+      resolveBackendOption('leader options', options) ?? this.connections.electionBackend;
+    const { leader, term } = await this.backendOf(backend).read(name);
+    return { leader, term };
   }
 
   /**

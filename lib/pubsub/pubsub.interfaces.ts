@@ -129,6 +129,22 @@ export interface DeadLetter {
   readonly deliveries: number;
 }
 
+/** A consumer group of a durable channel, as Redis reports it (`XINFO GROUPS`). */
+export interface DurableGroupInfo {
+  readonly group: string;
+  /** Consumers in the group, including ones idle since their process died. */
+  readonly consumers: number;
+  /** Messages delivered to a consumer and not yet acknowledged. */
+  readonly pending: number;
+  /** The newest entry delivered to the group. */
+  readonly lastDeliveredId: string;
+  /**
+   * Entries in the stream not yet delivered to the group; null when Redis cannot tell (entries
+   * were deleted from the middle of the stream, or trimmed away before the group read them).
+   */
+  readonly lag: number | null;
+}
+
 /** Defaults of publish and subscribe options, in one place. */
 export const DEFAULT_PUBSUB_OPTIONS = Object.freeze({
   maxLen: 100_000,

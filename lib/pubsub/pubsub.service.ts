@@ -1,7 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Observable, share } from 'rxjs';
 import { InvalidArgumentError } from '../common/coordination.error.js';
-import { assertCount } from '../common/validate.js';
+import { assertCount, assertName } from '../common/validate.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { unconfirmedWrite, type ReplicaAckOptions } from '../connection/replica-acks.js';
 import type { Unsubscribe } from '../connection/subscription-hub.js';
@@ -11,6 +11,7 @@ import type {
   BroadcastSubscribeOptions,
   ChannelSelector,
   DeadLetter,
+  DurableGroupInfo,
   DurableMessageHandler,
   DurableSubscribeOptions,
   MessageHandler,
@@ -225,6 +226,25 @@ export class PubSubService implements BeforeApplicationShutdown {
   async deadLetters(channel: string, count = 100): Promise<DeadLetter[]> {
     assertCount('count', count);
     return this.store.deadLetters(channel, count);
+  }
+
+  /**
+   * The consumer groups of a durable channel (an `@OnMessage({ group })` or
+   * `subscribe(channel, handler, { group })` creates one), with their consumers, pending
+   * messages and lag; none when nothing was ever published or subscribed durably on it.
+   */
+  async groups(channel: string): Promise<DurableGroupInfo[]> {
+    assertName('channel', channel);
+    return this.store.groups(channel);
+  }
+
+  /**
+   * How many messages of the channel's stream follow `afterId` (a group's last delivered one),
+   * counting no further than `atMost`: the lag where Redis cannot tell it.
+   * @internal
+   */
+  async countUndelivered(channel: string, afterId: string, atMost: number): Promise<number> {
+    return this.store.countAfter(channel, afterId, atMost);
   }
 
   /** Unsubscribes everything and lets durable handlers that are running finish. */

@@ -10,7 +10,7 @@ import {
 } from '../connection/replica-acks.js';
 import type { MessageListener, Unsubscribe } from '../connection/subscription-hub.js';
 import { MessageTooLargeError, ShardedPatternError } from './pubsub.errors.js';
-import type { DeadLetter } from './pubsub.interfaces.js';
+import type { DeadLetter, DurableGroupInfo } from './pubsub.interfaces.js';
 import { PubSubKeys } from './pubsub.keys.js';
 import type { ResolvedSelector } from './pubsub.options.js';
 import { claimStale, deadLetter, pruneConsumers, removeConsumer } from './scripts/lua.generated.js';
@@ -154,6 +154,40 @@ export class PubSubStore {
         deliveries: Number(field.deliveries),
       };
     });
+  }
+
+  /** `XINFO GROUPS` of the channel's stream; none when the stream does not exist. */
+  async groups(channel: string): Promise<DurableGroupInfo[]> {
+    let reply: unknown[][];
+    try {
+      reply = (await this.connections.command.xinfo('GROUPS', this.keys.stream(channel))) as [];
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('no such key')) return [];
+      throw this.connections.failure(error, `read the consumer groups of channel "${channel}"`);
+    }
+    return reply.map((fields) => {
+      const field = new Map<string, unknown>();
+      for (let i = 0; i < fields.length; i += 2) field.set(String(fields[i]), fields[i + 1]);
+      const lag = field.get('lag');
+      return {
+        group: String(field.get('name')),
+        consumers: Number(field.get('consumers')),
+        pending: Number(field.get('pending')),
+        lastDeliveredId: String(field.get('last-delivered-id')),
+        lag: lag === null || lag === undefined ? null : Number(lag),
+      };
+    });
+  }
+
+  /**
+   * How many entries follow `afterId` in the channel's stream, counting at most `atMost`
+   * (`XRANGE` from just after it): a group's lag where Redis cannot tell it.
+   */
+  async countAfter(channel: string, afterId: string, atMost: number): Promise<number> {
+    const entries = await this.connections.command
+      .xrange(this.keys.stream(channel), `(${afterId}`, '+', 'COUNT', atMost)
+      .catch(this.connections.rethrow(`count the undelivered messages of channel "${channel}"`));
+    return entries.length;
   }
 
   /** A new consumer of a group on a channel's stream, with a name of its own. */

@@ -192,6 +192,16 @@ export interface AttemptError {
   at: number;
 }
 
+/** The waiting job that has waited longest (`QueueService.oldestWaiting()`). */
+export interface OldestWaitingJob {
+  readonly id: string;
+  /**
+   * How long it has waited: since it was added, came due (delayed) or last failed, whichever is
+   * latest, on the Redis clock (an add's time is the producer's clock).
+   */
+  readonly waitingMs: number;
+}
+
 /** Where a job is: its list. */
 export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'dead';
 

@@ -44,6 +44,7 @@ import {
   type JobInfo,
   type JobState,
   type QueueCounts,
+  type OldestWaitingJob,
   type QueueEvent,
   type QueueLimits,
   type RateLimit,
@@ -193,6 +194,17 @@ export class QueueService implements BeforeApplicationShutdown {
     return this.store(queue)
       .countJobs()
       .catch(this.connections.rethrow(`count the jobs of queue "${queue}"`));
+  }
+
+  /**
+   * The waiting job that has waited longest, and how long; undefined when none waits. It is
+   * found among the jobs first in line: the first of each priority level and of each group (at
+   * most 100 of those are read).
+   */
+  async oldestWaiting(queue: string): Promise<OldestWaitingJob | undefined> {
+    return this.store(queue)
+      .oldestWaiting()
+      .catch(this.connections.rethrow(`find the oldest waiting job of queue "${queue}"`));
   }
 
   /** Dead-letter jobs, most recent first, with their last error and attempt history. */

@@ -10,6 +10,7 @@ import type {
   JobInfo,
   JobProgress,
   JobState,
+  OldestWaitingJob,
   QueueCounts,
   QueueEvent,
   QueueEventName,
@@ -24,6 +25,7 @@ import {
   countJobs,
   extendLeases,
   failJob,
+  headJobs,
   obliterateQueue,
   progressJob,
   readJobs,
@@ -43,6 +45,7 @@ const scripts = {
   releaseJobs,
   progressJob,
   readJobs,
+  headJobs,
   removeJob,
   cleanJobs,
   obliterateQueue,
@@ -58,6 +61,8 @@ const runners = scriptRunners(scripts);
 const ADD_BATCH = 1000;
 /** Most events one read returns. */
 const EVENTS_PER_READ = 500;
+/** Most jobs first in line (priority levels and groups) read to find the oldest waiting one. */
+const MAX_HEADS = 100;
 
 /** What is stored before the payload in a job record (short keys: one per job in Redis). */
 interface RecordHeader {
@@ -71,6 +76,8 @@ interface RecordHeader {
   x?: number;
   /** added at */
   t: number;
+  /** delayed at add by (ms) */
+  d?: number;
   /** group */
   g?: string;
 }
@@ -213,6 +220,7 @@ export class QueueStore {
     }
     if (options.timeoutMs !== undefined) header.x = options.timeoutMs;
     if (options.group !== undefined) header.g = options.group;
+    if (options.delayMs > 0) header.d = options.delayMs;
     // JSON.stringify never emits a raw newline, so the first one ends the header.
     const record = `${JSON.stringify(header)}\n${payload}`;
     return {
@@ -373,6 +381,23 @@ export class QueueStore {
   async pageJobs(state: JobState, offset: number, limit: number): Promise<JobInfo[]> {
     const reply = (await this.run('readJobs', [state, offset, limit])) as unknown[];
     return this.parseJobs(reply) as JobInfo[];
+  }
+
+  /**
+   * Of the jobs first in line (headJobs-4.lua), the one waiting longest and for how long: since
+   * it was added, it came due (delayed at add) or its last attempt failed, whichever is latest.
+   * Undefined when nothing waits.
+   */
+  async oldestWaiting(): Promise<OldestWaitingJob | undefined> {
+    const reply = (await this.run('headJobs', [MAX_HEADS])) as unknown[];
+    const now = Number(reply[0]);
+    let oldest: OldestWaitingJob | undefined;
+    for (let i = 1; i < reply.length; i += 3) {
+      const since = waitingSince(reply[i + 1], reply[i + 2]);
+      const waitingMs = since === undefined ? 0 : Math.max(0, now - since);
+      if (!oldest || waitingMs > oldest.waitingMs) oldest = { id: String(reply[i]), waitingMs };
+    }
+    return oldest;
   }
 
   /** Removes a job: 1 removed, 0 no such job, -1 refused (active, not forced). */
@@ -625,10 +650,11 @@ export class QueueStore {
 /** True for a header this library wrote: the worker relies on each field's type. */
 function isRecordHeader(value: unknown): value is RecordHeader {
   if (value === null || typeof value !== 'object') return false;
-  const { n, a, b, x, t, g } = value as Record<string, unknown>;
+  const { n, a, b, x, t, g, d } = value as Record<string, unknown>;
   return (
     Number.isSafeInteger(a) &&
     typeof t === 'number' &&
+    (d === undefined || Number.isSafeInteger(d)) &&
     (n === undefined || typeof n === 'string') &&
     (g === undefined || typeof g === 'string') &&
     (x === undefined || Number.isSafeInteger(x)) &&
@@ -638,6 +664,23 @@ function isRecordHeader(value: unknown): value is RecordHeader {
         typeof b[1] === 'number' &&
         typeof b[2] === 'number'))
   );
+}
+
+/**
+ * Since when a job first in line has waited, from its record header and error history; undefined
+ * for a header this library did not write.
+ */
+function waitingSince(headerText: unknown, errors: unknown): number | undefined {
+  let header: unknown;
+  try {
+    header = typeof headerText === 'string' ? JSON.parse(headerText) : undefined;
+  } catch {
+    return undefined;
+  }
+  if (!isRecordHeader(header)) return undefined;
+  const lastFailure = parseHistory(errors).at(-1)?.at;
+  const due = header.t + (header.d ?? 0);
+  return typeof lastFailure === 'number' ? Math.max(due, lastFailure) : due;
 }
 
 /** A job's error history; an unreadable one (written by hand) reads as empty. */

@@ -614,9 +614,21 @@ describeWithRedisServer('every capability as the README ACL user', () => {
       await second.leave();
     });
 
-    it('health check', async () => {
-      const result = await a.health.isHealthy('redis');
-      assert.equal(result.redis?.status, 'up');
+    it('health checks', async () => {
+      assert.equal((await a.health.isHealthy('redis')).redis?.status, 'up');
+      await a.queue.add('health', 'waiting');
+      const backlog = await a.health.queueBacklog('health', 'health', { maxWaitingMs: 60_000 });
+      assert.equal(backlog.health?.status, 'up');
+      assert.equal((await a.health.leaderElected('sweeper', 'sweeper')).sweeper?.status, 'down');
+      // An entry deleted after the group's position: Redis cannot tell the lag, so it is counted.
+      const unsubscribe = await a.pubsub.subscribe('health', () => undefined, { group: 'lag' });
+      await unsubscribe();
+      const ids = [];
+      for (const n of [1, 2, 3]) ids.push(await a.pubsub.publish('health', n, { durable: true }));
+      await admin.xdel('coord:{pubsub:health}:stream', ids[1]!);
+      assert.deepEqual(await a.health.durableGroupLag('lag', 'health', 'lag', { maxLag: 5 }), {
+        lag: { status: 'up', lag: 2, pending: 0 },
+      });
     });
 
     it('logged no NOPERM and no warning but for the failures made on purpose; Redis refused nothing; every grant was used', async () => {
