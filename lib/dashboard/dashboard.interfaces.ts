@@ -1,12 +1,11 @@
-import type { DeadLetter } from '../pubsub/pubsub.interfaces.js';
+import type { DeadLetter, DurableGroupInfo } from '../pubsub/pubsub.interfaces.js';
 import type { DeadJob, QueueCounts } from '../queue/queue.interfaces.js';
 import type { QueueSchedulerInfo } from '../queue/queue-scheduler.interfaces.js';
-import type { LeaderState } from '../election/election.interfaces.js';
+import type { CurrentLeader } from '../election/election.interfaces.js';
 import type { LockHolding } from '../lock/lock.store.js';
 import type { ServiceInstance } from '../registry/registry.interfaces.js';
 
-// What GET <path>/api/overview answers. `null` marks a read the library does not offer yet
-// (see dashboard.pending-reads.ts): the page shows "not available yet".
+// What GET <path>/api/overview answers.
 
 /** One point of a queue's chart: jobs finished during the interval that ended `at`, and the backlog then. */
 export interface ThroughputSample {
@@ -22,7 +21,7 @@ export interface ThroughputSample {
 export interface QueueView {
   readonly name: string;
   readonly counts: QueueCounts;
-  /** How long the oldest waiting job has waited (ms). */
+  /** How long the oldest waiting job has waited (ms); `null` when none waits. */
   readonly oldestWaitingMs: number | null;
   /** The newest dead jobs, with their errors and attempt history. */
   readonly dead: readonly DeadJob[];
@@ -33,7 +32,7 @@ export interface QueueView {
 export interface ChannelView {
   readonly name: string;
   /** Consumer groups with their consumers, pending and lag. */
-  readonly groups: readonly unknown[] | null;
+  readonly groups: readonly DurableGroupInfo[];
   readonly deadLetters: readonly DeadLetter[];
 }
 
@@ -49,7 +48,7 @@ export interface DashboardOverview {
     /** The bounded SCAN stopped before the end of the key space: more locks may be held. */
     readonly truncated: boolean;
   };
-  readonly elections: readonly { readonly name: string; readonly state: LeaderState | null }[];
+  readonly elections: readonly { readonly name: string; readonly state: CurrentLeader }[];
   readonly semaphores: readonly {
     readonly name: string;
     readonly limit: number;

@@ -6,10 +6,10 @@ import { PubSubService } from '../pubsub/pubsub.service.js';
 import { QueueService } from '../queue/queue.service.js';
 import { ServiceRegistry } from '../registry/registry.service.js';
 import { SemaphoreService } from '../semaphore/semaphore.service.js';
+import { LeaderElectionService } from '../election/election.service.js';
 import { DASHBOARD_OPTIONS } from './dashboard.constants.js';
 import type { ChannelView, DashboardOverview, QueueView } from './dashboard.interfaces.js';
 import type { ResolvedDashboardOptions } from './dashboard.options.js';
-import { NOT_AVAILABLE_YET, type DashboardPendingReads } from './dashboard.pending-reads.js';
 import { DashboardTargets } from './dashboard.targets.js';
 import { QueueThroughputSampler } from './dashboard.throughput.js';
 
@@ -22,7 +22,6 @@ const LOCKS_SHOWN = 200;
 @Injectable()
 export class DashboardReader {
   private readonly locks: LockStore;
-  private readonly pending: DashboardPendingReads = NOT_AVAILABLE_YET;
 
   constructor(
     private readonly targets: DashboardTargets,
@@ -30,6 +29,7 @@ export class DashboardReader {
     private readonly queues: QueueService,
     private readonly pubsub: PubSubService,
     private readonly semaphores: SemaphoreService,
+    private readonly elections: LeaderElectionService,
     private readonly registry: ServiceRegistry,
     private readonly liveConfig: LiveConfigService,
     private readonly connections: RedisConnections,
@@ -51,7 +51,7 @@ export class DashboardReader {
       Promise.all(
         this.options.elections.map(async (name) => ({
           name,
-          state: (await this.pending.leader(name)) ?? null,
+          state: await this.elections.leader(name),
         })),
       ),
       Promise.all(
@@ -86,16 +86,16 @@ export class DashboardReader {
   }
 
   private async queue(name: string): Promise<QueueView> {
-    const [counts, oldestWaitingMs, dead, schedulers] = await Promise.all([
+    const [counts, oldest, dead, schedulers] = await Promise.all([
       this.queues.counts(name),
-      this.pending.oldestWaitingMs(name),
+      this.queues.oldestWaiting(name),
       this.queues.dead(name, { limit: DEAD_SHOWN }),
       this.queues.schedulers(name),
     ]);
     return {
       name,
       counts,
-      oldestWaitingMs: oldestWaitingMs ?? null,
+      oldestWaitingMs: oldest?.waitingMs ?? null,
       dead,
       schedulers,
       throughput: this.sampler.samplesOf(name),
@@ -104,9 +104,9 @@ export class DashboardReader {
 
   private async channel(name: string): Promise<ChannelView> {
     const [groups, deadLetters] = await Promise.all([
-      this.pending.channelGroups(name),
+      this.pubsub.groups(name),
       this.pubsub.deadLetters(name, DEAD_SHOWN),
     ]);
-    return { name, groups: groups ?? null, deadLetters };
+    return { name, groups, deadLetters };
   }
 }

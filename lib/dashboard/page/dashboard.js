@@ -46,7 +46,6 @@ function table(headings, rows) {
   );
 }
 
-const notYet = () => h('span', { class: 'muted' }, 'not available yet');
 const time = (ms) => new Date(ms).toLocaleTimeString();
 const dateTime = (ms) => new Date(ms).toLocaleString();
 const duration = (ms) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
@@ -159,7 +158,7 @@ function queueCard(queue, sampleEveryMs) {
       h(
         'div',
         null,
-        h('b', null, queue.oldestWaitingMs === null ? notYet() : duration(queue.oldestWaitingMs)),
+        h('b', null, queue.oldestWaitingMs === null ? 'none' : duration(queue.oldestWaitingMs)),
         'oldest waiting',
       ),
     ),
@@ -185,7 +184,16 @@ function channelCard(channel) {
     { class: 'card' },
     h('h3', null, channel.name),
     h('h4', null, 'Groups'),
-    channel.groups === null ? notYet() : json(channel.groups),
+    table(
+      ['Group', 'Consumers', 'Pending', 'Lag', 'Last delivered'],
+      channel.groups.map((g) => [
+        g.group,
+        g.consumers,
+        g.pending,
+        g.lag ?? 'unknown',
+        g.lastDeliveredId,
+      ]),
+    ),
     h('h4', null, 'Dead letters'),
     table(
       ['Entry', 'Group', 'Payload', 'Error', 'Deliveries'],
@@ -238,11 +246,7 @@ function render(overview) {
     'elections',
     table(
       ['Election', 'Leader', 'Term'],
-      overview.elections.map((e) =>
-        e.state === null
-          ? [e.name, notYet(), '']
-          : [e.name, e.state.leader ?? 'none', e.state.term],
-      ),
+      overview.elections.map((e) => [e.name, e.state.leader ?? 'none', e.state.term ?? '']),
     ),
   );
   fill(

@@ -125,6 +125,9 @@ describe('CoordinationDashboardModule API', () => {
     assert.equal((await post(`${QUEUE}/pause`)).status, 200);
     assert.equal((await app.queue.counts(QUEUE)).paused, true);
     assert.equal((await overview(app)).queues[0]?.counts.paused, true);
+    await app.queue.add(QUEUE, 'waits while paused');
+    const { oldestWaitingMs } = (await overview(app)).queues[0]!;
+    assert.ok(typeof oldestWaitingMs === 'number' && oldestWaitingMs >= 0, String(oldestWaitingMs));
     assert.equal((await post(`${QUEUE}/resume`)).status, 200);
     assert.equal((await app.queue.counts(QUEUE)).paused, false);
   });
@@ -143,7 +146,7 @@ describe('CoordinationDashboardModule API', () => {
     const view = await overview(app);
     const queue = view.queues.find((q) => q.name === QUEUE)!;
     assert.equal(queue.counts.dead, 1);
-    assert.equal(queue.oldestWaitingMs, null, 'not available yet');
+    assert.equal(queue.oldestWaitingMs, null, 'none waits');
     assert.deepEqual(
       queue.dead.map((job) => [job.id, job.lastError, job.history.map((a) => a.attempt)]),
       [[id, 'Error: first run fails for {"to":"b@example.com"}', [1]]],
