@@ -222,3 +222,19 @@ export {
 } from './election/election.interfaces.js';
 export { ZooKeeperConnectionError, ZooKeeperCommandError } from './zookeeper/zookeeper.errors.js';
 export type { ZooKeeperOptions, CoordinationBackend } from './zookeeper/zookeeper.interfaces.js';
+export { CoordinationDashboardModule } from './dashboard/dashboard.module.js';
+export { DashboardOptionsError } from './dashboard/dashboard.errors.js';
+export { DASHBOARD_ACTION_HEADER } from './dashboard/dashboard.constants.js';
+export {
+  DEFAULT_DASHBOARD_OPTIONS,
+  type CoordinationDashboardOptions,
+  type DashboardGuard,
+  type DashboardSemaphore,
+} from './dashboard/dashboard.options.js';
+export type {
+  ChannelView,
+  DashboardOverview,
+  QueueView,
+  ThroughputSample,
+} from './dashboard/dashboard.interfaces.js';
+export type { LockHolding } from './lock/lock.store.js';

@@ -79,6 +79,8 @@ const connectionsProvider: Provider = {
     ElectionExplorer,
   ],
   exports: [
+    // For the library's own modules that build on this one (CoordinationDashboardModule).
+    RedisConnections,
     RedisHealthIndicator,
     RedisLockService,
     QueueService,

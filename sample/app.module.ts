@@ -2,7 +2,8 @@ import { Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
-import { RedisCoordinationModule } from 'nestjs-redis-coordination';
+import { CoordinationDashboardModule, RedisCoordinationModule } from 'nestjs-redis-coordination';
+import { BasicAuthGuard } from './dashboard/basic-auth.guard.js';
 import { HealthController } from './health/health.controller.js';
 import { instanceProvider } from './instance.js';
 import { InvoiceRenderer } from './invoices/invoice-renderer.js';
@@ -18,7 +19,7 @@ import { ProductsController } from './products/products.controller.js';
 import { ProductsService } from './products/products.service.js';
 import { PeersController } from './peers/peers.controller.js';
 import { LeaderController } from './reports/leader.controller.js';
-import { SalesReportJob } from './reports/sales-report.job.js';
+import { SALES_REPORT, SalesReportJob } from './reports/sales-report.job.js';
 import { StockAuditJob } from './maintenance/stock-audit.job.js';
 import { SettingsController } from './settings/settings.controller.js';
 import { SETTINGS_KEY, validateSettings } from './settings/shop-settings.js';
@@ -37,6 +38,11 @@ import { StatsController } from './stats/stats.controller.js';
         ...coordinationBackends(config.get<string>('ZOOKEEPER_CONNECT')),
       }),
       isGlobal: true,
+    }),
+    CoordinationDashboardModule.register({
+      path: 'coordination',
+      guard: new BasicAuthGuard(),
+      elections: [SALES_REPORT],
     }),
   ],
   controllers: [

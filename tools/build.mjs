@@ -1,4 +1,4 @@
-// `npm run build`: Lua → TypeScript, then two compilations of the TypeScript.
+// `npm run build`: Lua and the dashboard page → TypeScript, then two compilations of the TypeScript.
 // - tsconfig.json: the whole project (library, tests, sample, bench, tools) as ESM into dist/;
 //   this is also the type check. dist/lib is the package's ESM build.
 // - tsconfig.cjs.json: the library alone as CommonJS into dist/cjs, with a package.json there
@@ -17,6 +17,7 @@ function run(command, args) {
 
 rmSync('dist', { recursive: true, force: true });
 run(process.execPath, ['tools/build-lua.mjs']);
+run(process.execPath, ['tools/build-page.mjs']);
 const tsc = 'node_modules/typescript/bin/tsc';
 run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 run(process.execPath, [tsc, '-p', 'tsconfig.cjs.json']);

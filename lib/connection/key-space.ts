@@ -23,6 +23,22 @@ export class KeySpace {
     return this.under(this.base(capability, kind, name), part);
   }
 
+  /**
+   * A SCAN MATCH pattern for the keys of every named thing of a capability (the prefix's glob
+   * characters escaped); read each key's name back with {@link nameIn}.
+   */
+  scanPattern(capability: string): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{${capability}:*`;
+  }
+
+  /** The thing's name in its key `part` (`undefined` for another part or capability). */
+  nameIn(capability: string, key: string, part: string): string | undefined {
+    const start = `${this.prefix}{${capability}:`;
+    const end = `}:${part}`;
+    if (!key.startsWith(start) || !key.endsWith(end)) return undefined;
+    return key.slice(start.length, key.length - end.length) || undefined;
+  }
+
   /** A key under a {@link base} already built: for several keys of one thing, checked once. */
   under(base: string, part: string): string {
     return `${base}:${part}`;

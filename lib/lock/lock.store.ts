@@ -67,6 +67,23 @@ export type AcquireReply =
       readonly ahead: number;
     };
 
+/** A lock held right now, as {@link LockStore.listHeld} finds it. */
+export interface LockHolding {
+  readonly resource: string;
+  readonly mode: LockMode;
+  /** The service instances holding it (their `instance` names): one writer, or the readers. */
+  readonly holders: readonly string[];
+  /** The writer's fencing token. */
+  readonly fencingToken?: number;
+  /** Until the lease ends unless renewed (for readers: the longest lease). */
+  readonly expiresInMs: number;
+  /** Acquirers queued for it. */
+  readonly waiters: number;
+}
+
+/** SCAN calls per Redis node before {@link LockStore.listHeld} stops looking (COUNT 1000 each). */
+const MAX_SCANS_PER_NODE = 100;
+
 /** What a release message on an inbox means for the waiter holding `token`. */
 export type ReleaseNotice =
   /** The lock is free and this waiter is first: retry now. */
@@ -266,6 +283,74 @@ export class LockStore {
   isLocked(resources: readonly string[], keys: readonly ResourceKeys[]): Promise<boolean> {
     const holds = keys.flatMap((k) => [k.owner, k.readers]);
     return this.run(isLockedScript, holds, [], resources, 'check', (reply) => reply === 1);
+  }
+
+  /**
+   * Up to `limit` locks held right now, found by a SCAN of the lock keys (on every master of a
+   * Cluster), at most {@link MAX_SCANS_PER_NODE} calls per node: an operator's view, never the
+   * hot path. `truncated` when it stopped before the end of the key space.
+   */
+  async listHeld(limit: number): Promise<{ locks: LockHolding[]; truncated: boolean }> {
+    const { command, keys } = this.connections;
+    const nodes = 'nodes' in command ? command.nodes('master') : [command];
+    const found = new Map<string, LockMode>();
+    let truncated = false;
+    for (const node of nodes) {
+      let cursor = '0';
+      let scans = 0;
+      do {
+        if (found.size >= limit || scans++ === MAX_SCANS_PER_NODE) {
+          truncated = true;
+          break;
+        }
+        const [next, batch] = await node.scan(
+          cursor,
+          'MATCH',
+          keys.scanPattern('lock'),
+          'COUNT',
+          1000,
+        );
+        cursor = next;
+        for (const key of batch) {
+          const writer = keys.nameIn('lock', key, 'owner');
+          const reader = keys.nameIn('lock', key, 'readers');
+          if (writer !== undefined) found.set(writer, 'write');
+          else if (reader !== undefined && !found.has(reader)) found.set(reader, 'read');
+        }
+      } while (cursor !== '0');
+    }
+    const locks = await Promise.all(
+      [...found].slice(0, limit).map(([resource, mode]) => this.readHolding(resource, mode)),
+    );
+    return { locks: locks.filter((lock) => lock !== undefined), truncated };
+  }
+
+  /** One resource's holders, lease and waiters; `undefined` when it was released meanwhile. */
+  private async readHolding(resource: string, mode: LockMode): Promise<LockHolding | undefined> {
+    const { command } = this.connections;
+    const [keys] = this.keysOf([resource]) as [ResourceKeys];
+    const held = mode === 'write' ? keys.owner : keys.readers;
+    const [expiresInMs, waiters, owner, readers] = await Promise.all([
+      command.pttl(held),
+      command.zcard(keys.queue),
+      mode === 'write' ? command.get(keys.owner) : null,
+      mode === 'read' ? command.zrange(keys.readers, '0', '-1') : [],
+    ]);
+    if (expiresInMs < 0) return undefined;
+    if (mode === 'read') {
+      const holders = [...new Set(readers.map((token) => token.split(':')[0]!))];
+      return { resource, mode, holders, expiresInMs, waiters };
+    }
+    const parsed = owner === null ? undefined : LockStore.readOwner(owner);
+    if (!parsed) return undefined;
+    return {
+      resource,
+      mode,
+      holders: [parsed.instance],
+      fencingToken: parsed.fence,
+      expiresInMs,
+      waiters,
+    };
   }
 
   /**

@@ -1,0 +1,292 @@
+// The coordination dashboard page: reads api/overview every few seconds and renders it. Every
+// value from the server goes in as text (createTextNode), never as markup: job data, errors and
+// names are user-controlled. Actions POST with the header the server requires against CSRF.
+'use strict';
+
+const REFRESH_MS = 3000;
+const ACTION_HEADERS = { 'content-type': 'application/json', 'x-coordination-dashboard': '1' };
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** An element with attributes (fixed strings of this file) and children (text or elements). */
+function h(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes ?? {})) node.setAttribute(name, value);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function table(headings, rows) {
+  if (rows.length === 0) return h('p', { class: 'muted' }, 'None.');
+  return h(
+    'table',
+    null,
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        headings.map((text) => h('th', null, text)),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      rows.map((cells) =>
+        h(
+          'tr',
+          null,
+          cells.map((cell) => h('td', null, cell)),
+        ),
+      ),
+    ),
+  );
+}
+
+const time = (ms) => new Date(ms).toLocaleTimeString();
+const dateTime = (ms) => new Date(ms).toLocaleString();
+const duration = (ms) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+const json = (value) => h('pre', null, value === undefined ? '' : JSON.stringify(value));
+
+/** Shows the outcome of the last action (`status`) or load (`updated`). */
+function show(id, text, isError) {
+  const node = document.getElementById(id);
+  node.textContent = text;
+  node.className = isError ? 'error' : '';
+}
+
+async function act(path, what) {
+  const response = await fetch(path, { method: 'POST', headers: ACTION_HEADERS, body: '{}' });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    show('status', `Could not ${what}: ${body.message ?? response.statusText}`, true);
+  } else {
+    show('status', `Done: ${what}`, false);
+  }
+  await refresh();
+}
+
+function button(label, path, what) {
+  const node = h('button', { type: 'button' }, label);
+  node.addEventListener('click', () => void act(path, what));
+  return node;
+}
+
+/** Completed and dead jobs per interval, and the waiting backlog, as polylines on one scale. */
+function chart(samples, sampleEveryMs) {
+  const width = 320;
+  const height = 80;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height));
+  const max = Math.max(1, ...samples.flatMap((s) => [s.completed, s.dead, s.waiting ?? 0]));
+  const x = (i) => (samples.length < 2 ? 0 : (i * width) / (samples.length - 1));
+  const y = (value) => height - 4 - (value * (height - 8)) / max;
+  for (const [field, color] of [
+    ['waiting', '#3563c9'],
+    ['completed', '#2a7d2a'],
+    ['dead', '#c0392b'],
+  ]) {
+    const line = document.createElementNS(SVG, 'polyline');
+    const points = samples.map((s, i) => `${x(i).toFixed(1)},${y(s[field] ?? 0).toFixed(1)}`);
+    line.setAttribute('points', points.join(' '));
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', color);
+    line.setAttribute('stroke-width', '1.5');
+    svg.append(line);
+  }
+  const every = duration(sampleEveryMs);
+  return h(
+    'div',
+    { class: 'row' },
+    svg,
+    h(
+      'div',
+      null,
+      h('div', { class: 'legend-completed' }, `completed per ${every}`),
+      h('div', { class: 'legend-dead' }, `dead per ${every}`),
+      h('div', { class: 'legend-waiting' }, 'waiting'),
+      h('div', { class: 'muted' }, `max ${max}, ${samples.length} samples`),
+    ),
+  );
+}
+
+function queueCard(queue, sampleEveryMs) {
+  const base = `api/queues/${encodeURIComponent(queue.name)}`;
+  const { counts } = queue;
+  const deadRows = queue.dead.map((job) => [
+    job.id,
+    job.name ?? '',
+    json(job.data),
+    h(
+      'div',
+      null,
+      job.history.map((attempt) =>
+        h('div', null, `#${attempt.attempt} at ${time(attempt.at)}: ${attempt.error}`),
+      ),
+    ),
+    time(job.diedAt),
+    h(
+      'div',
+      { class: 'row' },
+      button('Retry', `${base}/jobs/${encodeURIComponent(job.id)}/retry`, `retry job ${job.id}`),
+      button('Remove', `${base}/jobs/${encodeURIComponent(job.id)}/remove`, `remove job ${job.id}`),
+    ),
+  ]);
+  return h(
+    'div',
+    { class: 'card queue', 'data-queue': queue.name },
+    h(
+      'div',
+      { class: 'row' },
+      h('h3', null, queue.name),
+      counts.paused
+        ? button('Resume', `${base}/resume`, `resume queue ${queue.name}`)
+        : button('Pause', `${base}/pause`, `pause queue ${queue.name}`),
+    ),
+    h(
+      'div',
+      { class: 'counts' },
+      ['waiting', 'active', 'delayed', 'completed', 'dead'].map((state) =>
+        h('div', { class: `count-${state}` }, h('b', null, counts[state]), state),
+      ),
+      h('div', null, h('b', null, counts.paused ? 'paused' : 'running'), 'state'),
+      h(
+        'div',
+        null,
+        h('b', null, queue.oldestWaitingMs === null ? 'none' : duration(queue.oldestWaitingMs)),
+        'oldest waiting',
+      ),
+    ),
+    chart(queue.throughput, sampleEveryMs),
+    h('h4', null, 'Dead jobs'),
+    table(['Job', 'Name', 'Data', 'Attempts', 'Died', ''], deadRows),
+    h('h4', null, 'Schedulers'),
+    table(
+      ['Scheduler', 'Pattern', 'Next run', 'Last job'],
+      queue.schedulers.map((s) => [
+        s.id,
+        json(s.pattern),
+        dateTime(s.nextRunAt),
+        s.lastJobId ?? '',
+      ]),
+    ),
+  );
+}
+
+function channelCard(channel) {
+  return h(
+    'div',
+    { class: 'card' },
+    h('h3', null, channel.name),
+    h('h4', null, 'Groups'),
+    table(
+      ['Group', 'Consumers', 'Pending', 'Lag', 'Last delivered'],
+      channel.groups.map((g) => [
+        g.group,
+        g.consumers,
+        g.pending,
+        g.lag ?? 'unknown',
+        g.lastDeliveredId,
+      ]),
+    ),
+    h('h4', null, 'Dead letters'),
+    table(
+      ['Entry', 'Group', 'Payload', 'Error', 'Deliveries'],
+      channel.deadLetters.map((d) => [
+        d.id,
+        d.group,
+        h('pre', null, d.payload),
+        d.error,
+        d.deliveries,
+      ]),
+    ),
+  );
+}
+
+function fill(id, ...content) {
+  const section = document.getElementById(id);
+  section.replaceChildren(section.querySelector('h2'), ...content.flat().filter(Boolean));
+}
+
+function render(overview) {
+  const { sampleEveryMs } = overview;
+  fill(
+    'queues',
+    overview.queues.length === 0
+      ? h('p', { class: 'muted' }, 'No queues.')
+      : overview.queues.map((queue) => queueCard(queue, sampleEveryMs)),
+  );
+  fill(
+    'channels',
+    overview.channels.length === 0
+      ? h('p', { class: 'muted' }, 'No durable channels.')
+      : overview.channels.map(channelCard),
+  );
+  fill(
+    'locks',
+    table(
+      ['Resource', 'Mode', 'Holders', 'Fencing token', 'Time left', 'Waiters'],
+      overview.locks.held.map((lock) => [
+        lock.resource,
+        lock.mode,
+        lock.holders.join(', '),
+        lock.fencingToken ?? '',
+        duration(lock.expiresInMs),
+        lock.waiters,
+      ]),
+    ),
+    overview.locks.truncated ? h('p', { class: 'muted' }, 'More locks may be held.') : null,
+  );
+  fill(
+    'elections',
+    table(
+      ['Election', 'Leader', 'Term'],
+      overview.elections.map((e) => [e.name, e.state.leader ?? 'none', e.state.term ?? '']),
+    ),
+  );
+  fill(
+    'semaphores',
+    table(
+      ['Semaphore', 'Available', 'Limit'],
+      overview.semaphores.map((s) => [s.name, s.available, s.limit]),
+    ),
+  );
+  fill(
+    'services',
+    table(
+      ['Service', 'Instance', 'Address', 'Status', 'Registered'],
+      overview.services.flatMap((s) =>
+        s.instances.length === 0
+          ? [[s.name, h('span', { class: 'muted' }, 'no instances'), '', '', '']]
+          : s.instances.map((i) => [s.name, i.id, i.address, i.status, time(i.registeredAt)]),
+      ),
+    ),
+  );
+  fill(
+    'config',
+    table(
+      ['Key', 'Version'],
+      overview.config.map((c) => [c.name, c.version]),
+    ),
+  );
+}
+
+async function refresh() {
+  try {
+    const response = await fetch('api/overview', { headers: { accept: 'application/json' } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.message ?? response.statusText);
+    render(body);
+    show('updated', `Updated ${time(body.at)}`, false);
+  } catch (error) {
+    show('updated', `Could not load: ${error.message}`, true);
+  }
+}
+
+void refresh();
+setInterval(() => void refresh(), REFRESH_MS);

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { describe, it } from '@jest/globals';
+import {
+  CoordinationDashboardModule,
+  DashboardOptionsError,
+  RedisLockService,
+  type DashboardOverview,
+} from '../../../lib/index.js';
+import { useTestRedis } from '../../support/hooks.js';
+import { eventually } from '../../support/eventually.js';
+import {
+  ACTION,
+  closeDashboardAppsAfterEach,
+  OPERATOR,
+  QUEUE,
+  startDashboardApp,
+  type DashboardApp,
+} from './dashboard-app.js';
+
+describe('CoordinationDashboardModule API', () => {
+  const redis = useTestRedis();
+  closeDashboardAppsAfterEach();
+
+  async function overview(app: DashboardApp): Promise<DashboardOverview> {
+    const response = await fetch(`${app.url}/api/overview`, { headers: OPERATOR });
+    assert.equal(response.status, 200);
+    // Parsed here: the fetch's own json() makes objects of another realm than jest's.
+    return JSON.parse(await response.text()) as DashboardOverview;
+  }
+
+  /** Adds a job and waits until its first run failed it into the dead-letter list. */
+  async function deadJob(
+    app: DashboardApp,
+    data: unknown = { to: 'a@example.com' },
+  ): Promise<string> {
+    const id = await app.queue.add(QUEUE, data);
+    await eventually(
+      'the job is dead',
+      async () => (await app.queue.getJob(QUEUE, id))?.state === 'dead',
+    );
+    return id;
+  }
+
+  it('refuses to be mounted without a guard or an explicit unguarded: true', () => {
+    assert.throws(
+      () => CoordinationDashboardModule.register({}),
+      (error: unknown) =>
+        error instanceof DashboardOptionsError && /no guard: pass `guard`/.test(error.message),
+    );
+    assert.doesNotThrow(() => CoordinationDashboardModule.register({ unguarded: true }));
+  });
+
+  it("answers 403 on the page, the API and the actions when the user's guard says no", async () => {
+    const app = await startDashboardApp(redis.url, { guard: { canActivate: () => false } });
+    const id = await deadJob(app);
+    for (const [path, init] of [
+      ['', {}],
+      ['/dashboard.js', {}],
+      ['/api/overview', {}],
+      [`/api/queues/${QUEUE}/jobs/${id}/retry`, { method: 'POST', headers: ACTION, body: '{}' }],
+    ] as const) {
+      const response = await fetch(`${app.url}${path}`, init);
+      assert.equal(response.status, 403, `${path}: ${response.status}`);
+    }
+    assert.equal((await app.queue.getJob(QUEUE, id))?.state, 'dead');
+  });
+
+  it('serves the page, its script and its style behind a guard that lets the operator in', async () => {
+    const app = await startDashboardApp(redis.url);
+    assert.equal((await fetch(app.url)).status, 403);
+    const page = await fetch(app.url, { headers: OPERATOR });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(await page.text(), /<base href="\/coordination\/" \/>/);
+    const script = await fetch(`${app.url}/dashboard.js`, { headers: OPERATOR });
+    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.match(await script.text(), /createTextNode/);
+  });
+
+  it('retries a dead job only with the action header and a JSON body type (CSRF)', async () => {
+    const app = await startDashboardApp(redis.url);
+    const id = await deadJob(app);
+    const retry = `${app.url}/api/queues/${QUEUE}/jobs/${id}/retry`;
+
+    // What a cross-site form can send: no custom header, a form body type.
+    const form = await fetch(retry, {
+      method: 'POST',
+      headers: { ...OPERATOR, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1',
+    });
+    assert.equal(form.status, 403);
+    assert.match(((await form.json()) as { message: string }).message, /x-coordination-dashboard/);
+    const wrongType = await fetch(retry, {
+      method: 'POST',
+      headers: { ...ACTION, 'content-type': 'text/plain' },
+      body: '{}',
+    });
+    assert.equal(wrongType.status, 415);
+    assert.equal((await fetch(retry, { headers: ACTION })).status, 404, 'no GET route acts');
+    assert.equal((await app.queue.getJob(QUEUE, id))?.state, 'dead');
+
+    const accepted = await fetch(retry, { method: 'POST', headers: ACTION, body: '{}' });
+    assert.equal(accepted.status, 200);
+    await eventually(
+      'the retried job completed',
+      async () => (await app.queue.getJob(QUEUE, id))?.state === 'completed',
+    );
+    assert.ok(app.worker.completed.has(id));
+  });
+
+  it('removes a dead job, pauses and resumes the queue, and maps library errors to 4xx', async () => {
+    const app = await startDashboardApp(redis.url);
+    const id = await deadJob(app);
+    const post = (path: string) =>
+      fetch(`${app.url}/api/queues/${path}`, { method: 'POST', headers: ACTION, body: '{}' });
+
+    assert.equal((await post(`${QUEUE}/jobs/${id}/remove`)).status, 200);
+    assert.equal(await app.queue.getJob(QUEUE, id), undefined);
+    const gone = await post(`${QUEUE}/jobs/${id}/retry`);
+    assert.equal(gone.status, 404);
+    assert.match(((await gone.json()) as { message: string }).message, new RegExp(`Job ${id}`));
+    assert.equal((await post(`other-queue/pause`)).status, 404, 'only shown queues');
+
+    assert.equal((await post(`${QUEUE}/pause`)).status, 200);
+    assert.equal((await app.queue.counts(QUEUE)).paused, true);
+    assert.equal((await overview(app)).queues[0]?.counts.paused, true);
+    await app.queue.add(QUEUE, 'waits while paused');
+    const { oldestWaitingMs } = (await overview(app)).queues[0]!;
+    assert.ok(typeof oldestWaitingMs === 'number' && oldestWaitingMs >= 0, String(oldestWaitingMs));
+    assert.equal((await post(`${QUEUE}/resume`)).status, 200);
+    assert.equal((await app.queue.counts(QUEUE)).paused, false);
+  });
+
+  it('lists the queue with its dead jobs (errors, attempts), held locks with their waiters', async () => {
+    const app = await startDashboardApp(redis.url);
+    const id = await deadJob(app, { to: 'b@example.com' });
+    const locks = app.app.get(RedisLockService);
+    const held = await locks.acquire('report:{2024}', { ttlMs: 60_000 });
+    const waiting = locks.acquire('report:{2024}', { ttlMs: 60_000, waitMs: 60_000 });
+
+    await eventually('the waiter is queued', async () => {
+      const { locks: listed } = await overview(app);
+      return listed.held.some((lock) => lock.waiters === 1);
+    });
+    const view = await overview(app);
+    const queue = view.queues.find((q) => q.name === QUEUE)!;
+    assert.equal(queue.counts.dead, 1);
+    assert.equal(queue.oldestWaitingMs, null, 'none waits');
+    assert.deepEqual(
+      queue.dead.map((job) => [job.id, job.lastError, job.history.map((a) => a.attempt)]),
+      [[id, 'Error: first run fails for {"to":"b@example.com"}', [1]]],
+    );
+    const [lock] = view.locks.held;
+    assert.equal(lock?.resource, 'report:{2024}');
+    assert.equal(lock?.mode, 'write');
+    assert.equal(lock?.fencingToken, held.fencingToken);
+    assert.equal(lock?.holders.length, 1);
+    assert.ok(lock!.expiresInMs > 0 && lock!.expiresInMs <= 60_000, String(lock?.expiresInMs));
+
+    await held.release();
+    await (await waiting).release();
+    assert.deepEqual((await overview(app)).locks.held, []);
+  });
+
+  it('counts throughput from queue events, which stay correct when completed jobs are trimmed', async () => {
+    const app = await startDashboardApp(redis.url, {
+      guard: { canActivate: () => true },
+      sampleEveryMs: 100,
+    });
+    // Each job dies once, then completes on retry: 3 dead, 3 completed in all.
+    for (const data of [1, 2, 3]) await app.queue.retryDead(QUEUE, [await deadJob(app, data)]);
+    await eventually('3 completions charted', async () => {
+      const [queue] = (await overview(app)).queues;
+      const sum = (field: 'completed' | 'dead') =>
+        queue!.throughput.reduce((total, sample) => total + sample[field], 0);
+      return sum('completed') === 3 && sum('dead') === 3;
+    });
+  });
+});

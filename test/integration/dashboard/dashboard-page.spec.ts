@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { RedisLockService } from '../../../lib/index.js';
+import { useTestRedis } from '../../support/hooks.js';
+import { eventually } from '../../support/eventually.js';
+import {
+  closeDashboardAppsAfterEach,
+  OPERATOR,
+  QUEUE,
+  startDashboardApp,
+} from './dashboard-app.js';
+
+// Debian's chromium (tools/ensure-chromium.mjs installs it for `npm test`); playwright-core's
+// own browser download cannot be fetched everywhere.
+const CHROMIUM = '/usr/bin/chromium';
+const describeWithChromium = existsSync(CHROMIUM) ? describe : describe.skip;
+if (!existsSync(CHROMIUM)) {
+  console.warn(
+    `${CHROMIUM} not found: the dashboard page test is skipped (run tools/ensure-chromium.mjs)`,
+  );
+}
+const screenshot = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
+const XSS = '<img src=x onerror=globalThis.__xss=1>';
+
+describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
+  const redis = useTestRedis();
+  closeDashboardAppsAfterEach();
+  let profile: string;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      extraHTTPHeaders: OPERATOR,
+      // Without the background-networking flags Chromium keeps calling home on a closed network.
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('shows a dead job with its error, runs it again on Retry, and never runs markup from job data', async () => {
+    const app = await startDashboardApp(redis.url, {
+      guard: { canActivate: () => true },
+      sampleEveryMs: 500,
+    });
+    await app.queue.add(QUEUE, { to: 'ops@example.com' }, { jobId: 'welcome-42' });
+    await app.queue.add(QUEUE, { note: XSS }, { jobId: 'hostile' });
+    for (const id of ['welcome-42', 'hostile']) {
+      await eventually(
+        `job ${id} is dead`,
+        async () => (await app.queue.getJob(QUEUE, id))?.state === 'dead',
+      );
+    }
+    // For the screenshot: a scheduler and a held lock.
+    await app.queue.upsertScheduler(QUEUE, 'weekly-digest', { everyMs: 7 * 24 * 3600_000 });
+    const lock = await app.app.get(RedisLockService).acquire('invoice:7', { ttlMs: 60_000 });
+    const page = await browser.newPage();
+    await page.goto(app.url);
+
+    const row = page.locator('tr', { hasText: 'welcome-42' });
+    await row.waitFor();
+    assert.match(
+      await row.innerText(),
+      /#1 at .*: Error: first run fails for \{"to":"ops@example\.com"\}/,
+    );
+    // The hostile job's data and error are shown as text: no element made of them, nothing ran.
+    const hostile = page.locator('tr', { hasText: 'hostile' });
+    assert.ok((await hostile.innerText()).includes(XSS));
+    assert.equal(await page.locator('main img').count(), 0);
+    assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
+
+    await eventually('the chart has points', async () =>
+      (await page.locator('svg.chart polyline').first().getAttribute('points'))!.includes(' '),
+    );
+    mkdirSync(join(screenshot, '..'), { recursive: true });
+    await page.locator('#locks td', { hasText: 'invoice:7' }).waitFor();
+    await page.screenshot({ path: screenshot, fullPage: true });
+    await lock.release();
+
+    await row.getByRole('button', { name: 'Retry' }).click();
+    await eventually(
+      'the retried job completed',
+      async () => (await app.queue.getJob(QUEUE, 'welcome-42'))?.state === 'completed',
+    );
+    assert.ok(app.worker.completed.has('welcome-42'));
+    await page.locator('#status', { hasText: 'Done: retry job welcome-42' }).waitFor();
+    await page.locator('tr', { hasText: 'welcome-42' }).waitFor({ state: 'detached' });
+    await page.close();
+  });
+});
