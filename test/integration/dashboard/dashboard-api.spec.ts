@@ -3,6 +3,8 @@ import { describe, it } from '@jest/globals';
 import {
   CoordinationDashboardModule,
   DashboardOptionsError,
+  LeaderElectionService,
+  PubSubService,
   RedisLockService,
   type DashboardOverview,
 } from '../../../lib/index.js';
@@ -12,6 +14,7 @@ import {
   ACTION,
   closeDashboardAppsAfterEach,
   OPERATOR,
+  OperatorGuard,
   QUEUE,
   startDashboardApp,
   type DashboardApp,
@@ -176,5 +179,33 @@ describe('CoordinationDashboardModule API', () => {
         queue!.throughput.reduce((total, sample) => total + sample[field], 0);
       return sum('completed') === 3 && sum('dead') === 3;
     });
+  });
+
+  it('lists durable channels with their groups (lag, pending) and elections with their leader', async () => {
+    const app = await startDashboardApp(redis.url, {
+      guard: OperatorGuard,
+      channels: ['orders'],
+      elections: ['sweeper', 'nobody'],
+    });
+    const pubsub = app.app.get(PubSubService);
+    const elections = app.app.get(LeaderElectionService);
+    const off = await pubsub.subscribe('orders', () => undefined, { group: 'billing' });
+    await off();
+    await pubsub.publish('orders', 1, { durable: true });
+    await pubsub.publish('orders', 2, { durable: true });
+    const election = await elections.join('sweeper');
+
+    const seen = await overview(app);
+    const [orders] = seen.channels;
+    assert.equal(orders?.name, 'orders');
+    assert.deepEqual(
+      orders?.groups.map(({ group, lag, pending }) => ({ group, lag, pending })),
+      [{ group: 'billing', lag: 2, pending: 0 }],
+    );
+    assert.deepEqual(seen.elections, [
+      { name: 'sweeper', state: { leader: elections.instanceId, term: election.term } },
+      { name: 'nobody', state: { leader: null, term: null } },
+    ]);
+    await election.leave();
   });
 });
