@@ -677,7 +677,7 @@ function isRecordHeader(value: unknown): value is RecordHeader {
  * Since when a job first in line has waited, from its record header and error history; undefined
  * for a header this library did not write.
  */
-function waitingSince(headerText: unknown, errors: unknown): number | undefined {
+export function waitingSince(headerText: unknown, errors: unknown): number | undefined {
   let header: unknown;
   try {
     header = typeof headerText === 'string' ? JSON.parse(headerText) : undefined;
