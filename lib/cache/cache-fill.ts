@@ -59,6 +59,7 @@ export class CacheFiller {
       return { value: await loader() };
     }
     if (claim.state === 'won') return this.computeAndStore(request, claim.ticket);
+    if (claim.state !== 'hit') request.lookup?.found('fill-wait');
     const entry =
       claim.state === 'hit'
         ? claim.entry

@@ -2,7 +2,10 @@ import type { Counter } from '@opentelemetry/api';
 import type { Span } from '../telemetry/coordination-tracer.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 
-/** What Redis answered a cache read: `fill-wait` when it joined a fill running in this process. */
+/**
+ * What Redis answered a cache read; `fill-wait`: a miss that waited for a fill running in this
+ * process or on another instance (counted as a miss, or not at all when it joined one here).
+ */
 export type CacheResult = 'hit' | 'stale' | 'miss' | 'fill-wait';
 
 /**

@@ -192,6 +192,40 @@ describe('OpenTelemetry (module option telemetry)', () => {
     assert.equal(count('redis', 'hit'), results.length - 2);
   });
 
+  it("cache reads that wait for a fill, another instance's or one running here, say fill-wait", async () => {
+    const keyPrefix = uniqueKeyPrefix();
+    const [a, b] = [
+      await app({ telemetry: true, keyPrefix }),
+      await app({ telemetry: true, keyPrefix }),
+    ];
+    let release!: () => void;
+    const slow = new Promise<string>((resolve) => (release = () => resolve('v')));
+    const options = { ttlMs: 60_000 };
+    const filling = a.cache.wrap('shared', () => slow, options);
+    const joining = a.cache.wrap('shared', () => 'other', options);
+    await eventually(
+      'the fill lease is taken',
+      async () => (await redis.client.exists(`${keyPrefix}{cache:shared}:lease`)) === 1,
+    );
+    const waiting = b.cache.wrap('shared', () => 'other', options);
+    await eventually('the other instance waits for the fill', async () => {
+      const [, count] = (await redis.client.pubsub(
+        'NUMSUB',
+        `${keyPrefix}{cache:shared}:filled`,
+      )) as [string, number];
+      return count === 1;
+    });
+    release();
+    assert.deepEqual(await Promise.all([filling, joining, waiting]), ['v', 'v', 'v']);
+    const results = telemetry
+      .spans()
+      .filter((span) => span.name === 'cache.get')
+      .slice(-3)
+      .map((span) => span.attributes['coordination.cache.result'])
+      .sort();
+    assert.deepEqual(results, ['fill-wait', 'fill-wait', 'miss']);
+  });
+
   it('gauges: queue depth and oldest wait of the queues worked here, lag and pending of the groups consumed here', async () => {
     const { queue, pubsub, counters } = await app();
     queue.process('gauged', () => undefined);
