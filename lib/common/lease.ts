@@ -21,11 +21,39 @@ export function renewalDueAt(startedAt: number, leaseMs: number): number {
   return startedAt + leaseMs / 3;
 }
 
+/** How a hold ended: lost (with the error its holder got), or released (the freeing call). */
+export type HoldEnding = { readonly lost: Error } | { readonly released: Promise<void> };
+
 /**
- * Told how a lease ended: lost, or released (`freeing`: the call that frees it in Redis, or
- * elsewhere, settling when done).
+ * Tells one listener (telemetry) how a lease or hold ended, once; a listener that comes late
+ * hears at once. A throwing listener cannot break the release or the loss it is told of.
  */
-export type LeaseEndListener = (lost: boolean, freeing?: Promise<void>) => void;
+export class HoldEnd {
+  private listener?: (ending: HoldEnding) => void;
+  private ending?: HoldEnding;
+
+  listen(listener: (ending: HoldEnding) => void): void {
+    if (this.ending) notify(listener, this.ending);
+    else this.listener = listener;
+  }
+
+  /** Records how it ended (the first call counts) and tells the listener. */
+  end(ending: HoldEnding): void {
+    if (this.ending) return;
+    this.ending = ending;
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) notify(listener, ending);
+  }
+}
+
+function notify(listener: (ending: HoldEnding) => void, ending: HoldEnding): void {
+  try {
+    listener(ending);
+  } catch {
+    // Dropped: see HoldEnd.
+  }
+}
 
 /** Everything a {@link Lease} starts from. */
 export interface LeaseInit<L> {
@@ -69,7 +97,7 @@ export abstract class Lease<LostError extends Error> {
   private lastRenewalError?: unknown;
   private lostWith?: LostError;
   private released = false;
-  private endListener?: LeaseEndListener;
+  private readonly ending = new HoldEnd();
 
   protected constructor(init: LeaseInit<unknown>) {
     this.tracker = init.tracker;
@@ -142,9 +170,9 @@ export abstract class Lease<LostError extends Error> {
     this.setLease(sentAt, ttlMs);
   }
 
-  /** Calls `listener` once, when the lease is first released or lost. */
-  onEnd(listener: LeaseEndListener): void {
-    this.endListener = listener;
+  /** Calls `listener` once, when the lease is first released or lost (at once if it was). */
+  onEnd(listener: (ending: HoldEnding) => void): void {
+    this.ending.listen(listener);
   }
 
   release(): Promise<void> {
@@ -155,7 +183,7 @@ export abstract class Lease<LostError extends Error> {
     clearTimeout(this.topUpTimer);
     this.tracker?.delete(this);
     const freeing = this.freeLease();
-    this.ended(false, freeing);
+    this.ending.end({ released: freeing });
     return freeing;
   }
 
@@ -163,19 +191,13 @@ export abstract class Lease<LostError extends Error> {
   lose(reason: string, cause?: unknown): LostError {
     if (this.lostWith) return this.lostWith;
     this.lostWith = this.lostError(reason, cause);
-    this.ended(true);
     this.tracker?.delete(this);
     this.stopWatchdog();
     clearTimeout(this.expiryTimer);
     clearTimeout(this.topUpTimer);
     this.controller?.abort(this.lostWith);
+    this.ending.end({ lost: this.lostWith });
     return this.lostWith;
-  }
-
-  private ended(lost: boolean, freeing?: Promise<void>): void {
-    const listener = this.endListener;
-    this.endListener = undefined;
-    listener?.(lost, freeing);
   }
 
   private setLease(sentAt: number, ttlMs: number): void {

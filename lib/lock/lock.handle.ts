@@ -1,4 +1,4 @@
-import { Lease, type LeaseEndListener } from '../common/lease.js';
+import { Lease, type HoldEnding } from '../common/lease.js';
 import { LockLostError } from './lock.errors.js';
 import type { LockMode } from './lock.interfaces.js';
 import type { ResourceKeys } from './lock.keys.js';
@@ -27,8 +27,8 @@ export interface LockHold {
   release(): Promise<void>;
   /** Marks the hold lost and aborts `signal`; returns the error. */
   lose(reason: string): LockLostError;
-  /** Calls `listener` once, when the hold is first released or lost. */
-  onEnd(listener: LeaseEndListener): void;
+  /** Calls `listener` once, when the hold is first released or lost (at once if it was). */
+  onEnd(listener: (ending: HoldEnding) => void): void;
 }
 
 /** Everything a {@link HeldLock} starts from. */

@@ -34,13 +34,18 @@ export function tracedAcquire(
   };
   return (span ? tracer!.within(span, acquire) : acquire()).then(
     (lock) => {
-      if (!lock) {
-        finish('busy');
-      } else if (!lock.outermost) {
-        finish('reentered', lock);
-      } else {
-        finish('acquired', lock);
-        followHold(telemetry, lock, span);
+      // Telemetry must never cost the caller a lock it holds: a failure here is dropped.
+      try {
+        if (!lock) {
+          finish('busy');
+        } else if (!lock.outermost) {
+          finish('reentered', lock);
+        } else {
+          finish('acquired', lock);
+          followHold(telemetry, lock, span);
+        }
+      } catch {
+        // (an SDK or exporter that throws)
       }
       return lock;
     },
@@ -56,23 +61,29 @@ function followHold(telemetry: Telemetry, lock: Lock, acquireSpan: Span | undefi
   const { tracer, metrics } = telemetry;
   const heldAt = performance.now();
   // No acquire span: no SDK, so none for the hold either.
-  const hold = acquireSpan && tracer!.start('lock.hold', 'internal', {});
-  const attributes = hold && { 'coordination.lock.resources': [...lock.resources] };
-  if (attributes) hold.setAttributes(attributes);
-  if (hold && acquireSpan) hold.addLink({ context: acquireSpan.spanContext() });
-  lock.held.onEnd((lost, freeing) => {
-    const outcome = lost ? 'lost' : 'released';
+  const attributes = acquireSpan && { 'coordination.lock.resources': [...lock.resources] };
+  const hold =
+    attributes &&
+    tracer!.start('lock.hold', 'internal', attributes, undefined, [
+      { context: acquireSpan.spanContext() },
+    ]);
+  lock.held.onEnd((ending) => {
+    const outcome = 'lost' in ending ? 'lost' : 'released';
     metrics?.lockHold.record((performance.now() - heldAt) / 1000, {
       'coordination.lock.outcome': outcome,
     });
-    if (lost) metrics?.lockLost.add(1);
+    if ('lost' in ending) metrics?.lockLost.add(1);
     if (!hold || !attributes) return;
     hold.setAttribute('coordination.lock.outcome', outcome);
-    tracer!.end(hold, lost ? lock.signal.reason : undefined);
-    // The caller gets the release's own failure; the span only records it.
-    if (freeing) {
-      tracer!.traced('lock.release', 'internal', attributes, () => freeing).catch(() => undefined);
+    if ('lost' in ending) {
+      tracer!.end(hold, ending.lost);
+      return;
     }
+    tracer!.end(hold);
+    // The caller gets the release's own failure; the span only records it.
+    tracer!
+      .traced('lock.release', 'internal', attributes, () => ending.released)
+      .catch(() => undefined);
   });
 }
 

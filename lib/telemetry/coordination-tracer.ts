@@ -1,4 +1,4 @@
-import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span } from '@opentelemetry/api';
 import type { OpenTelemetryApi } from './opentelemetry-api.js';
 import { SCOPE_NAME } from './telemetry.scope.js';
 
@@ -33,10 +33,11 @@ export class CoordinationTracer {
     kind: SpanKindName,
     attributes: Attributes,
     parent?: Context,
+    links?: Link[],
   ): Span | undefined {
     const span = this.tracer.startSpan(
       name,
-      { kind: this.kinds[kind], attributes },
+      { kind: this.kinds[kind], attributes, ...(links ? { links } : {}) },
       parent ?? this.api.context.active(),
     );
     // The no-op tracer's spans carry the invalid trace id (compared, not validated: hot path).
@@ -72,7 +73,15 @@ export class CoordinationTracer {
   ): Promise<T> {
     const span = this.start(name, kind, attributes);
     if (!span) return work(undefined);
-    return this.within(span, () => work(span)).then(
+    let working: Promise<T>;
+    try {
+      working = this.within(span, () => work(span));
+    } catch (error) {
+      // Thrown before it returned a promise (bad arguments): the span still ends.
+      this.end(span, error);
+      throw error;
+    }
+    return working.then(
       (result) => {
         if (describe && span.isRecording()) span.setAttributes(describe(result));
         this.end(span);
@@ -94,17 +103,21 @@ export class CoordinationTracer {
     return Object.keys(headers).length > 0 ? JSON.stringify(headers) : undefined;
   }
 
-  /** The context a carrier names: the parent of a consumer's span (the active one if none). */
+  /**
+   * The context a carrier names: the parent of a consumer's span. A job or message without one
+   * starts a trace of its own: whatever was active when the worker or subscriber started (a
+   * span of the app's start, of the acquire that opened a connection) is no parent of it.
+   */
   parentFrom(carrier: string | undefined): Context {
-    const { context, propagation } = this.api;
-    if (carrier === undefined) return context.active();
+    const { ROOT_CONTEXT, propagation } = this.api;
+    if (carrier === undefined) return ROOT_CONTEXT;
     let headers: unknown;
     try {
       headers = JSON.parse(carrier);
     } catch {
-      return context.active();
+      return ROOT_CONTEXT;
     }
-    if (headers === null || typeof headers !== 'object') return context.active();
-    return propagation.extract(context.active(), headers as Record<string, string>);
+    if (headers === null || typeof headers !== 'object') return ROOT_CONTEXT;
+    return propagation.extract(ROOT_CONTEXT, headers as Record<string, string>);
   }
 }

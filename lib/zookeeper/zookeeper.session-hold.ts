@@ -1,4 +1,4 @@
-import { assertLease, type LeaseEndListener } from '../common/lease.js';
+import { assertLease, HoldEnd, type HoldEnding } from '../common/lease.js';
 import type { SessionEvent, ZooKeeperConnection } from './zookeeper.connection.js';
 
 /** Everything a {@link SessionBoundHold} starts from. */
@@ -34,7 +34,7 @@ export class SessionBoundHold<LostError extends Error> {
   private holdTimer?: NodeJS.Timeout;
   private lostWith?: LostError;
   private released = false;
-  private endListener?: LeaseEndListener;
+  private readonly ending = new HoldEnd();
 
   constructor(init: SessionBoundHoldInit<LostError>) {
     this.connection = init.connection;
@@ -85,9 +85,9 @@ export class SessionBoundHold<LostError extends Error> {
     }
   }
 
-  /** Calls `listener` once, when the hold is first released or lost. */
-  onEnd(listener: LeaseEndListener): void {
-    this.endListener = listener;
+  /** Calls `listener` once, when the hold is first released or lost (at once if it was). */
+  onEnd(listener: (ending: HoldEnding) => void): void {
+    this.ending.listen(listener);
   }
 
   async release(): Promise<void> {
@@ -97,24 +97,18 @@ export class SessionBoundHold<LostError extends Error> {
     this.tracker.delete(this);
     this.unsubscribe();
     const freeing = this.free(this.nodes);
-    this.ended(false, freeing);
+    this.ending.end({ released: freeing });
     await freeing;
   }
 
   lose(reason: string): LostError {
     if (this.lostWith) return this.lostWith;
     this.lostWith = this.lostError(reason);
-    this.ended(true);
     this.tracker.delete(this);
     this.stopWatchdog();
     this.controller.abort(this.lostWith);
+    this.ending.end({ lost: this.lostWith });
     return this.lostWith;
-  }
-
-  private ended(lost: boolean, freeing?: Promise<void>): void {
-    const listener = this.endListener;
-    this.endListener = undefined;
-    listener?.(lost, freeing);
   }
 
   private onSessionEvent(event: SessionEvent): void {
