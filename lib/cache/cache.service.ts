@@ -28,6 +28,7 @@ import {
   type LocalOptions,
 } from './cache.options.js';
 import { tracedLookup } from './cache.telemetry.js';
+import { telemetryOf, type Telemetry } from '../telemetry/telemetry.js';
 import { CacheStore } from './cache.store.js';
 import { InvalidationBus } from './invalidation-bus.js';
 import { NearCache, type NearEntry } from './near-cache.js';
@@ -76,7 +77,11 @@ export class CacheService implements BeforeApplicationShutdown {
   private readonly defaultLocal: LocalOptions | undefined;
   private degraded = false;
 
+  /** With the module option `telemetry`: spans and lookup counts of reads. */
+  private readonly telemetry?: Telemetry;
+
   constructor(private readonly connections: RedisConnections) {
+    this.telemetry = telemetryOf(connections);
     this.breaker = new CircuitBreaker(connections, {
       timeoutMs: CACHE_OP_TIMEOUT_MS,
       retryAfterMs: RETRY_AFTER_MS,
@@ -242,7 +247,7 @@ export class CacheService implements BeforeApplicationShutdown {
    * costs little more than the raw GET.
    */
   private fetch(request: FillRequest): Promise<unknown> {
-    const { telemetry } = this.connections;
+    const { telemetry } = this;
     if (!telemetry) return this.lookup(request);
     // Built field by field, in the order every request is: one object shape on the hot path.
     const { ref, loader, options, tags } = request;

@@ -30,7 +30,7 @@ import { resolveShardedPubSub } from './sharded-pubsub.js';
 import { StartupHold } from './startup-hold.js';
 import { SubscriptionHub } from './subscription-hub.js';
 import { resolveReplicaAcks, type ReplicaAckOptions } from './replica-acks.js';
-import { Telemetry } from '../telemetry/telemetry.js';
+import { bindTelemetry, Telemetry } from '../telemetry/telemetry.js';
 
 /** A standalone/Sentinel connection or a Cluster: the library runs on both. */
 export type RedisClient = Redis | Cluster;
@@ -81,8 +81,6 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   readonly cache: ResolvedCacheOptions;
   /** The module option `registry`, checked: this app's own registration, if any. */
   readonly registry: ResolvedRegistryOptions | undefined;
-  /** OpenTelemetry instrumentation; undefined unless the module option `telemetry` is set. */
-  readonly telemetry: Telemetry | undefined;
   /** The module option `zookeeper`, checked. */
   readonly zookeeper: ResolvedZooKeeperOptions | undefined;
   /** Where locks live unless a call says otherwise (module option `locks.backend`). */
@@ -103,9 +101,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     private readonly options: ResolvedCoordinationOptions,
     readonly command: RedisClient,
     private readonly logger: LoggerService,
-    telemetry: Telemetry | undefined,
   ) {
-    this.telemetry = telemetry;
     this.keys = new KeySpace(options.keyPrefix);
     this.codec = options.codec;
     this.maxPayloadBytes = options.maxPayloadBytes;
@@ -152,7 +148,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
       connection.kind === 'client'
         ? connection.client
         : createClient(options, 'command', logger, false);
-    const connections = new RedisConnections(options, command, logger, telemetry);
+    const connections = new RedisConnections(options, command, logger);
+    if (telemetry) bindTelemetry(connections, telemetry);
     if (connection.kind !== 'client') {
       connections.adopt(command, 'command');
       connections.startupHold.track(command);

@@ -1,6 +1,7 @@
 import type { Counter } from '@opentelemetry/api';
 import { Injectable } from '@nestjs/common';
 import { RedisConnections } from '../connection/redis-connections.js';
+import { telemetryOf } from '../telemetry/telemetry.js';
 import type {
   CounterValue,
   HitOptions,
@@ -40,11 +41,11 @@ export class CounterService {
   private readonly store: CounterStore;
 
   /** Counts denied hits (with the module option `telemetry`). */
-  private readonly denied?: Counter;
+  private readonly denied: Counter | undefined;
 
   constructor(connections: RedisConnections) {
     this.store = new CounterStore(connections);
-    this.denied = connections.telemetry?.metrics?.rateLimitDenied;
+    this.denied = telemetryOf(connections)?.metrics?.rateLimitDenied;
   }
 
   /**

@@ -1,6 +1,8 @@
+import type { Counter } from '@opentelemetry/api';
 import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { CircuitBreaker } from '../connection/circuit-breaker.js';
 import { RedisConnections } from '../connection/redis-connections.js';
+import { telemetryOf } from '../telemetry/telemetry.js';
 import type { RedisThrottlerStorageOptions, ThrottlerHitOptions } from './counter.interfaces.js';
 import {
   DEFAULT_THROTTLER_STORAGE_OPTIONS,
@@ -58,7 +60,11 @@ export class RedisThrottlerStorage {
   /** An outage was logged and no call has succeeded since. */
   private degraded = false;
 
+  /** Counts blocked requests (with the module option `telemetry`). */
+  private readonly denied: Counter | undefined;
+
   constructor(private readonly connections: RedisConnections) {
+    this.denied = telemetryOf(connections)?.metrics?.rateLimitDenied;
     this.store = new CounterStore(connections);
     this.breaker = new CircuitBreaker(connections, {
       timeoutMs: THROTTLER_TIMEOUT_MS,
@@ -114,7 +120,7 @@ export class RedisThrottlerStorage {
       this.logger.log('Redis answers again: requests are throttled again');
     }
     if (hit.blocked) {
-      this.connections.telemetry?.metrics?.rateLimitDenied.add(1, {
+      this.denied?.add(1, {
         'coordination.rate_limit.source': 'throttler',
         'coordination.rate_limit.throttler': throttlerName,
       });

@@ -31,6 +31,7 @@ import { ZooKeeperLocks } from './zookeeper-lock.recipe.js';
 import { waitAtMost } from '../common/within.js';
 import { renewalDueAt } from '../common/lease.js';
 import { tracedAcquire } from './lock.telemetry.js';
+import { telemetryOf, type Telemetry } from '../telemetry/telemetry.js';
 
 /**
  * Distributed locks on Redis with fencing tokens, a renewing watchdog, pub/sub wake-ups,
@@ -63,10 +64,14 @@ export class RedisLockService implements BeforeApplicationShutdown {
 
   private readonly zookeeper: ZooKeeperLocks;
 
+  /** With the module option `telemetry`: spans and metrics of acquires and holds. */
+  private readonly telemetry?: Telemetry;
+
   constructor(
     private readonly connections: RedisConnections,
     zookeeper: ZooKeeperConnection,
   ) {
+    this.telemetry = telemetryOf(connections);
     this.store = new LockStore(connections);
     this.notifier = new ReleaseNotifier(connections);
     this.zookeeper = new ZooKeeperLocks(zookeeper, this.held);
@@ -238,7 +243,7 @@ export class RedisLockService implements BeforeApplicationShutdown {
     wait: boolean,
     names?: readonly string[],
   ): Promise<Lock | null> {
-    const { telemetry } = this.connections;
+    const { telemetry } = this;
     if (!telemetry) return this.takeLock(resource, options, wait, names);
     return tracedAcquire(telemetry, resource, () => this.takeLock(resource, options, wait, names));
   }

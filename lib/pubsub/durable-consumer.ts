@@ -5,6 +5,7 @@ import {
   type RedisClient,
   type RedisConnections,
 } from '../connection/redis-connections.js';
+import { telemetryOf } from '../telemetry/telemetry.js';
 import { tracedHandle } from './pubsub.telemetry.js';
 import type { DurableMessageHandler, DurableMessageMeta } from './pubsub.interfaces.js';
 import type { ResolvedDurableOptions } from './pubsub.options.js';
@@ -220,7 +221,7 @@ export class DurableConsumer {
     }
     try {
       const message = this.connections.codec.decode(delivery.payload);
-      const { telemetry } = this.connections;
+      const telemetry = telemetryOf(this.connections);
       if (telemetry?.tracer) {
         const attributes = {
           'messaging.consumer.group.name': group,

@@ -26,6 +26,7 @@ import {
   resolveSelector,
 } from './pubsub.options.js';
 import { PubSubStore, type ChannelListener } from './pubsub.store.js';
+import { telemetryOf, type Telemetry } from '../telemetry/telemetry.js';
 import {
   splitTraceContext,
   tracedHandle,
@@ -63,13 +64,15 @@ export class PubSubService implements BeforeApplicationShutdown {
   private readonly consumers = new Map<string, DurableConsumer>();
   private readonly store: PubSubStore;
 
+  private readonly telemetry?: Telemetry;
   /** Stops reporting the consumer-group gauges (with the module option `telemetry`). */
   private readonly stopGauges?: () => void;
 
   constructor(private readonly connections: RedisConnections) {
     this.store = new PubSubStore(connections);
     // Lag and pending of the groups this instance consumes, read when the SDK collects.
-    this.stopGauges = connections.telemetry?.metrics?.addGaugeSource(async (record) => {
+    this.telemetry = telemetryOf(connections);
+    this.stopGauges = this.telemetry?.metrics?.addGaugeSource(async (record) => {
       const consumed = [...this.consumers.values()].map((consumer) => consumer.reads);
       const channels = new Set(consumed.map(({ channel }) => channel));
       await Promise.all(
@@ -115,7 +118,7 @@ export class PubSubService implements BeforeApplicationShutdown {
     try {
       assertPublishOptions(options);
       const payload = this.store.encode(channel, message);
-      const { telemetry } = this.connections;
+      const { telemetry } = this;
       if (telemetry?.tracer) {
         return tracedPublish(telemetry, channel, options.durable === true, (trace) =>
           this.send(channel, payload, options, trace),
@@ -369,7 +372,7 @@ export class PubSubService implements BeforeApplicationShutdown {
       this.logger.error(
         `Handler ${handlerName} failed on a message of channel "${meta.channel}": ${(error as Error)?.stack ?? String(error)}`,
       );
-    const { telemetry } = this.connections;
+    const { telemetry } = this;
     if (telemetry?.tracer) {
       const attributes = meta.pattern === undefined ? {} : { 'coordination.pattern': meta.pattern };
       void tracedHandle(telemetry, meta.channel, trace, attributes, async () =>

@@ -59,6 +59,7 @@ import {
 import { QueueStore, type EncodedJob } from './queue.store.js';
 import { JobWorker } from './queue.worker.js';
 import { tracedAdd } from './queue.telemetry.js';
+import { telemetryOf, type Telemetry } from '../telemetry/telemetry.js';
 
 /** Largest `limit` of {@link QueueService.dead} and of one {@link QueueService.clean} call. */
 const MAX_BATCH = 10_000;
@@ -88,12 +89,14 @@ export class QueueService implements BeforeApplicationShutdown {
   private readonly readers = new Map<string, QueueEventsReader>();
   private readonly workers = new Set<JobWorker>();
   private readonly logger: LoggerService = new Logger('QueueService');
+  private readonly telemetry?: Telemetry;
   /** Stops reporting the queue gauges (with the module option `telemetry`). */
   private readonly stopGauges?: () => void;
 
   constructor(private readonly connections: RedisConnections) {
+    this.telemetry = telemetryOf(connections);
     // Depth and oldest wait of the queues this instance works on, read when the SDK collects.
-    this.stopGauges = connections.telemetry?.metrics?.addGaugeSource(async (record) => {
+    this.stopGauges = this.telemetry?.metrics?.addGaugeSource(async (record) => {
       const queues = new Set([...this.workers].map((worker) => worker.queue));
       await Promise.all(
         [...queues].map(async (queue) => {
@@ -119,7 +122,7 @@ export class QueueService implements BeforeApplicationShutdown {
     const store = this.store(queue);
     const resolved = resolveJobOptions(options, ADD_JOB_OPTION_KEYS);
     const acks = this.connections.replicaAcks(options?.replicaAcks);
-    return tracedAdd(this.connections.telemetry, queue, 1, async (trace) => {
+    return tracedAdd(this.telemetry, queue, 1, async (trace) => {
       const job = store.encode(data, resolved, Date.now(), trace);
       const confirmation = await store
         .addJob(job, acks)
@@ -150,7 +153,7 @@ export class QueueService implements BeforeApplicationShutdown {
       }
       return resolveJobOptions(entry.opts);
     });
-    return tracedAdd(this.connections.telemetry, queue, jobs.length, async (trace) => {
+    return tracedAdd(this.telemetry, queue, jobs.length, async (trace) => {
       const now = Date.now();
       const encoded: EncodedJob[] = jobs.map((entry, i) =>
         store.encode(entry.data, resolved[i]!, now, trace),

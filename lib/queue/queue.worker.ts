@@ -11,6 +11,7 @@ import {
 import { QueueJobTimeoutError, QueueLeaseLostError, QueueShutdownError } from './queue.errors.js';
 import type { Job, JobHandler, WorkerOptions } from './queue.interfaces.js';
 import { backoffDelay } from './queue.options.js';
+import { telemetryOf, type Telemetry } from '../telemetry/telemetry.js';
 import { AttemptTelemetry, type AttemptOutcome } from './queue.telemetry.js';
 import { RetryBackoff, sleep } from './retry-backoff.js';
 import type {
@@ -96,6 +97,9 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private readonly burials = new Set<Promise<void>>();
 
   /** @internal Created by `QueueService.process()`. */
+  /** With the module option `telemetry`: each attempt's span and duration. */
+  private readonly telemetry?: Telemetry;
+
   constructor(
     private readonly store: QueueStore,
     private readonly handler: JobHandler,
@@ -105,6 +109,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     private readonly onClosed: () => void,
   ) {
     super();
+    this.telemetry = telemetryOf(connections);
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.floor(options.leaseMs / 3));
     this.loop = this.fetchLoop();
   }
@@ -261,7 +266,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private async run(entry: Running): Promise<void> {
     const { job, token, backoff } = entry.claimed;
     this.handlersRunning++;
-    const attempt = AttemptTelemetry.start(this.connections.telemetry, this.queue, entry.claimed);
+    const attempt = AttemptTelemetry.start(this.telemetry, this.queue, entry.claimed);
     const outcome = attempt
       ? await attempt.run(() => this.invoke(entry))
       : await this.invoke(entry);

@@ -6,8 +6,8 @@ import type { ResolvedTelemetryOptions } from './telemetry.options.js';
 
 /**
  * The module's OpenTelemetry instrumentation, present only when the module option `telemetry`
- * is set: capabilities check `connections.telemetry?.tracer` / `?.metrics`, so an app without it
- * pays one property read per call.
+ * is set. Each capability takes it once, at construction, with {@link telemetryOf}, and checks
+ * `telemetry?.tracer` / `?.metrics` per call: an app without it pays one property read.
  */
 export class Telemetry {
   private constructor(
@@ -31,4 +31,21 @@ export class Telemetry {
     }
     return new Telemetry(options.traces ? new CoordinationTracer(api) : undefined, metrics);
   }
+}
+
+/**
+ * Which connections have telemetry. Kept beside them rather than as a field: a field would put
+ * `@opentelemetry/api` types in the public declarations, which apps without that optional
+ * package could not compile (with `skipLibCheck: false`).
+ */
+const bound = new WeakMap<object, Telemetry>();
+
+/** Gives a module's connections their telemetry (at app start). */
+export function bindTelemetry(connections: object, telemetry: Telemetry): void {
+  bound.set(connections, telemetry);
+}
+
+/** The telemetry of a module's connections; undefined when the option is off. */
+export function telemetryOf(connections: object): Telemetry | undefined {
+  return bound.get(connections);
 }
