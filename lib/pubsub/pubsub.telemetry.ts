@@ -3,23 +3,42 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { MESSAGING_SYSTEM } from '../telemetry/telemetry.scope.js';
 
 /**
- * Starts a broadcast message that carries its publisher's trace context: NUL, the context
- * (JSON, which never holds a raw NUL), NUL, then the encoded message. Codec output (JSON text)
- * never starts with NUL, so a message without context passes as it is.
+ * Starts a broadcast message that carries its publisher's trace context: this marker, the
+ * context (JSON headers, never holding a raw NUL), NUL, then the encoded message. A message is
+ * split only when it starts with the marker and the context parses as headers; any other text,
+ * whatever its first character, passes as it is.
  */
-const TRACE_MARK = '\u0000';
+const TRACE_MARK = '\u0000otel:';
 
 /** A broadcast message with its trace context in front. */
 export function withTraceContext(payload: string, trace: string | undefined): string {
-  return trace === undefined ? payload : `${TRACE_MARK}${trace}${TRACE_MARK}${payload}`;
+  return trace === undefined ? payload : `${TRACE_MARK}${trace}\u0000${payload}`;
 }
 
 /** Splits a broadcast message into the encoded message and the trace context it carries. */
 export function splitTraceContext(text: string): { payload: string; trace?: string } {
-  if (text.charCodeAt(0) !== 0) return { payload: text };
-  const end = text.indexOf(TRACE_MARK, 1);
+  // Hot path: one character compared for the messages that carry no context.
+  if (text.charCodeAt(0) !== 0 || !text.startsWith(TRACE_MARK)) return { payload: text };
+  const end = text.indexOf('\u0000', TRACE_MARK.length);
   if (end < 0) return { payload: text };
-  return { payload: text.slice(end + 1), trace: text.slice(1, end) };
+  const trace = text.slice(TRACE_MARK.length, end);
+  return isHeaders(trace) ? { payload: text.slice(end + 1), trace } : { payload: text };
+}
+
+/** True for the JSON of an object of string values (propagation headers). */
+function isHeaders(json: string): boolean {
+  let headers: unknown;
+  try {
+    headers = JSON.parse(json);
+  } catch {
+    return false;
+  }
+  return (
+    headers !== null &&
+    typeof headers === 'object' &&
+    !Array.isArray(headers) &&
+    Object.values(headers).every((value) => typeof value === 'string')
+  );
 }
 
 function messagingAttributes(channel: string, operation: 'send' | 'process'): Attributes {

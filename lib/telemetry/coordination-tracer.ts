@@ -94,12 +94,17 @@ export class CoordinationTracer {
     );
   }
 
-  /** The propagation headers of `span`'s context, as JSON, to send along with a job or message. */
+  /**
+   * The propagation headers of `span`'s context (W3C `traceparent` and `tracestate` by default,
+   * no baggage), as JSON, to send along with a job or message.
+   */
   carrier(span: Span | undefined): string | undefined {
     if (!span) return undefined;
     const { context, propagation, trace } = this.api;
     const headers: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span), headers);
+    // Baggage is the request's, possibly personal: it is not stored with jobs and messages.
+    delete headers.baggage;
     return Object.keys(headers).length > 0 ? JSON.stringify(headers) : undefined;
   }
 

@@ -31,7 +31,10 @@ describe('telemetry', () => {
     });
     assert.equal(withTraceContext('"x"', undefined), '"x"');
     assert.deepEqual(splitTraceContext('"x"'), { payload: '"x"' });
-    assert.deepEqual(splitTraceContext('\u0000no end'), { payload: '\u0000no end' });
+    // Text that merely starts with NUL (a raw binary frame, another codec) passes as it is.
+    for (const text of ['\u0000no end', '\u0000binary\u0000frame', '\u0000otel:[1]\u0000x']) {
+      assert.deepEqual(splitTraceContext(text), { payload: text });
+    }
   });
 
   it('resolves the module option', () => {
