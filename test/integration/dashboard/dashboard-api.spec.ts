@@ -112,6 +112,58 @@ describe('CoordinationDashboardModule API', () => {
     assert.ok(app.worker.completed.has(id));
   });
 
+  it('refuses actions from another site even when CORS lets every origin in with credentials', async () => {
+    const app = await startDashboardApp(redis.url, undefined, (nest) =>
+      nest.enableCors({ origin: true, credentials: true }),
+    );
+    const id = await deadJob(app);
+    const post = (path: string, headers: Record<string, string>) =>
+      fetch(`${app.url}/api/queues/${QUEUE}/${path}`, {
+        method: 'POST',
+        headers: { ...ACTION, ...headers },
+        body: '{}',
+      });
+    const own = new URL(app.url).origin;
+
+    // The preflight another site's page would make is approved: only the guard stands in the way.
+    const preflight = await fetch(`${app.url}/api/queues/${QUEUE}/pause`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-coordination-dashboard,content-type',
+      },
+    });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://evil.example');
+    for (const headers of [
+      { origin: 'https://evil.example' } as Record<string, string>,
+      { origin: own.replace('127.0.0.1', 'localhost') },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site', origin: own },
+    ]) {
+      for (const path of [`jobs/${id}/retry`, `jobs/${id}/remove`, 'pause']) {
+        const refused = await post(path, headers);
+        assert.equal(refused.status, 403, `${path} ${JSON.stringify(headers)}`);
+        assert.match(
+          ((await refused.json()) as { message: string }).message,
+          /only from the dashboard's own origin/,
+        );
+      }
+    }
+    assert.equal((await app.queue.getJob(QUEUE, id))?.state, 'dead');
+    assert.equal((await app.queue.counts(QUEUE)).paused, false);
+
+    // The page's own requests: same origin (any scheme: a TLS proxy may stand in front).
+    const sameOrigin = { origin: own, 'sec-fetch-site': 'same-origin' };
+    assert.equal((await post('pause', sameOrigin)).status, 200);
+    assert.equal((await post('resume', { origin: own.replace('http:', 'https:') })).status, 200);
+    assert.equal((await post(`jobs/${id}/retry`, sameOrigin)).status, 200);
+    await eventually(
+      'the retried job completed',
+      async () => (await app.queue.getJob(QUEUE, id))?.state === 'completed',
+    );
+  });
+
   it('removes a dead job, pauses and resumes the queue, and maps library errors to 4xx', async () => {
     const app = await startDashboardApp(redis.url);
     const id = await deadJob(app);
