@@ -58,20 +58,37 @@ function show(id, text, isError) {
   node.className = isError ? 'error' : '';
 }
 
-async function act(path, what) {
-  const response = await fetch(path, { method: 'POST', headers: ACTION_HEADERS, body: '{}' });
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    show('status', `Could not ${what}: ${body.message ?? response.statusText}`, true);
-  } else {
-    show('status', `Done: ${what}`, false);
+/** Paths of the actions in flight: their buttons stay disabled, even when drawn again meanwhile. */
+const acting = new Set();
+
+async function act(node, path, what) {
+  acting.add(path);
+  node.disabled = true;
+  try {
+    const response = await fetch(path, { method: 'POST', headers: ACTION_HEADERS, body: '{}' });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      show('status', `Could not ${what}: ${body.message ?? response.statusText}`, true);
+    } else {
+      show('status', `Done: ${what}`, false);
+    }
+  } catch (error) {
+    show('status', `Could not ${what}: ${error.message}`, true);
+  } finally {
+    acting.delete(path);
+    node.disabled = false;
   }
-  await refresh();
+  refresh();
 }
 
-function button(label, path, what) {
+/** A button POSTing to `path`; with a `question`, only once the operator confirms it. */
+function button(label, path, what, question) {
   const node = h('button', { type: 'button' }, label);
-  node.addEventListener('click', () => void act(path, what));
+  node.disabled = acting.has(path);
+  node.addEventListener('click', () => {
+    if (acting.has(path) || (question && !confirm(question))) return;
+    void act(node, path, what);
+  });
   return node;
 }
 
@@ -134,7 +151,12 @@ function queueCard(queue, sampleEveryMs) {
       'div',
       { class: 'row' },
       button('Retry', `${base}/jobs/${encodeURIComponent(job.id)}/retry`, `retry job ${job.id}`),
-      button('Remove', `${base}/jobs/${encodeURIComponent(job.id)}/remove`, `remove job ${job.id}`),
+      button(
+        'Remove',
+        `${base}/jobs/${encodeURIComponent(job.id)}/remove`,
+        `remove job ${job.id}`,
+        `Remove dead job ${job.id} for good?`,
+      ),
     ),
   ]);
   return h(
@@ -276,17 +298,45 @@ function render(overview) {
   );
 }
 
-async function refresh() {
+// One overview request at a time: the next is scheduled when it has finished (a slow server
+// is not sent more), and none while the tab is hidden.
+/** Sequence number of the newest overview asked for. */
+let requested = 0;
+let loading = false;
+let timer;
+
+/** Asks for a fresh overview: now, or right after the one in flight. */
+function refresh() {
+  requested += 1;
+  clearTimeout(timer);
+  if (!loading) void load();
+}
+
+async function load() {
+  loading = true;
+  const sequence = requested;
+  // Drawn only if no newer overview was asked for meanwhile: one asked for after an action must
+  // not be overwritten by an answer read before it.
+  const current = () => sequence === requested;
   try {
     const response = await fetch('api/overview', { headers: { accept: 'application/json' } });
     const body = await response.json();
     if (!response.ok) throw new Error(body.message ?? response.statusText);
-    render(body);
-    show('updated', `Updated ${time(body.at)}`, false);
+    if (current()) {
+      render(body);
+      show('updated', `Updated ${time(body.at)}`, false);
+    }
   } catch (error) {
-    show('updated', `Could not load: ${error.message}`, true);
+    if (current()) show('updated', `Could not load: ${error.message}`, true);
+  } finally {
+    loading = false;
   }
+  if (!current()) void load();
+  else if (!document.hidden) timer = setTimeout(refresh, REFRESH_MS);
 }
 
-void refresh();
-setInterval(() => void refresh(), REFRESH_MS);
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) clearTimeout(timer);
+  else refresh();
+});
+refresh();
