@@ -115,16 +115,29 @@ export function resolveDashboardOptions(input: unknown): ResolvedDashboardOption
     for (const name of list) check(() => assertName(kind, name));
     return [...new Set(list)];
   };
-  const semaphores = options.semaphores ?? [];
-  if (
-    !Array.isArray(semaphores) ||
-    !semaphores.every(
-      (entry) =>
-        typeof entry?.name === 'string' && Number.isInteger(entry.limit) && entry.limit > 0,
-    )
-  ) {
-    problems.push('semaphores must be an array of { name, limit } (limit a positive integer)');
-  }
+  const semaphores = (() => {
+    const list = options.semaphores ?? [];
+    if (
+      !Array.isArray(list) ||
+      !list.every((entry) => Number.isInteger(entry?.limit) && entry.limit > 0)
+    ) {
+      problems.push('semaphores must be an array of { name, limit } (limit a positive integer)');
+      return [];
+    }
+    const check = collectProblems('semaphores', problems);
+    const byName = new Map<string, DashboardSemaphore>();
+    for (const { name, limit } of list) {
+      check(() => assertName('semaphore name', name));
+      const seen = byName.get(name);
+      if (seen !== undefined && seen.limit !== limit) {
+        problems.push(
+          `semaphores: "${name}" is given twice, with limits ${seen.limit} and ${limit}`,
+        );
+      }
+      if (seen === undefined) byName.set(name, { name, limit });
+    }
+    return [...byName.values()];
+  })();
   const { sampleEveryMs = DEFAULT_DASHBOARD_OPTIONS.sampleEveryMs } = options;
   const { samples = DEFAULT_DASHBOARD_OPTIONS.samples } = options;
   if (!Number.isInteger(sampleEveryMs) || sampleEveryMs < 100) {
@@ -142,7 +155,7 @@ export function resolveDashboardOptions(input: unknown): ResolvedDashboardOption
     channels: names('channels', 'channel name'),
     elections: names('elections', 'election name'),
     services: names('services', 'service name'),
-    semaphores: Array.isArray(semaphores) ? semaphores : [],
+    semaphores,
     sampleEveryMs,
     samples,
   };

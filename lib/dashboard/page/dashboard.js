@@ -230,27 +230,37 @@ function channelCard(channel) {
   );
 }
 
-function fill(id, ...content) {
+/** Draws a section under its heading, or the error it could not be read with (it is empty then). */
+function fill(id, error, ...content) {
   const section = document.getElementById(id);
-  section.replaceChildren(section.querySelector('h2'), ...content.flat().filter(Boolean));
+  section.replaceChildren(
+    section.querySelector('h2'),
+    ...(error
+      ? [h('p', { class: 'error' }, `Could not read: ${error.message}`)]
+      : content.flat().filter(Boolean)),
+  );
 }
 
 function render(overview) {
+  const { errors } = overview;
   const { sampleEveryMs } = overview;
   fill(
     'queues',
+    errors.queues,
     overview.queues.length === 0
       ? h('p', { class: 'muted' }, 'No queues.')
       : overview.queues.map((queue) => queueCard(queue, sampleEveryMs)),
   );
   fill(
     'channels',
+    errors.channels,
     overview.channels.length === 0
       ? h('p', { class: 'muted' }, 'No durable channels.')
       : overview.channels.map(channelCard),
   );
   fill(
     'locks',
+    errors.locks,
     table(
       ['Resource', 'Mode', 'Holders', 'Fencing token', 'Time left', 'Waiters'],
       overview.locks.held.map((lock) => [
@@ -266,6 +276,7 @@ function render(overview) {
   );
   fill(
     'elections',
+    errors.elections,
     table(
       ['Election', 'Leader', 'Term'],
       overview.elections.map((e) => [e.name, e.state.leader ?? 'none', e.state.term ?? '']),
@@ -273,6 +284,7 @@ function render(overview) {
   );
   fill(
     'semaphores',
+    errors.semaphores,
     table(
       ['Semaphore', 'Available', 'Limit'],
       overview.semaphores.map((s) => [s.name, s.available, s.limit]),
@@ -280,6 +292,7 @@ function render(overview) {
   );
   fill(
     'services',
+    errors.services,
     table(
       ['Service', 'Instance', 'Address', 'Status', 'Registered'],
       overview.services.flatMap((s) =>
@@ -291,6 +304,7 @@ function render(overview) {
   );
   fill(
     'config',
+    null,
     table(
       ['Key', 'Version'],
       overview.config.map((c) => [c.name, c.version]),

@@ -6,6 +6,7 @@ import {
   LeaderElectionService,
   PubSubService,
   RedisLockService,
+  SemaphoreService,
   type DashboardOverview,
 } from '../../../lib/index.js';
 import { useTestRedis } from '../../support/hooks.js';
@@ -231,6 +232,29 @@ describe('CoordinationDashboardModule API', () => {
         queue!.throughput.reduce((total, sample) => total + sample[field], 0);
       return sum('completed') === 3 && sum('dead') === 3;
     });
+  });
+
+  it('shows a section that cannot be read with its error, and the others as they are', async () => {
+    const app = await startDashboardApp(redis.url, {
+      guard: OperatorGuard,
+      semaphores: [{ name: 'pdf-renders', limit: 4 }],
+    });
+    const permit = await app.app.get(SemaphoreService).acquire('pdf-renders', { limit: 2 });
+    const id = await deadJob(app);
+
+    const seen = await overview(app);
+    assert.equal(seen.errors.semaphores?.code, 'SEMAPHORE_LIMIT_MISMATCH');
+    assert.match(seen.errors.semaphores.message, /in use with limit 2, not 4/);
+    assert.deepEqual(seen.semaphores, []);
+    assert.deepEqual(Object.keys(seen.errors), ['semaphores']);
+    assert.deepEqual(
+      seen.queues.map((queue) => [queue.name, queue.dead.map((job) => job.id)]),
+      [[QUEUE, [id]]],
+    );
+    await permit.release();
+    const drained = await overview(app);
+    assert.deepEqual(drained.errors, {});
+    assert.deepEqual(drained.semaphores, [{ name: 'pdf-renders', limit: 4, available: 4 }]);
   });
 
   it('lists durable channels with their groups (lag, pending) and elections with their leader', async () => {

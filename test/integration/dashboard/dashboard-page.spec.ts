@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { RedisLockService } from '../../../lib/index.js';
+import { RedisLockService, SemaphoreService } from '../../../lib/index.js';
 import { useTestRedis } from '../../support/hooks.js';
 import { eventually } from '../../support/eventually.js';
 import {
@@ -135,7 +135,12 @@ describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
   });
 
   it('asks for one overview at a time, the next once it is answered, and none while hidden', async () => {
-    const app = await startDashboardApp(redis.url, { guard: { canActivate: () => true } });
+    const app = await startDashboardApp(redis.url, {
+      guard: { canActivate: () => true },
+      semaphores: [{ name: 'pdf-renders', limit: 4 }],
+    });
+    // A section that cannot be read shows its error; the others are drawn.
+    const permit = await app.app.get(SemaphoreService).acquire('pdf-renders', { limit: 2 });
     const page = await browser.newPage();
     // The page's timers run only when the test says (runFor), and its overview requests are
     // counted as the page sends them.
@@ -169,6 +174,12 @@ describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
     assert.equal(await sent(), 1, 'none more while the first is unanswered');
     answer();
     await page.locator('#updated', { hasText: 'Updated' }).waitFor();
+    assert.match(
+      await page.locator('#semaphores').innerText(),
+      /Could not read: Semaphore "pdf-renders" is in use with limit 2, not 4/,
+    );
+    assert.equal(await page.locator(`#queues [data-queue="${QUEUE}"]`).count(), 1);
+    await permit.release();
     await page.clock.runFor(3_000);
     await eventually('the next overview, 3 s after', async () => (await sent()) === 2);
 
