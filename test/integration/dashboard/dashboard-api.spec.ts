@@ -219,6 +219,32 @@ describe('CoordinationDashboardModule API', () => {
     assert.deepEqual((await overview(app)).locks.held, []);
   });
 
+  it('lists read locks by their live leases only, not by how long their key lives', async () => {
+    const app = await startDashboardApp(redis.url);
+    const locks = app.app.get(RedisLockService);
+    const redisNow = async () => {
+      const [seconds, micros] = await redis.client.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    // The readers key lives as long as the longest lease it held (it is never shortened): once
+    // the long reader left, it lives a minute more, holding only the short lease, which lapses.
+    const long = await locks.acquire('doc', { mode: 'read', ttlMs: 60_000 });
+    await locks.acquire('doc', { mode: 'read', ttlMs: 50 });
+    const endsBy = (await redisNow()) + 50;
+    await long.release();
+    // Watched on Redis's clock: isLocked() would drop the lapsed reader (as every script does).
+    await eventually('the short read lease lapsed', async () => (await redisNow()) > endsBy);
+    assert.deepEqual((await overview(app)).locks.held, []);
+
+    const reader = await locks.acquire('doc', { mode: 'read', ttlMs: 20_000 });
+    const [lock, ...others] = (await overview(app)).locks.held;
+    assert.deepEqual(others, []);
+    assert.equal(lock?.mode, 'read');
+    assert.equal(lock?.holders.length, 1);
+    assert.ok(lock.expiresInMs > 0 && lock.expiresInMs <= 20_000, String(lock.expiresInMs));
+    await reader.release();
+  });
+
   it('counts throughput from queue events, which stay correct when completed jobs are trimmed', async () => {
     const app = await startDashboardApp(redis.url, {
       guard: { canActivate: () => true },
