@@ -42,4 +42,31 @@ describe('CoordinationDashboardModule options', () => {
     assert.match(twice!, /"pdf" is given twice, with limits 4 and 2/);
     assert.match(problemsOf({ semaphores: [{ name: 7, limit: 1 }] })[0]!, /expected a string/);
   });
+
+  it('takes a path of one segment or more, none of them "." or ".."', () => {
+    assert.equal(
+      resolveDashboardOptions({ unguarded: true, path: '/ops/coordination' }).path,
+      '/ops/coordination',
+    );
+    for (const path of ['', '/', '//']) {
+      assert.deepEqual(problemsOf({ path }), [
+        `path must name a segment, got ${JSON.stringify(path)}`,
+      ]);
+    }
+    for (const path of ['.', 'ops/..', '/ops/./coordination', '../coordination']) {
+      assert.deepEqual(problemsOf({ path }), [
+        `path must not have "." or ".." segments, got ${JSON.stringify(path)}`,
+      ]);
+    }
+    assert.deepEqual(problemsOf({ path: 'ops/...' }), []);
+  });
+
+  it('bounds the sampling interval to an hour and the samples kept to 10000', () => {
+    assert.deepEqual(problemsOf({ sampleEveryMs: 3_600_000, samples: 10_000 }), []);
+    assert.deepEqual(problemsOf({ sampleEveryMs: 3_600_001, samples: 10_001 }), [
+      'sampleEveryMs must be an integer from 100 to 3600000 (an hour), got 3600001',
+      'samples must be an integer from 2 to 10000, got 10001',
+    ]);
+    assert.match(problemsOf({ sampleEveryMs: 2 ** 31 })[0]!, /^sampleEveryMs must be/);
+  });
 });
