@@ -76,7 +76,10 @@ describe('CoordinationDashboardModule API', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
-    assert.match(await page.text(), /<base href="\/coordination\/" \/>/);
+    // Relative: right behind a proxy that strips a prefix too.
+    assert.match(await page.text(), /<base href="\.\/coordination\/" \/>/);
+    const withSlash = await fetch(`${app.url}/?view=1`, { headers: OPERATOR });
+    assert.match(await withSlash.text(), /<base href="\.\/" \/>/);
     const script = await fetch(`${app.url}/dashboard.js`, { headers: OPERATOR });
     assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.match(await script.text(), /createTextNode/);
