@@ -60,13 +60,18 @@ describe('CoordinationDashboardModule API', () => {
     for (const [path, init] of [
       ['', {}],
       ['/dashboard.js', {}],
+      ['/dashboard.css', {}],
       ['/api/overview', {}],
       [`/api/queues/${QUEUE}/jobs/${id}/retry`, { method: 'POST', headers: ACTION, body: '{}' }],
+      [`/api/queues/${QUEUE}/jobs/${id}/remove`, { method: 'POST', headers: ACTION, body: '{}' }],
+      [`/api/queues/${QUEUE}/pause`, { method: 'POST', headers: ACTION, body: '{}' }],
+      [`/api/queues/${QUEUE}/resume`, { method: 'POST', headers: ACTION, body: '{}' }],
     ] as const) {
       const response = await fetch(`${app.url}${path}`, init);
       assert.equal(response.status, 403, `${path}: ${response.status}`);
     }
     assert.equal((await app.queue.getJob(QUEUE, id))?.state, 'dead');
+    assert.equal((await app.queue.counts(QUEUE)).paused, false);
   });
 
   it('serves the page, its script and its style behind a guard that lets the operator in', async () => {
@@ -252,6 +257,8 @@ describe('CoordinationDashboardModule API', () => {
     const app = await startDashboardApp(redis.url, {
       guard: { canActivate: () => true },
       sampleEveryMs: 100,
+      // A window of 1000 s: the 3 completions stay in it however slow the machine.
+      samples: 10_000,
     });
     // Each job dies once, then completes on retry: 3 dead, 3 completed in all.
     for (const data of [1, 2, 3]) await app.queue.retryDead(QUEUE, [await deadJob(app, data)]);

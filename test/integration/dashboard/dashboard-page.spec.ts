@@ -60,6 +60,7 @@ describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     rmSync(profile, { recursive: true, force: true });
+    if (!process.env.UPDATE_SCREENSHOT) rmSync(screenshot, { force: true });
   });
 
   it('shows a dead job with its error, runs it again on Retry, and never runs markup from job data', async () => {
