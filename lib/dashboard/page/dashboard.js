@@ -46,9 +46,36 @@ function table(headings, rows) {
   );
 }
 
-const time = (ms) => new Date(ms).toLocaleTimeString();
-const dateTime = (ms) => new Date(ms).toLocaleString();
-const duration = (ms) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+/** A moment: its time of day when today, else with its date. */
+function when(ms) {
+  const date = new Date(ms);
+  return date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString();
+}
+
+/** A length of time in its two largest units: "850 ms", "4.2 s", "3 m 20 s", "2 d 5 h". */
+function duration(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const parts = [
+    [Math.floor(ms / 86_400_000), 'd'],
+    [Math.floor(ms / 3_600_000) % 24, 'h'],
+    [Math.floor(ms / 60_000) % 60, 'm'],
+    [Math.floor(ms / 1000) % 60, 's'],
+  ];
+  const first = parts.findIndex(([amount]) => amount > 0);
+  return parts
+    .slice(first, first + 2)
+    .filter(([amount], i) => i === 0 || amount > 0)
+    .map(([amount, unit]) => `${amount} ${unit}`)
+    .join(' ');
+}
+
+/** A count with the reader's digit grouping; anything else (e.g. "unknown") as it is. */
+function count(value) {
+  return typeof value === 'number' ? value.toLocaleString() : value;
+}
 const json = (value) => h('pre', null, value === undefined ? '' : JSON.stringify(value));
 
 /** Shows the outcome of the last action (`status`) or load (`updated`). */
@@ -127,7 +154,7 @@ function chart(samples, sampleEveryMs) {
       h('div', { class: 'legend-completed' }, `completed per ${every}`),
       h('div', { class: 'legend-dead' }, `dead per ${every}`),
       h('div', { class: 'legend-waiting' }, 'waiting'),
-      h('div', { class: 'muted' }, `max ${max}, ${samples.length} samples`),
+      h('div', { class: 'muted' }, `max ${count(max)}, ${count(samples.length)} samples`),
     ),
   );
 }
@@ -138,15 +165,17 @@ function queueCard(queue, sampleEveryMs) {
   const deadRows = queue.dead.map((job) => [
     job.id,
     job.name ?? '',
-    json(job.data),
+    job.decodeError === undefined
+      ? json(job.data)
+      : h('span', { class: 'error' }, `Cannot decode: ${job.decodeError}`),
     h(
       'div',
       null,
       job.history.map((attempt) =>
-        h('div', null, `#${attempt.attempt} at ${time(attempt.at)}: ${attempt.error}`),
+        h('div', null, `#${attempt.attempt} at ${when(attempt.at)}: ${attempt.error}`),
       ),
     ),
-    time(job.diedAt),
+    when(job.diedAt),
     h(
       'div',
       { class: 'row' },
@@ -174,7 +203,7 @@ function queueCard(queue, sampleEveryMs) {
       'div',
       { class: 'counts' },
       ['waiting', 'active', 'delayed', 'completed', 'dead'].map((state) =>
-        h('div', { class: `count-${state}` }, h('b', null, counts[state]), state),
+        h('div', { class: `count-${state}` }, h('b', null, count(counts[state])), state),
       ),
       h('div', null, h('b', null, counts.paused ? 'paused' : 'running'), 'state'),
       h(
@@ -190,12 +219,7 @@ function queueCard(queue, sampleEveryMs) {
     h('h4', null, 'Schedulers'),
     table(
       ['Scheduler', 'Pattern', 'Next run', 'Last job'],
-      queue.schedulers.map((s) => [
-        s.id,
-        json(s.pattern),
-        dateTime(s.nextRunAt),
-        s.lastJobId ?? '',
-      ]),
+      queue.schedulers.map((s) => [s.id, json(s.pattern), when(s.nextRunAt), s.lastJobId ?? '']),
     ),
   );
 }
@@ -210,9 +234,9 @@ function channelCard(channel) {
       ['Group', 'Consumers', 'Pending', 'Lag', 'Last delivered'],
       channel.groups.map((g) => [
         g.group,
-        g.consumers,
-        g.pending,
-        g.lag ?? 'unknown',
+        count(g.consumers),
+        count(g.pending),
+        count(g.lag ?? 'unknown'),
         g.lastDeliveredId,
       ]),
     ),
@@ -224,7 +248,7 @@ function channelCard(channel) {
         d.group,
         h('pre', null, d.payload),
         d.error,
-        d.deliveries,
+        count(d.deliveries),
       ]),
     ),
   );
@@ -269,7 +293,7 @@ function render(overview) {
         lock.holders.join(', '),
         lock.fencingToken ?? '',
         duration(lock.expiresInMs),
-        lock.waiters,
+        count(lock.waiters),
       ]),
     ),
     overview.locks.truncated ? h('p', { class: 'muted' }, 'More locks may be held.') : null,
@@ -287,7 +311,7 @@ function render(overview) {
     errors.semaphores,
     table(
       ['Semaphore', 'Available', 'Limit'],
-      overview.semaphores.map((s) => [s.name, s.available, s.limit]),
+      overview.semaphores.map((s) => [s.name, count(s.available), count(s.limit)]),
     ),
   );
   fill(
@@ -298,7 +322,7 @@ function render(overview) {
       overview.services.flatMap((s) =>
         s.instances.length === 0
           ? [[s.name, h('span', { class: 'muted' }, 'no instances'), '', '', '']]
-          : s.instances.map((i) => [s.name, i.id, i.address, i.status, time(i.registeredAt)]),
+          : s.instances.map((i) => [s.name, i.id, i.address, i.status, when(i.registeredAt)]),
       ),
     ),
   );
@@ -338,7 +362,7 @@ async function load() {
     if (!response.ok) throw new Error(body.message ?? response.statusText);
     if (current()) {
       render(body);
-      show('updated', `Updated ${time(body.at)}`, false);
+      show('updated', `Updated ${when(body.at)}`, false);
     }
   } catch (error) {
     if (current()) show('updated', `Could not load: ${error.message}`, true);

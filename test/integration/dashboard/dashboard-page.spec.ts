@@ -189,6 +189,25 @@ describeWithChromium('CoordinationDashboardModule page in Chromium', () => {
     assert.equal(await sent(), 2, 'none while hidden');
     await setHidden(false);
     assert.equal(await sent(), 3, 'one as soon as it shows again');
+
+    // How the page writes durations, counts and moments (its functions are the script's globals).
+    const formatted = await page.evaluate(() => {
+      const scope = globalThis as unknown as Record<string, (value: number) => string>;
+      const day = 86_400_000;
+      const now = Date.now();
+      return {
+        durations: [850, 4200, 200_000, 3_600_000, 2 * day + 5 * 3_600_000 + 60_000].map((ms) =>
+          scope.duration!(ms),
+        ),
+        count: scope.count!(1_234_567),
+        today: scope.when!(now),
+        yesterday: scope.when!(now - day),
+        formats: [new Date(now).toLocaleTimeString(), new Date(now - day).toLocaleString()],
+      };
+    });
+    assert.deepEqual(formatted.durations, ['850 ms', '4.2 s', '3 m 20 s', '1 h', '2 d 5 h']);
+    assert.equal(formatted.count, '1,234,567');
+    assert.deepEqual([formatted.today, formatted.yesterday], formatted.formats);
     await page.close();
   });
 });
