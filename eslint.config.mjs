@@ -31,7 +31,13 @@ export default tseslint.config(
     files: ['lib/dashboard/page/*.js'],
     languageOptions: {
       sourceType: 'script',
-      globals: { document: 'readonly', fetch: 'readonly', setInterval: 'readonly' },
+      globals: {
+        document: 'readonly',
+        fetch: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        confirm: 'readonly',
+      },
     },
   },
   {

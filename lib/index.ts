@@ -234,6 +234,8 @@ export {
 export type {
   ChannelView,
   DashboardOverview,
+  DashboardSection,
+  DashboardSectionError,
   QueueView,
   ThroughputSample,
 } from './dashboard/dashboard.interfaces.js';

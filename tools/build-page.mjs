@@ -4,8 +4,10 @@
 // Run by `npm run build` (tools/build.mjs) before the TypeScript compilations.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const folder = join(dirname(new URL(import.meta.url).pathname), '..', 'lib', 'dashboard', 'page');
+// fileURLToPath, not URL.pathname: that keeps %20 for a space and a leading / before C: on Windows.
+const folder = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'dashboard', 'page');
 const assets = {
   DASHBOARD_HTML: 'index.html',
   DASHBOARD_JS: 'dashboard.js',

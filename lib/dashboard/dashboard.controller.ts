@@ -43,12 +43,12 @@ export class DashboardController {
   @Header('content-security-policy', CONTENT_SECURITY_POLICY)
   @Header('cache-control', 'no-store')
   page(@Req() request: { originalUrl?: string; url: string }): string {
-    // Relative URLs of the page resolve under its own path, whatever prefix the app mounts it at.
+    // Relative URLs of the page resolve under its own path. The base is relative too, so it
+    // holds behind a proxy that strips a prefix before the app sees the request.
     const path = (request.originalUrl ?? request.url).split('?')[0]!;
-    return DASHBOARD_HTML.replace(
-      '%BASE%',
-      escapeAttribute(path.endsWith('/') ? path : `${path}/`),
-    );
+    const base = path.endsWith('/') ? './' : `./${path.slice(path.lastIndexOf('/') + 1)}/`;
+    // A function, so that "$&" and the like in the path are not replacement patterns.
+    return DASHBOARD_HTML.replace('%BASE%', () => escapeAttribute(base));
   }
 
   @Get('dashboard.js')

@@ -36,6 +36,16 @@ export interface ChannelView {
   readonly deadLetters: readonly DeadLetter[];
 }
 
+/** The parts of the overview read on their own: one that fails leaves the others shown. */
+export type DashboardSection =
+  'queues' | 'channels' | 'locks' | 'elections' | 'semaphores' | 'services';
+
+/** Why a section could not be read: a library error's code and (redacted) message. */
+export interface DashboardSectionError {
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface DashboardOverview {
   /** When this snapshot was read (ms since the epoch). */
   readonly at: number;
@@ -60,4 +70,6 @@ export interface DashboardOverview {
   }[];
   /** Live configuration keys and their versions; values are not shown (they may hold secrets). */
   readonly config: readonly { readonly name: string; readonly version: number }[];
+  /** The sections that could not be read (shown empty), and why. */
+  readonly errors: Partial<Record<DashboardSection, DashboardSectionError>>;
 }

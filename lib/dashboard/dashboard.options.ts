@@ -34,9 +34,9 @@ export interface CoordinationDashboardOptions {
   semaphores?: DashboardSemaphore[];
   /** Registry services to show besides this app's own (module option `registry`). */
   services?: string[];
-  /** How often queue throughput and backlog are sampled for the chart (ms). @default 5000 */
+  /** How often queue throughput and backlog are sampled for the chart (ms, 100 to an hour). @default 5000 */
   sampleEveryMs?: number;
-  /** How many samples the chart keeps (at the default interval, 60 are 5 minutes). @default 60 */
+  /** How many samples the chart keeps (2 to 10000; at the default interval, 60 are 5 minutes). @default 60 */
   samples?: number;
 }
 
@@ -58,6 +58,9 @@ export const DEFAULT_DASHBOARD_OPTIONS = Object.freeze({
   sampleEveryMs: 5000,
   samples: 60,
 });
+
+/** Longest sampling interval: an hour (a timer of over 2^31 ms would fire at once). */
+const MAX_SAMPLE_EVERY_MS = 3_600_000;
 
 const KNOWN = new Set<string>([
   'path',
@@ -104,6 +107,15 @@ export function resolveDashboardOptions(input: unknown): ResolvedDashboardOption
     problems.push(
       `path must be a URL path of letters, digits, "-", "_", "." and "/", got ${describeValue(path)}`,
     );
+  } else {
+    const segments = path.split('/').filter((segment) => segment !== '');
+    // At the app's root the page's relative URLs (dashboard.js, api/...) would be the app's own.
+    if (segments.length === 0)
+      problems.push(`path must name a segment, got ${describeValue(path)}`);
+    // A browser resolves "." and ".." away, so the page could not reach its own routes.
+    if (segments.some((segment) => segment === '.' || segment === '..')) {
+      problems.push(`path must not have "." or ".." segments, got ${describeValue(path)}`);
+    }
   }
   const names = (option: 'queues' | 'channels' | 'elections' | 'services', kind: string) => {
     const list = options[option] ?? [];
@@ -115,21 +127,38 @@ export function resolveDashboardOptions(input: unknown): ResolvedDashboardOption
     for (const name of list) check(() => assertName(kind, name));
     return [...new Set(list)];
   };
-  const semaphores = options.semaphores ?? [];
-  if (
-    !Array.isArray(semaphores) ||
-    !semaphores.every(
-      (entry) =>
-        typeof entry?.name === 'string' && Number.isInteger(entry.limit) && entry.limit > 0,
-    )
-  ) {
-    problems.push('semaphores must be an array of { name, limit } (limit a positive integer)');
-  }
+  const semaphores = (() => {
+    const list = options.semaphores ?? [];
+    if (
+      !Array.isArray(list) ||
+      !list.every((entry) => Number.isInteger(entry?.limit) && entry.limit > 0)
+    ) {
+      problems.push('semaphores must be an array of { name, limit } (limit a positive integer)');
+      return [];
+    }
+    const check = collectProblems('semaphores', problems);
+    const byName = new Map<string, DashboardSemaphore>();
+    for (const { name, limit } of list) {
+      check(() => assertName('semaphore name', name));
+      const seen = byName.get(name);
+      if (seen !== undefined && seen.limit !== limit) {
+        problems.push(
+          `semaphores: "${name}" is given twice, with limits ${seen.limit} and ${limit}`,
+        );
+      }
+      if (seen === undefined) byName.set(name, { name, limit });
+    }
+    return [...byName.values()];
+  })();
   const { sampleEveryMs = DEFAULT_DASHBOARD_OPTIONS.sampleEveryMs } = options;
   const { samples = DEFAULT_DASHBOARD_OPTIONS.samples } = options;
-  if (!Number.isInteger(sampleEveryMs) || sampleEveryMs < 100) {
+  if (
+    !Number.isInteger(sampleEveryMs) ||
+    sampleEveryMs < 100 ||
+    sampleEveryMs > MAX_SAMPLE_EVERY_MS
+  ) {
     problems.push(
-      `sampleEveryMs must be an integer of at least 100, got ${describeValue(sampleEveryMs)}`,
+      `sampleEveryMs must be an integer from 100 to ${MAX_SAMPLE_EVERY_MS} (an hour), got ${describeValue(sampleEveryMs)}`,
     );
   }
   if (!Number.isInteger(samples) || samples < 2 || samples > 10_000) {
@@ -142,7 +171,7 @@ export function resolveDashboardOptions(input: unknown): ResolvedDashboardOption
     channels: names('channels', 'channel name'),
     elections: names('elections', 'election name'),
     services: names('services', 'service name'),
-    semaphores: Array.isArray(semaphores) ? semaphores : [],
+    semaphores,
     sampleEveryMs,
     samples,
   };

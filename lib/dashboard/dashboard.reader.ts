@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { RedisCoordinationError } from '../common/coordination.error.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { LiveConfigService } from '../config/live-config.service.js';
 import { LockStore } from '../lock/lock.store.js';
@@ -8,7 +9,13 @@ import { ServiceRegistry } from '../registry/registry.service.js';
 import { SemaphoreService } from '../semaphore/semaphore.service.js';
 import { LeaderElectionService } from '../election/election.service.js';
 import { DASHBOARD_OPTIONS } from './dashboard.constants.js';
-import type { ChannelView, DashboardOverview, QueueView } from './dashboard.interfaces.js';
+import type {
+  ChannelView,
+  DashboardOverview,
+  DashboardSection,
+  DashboardSectionError,
+  QueueView,
+} from './dashboard.interfaces.js';
 import type { ResolvedDashboardOptions } from './dashboard.options.js';
 import { DashboardTargets } from './dashboard.targets.js';
 import { QueueThroughputSampler } from './dashboard.throughput.js';
@@ -22,6 +29,7 @@ const LOCKS_SHOWN = 200;
 @Injectable()
 export class DashboardReader {
   private readonly locks: LockStore;
+  private readonly logger = new Logger('CoordinationDashboard');
 
   constructor(
     private readonly targets: DashboardTargets,
@@ -44,28 +52,46 @@ export class DashboardReader {
   }
 
   async overview(): Promise<DashboardOverview> {
+    const errors: Partial<Record<DashboardSection, DashboardSectionError>> = {};
+    // Each section read on its own: one that fails (Redis refusing a command, a semaphore in use
+    // with another limit) is shown empty with its error, the others as they are.
+    const read = <T>(section: DashboardSection, empty: T, work: () => Promise<T>): Promise<T> =>
+      work().catch((error: unknown) => {
+        errors[section] = this.describe(section, error);
+        return empty;
+      });
     const [queues, channels, locks, elections, semaphores, services] = await Promise.all([
-      Promise.all(this.targets.queues.map((queue) => this.queue(queue))),
-      Promise.all(this.targets.channels.map((channel) => this.channel(channel))),
-      this.locks.listHeld(LOCKS_SHOWN).catch(this.connections.rethrow('list the held locks')),
-      Promise.all(
-        this.options.elections.map(async (name) => ({
-          name,
-          state: await this.elections.leader(name),
-        })),
+      read('queues', [], () => Promise.all(this.targets.queues.map((queue) => this.queue(queue)))),
+      read('channels', [], () =>
+        Promise.all(this.targets.channels.map((channel) => this.channel(channel))),
       ),
-      Promise.all(
-        this.options.semaphores.map(async ({ name, limit }) => ({
-          name,
-          limit,
-          available: await this.semaphores.available(name, { limit }),
-        })),
+      read('locks', { locks: [], truncated: false }, () =>
+        this.locks.listHeld(LOCKS_SHOWN).catch(this.connections.rethrow('list the held locks')),
       ),
-      Promise.all(
-        this.targets.services.map(async (name) => ({
-          name,
-          instances: await this.registry.instances(name, { includeDown: true }),
-        })),
+      read('elections', [], () =>
+        Promise.all(
+          this.options.elections.map(async (name) => ({
+            name,
+            state: await this.elections.leader(name),
+          })),
+        ),
+      ),
+      read('semaphores', [], () =>
+        Promise.all(
+          this.options.semaphores.map(async ({ name, limit }) => ({
+            name,
+            limit,
+            available: await this.semaphores.available(name, { limit }),
+          })),
+        ),
+      ),
+      read('services', [], () =>
+        Promise.all(
+          this.targets.services.map(async (name) => ({
+            name,
+            instances: await this.registry.instances(name, { includeDown: true }),
+          })),
+        ),
       ),
     ]);
     const config = this.targets.configKeys.map((name) => ({
@@ -82,7 +108,22 @@ export class DashboardReader {
       semaphores,
       services,
       config,
+      errors,
     };
+  }
+
+  /**
+   * The library's errors are shown as they are (their messages carry no secrets); anything else
+   * is logged here and only named on the page, as the error filter does for whole requests.
+   */
+  private describe(section: DashboardSection, error: unknown): DashboardSectionError {
+    if (error instanceof RedisCoordinationError)
+      return { code: error.code, message: error.message };
+    this.logger.error(
+      `Could not read the ${section}`,
+      error instanceof Error ? error.stack : error,
+    );
+    return { code: 'UNEXPECTED', message: `Could not read the ${section} (see the server log)` };
   }
 
   private async queue(name: string): Promise<QueueView> {

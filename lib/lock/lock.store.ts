@@ -329,20 +329,28 @@ export class LockStore {
   private async readHolding(resource: string, mode: LockMode): Promise<LockHolding | undefined> {
     const { command } = this.connections;
     const [keys] = this.keysOf([resource]) as [ResourceKeys];
-    const held = mode === 'write' ? keys.owner : keys.readers;
-    const [expiresInMs, waiters, owner, readers] = await Promise.all([
-      command.pttl(held),
-      command.zcard(keys.queue),
-      mode === 'write' ? command.get(keys.owner) : null,
-      mode === 'read' ? command.zrange(keys.readers, '0', '-1') : [],
-    ]);
-    if (expiresInMs < 0) return undefined;
     if (mode === 'read') {
-      const holders = [...new Set(readers.map((token) => token.split(':')[0]!))];
-      return { resource, mode, holders, expiresInMs, waiters };
+      const [[seconds, micros], waiters] = await Promise.all([
+        command.time(),
+        command.zcard(keys.queue),
+      ]);
+      const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      // Readers are scored by when their lease ends (Redis ms, includes/readers.lua); one whose
+      // lease ended stays in the ZSET (and keeps the key alive) until a script drops it, so only
+      // scores after now are holds, as the scripts count them.
+      const live = await command.zrangebyscore(keys.readers, `(${nowMs}`, '+inf', 'WITHSCORES');
+      if (live.length === 0) return undefined;
+      const tokens = live.filter((_, i) => i % 2 === 0);
+      const holders = [...new Set(tokens.map((token) => token.split(':')[0]!))];
+      return { resource, mode, holders, expiresInMs: Number(live.at(-1)) - nowMs, waiters };
     }
+    const [expiresInMs, waiters, owner] = await Promise.all([
+      command.pttl(keys.owner),
+      command.zcard(keys.queue),
+      command.get(keys.owner),
+    ]);
     const parsed = owner === null ? undefined : LockStore.readOwner(owner);
-    if (!parsed) return undefined;
+    if (expiresInMs < 0 || !parsed) return undefined;
     return {
       resource,
       mode,

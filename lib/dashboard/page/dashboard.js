@@ -46,9 +46,36 @@ function table(headings, rows) {
   );
 }
 
-const time = (ms) => new Date(ms).toLocaleTimeString();
-const dateTime = (ms) => new Date(ms).toLocaleString();
-const duration = (ms) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+/** A moment: its time of day when today, else with its date. */
+function when(ms) {
+  const date = new Date(ms);
+  return date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString();
+}
+
+/** A length of time in its two largest units: "850 ms", "4.2 s", "3 m 20 s", "2 d 5 h". */
+function duration(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const parts = [
+    [Math.floor(ms / 86_400_000), 'd'],
+    [Math.floor(ms / 3_600_000) % 24, 'h'],
+    [Math.floor(ms / 60_000) % 60, 'm'],
+    [Math.floor(ms / 1000) % 60, 's'],
+  ];
+  const first = parts.findIndex(([amount]) => amount > 0);
+  return parts
+    .slice(first, first + 2)
+    .filter(([amount], i) => i === 0 || amount > 0)
+    .map(([amount, unit]) => `${amount} ${unit}`)
+    .join(' ');
+}
+
+/** A count with the reader's digit grouping; anything else (e.g. "unknown") as it is. */
+function count(value) {
+  return typeof value === 'number' ? value.toLocaleString() : value;
+}
 const json = (value) => h('pre', null, value === undefined ? '' : JSON.stringify(value));
 
 /** Shows the outcome of the last action (`status`) or load (`updated`). */
@@ -58,20 +85,37 @@ function show(id, text, isError) {
   node.className = isError ? 'error' : '';
 }
 
-async function act(path, what) {
-  const response = await fetch(path, { method: 'POST', headers: ACTION_HEADERS, body: '{}' });
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    show('status', `Could not ${what}: ${body.message ?? response.statusText}`, true);
-  } else {
-    show('status', `Done: ${what}`, false);
+/** Paths of the actions in flight: their buttons stay disabled, even when drawn again meanwhile. */
+const acting = new Set();
+
+async function act(node, path, what) {
+  acting.add(path);
+  node.disabled = true;
+  try {
+    const response = await fetch(path, { method: 'POST', headers: ACTION_HEADERS, body: '{}' });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      show('status', `Could not ${what}: ${body.message ?? response.statusText}`, true);
+    } else {
+      show('status', `Done: ${what}`, false);
+    }
+  } catch (error) {
+    show('status', `Could not ${what}: ${error.message}`, true);
+  } finally {
+    acting.delete(path);
+    node.disabled = false;
   }
-  await refresh();
+  refresh();
 }
 
-function button(label, path, what) {
+/** A button POSTing to `path`; with a `question`, only once the operator confirms it. */
+function button(label, path, what, question) {
   const node = h('button', { type: 'button' }, label);
-  node.addEventListener('click', () => void act(path, what));
+  node.disabled = acting.has(path);
+  node.addEventListener('click', () => {
+    if (acting.has(path) || (question && !confirm(question))) return;
+    void act(node, path, what);
+  });
   return node;
 }
 
@@ -110,7 +154,7 @@ function chart(samples, sampleEveryMs) {
       h('div', { class: 'legend-completed' }, `completed per ${every}`),
       h('div', { class: 'legend-dead' }, `dead per ${every}`),
       h('div', { class: 'legend-waiting' }, 'waiting'),
-      h('div', { class: 'muted' }, `max ${max}, ${samples.length} samples`),
+      h('div', { class: 'muted' }, `max ${count(max)}, ${count(samples.length)} samples`),
     ),
   );
 }
@@ -121,20 +165,27 @@ function queueCard(queue, sampleEveryMs) {
   const deadRows = queue.dead.map((job) => [
     job.id,
     job.name ?? '',
-    json(job.data),
+    job.decodeError === undefined
+      ? json(job.data)
+      : h('span', { class: 'error' }, `Cannot decode: ${job.decodeError}`),
     h(
       'div',
       null,
       job.history.map((attempt) =>
-        h('div', null, `#${attempt.attempt} at ${time(attempt.at)}: ${attempt.error}`),
+        h('div', null, `#${attempt.attempt} at ${when(attempt.at)}: ${attempt.error}`),
       ),
     ),
-    time(job.diedAt),
+    when(job.diedAt),
     h(
       'div',
       { class: 'row' },
       button('Retry', `${base}/jobs/${encodeURIComponent(job.id)}/retry`, `retry job ${job.id}`),
-      button('Remove', `${base}/jobs/${encodeURIComponent(job.id)}/remove`, `remove job ${job.id}`),
+      button(
+        'Remove',
+        `${base}/jobs/${encodeURIComponent(job.id)}/remove`,
+        `remove job ${job.id}`,
+        `Remove dead job ${job.id} for good?`,
+      ),
     ),
   ]);
   return h(
@@ -152,7 +203,7 @@ function queueCard(queue, sampleEveryMs) {
       'div',
       { class: 'counts' },
       ['waiting', 'active', 'delayed', 'completed', 'dead'].map((state) =>
-        h('div', { class: `count-${state}` }, h('b', null, counts[state]), state),
+        h('div', { class: `count-${state}` }, h('b', null, count(counts[state])), state),
       ),
       h('div', null, h('b', null, counts.paused ? 'paused' : 'running'), 'state'),
       h(
@@ -168,12 +219,7 @@ function queueCard(queue, sampleEveryMs) {
     h('h4', null, 'Schedulers'),
     table(
       ['Scheduler', 'Pattern', 'Next run', 'Last job'],
-      queue.schedulers.map((s) => [
-        s.id,
-        json(s.pattern),
-        dateTime(s.nextRunAt),
-        s.lastJobId ?? '',
-      ]),
+      queue.schedulers.map((s) => [s.id, json(s.pattern), when(s.nextRunAt), s.lastJobId ?? '']),
     ),
   );
 }
@@ -188,9 +234,9 @@ function channelCard(channel) {
       ['Group', 'Consumers', 'Pending', 'Lag', 'Last delivered'],
       channel.groups.map((g) => [
         g.group,
-        g.consumers,
-        g.pending,
-        g.lag ?? 'unknown',
+        count(g.consumers),
+        count(g.pending),
+        count(g.lag ?? 'unknown'),
         g.lastDeliveredId,
       ]),
     ),
@@ -202,33 +248,43 @@ function channelCard(channel) {
         d.group,
         h('pre', null, d.payload),
         d.error,
-        d.deliveries,
+        count(d.deliveries),
       ]),
     ),
   );
 }
 
-function fill(id, ...content) {
+/** Draws a section under its heading, or the error it could not be read with (it is empty then). */
+function fill(id, error, ...content) {
   const section = document.getElementById(id);
-  section.replaceChildren(section.querySelector('h2'), ...content.flat().filter(Boolean));
+  section.replaceChildren(
+    section.querySelector('h2'),
+    ...(error
+      ? [h('p', { class: 'error' }, `Could not read: ${error.message}`)]
+      : content.flat().filter(Boolean)),
+  );
 }
 
 function render(overview) {
+  const { errors } = overview;
   const { sampleEveryMs } = overview;
   fill(
     'queues',
+    errors.queues,
     overview.queues.length === 0
       ? h('p', { class: 'muted' }, 'No queues.')
       : overview.queues.map((queue) => queueCard(queue, sampleEveryMs)),
   );
   fill(
     'channels',
+    errors.channels,
     overview.channels.length === 0
       ? h('p', { class: 'muted' }, 'No durable channels.')
       : overview.channels.map(channelCard),
   );
   fill(
     'locks',
+    errors.locks,
     table(
       ['Resource', 'Mode', 'Holders', 'Fencing token', 'Time left', 'Waiters'],
       overview.locks.held.map((lock) => [
@@ -237,13 +293,14 @@ function render(overview) {
         lock.holders.join(', '),
         lock.fencingToken ?? '',
         duration(lock.expiresInMs),
-        lock.waiters,
+        count(lock.waiters),
       ]),
     ),
     overview.locks.truncated ? h('p', { class: 'muted' }, 'More locks may be held.') : null,
   );
   fill(
     'elections',
+    errors.elections,
     table(
       ['Election', 'Leader', 'Term'],
       overview.elections.map((e) => [e.name, e.state.leader ?? 'none', e.state.term ?? '']),
@@ -251,24 +308,27 @@ function render(overview) {
   );
   fill(
     'semaphores',
+    errors.semaphores,
     table(
       ['Semaphore', 'Available', 'Limit'],
-      overview.semaphores.map((s) => [s.name, s.available, s.limit]),
+      overview.semaphores.map((s) => [s.name, count(s.available), count(s.limit)]),
     ),
   );
   fill(
     'services',
+    errors.services,
     table(
       ['Service', 'Instance', 'Address', 'Status', 'Registered'],
       overview.services.flatMap((s) =>
         s.instances.length === 0
           ? [[s.name, h('span', { class: 'muted' }, 'no instances'), '', '', '']]
-          : s.instances.map((i) => [s.name, i.id, i.address, i.status, time(i.registeredAt)]),
+          : s.instances.map((i) => [s.name, i.id, i.address, i.status, when(i.registeredAt)]),
       ),
     ),
   );
   fill(
     'config',
+    null,
     table(
       ['Key', 'Version'],
       overview.config.map((c) => [c.name, c.version]),
@@ -276,17 +336,45 @@ function render(overview) {
   );
 }
 
-async function refresh() {
+// One overview request at a time: the next is scheduled when it has finished (a slow server
+// is not sent more), and none while the tab is hidden.
+/** Sequence number of the newest overview asked for. */
+let requested = 0;
+let loading = false;
+let timer;
+
+/** Asks for a fresh overview: now, or right after the one in flight. */
+function refresh() {
+  requested += 1;
+  clearTimeout(timer);
+  if (!loading) void load();
+}
+
+async function load() {
+  loading = true;
+  const sequence = requested;
+  // Drawn only if no newer overview was asked for meanwhile: one asked for after an action must
+  // not be overwritten by an answer read before it.
+  const current = () => sequence === requested;
   try {
     const response = await fetch('api/overview', { headers: { accept: 'application/json' } });
     const body = await response.json();
     if (!response.ok) throw new Error(body.message ?? response.statusText);
-    render(body);
-    show('updated', `Updated ${time(body.at)}`, false);
+    if (current()) {
+      render(body);
+      show('updated', `Updated ${when(body.at)}`, false);
+    }
   } catch (error) {
-    show('updated', `Could not load: ${error.message}`, true);
+    if (current()) show('updated', `Could not load: ${error.message}`, true);
+  } finally {
+    loading = false;
   }
+  if (!current()) void load();
+  else if (!document.hidden) timer = setTimeout(refresh, REFRESH_MS);
 }
 
-void refresh();
-setInterval(() => void refresh(), REFRESH_MS);
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) clearTimeout(timer);
+  else refresh();
+});
+refresh();

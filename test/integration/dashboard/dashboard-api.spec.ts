@@ -6,6 +6,7 @@ import {
   LeaderElectionService,
   PubSubService,
   RedisLockService,
+  SemaphoreService,
   type DashboardOverview,
 } from '../../../lib/index.js';
 import { useTestRedis } from '../../support/hooks.js';
@@ -59,13 +60,18 @@ describe('CoordinationDashboardModule API', () => {
     for (const [path, init] of [
       ['', {}],
       ['/dashboard.js', {}],
+      ['/dashboard.css', {}],
       ['/api/overview', {}],
       [`/api/queues/${QUEUE}/jobs/${id}/retry`, { method: 'POST', headers: ACTION, body: '{}' }],
+      [`/api/queues/${QUEUE}/jobs/${id}/remove`, { method: 'POST', headers: ACTION, body: '{}' }],
+      [`/api/queues/${QUEUE}/pause`, { method: 'POST', headers: ACTION, body: '{}' }],
+      [`/api/queues/${QUEUE}/resume`, { method: 'POST', headers: ACTION, body: '{}' }],
     ] as const) {
       const response = await fetch(`${app.url}${path}`, init);
       assert.equal(response.status, 403, `${path}: ${response.status}`);
     }
     assert.equal((await app.queue.getJob(QUEUE, id))?.state, 'dead');
+    assert.equal((await app.queue.counts(QUEUE)).paused, false);
   });
 
   it('serves the page, its script and its style behind a guard that lets the operator in', async () => {
@@ -75,7 +81,10 @@ describe('CoordinationDashboardModule API', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
-    assert.match(await page.text(), /<base href="\/coordination\/" \/>/);
+    // Relative: right behind a proxy that strips a prefix too.
+    assert.match(await page.text(), /<base href="\.\/coordination\/" \/>/);
+    const withSlash = await fetch(`${app.url}/?view=1`, { headers: OPERATOR });
+    assert.match(await withSlash.text(), /<base href="\.\/" \/>/);
     const script = await fetch(`${app.url}/dashboard.js`, { headers: OPERATOR });
     assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.match(await script.text(), /createTextNode/);
@@ -110,6 +119,58 @@ describe('CoordinationDashboardModule API', () => {
       async () => (await app.queue.getJob(QUEUE, id))?.state === 'completed',
     );
     assert.ok(app.worker.completed.has(id));
+  });
+
+  it('refuses actions from another site even when CORS lets every origin in with credentials', async () => {
+    const app = await startDashboardApp(redis.url, undefined, (nest) =>
+      nest.enableCors({ origin: true, credentials: true }),
+    );
+    const id = await deadJob(app);
+    const post = (path: string, headers: Record<string, string>) =>
+      fetch(`${app.url}/api/queues/${QUEUE}/${path}`, {
+        method: 'POST',
+        headers: { ...ACTION, ...headers },
+        body: '{}',
+      });
+    const own = new URL(app.url).origin;
+
+    // The preflight another site's page would make is approved: only the guard stands in the way.
+    const preflight = await fetch(`${app.url}/api/queues/${QUEUE}/pause`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-coordination-dashboard,content-type',
+      },
+    });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://evil.example');
+    for (const headers of [
+      { origin: 'https://evil.example' } as Record<string, string>,
+      { origin: own.replace('127.0.0.1', 'localhost') },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site', origin: own },
+    ]) {
+      for (const path of [`jobs/${id}/retry`, `jobs/${id}/remove`, 'pause']) {
+        const refused = await post(path, headers);
+        assert.equal(refused.status, 403, `${path} ${JSON.stringify(headers)}`);
+        assert.match(
+          ((await refused.json()) as { message: string }).message,
+          /only from the dashboard's own origin/,
+        );
+      }
+    }
+    assert.equal((await app.queue.getJob(QUEUE, id))?.state, 'dead');
+    assert.equal((await app.queue.counts(QUEUE)).paused, false);
+
+    // The page's own requests: same origin (any scheme: a TLS proxy may stand in front).
+    const sameOrigin = { origin: own, 'sec-fetch-site': 'same-origin' };
+    assert.equal((await post('pause', sameOrigin)).status, 200);
+    assert.equal((await post('resume', { origin: own.replace('http:', 'https:') })).status, 200);
+    assert.equal((await post(`jobs/${id}/retry`, sameOrigin)).status, 200);
+    await eventually(
+      'the retried job completed',
+      async () => (await app.queue.getJob(QUEUE, id))?.state === 'completed',
+    );
   });
 
   it('removes a dead job, pauses and resumes the queue, and maps library errors to 4xx', async () => {
@@ -166,10 +227,38 @@ describe('CoordinationDashboardModule API', () => {
     assert.deepEqual((await overview(app)).locks.held, []);
   });
 
+  it('lists read locks by their live leases only, not by how long their key lives', async () => {
+    const app = await startDashboardApp(redis.url);
+    const locks = app.app.get(RedisLockService);
+    const redisNow = async () => {
+      const [seconds, micros] = await redis.client.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    // The readers key lives as long as the longest lease it held (it is never shortened): once
+    // the long reader left, it lives a minute more, holding only the short lease, which lapses.
+    const long = await locks.acquire('doc', { mode: 'read', ttlMs: 60_000 });
+    await locks.acquire('doc', { mode: 'read', ttlMs: 50 });
+    const endsBy = (await redisNow()) + 50;
+    await long.release();
+    // Watched on Redis's clock: isLocked() would drop the lapsed reader (as every script does).
+    await eventually('the short read lease lapsed', async () => (await redisNow()) > endsBy);
+    assert.deepEqual((await overview(app)).locks.held, []);
+
+    const reader = await locks.acquire('doc', { mode: 'read', ttlMs: 20_000 });
+    const [lock, ...others] = (await overview(app)).locks.held;
+    assert.deepEqual(others, []);
+    assert.equal(lock?.mode, 'read');
+    assert.equal(lock?.holders.length, 1);
+    assert.ok(lock.expiresInMs > 0 && lock.expiresInMs <= 20_000, String(lock.expiresInMs));
+    await reader.release();
+  });
+
   it('counts throughput from queue events, which stay correct when completed jobs are trimmed', async () => {
     const app = await startDashboardApp(redis.url, {
       guard: { canActivate: () => true },
       sampleEveryMs: 100,
+      // A window of 1000 s: the 3 completions stay in it however slow the machine.
+      samples: 10_000,
     });
     // Each job dies once, then completes on retry: 3 dead, 3 completed in all.
     for (const data of [1, 2, 3]) await app.queue.retryDead(QUEUE, [await deadJob(app, data)]);
@@ -179,6 +268,29 @@ describe('CoordinationDashboardModule API', () => {
         queue!.throughput.reduce((total, sample) => total + sample[field], 0);
       return sum('completed') === 3 && sum('dead') === 3;
     });
+  });
+
+  it('shows a section that cannot be read with its error, and the others as they are', async () => {
+    const app = await startDashboardApp(redis.url, {
+      guard: OperatorGuard,
+      semaphores: [{ name: 'pdf-renders', limit: 4 }],
+    });
+    const permit = await app.app.get(SemaphoreService).acquire('pdf-renders', { limit: 2 });
+    const id = await deadJob(app);
+
+    const seen = await overview(app);
+    assert.equal(seen.errors.semaphores?.code, 'SEMAPHORE_LIMIT_MISMATCH');
+    assert.match(seen.errors.semaphores.message, /in use with limit 2, not 4/);
+    assert.deepEqual(seen.semaphores, []);
+    assert.deepEqual(Object.keys(seen.errors), ['semaphores']);
+    assert.deepEqual(
+      seen.queues.map((queue) => [queue.name, queue.dead.map((job) => job.id)]),
+      [[QUEUE, [id]]],
+    );
+    await permit.release();
+    const drained = await overview(app);
+    assert.deepEqual(drained.errors, {});
+    assert.deepEqual(drained.semaphores, [{ name: 'pdf-renders', limit: 4, available: 4 }]);
   });
 
   it('lists durable channels with their groups (lag, pending) and elections with their leader', async () => {

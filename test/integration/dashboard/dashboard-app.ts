@@ -64,10 +64,14 @@ export interface DashboardApp {
 
 const started = new Set<INestApplication>();
 
-/** An HTTP app with the dashboard at /coordination and {@link FailsOnceWorker}; closed after each test. */
+/**
+ * An HTTP app with the dashboard at /coordination and {@link FailsOnceWorker}; closed after each
+ * test. `configure` runs before it listens (e.g. to enable CORS).
+ */
 export async function startDashboardApp(
   redisUrl: string,
   options: CoordinationDashboardOptions = { guard: OperatorGuard },
+  configure?: (app: INestApplication) => void,
 ): Promise<DashboardApp> {
   const prefix = uniqueKeyPrefix();
   const moduleRef = await Test.createTestingModule({
@@ -79,6 +83,7 @@ export async function startDashboardApp(
   }).compile();
   const app = moduleRef.createNestApplication({ logger: new CapturingLogger() });
   started.add(app);
+  configure?.(app);
   await app.listen(0, '127.0.0.1');
   return {
     app,
