@@ -225,8 +225,8 @@ export class QueueService implements BeforeApplicationShutdown {
 
   /**
    * The waiting job that has waited longest, and how long; undefined when none waits. It is
-   * found among the jobs first in line: the first of each priority level and of each group (at
-   * most 100 of those are read).
+   * found among the jobs first in line (the first of each priority level, without a group and
+   * within each group; at most 100 are read) and the most overdue delayed job.
    */
   async oldestWaiting(queue: string): Promise<OldestWaitingJob | undefined> {
     return this.store(queue)

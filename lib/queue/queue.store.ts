@@ -389,16 +389,18 @@ export class QueueStore {
   }
 
   /**
-   * Of the jobs first in line (headJobs-4.lua), the one waiting longest and for how long: since
-   * it was added, it came due (delayed at add) or its last attempt failed, whichever is latest.
-   * Undefined when nothing waits.
+   * Of the jobs first in line (headJobs-6.lua) and the most overdue delayed job, the one waiting
+   * longest and for how long (see {@link waitingSince}); undefined when nothing waits.
    */
   async oldestWaiting(): Promise<OldestWaitingJob | undefined> {
     const reply = (await this.run('headJobs', [MAX_HEADS])) as unknown[];
     const now = Number(reply[0]);
-    let oldest: OldestWaitingJob | undefined;
-    for (let i = 1; i < reply.length; i += 3) {
-      const since = waitingSince(reply[i + 1], reply[i + 2]);
+    let oldest: OldestWaitingJob | undefined =
+      typeof reply[1] === 'string'
+        ? { id: reply[1], waitingMs: Math.max(0, now - Number(reply[2])) }
+        : undefined;
+    for (let i = 3; i < reply.length; i += 4) {
+      const since = waitingSince(reply[i + 1], reply[i + 2], reply[i + 3]);
       const waitingMs = since === undefined ? 0 : Math.max(0, now - since);
       if (!oldest || waitingMs > oldest.waitingMs) oldest = { id: String(reply[i]), waitingMs };
     }
@@ -674,10 +676,18 @@ function isRecordHeader(value: unknown): value is RecordHeader {
 }
 
 /**
- * Since when a job first in line has waited, from its record header and error history; undefined
- * for a header this library did not write.
+ * Since when a job first in line has waited, from its record header, error history and state
+ * (`made|max|priority|token[|group]`), at the latest it can be: from its add, or its due time when
+ * delayed at add; after a failed attempt, from the failure plus the longest backoff it could get
+ * (jitter included). Undefined when that cannot be told: a header this library did not write, or
+ * a job retried from the dead-letter list (its attempts start again at 0; when it was retried is
+ * not recorded).
  */
-export function waitingSince(headerText: unknown, errors: unknown): number | undefined {
+export function waitingSince(
+  headerText: unknown,
+  errors: unknown,
+  state: unknown,
+): number | undefined {
   let header: unknown;
   try {
     header = typeof headerText === 'string' ? JSON.parse(headerText) : undefined;
@@ -685,9 +695,20 @@ export function waitingSince(headerText: unknown, errors: unknown): number | und
     return undefined;
   }
   if (!isRecordHeader(header)) return undefined;
-  const lastFailure = parseHistory(errors).at(-1)?.at;
   const due = header.t + (header.d ?? 0);
-  return typeof lastFailure === 'number' ? Math.max(due, lastFailure) : due;
+  const failure = parseHistory(errors).at(-1);
+  if (typeof failure?.at !== 'number') return due;
+  const made = typeof state === 'string' ? Number(state.split('|', 1)[0]) : NaN;
+  if (made === 0) return undefined;
+  return Math.max(due, failure.at + longestBackoff(header.b, failure.attempt));
+}
+
+/** The longest pause before the retry after failed attempt `attempt` (see backoffDelay). */
+function longestBackoff(backoff: RecordHeader['b'], attempt: number): number {
+  if (!backoff) return 0;
+  const [type, delayMs, jitter] = backoff;
+  const base = type === 'fixed' ? delayMs : delayMs * 2 ** Math.max(0, attempt - 1);
+  return Math.round(base * (1 + jitter));
 }
 
 /** A job's error history; an unreadable one (written by hand) reads as empty. */

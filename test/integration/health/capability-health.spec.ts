@@ -72,6 +72,38 @@ describeWithRedisServer('RedisHealthIndicator per-capability checks', () => {
     assert.equal(await queues.oldestWaiting('empty'), undefined);
   });
 
+  it('finds an older job of a lower priority within a group, and a delayed job no worker moved yet', async () => {
+    const { queues } = await start();
+    const low = await queues.add('grouped', 'low', { group: 'tenant', priority: -1 });
+    await sleep(20);
+    await queues.add('grouped', 'high', { group: 'tenant', priority: 5 });
+    assert.equal((await queues.oldestWaiting('grouped'))?.id, low);
+
+    const delayed = await queues.add('later', 'x', { delayMs: 30 });
+    assert.equal(await queues.oldestWaiting('later'), undefined, 'not due yet');
+    await eventually('the delayed job is overdue', async () => {
+      const oldest = await queues.oldestWaiting('later');
+      return oldest?.id === delayed && oldest.waitingMs > 0;
+    });
+  });
+
+  it('queueBacklog: a job retried from the dead-letter list does not count the time it was dead', async () => {
+    const { health, queues } = await start();
+    const worker = queues.process('flaky', () => {
+      throw new Error('down');
+    });
+    const id = await queues.add('flaky', 'x', { attempts: 1 });
+    await eventually(
+      'the job is dead',
+      async () => (await queues.getJob('flaky', id))?.state === 'dead',
+    );
+    await worker.close();
+    await sleep(200);
+    assert.equal(await queues.retryDead('flaky', [id]), 1);
+    const result = await health.queueBacklog('flaky', 'flaky', { maxWaitingMs: 100 });
+    assert.equal(result.flaky?.status, 'up');
+  });
+
   it('durableGroupLag: lag and pending against their thresholds, also where Redis cannot tell the lag', async () => {
     const { health, pubsub, keyPrefix } = await start();
     const unsubscribe = await pubsub.subscribe('orders', () => undefined, { group: 'billing' });
