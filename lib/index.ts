@@ -18,7 +18,12 @@ export {
   ReplicaAckError,
 } from './connection/connection.errors.js';
 export type { ReplicaAckOptions } from './connection/replica-acks.js';
-export { RedisHealthIndicator, type RedisHealthResult } from './health/redis-health.indicator.js';
+export {
+  RedisHealthIndicator,
+  type RedisHealthResult,
+  type HealthCheckOptions,
+} from './health/redis-health.indicator.js';
+export type { TelemetryOptions } from './telemetry/telemetry.interfaces.js';
 export {
   DEFAULT_REDIS_COORDINATION_OPTIONS,
   type RedisCoordinationModuleOptions,

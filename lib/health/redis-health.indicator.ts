@@ -9,6 +9,7 @@ import {
 import { RedisConnections } from '../connection/redis-connections.js';
 import { LeaderElectionService } from '../election/election.service.js';
 import type { JoinElectionOptions } from '../election/election.interfaces.js';
+import { assertBackend } from '../zookeeper/zookeeper.options.js';
 import { PubSubService } from '../pubsub/pubsub.service.js';
 import { QueueService } from '../queue/queue.service.js';
 
@@ -141,7 +142,9 @@ export class RedisHealthIndicator {
   ): Promise<RedisHealthResult<{ leader: string; term: number }>> {
     const timeoutMs = resolveTimeout(options, ['backend']);
     assertName('election name', name);
+    // Checked here: a bad backend is the probe's mistake (thrown), not an unhealthy app.
     const { backend } = options;
+    assertBackend(backend);
     return this.check(key, timeoutMs, async () => {
       const { leader, term } = await this.elections.leader(name, backend ? { backend } : {});
       if (leader === null || term === null) return { down: `no leader elected for "${name}"` };

@@ -13,9 +13,16 @@ import { MessageTooLargeError, ShardedPatternError } from './pubsub.errors.js';
 import type { DeadLetter, DurableGroupInfo } from './pubsub.interfaces.js';
 import { PubSubKeys } from './pubsub.keys.js';
 import type { ResolvedSelector } from './pubsub.options.js';
-import { claimStale, deadLetter, pruneConsumers, removeConsumer } from './scripts/lua.generated.js';
+import {
+  claimStale,
+  countAfter,
+  deadLetter,
+  pruneConsumers,
+  removeConsumer,
+} from './scripts/lua.generated.js';
 
 const claimStaleScript = new RedisScript(claimStale);
+const countAfterScript = new RedisScript(countAfter);
 const deadLetterScript = new RedisScript(deadLetter);
 const removeConsumerScript = new RedisScript(removeConsumer);
 const pruneConsumersScript = new RedisScript(pruneConsumers);
@@ -195,13 +202,13 @@ export class PubSubStore {
 
   /**
    * How many entries follow `afterId` in the channel's stream, counting at most `atMost`
-   * (`XRANGE` from just after it): a group's lag where Redis cannot tell it.
+   * (countAfter-1.lua: counted in Redis, no entry sent): a group's lag where Redis cannot tell it.
    */
   async countAfter(channel: string, afterId: string, atMost: number): Promise<number> {
-    const entries = await this.connections.command
-      .xrange(this.keys.stream(channel), `(${afterId}`, '+', 'COUNT', atMost)
+    const count = await countAfterScript
+      .run(this.connections.command, [this.keys.stream(channel)], [afterId, atMost])
       .catch(this.connections.rethrow(`count the undelivered messages of channel "${channel}"`));
-    return entries.length;
+    return Number(count);
   }
 
   /** A new consumer of a group on a channel's stream, with a name of its own. */

@@ -48,13 +48,27 @@ export class AttemptTelemetry {
     private readonly span: Span | undefined,
   ) {}
 
-  /** Undefined when the module option `telemetry` is off. */
+  /**
+   * Undefined when there is nothing to record (no SDK), or when the SDK fails to start the span:
+   * telemetry never keeps a job from running.
+   */
   static start(
-    telemetry: Telemetry | undefined,
+    telemetry: Telemetry,
+    queue: string,
+    claimed: ClaimedJob,
+  ): AttemptTelemetry | undefined {
+    try {
+      return AttemptTelemetry.begin(telemetry, queue, claimed);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private static begin(
+    telemetry: Telemetry,
     queue: string,
     { job, trace }: ClaimedJob,
   ): AttemptTelemetry | undefined {
-    if (!telemetry) return undefined;
     const { tracer, metrics } = telemetry;
     const span = tracer?.start(
       `process ${queue}`,

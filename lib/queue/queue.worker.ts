@@ -266,7 +266,8 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private async run(entry: Running): Promise<void> {
     const { job, token, backoff } = entry.claimed;
     this.handlersRunning++;
-    const attempt = AttemptTelemetry.start(this.telemetry, this.queue, entry.claimed);
+    const attempt =
+      this.telemetry && AttemptTelemetry.start(this.telemetry, this.queue, entry.claimed);
     const outcome = attempt
       ? await attempt.run(() => this.invoke(entry))
       : await this.invoke(entry);

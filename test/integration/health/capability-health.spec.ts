@@ -190,6 +190,10 @@ describeWithRedisServer('RedisHealthIndicator per-capability checks', () => {
         error instanceof InvalidArgumentError && /maxWaitingMs/.test(error.message),
     );
     await assert.rejects(
+      health.leaderElected('l', 'sweeper', { backend: 'etcd' } as never),
+      (error: unknown) => error instanceof InvalidArgumentError && /backend/.test(error.message),
+    );
+    await assert.rejects(
       health.durableGroupLag('c', 'c', 'g', { maxLag: 1, maxPendng: 2 } as never),
       (error: unknown) => error instanceof InvalidArgumentError && /maxPending/.test(error.message),
     );
