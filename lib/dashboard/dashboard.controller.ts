@@ -82,11 +82,11 @@ export class DashboardController {
   @HttpCode(200)
   @UseGuards(DashboardActionGuard)
   async remove(@Param('queue') queue: string, @Param('id') id: string): Promise<{ removed: true }> {
-    const job = await this.queues.getJob(this.shown(queue), id);
-    // Only dead jobs are removed from here: the page lists no others.
-    if (job?.state !== 'dead')
+    // Only dead jobs are removed from here (the page lists no others), checked in the same step
+    // as the removal: a job retried meanwhile stays.
+    if (!(await this.queues.remove(this.shown(queue), id, { state: 'dead' }))) {
       throw new QueueJobNotFoundError(queue, id, 'not in the dead-letter list');
-    if (!(await this.queues.remove(queue, id))) throw new QueueJobNotFoundError(queue, id);
+    }
     return { removed: true };
   }
 

@@ -68,6 +68,7 @@ const MAX_PAGE = 1000;
 /** Largest global concurrency or rate limit `max`. */
 const MAX_LIMIT = 1_000_000;
 const RATE_LIMIT_KEYS = optionNames<RateLimit>({ max: true, durationMs: true });
+const REMOVE_OPTION_KEYS = ['force', 'state'];
 
 /**
  * A reliable (at-least-once) job queue on Redis. A claimed job is held under a lease that its
@@ -286,17 +287,22 @@ export class QueueService implements BeforeApplicationShutdown {
   /**
    * Deletes a job and every trace of it; `false` when there was none. An active job is refused
    * ({@link QueueJobActiveError}) unless `force`: its worker's outcome is then refused and its
-   * handler's signal aborts at the next lease renewal.
+   * handler's signal aborts at the next lease renewal. With `state` (`'completed'` or `'dead'`)
+   * the job is deleted only if it is in that list, checked in the same step (`false` otherwise):
+   * a dead job retried meanwhile is not deleted.
    */
   async remove(
     queue: string,
     id: string,
-    { force = false }: { force?: boolean } = {},
+    options: { force?: boolean; state?: 'completed' | 'dead' } = {},
   ): Promise<boolean> {
     const store = this.store(queue);
     assertName('job id', id);
+    assertKnownKeys('remove options', options, REMOVE_OPTION_KEYS);
+    const { force = false, state } = options;
+    if (state !== undefined) assertOneOf('state', state, ['completed', 'dead']);
     const removed = await store
-      .removeJob(id, force === true)
+      .removeJob(id, force === true, state ?? '')
       .catch(this.connections.rethrow(`remove job ${id} of queue "${queue}"`));
     if (removed === -1) {
       throw new QueueJobActiveError(

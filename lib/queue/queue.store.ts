@@ -64,6 +64,9 @@ const EVENTS_PER_READ = 500;
 /** Most jobs first in line (priority levels and groups) read to find the oldest waiting one. */
 const MAX_HEADS = 100;
 
+/** The lists of finished jobs. */
+export type FinishedState = 'completed' | 'dead';
+
 /** What is stored before the payload in a job record (short keys: one per job in Redis). */
 interface RecordHeader {
   /** name */
@@ -407,9 +410,12 @@ export class QueueStore {
     return oldest;
   }
 
-  /** Removes a job: 1 removed, 0 no such job, -1 refused (active, not forced). */
-  async removeJob(id: string, force: boolean): Promise<number> {
-    return Number(await this.run('removeJob', [id, force ? 1 : 0]));
+  /**
+   * Removes a job (`onlyIn`: only from that list, in the same step): 1 removed, 0 no such job
+   * or not in that list, -1 refused (active, not forced).
+   */
+  async removeJob(id: string, force: boolean, onlyIn: FinishedState | ''): Promise<number> {
+    return Number(await this.run('removeJob', [id, force ? 1 : 0, onlyIn]));
   }
 
   /** Deletes up to `limit` completed or dead jobs finished `olderThanMs` ago or more. */

@@ -6,7 +6,8 @@
 --         (see includes/queue.lua)
 --   ARGV[1] job id
 --   ARGV[2] 1 to remove it even while active, else 0
--- Returns 1 removed, 0 no such job, -1 refused (active, not forced).
+--   ARGV[3] 'completed' or 'dead' to remove it only from that list, else ''
+-- Returns 1 removed, 0 no such job (or not in that list), -1 refused (active, not forced).
 --- @keys wait active delayed completed dead jobs state errors results progress events listening gwait gpos groups gactive limits seq wake
 --- @include "includes/queue"
 
@@ -18,6 +19,8 @@ for _, key in ipairs({ waitKey, activeKey, delayedKey, completedKey, deadKey }) 
     break
   end
 end
+if ARGV[3] == 'dead' and listKey ~= deadKey then return 0 end
+if ARGV[3] == 'completed' and listKey ~= completedKey then return 0 end
 if listKey == activeKey and ARGV[2] ~= '1' then return -1 end
 local grouped = unqueueGrouped(id)
 -- Not in any list: a record left by hand or by an interrupted change is dropped all the same.

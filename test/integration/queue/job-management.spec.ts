@@ -133,6 +133,26 @@ describe('QueueService job management', () => {
     await assert.rejects(queue.remove('rm', ''), InvalidKeyError);
   });
 
+  it('removes a job only from the list it is asked to, in the same step ({ state })', async () => {
+    const { queue } = app;
+    const waiting = await queue.add('only', 'w');
+    assert.equal(await queue.remove('only', waiting, { state: 'dead' }), false);
+    assert.equal((await queue.getJob('only', waiting))?.state, 'waiting');
+    const worker = app.start('only-dead', () => {
+      throw new Error('boom');
+    });
+    const dead = await queue.add('only-dead', 'd', { attempts: 1 });
+    await once(worker, 'failed');
+    await worker.close();
+    assert.equal(await queue.remove('only-dead', dead, { state: 'completed' }), false);
+    assert.equal(await queue.remove('only-dead', dead, { state: 'dead' }), true);
+    assert.equal(await queue.getJob('only-dead', dead), undefined);
+    await assert.rejects(
+      queue.remove('only', waiting, { state: 'waiting' } as never),
+      InvalidArgumentError,
+    );
+  });
+
   it('cleans finished jobs by age, at most limit per call', async () => {
     const { queue } = app;
     const worker = app.start('clean', (job) => {
