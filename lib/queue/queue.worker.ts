@@ -78,7 +78,7 @@ export interface JobWorkerEvents {
 export class JobWorker extends EventEmitter<JobWorkerEvents> {
   private readonly running = new Map<string, Running>();
   /** Successful handlers whose completion waits for the next batched flush. */
-  private readonly acks: { entry: Running; value: unknown }[] = [];
+  private readonly acks: { entry: Running; value: unknown; attempt?: AttemptTelemetry }[] = [];
   private blocking?: Promise<RedisClient>;
   private readonly renewTimer: NodeJS.Timeout;
   private readonly loop: Promise<void>;
@@ -277,8 +277,7 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
       return;
     }
     if (outcome.ok) {
-      attempt?.end('completed');
-      this.queueAck(entry, outcome.value);
+      this.queueAck(entry, outcome.value, attempt);
       return;
     }
     const error = describeError(outcome.error);
@@ -297,8 +296,8 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
    * to pipelined calls arrive together) is recorded in one script call, which also claims as
    * many new jobs. This halves round trips and Redis work per job under load.
    */
-  private queueAck(entry: Running, value: unknown): void {
-    this.acks.push({ entry, value });
+  private queueAck(entry: Running, value: unknown, attempt?: AttemptTelemetry): void {
+    this.acks.push({ entry, value, attempt });
     if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
   }
 
@@ -317,6 +316,10 @@ export class JobWorker extends EventEmitter<JobWorkerEvents> {
     this.finish(
       acks.map(({ entry }) => entry),
       result,
+    );
+    // An attempt's telemetry ends once its completion is recorded, or refused (lost).
+    acks.forEach(({ attempt }, i) =>
+      attempt?.end(result?.statuses[i] === 1 ? 'completed' : 'lost'),
     );
     if (!result) return;
     acks.forEach(({ entry, value }, i) => {

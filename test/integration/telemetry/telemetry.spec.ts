@@ -103,6 +103,26 @@ describe('OpenTelemetry (module option telemetry)', () => {
     ]);
   });
 
+  it('a job whose completion is refused (removed while it ran) ends its span as lost', async () => {
+    const { queue } = await app();
+    let release!: () => void;
+    const running = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const began = new Promise<void>((resolve) => (started = resolve));
+    const worker = queue.process('removed', async () => {
+      started();
+      await running;
+    });
+    const id = await queue.add('removed', 'x');
+    await began;
+    assert.equal(await queue.remove('removed', id, { force: true }), true);
+    const lost = new Promise((resolve) => worker.once('lost', resolve));
+    release();
+    await lost;
+    const run = spanNamed('process removed', withAttribute('messaging.message.id', id));
+    assert.equal(run.attributes['coordination.job.outcome'], 'lost');
+  });
+
   it('durable and broadcast messages: the handler span is a child of the publish span', async () => {
     const { pubsub } = await app();
     const seen: Record<string, string | undefined> = {};
