@@ -37,9 +37,9 @@ export class CacheLookup {
     });
   }
 
-  /** The span attribute `coordination.cache.result`. */
+  /** The span attribute `coordination.cache.result` (`unavailable`: served without Redis). */
   get described(): string {
-    return this.localHit ? 'local-hit' : (this.result ?? 'error');
+    return this.localHit ? 'local-hit' : (this.result ?? 'unavailable');
   }
 }
 
@@ -61,20 +61,9 @@ export function tracedLookup(
   if (!span && !metrics) return read(undefined);
   const lookup = new CacheLookup(metrics?.cacheLookups);
   if (!span) return read(lookup);
-  const done = (error?: unknown) => {
-    span.setAttribute('coordination.cache.result', lookup.described);
-    tracer!.end(span, error);
-  };
-  return tracer!
-    .within(span, () => read(lookup))
-    .then(
-      (value) => {
-        done();
-        return value;
-      },
-      (error: unknown) => {
-        done(error);
-        throw error;
-      },
-    );
+  return tracer!.runIn(
+    span,
+    () => read(lookup),
+    () => ({ 'coordination.cache.result': lookup.described }),
+  );
 }

@@ -89,15 +89,5 @@ export function tracedHandle<T>(
     { ...messagingAttributes(channel, 'process'), ...attributes },
     tracer.parentFrom(trace),
   );
-  if (!span) return handle();
-  return tracer.within(span, handle).then(
-    (result) => {
-      tracer.end(span);
-      return result;
-    },
-    (error: unknown) => {
-      tracer.end(span, error);
-      throw error;
-    },
-  );
+  return span ? tracer.runIn(span, handle) : handle();
 }

@@ -72,10 +72,14 @@ export class CoordinationTracer {
     describe?: (result: T) => Attributes,
   ): Promise<T> {
     const span = this.start(name, kind, attributes);
-    if (!span) return work(undefined);
+    return span ? this.runIn(span, () => work(span), describe) : work(undefined);
+  }
+
+  /** Runs `work` with `span` active and ends the span with its outcome (see {@link traced}). */
+  runIn<T>(span: Span, work: () => Promise<T>, describe?: (result: T) => Attributes): Promise<T> {
     let working: Promise<T>;
     try {
-      working = this.within(span, () => work(span));
+      working = this.within(span, work);
     } catch (error) {
       // Thrown before it returned a promise (bad arguments): the span still ends.
       this.end(span, error);
