@@ -6,6 +6,7 @@ import {
   assertMilliseconds,
   assertName,
 } from '../common/validate.js';
+import { within } from '../common/within.js';
 import { RedisConnections } from '../connection/redis-connections.js';
 import { LeaderElectionService } from '../election/election.service.js';
 import type { JoinElectionOptions } from '../election/election.interfaces.js';
@@ -158,25 +159,18 @@ export class RedisHealthIndicator {
     timeoutMs: number,
     probe: () => Promise<Verdict<Measured>>,
   ): Promise<RedisHealthResult<Measured>> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const verdict = await Promise.race([
+      const verdict = await within(
         probe(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+        timeoutMs,
+        () => new Error(`no answer within ${timeoutMs} ms`),
+      );
       return {
         [key]: 'up' in verdict ? { status: 'up', ...verdict.up } : down(verdict.down),
       };
     } catch (error) {
       const reason = this.connections.redact((error as Error).message);
       return { [key]: down(`Redis at ${this.connections.target}: ${reason}`) };
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -5,8 +5,12 @@ import type {
   Histogram,
   ObservableGauge,
 } from '@opentelemetry/api';
+import { waitAtMost } from '../common/within.js';
 import type { OpenTelemetryApi } from './opentelemetry-api.js';
 import { SCOPE_NAME } from './telemetry.scope.js';
+
+/** Longest a collection waits for the gauges' Redis reads; they report nothing after it. */
+const GAUGE_READ_MS = 1000;
 
 /** What a gauge source reports when the SDK collects. */
 export interface GaugeRecorder {
@@ -91,15 +95,18 @@ export class CoordinationMetrics {
   }
 
   /**
-   * Calls `collect` each time the SDK collects, to report gauges; a failure (Redis down)
-   * reports nothing that time. Returns the function that stops it.
+   * Calls `collect` each time the SDK collects, to report gauges; a failure or a read slower
+   * than {@link GAUGE_READ_MS} (Redis down) reports nothing that time. Returns the function that
+   * stops it.
    */
   addGaugeSource(collect: (recorder: GaugeRecorder) => Promise<void>): () => void {
     const { gauges } = this;
     const callback: BatchObservableCallback = async (result) => {
       const observe = (gauge: ObservableGauge, value: number, attributes: Attributes) =>
         result.observe(gauge, value, attributes);
-      await collect({
+      // Bounded: while Redis is down its commands wait out their timeout, and every other
+      // metric of the app's collection would wait with them.
+      const reading = collect({
         queueJobs: (queue, state, count) =>
           observe(gauges.queueJobs, count, {
             'messaging.destination.name': queue,
@@ -111,7 +118,8 @@ export class CoordinationMetrics {
           observe(gauges.groupLag, lag, groupAttributes(channel, group)),
         groupPending: (channel, group, pending) =>
           observe(gauges.groupPending, pending, groupAttributes(channel, group)),
-      }).catch(() => undefined);
+      });
+      await waitAtMost(reading, GAUGE_READ_MS);
     };
     const observables = Object.values(gauges);
     this.meter.addBatchObservableCallback(callback, observables);

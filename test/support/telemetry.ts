@@ -11,7 +11,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 
 /** A reader that exports nothing by itself: the test collects when it wants to look. */
-class CollectingReader extends MetricReader {
+export class CollectingReader extends MetricReader {
   protected onShutdown(): Promise<void> {
     return Promise.resolve();
   }

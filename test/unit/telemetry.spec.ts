@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from '@jest/globals';
+import { afterEach, describe, it, jest } from '@jest/globals';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { splitTraceContext, withTraceContext } from '../../lib/pubsub/pubsub.telemetry.js';
+import { CoordinationMetrics } from '../../lib/telemetry/coordination-metrics.js';
 import { Telemetry } from '../../lib/telemetry/telemetry.js';
 import { resolveTelemetryOptions } from '../../lib/telemetry/telemetry.options.js';
 import { CapturingLogger } from '../support/nest.js';
+import { CollectingReader } from '../support/telemetry.js';
 
 describe('telemetry', () => {
   afterEach(() => metrics.disable());
@@ -21,6 +23,25 @@ describe('telemetry', () => {
     const withProvider = await Telemetry.load({ traces: false, metrics: true }, logger);
     assert.ok(withProvider.metrics);
     assert.equal(withProvider.tracer, undefined);
+  });
+
+  it('a collection waits for the gauges at most 1 s (their Redis reads may hang while it is down)', async () => {
+    jest.useFakeTimers();
+    try {
+      const reader = new CollectingReader();
+      metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+      const api = await import('@opentelemetry/api');
+      new CoordinationMetrics(api).addGaugeSource(() => new Promise<void>(() => undefined));
+      let collected = false;
+      const collection = reader.collect().then(() => (collected = true));
+      await jest.advanceTimersByTimeAsync(999);
+      assert.equal(collected, false);
+      await jest.advanceTimersByTimeAsync(1);
+      await collection;
+      assert.equal(collected, true);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('a broadcast message carries its trace context in front, and only then', () => {

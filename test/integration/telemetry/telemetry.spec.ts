@@ -20,7 +20,7 @@ import {
 import { eventually } from '../../support/eventually.js';
 import { closeModulesAfterEach, useTestRedis } from '../../support/hooks.js';
 import { startModule } from '../../support/nest.js';
-import { uniqueKeyPrefix } from '../../support/redis.js';
+import { itOnPrivateRedis, uniqueKeyPrefix } from '../../support/redis.js';
 import { registerTestTelemetry } from '../../support/telemetry.js';
 
 describe('OpenTelemetry (module option telemetry)', () => {
@@ -339,6 +339,33 @@ describe('OpenTelemetry (module option telemetry)', () => {
       [['hit', 1]],
     );
   });
+
+  itOnPrivateRedis(
+    'while Redis is down: a cache read served by its loader says unavailable; the gauges report nothing',
+    async () => {
+      const { cache, queue } = await app();
+      queue.process('down', () => undefined);
+      await redis.server!.stop();
+      try {
+        assert.equal(await cache.wrap('down', () => 'computed', { ttlMs: 1000 }), 'computed');
+        const read = telemetry
+          .spans()
+          .filter((span) => span.name === 'cache.get')
+          .at(-1);
+        assert.equal(read?.attributes['coordination.cache.result'], 'unavailable');
+        // The collection does not wait out the commands' timeout (about 5 s): 1 s at most.
+        const collecting = performance.now();
+        const depth = await telemetry.points('coordination.queue.jobs');
+        assert.ok(performance.now() - collecting < 4000, 'the gauges stopped waiting for Redis');
+        assert.deepEqual(
+          depth.filter((p) => p.attributes['messaging.destination.name'] === 'down'),
+          [],
+        );
+      } finally {
+        await redis.server!.restart();
+      }
+    },
+  );
 
   it('without the option, nothing is traced; a bad option fails app start', async () => {
     const { queue, locks } = await app({});
